@@ -1,0 +1,57 @@
+// The `imgprompt` command line: dispatches to one subcommand and maps engine errors to exit codes.
+import { commands } from './commands/index';
+import { UsageError, type CliIO } from './command';
+import { CancelledError, InputError, ModelError, SceneError } from '../engine/errors';
+import { ENGINE_VERSION } from '../engine/version';
+
+function help(): string {
+  const width = Math.max(...commands.map((c) => c.name.length), 4);
+  return [
+    `imgprompt ${ENGINE_VERSION} — render prompt-as-code figures locally`,
+    '',
+    'usage: imgprompt <command> [options]',
+    '',
+    'commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Run `imgprompt <command> --help` for the options of one command.',
+  ].join('\n');
+}
+
+export async function main(argv: string[], io: CliIO, signal: AbortSignal): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout(help() + '\n');
+    return name ? 0 : 2;
+  }
+  if (name === '--version' || name === '-V') {
+    io.stdout(`${ENGINE_VERSION}\n`);
+    return 0;
+  }
+  const command = commands.find((c) => c.name === name);
+  if (!command) {
+    io.stderr(`imgprompt: unknown command '${name}'\n\n${help()}\n`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.stdout(command.usage + '\n');
+    return 0;
+  }
+  try {
+    return await command.run(rest, io, signal);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr(`imgprompt ${name}: ${error.message}\n\n${command.usage}\n`);
+      return 2;
+    }
+    if (error instanceof CancelledError) {
+      io.stderr(`imgprompt ${name}: cancelled\n`);
+      return 130;
+    }
+    if (error instanceof SceneError || error instanceof ModelError || error instanceof InputError) {
+      io.stderr(`${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
