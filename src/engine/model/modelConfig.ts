@@ -1,0 +1,431 @@
+// Locates a model folder (diffusers / optimum ONNX layout) and reads its JSON configs into a typed
+// ModelConfig: spatial grid, native size, scheduler settings, tokenizer limits and the defaults a scene
+// inherits. No onnxruntime here; this runs on every keystroke in the editor.
+//
+// Derived sizes follow diffusers: the VAE scale factor is 2^(len(vae.block_out_channels) - 1)
+// (StableDiffusionPipeline.vae_scale_factor); the UNet halves the latent once per down block except the
+// last, so it needs latents divisible by 2^(len(unet.block_out_channels) - 1); the native size is
+// unet.sample_size × the VAE factor. Missing fields fall back to Stable Diffusion 1.5's published configs.
+import { basename, isAbsolute, join, resolve } from 'node:path';
+import { ModelError } from '../errors';
+import { nodeFileSystem, type SceneFileSystem } from '../scene/sceneFileSystem';
+import { SAMPLERS, SCHEDULES, type SamplerName, type ScheduleName } from '../scene/sceneSpec';
+
+export interface SchedulerConfig {
+  /** diffusers class name, e.g. `EulerDiscreteScheduler`, `PNDMScheduler`. */
+  className: string;
+  numTrainTimesteps: number;
+  betaStart: number;
+  betaEnd: number;
+  betaSchedule: string;
+  predictionType: string;
+  timestepSpacing: string;
+  stepsOffset: number;
+  useKarrasSigmas: boolean;
+  setAlphaToOne: boolean;
+  clipSample: boolean;
+  /** The whole file, for settings not modelled here. */
+  raw: Readonly<Record<string, unknown>>;
+}
+
+export interface UNetConfig {
+  /** Latent height and width the model was trained at. */
+  sampleSize: [height: number, width: number];
+  inChannels: number;
+  outChannels: number;
+  blockOutChannels: number[];
+  downBlockTypes: string[];
+  crossAttentionDim: number;
+  raw: Readonly<Record<string, unknown>>;
+}
+
+export interface VAEConfig {
+  scalingFactor: number;
+  latentChannels: number;
+  blockOutChannels: number[];
+  raw: Readonly<Record<string, unknown>>;
+}
+
+export interface TextEncoderConfig {
+  hiddenSize: number;
+  maxPositionEmbeddings: number;
+  vocabSize: number;
+  raw: Readonly<Record<string, unknown>>;
+}
+
+export interface TokenizerConfig {
+  modelMaxLength: number;
+  doLowerCase: boolean;
+  bosToken?: string;
+  eosToken?: string;
+  padToken?: string;
+  raw: Readonly<Record<string, unknown>>;
+}
+
+/** Settings a scene inherits when it does not state them. */
+export interface ModelDefaults {
+  sampler: SamplerName;
+  schedule: ScheduleName;
+  steps: number;
+  guidance: number;
+}
+
+export interface ModelConfig {
+  /** Absolute path of the model folder. */
+  dir: string;
+  /** The folder's name, e.g. `tiny-shapes`. */
+  name: string;
+  /** model_index.json `_class_name`, e.g. `OnnxStableDiffusionPipeline`. */
+  pipelineClass?: string;
+  /** Component folders listed in model_index.json (`unet`, `vae_decoder`, ...). */
+  components: string[];
+  scheduler: SchedulerConfig;
+  unet: UNetConfig;
+  vae: VAEConfig;
+  textEncoder: TextEncoderConfig;
+  tokenizer: TokenizerConfig;
+  /** Pixels per latent cell (8 for SD). */
+  vaeScaleFactor: number;
+  /** How often the UNet halves the latent (8 for SD 1.5's four blocks). */
+  unetDownsampleFactor: number;
+  /** Width and height must be multiples of this: vaeScaleFactor × unetDownsampleFactor. */
+  grid: number;
+  nativeWidth: number;
+  nativeHeight: number;
+  /** Sizes the model was trained at, if its model_index.json records them (`imgprompt.buckets`). */
+  buckets: { width: number; height: number }[];
+  defaults: ModelDefaults;
+}
+
+/** Where `model:` was found. */
+export interface ModelLocation {
+  dir: string;
+  /** `path`: written as a path relative to the scene; `search`: a configured model folder; `builtin`. */
+  via: 'path' | 'search' | 'builtin';
+  /** A location-independent name for hashing: the bare name, or the project-relative path. */
+  name: string;
+}
+
+export interface ModelLookup {
+  /** Folder of the scene; relative model paths resolve against it. */
+  sceneDir: string;
+  /** Configured model folders, searched in order for a bare name. */
+  modelSearchPaths?: readonly string[];
+  /** The built-in models/ folder, searched last. */
+  builtinModelsDir?: string;
+  fs?: SceneFileSystem;
+}
+
+/** A bare name has no path separator and does not start with a dot: `tiny-shapes`, not `./tiny-shapes`. */
+export function isBareModelName(ref: string): boolean {
+  return !/[\\/]/.test(ref) && !ref.startsWith('.') && !isAbsolute(ref);
+}
+
+/**
+ * Finds the folder `ref` names. Returns the location, or `searched` (every folder tried, in order) when
+ * nothing matched. Only stats; reads nothing.
+ */
+export function locateModel(ref: string, lookup: ModelLookup): ModelLocation | { searched: string[] } {
+  const fs = lookup.fs ?? nodeFileSystem;
+  if (!isBareModelName(ref)) {
+    const dir = resolve(lookup.sceneDir, ref);
+    return fs.stat(dir) === 'directory' ? { dir, via: 'path', name: ref } : { searched: [dir] };
+  }
+  const searched: string[] = [];
+  const places: [string, ModelLocation['via']][] = [
+    ...(lookup.modelSearchPaths ?? []).map((p): [string, ModelLocation['via']] => [p, 'search']),
+    ...(lookup.builtinModelsDir ? [[lookup.builtinModelsDir, 'builtin'] as [string, ModelLocation['via']]] : []),
+  ];
+  for (const [folder, via] of places) {
+    const dir = resolve(lookup.sceneDir, folder, ref);
+    searched.push(dir);
+    if (fs.stat(dir) === 'directory') return { dir, via, name: ref };
+  }
+  return { searched };
+}
+
+type Json = Record<string, unknown>;
+
+function readJson(fs: SceneFileSystem, path: string, required: boolean): Json | undefined {
+  let text: string | undefined;
+  try {
+    text = fs.readText(path);
+  } catch (error) {
+    throw new ModelError(`cannot read: ${error instanceof Error ? error.message : String(error)}`, path);
+  }
+  if (text === undefined) {
+    if (required) throw new ModelError('missing (every model folder needs it)', path);
+    return undefined;
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new ModelError(`malformed JSON: ${error instanceof Error ? error.message : String(error)}`, path);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ModelError('expected a JSON object', path);
+  }
+  return value as Json;
+}
+
+/** Typed field access that names the file and field when an export has something unexpected. */
+class Fields {
+  constructor(
+    private readonly json: Json,
+    private readonly path: string,
+  ) {}
+
+  private bad(key: string, expected: string): never {
+    throw new ModelError(`field '${key}' is ${JSON.stringify(this.json[key])}; expected ${expected}`, this.path);
+  }
+
+  number(key: string, fallback: number, positive = false): number {
+    const v = this.json[key];
+    if (v === undefined || v === null) return fallback;
+    if (typeof v !== 'number' || !Number.isFinite(v) || (positive && v <= 0)) this.bad(key, positive ? 'a positive number' : 'a number');
+    return v;
+  }
+
+  string(key: string, fallback: string): string {
+    const v = this.json[key];
+    if (v === undefined || v === null) return fallback;
+    if (typeof v !== 'string') this.bad(key, 'a string');
+    return v;
+  }
+
+  boolean(key: string, fallback: boolean): boolean {
+    const v = this.json[key];
+    if (v === undefined || v === null) return fallback;
+    if (typeof v !== 'boolean') this.bad(key, 'true or false');
+    return v;
+  }
+
+  numbers(key: string, fallback: number[]): number[] {
+    const v = this.json[key];
+    if (v === undefined || v === null) return fallback;
+    if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'number' && x > 0)) this.bad(key, 'a non-empty list of positive numbers');
+    return v as number[];
+  }
+
+  strings(key: string, fallback: string[]): string[] {
+    const v = this.json[key];
+    if (v === undefined || v === null) return fallback;
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) this.bad(key, 'a list of strings');
+    return v as string[];
+  }
+
+  /** Tokenizer special tokens are a string or an AddedToken object `{ content: string }`. */
+  token(key: string): string | undefined {
+    const v = this.json[key];
+    if (typeof v === 'string') return v;
+    if (typeof v === 'object' && v !== null && typeof (v as Json).content === 'string') return (v as Json).content as string;
+    return undefined;
+  }
+}
+
+// Stable Diffusion 1.5's values, used where an export leaves a field out.
+const SD15_SCHEDULER = { numTrainTimesteps: 1000, betaStart: 0.00085, betaEnd: 0.012, betaSchedule: 'scaled_linear' };
+const SD15_UNET_BLOCKS = [320, 640, 1280, 1280];
+const SD15_VAE_BLOCKS = [128, 256, 512, 512];
+const SD15_VAE_SCALING = 0.18215;
+
+const SAMPLER_OF_SCHEDULER: Record<string, SamplerName> = {
+  EulerDiscreteScheduler: 'euler',
+  EulerAncestralDiscreteScheduler: 'euler_a',
+  DDIMScheduler: 'ddim',
+  DPMSolverMultistepScheduler: 'dpmpp_2m',
+  LCMScheduler: 'lcm',
+};
+
+function readScheduler(fs: SceneFileSystem, dir: string): SchedulerConfig {
+  const path = join(dir, 'scheduler', 'scheduler_config.json');
+  const json = readJson(fs, path, false) ?? {};
+  const f = new Fields(json, path);
+  return {
+    className: f.string('_class_name', 'PNDMScheduler'),
+    numTrainTimesteps: f.number('num_train_timesteps', SD15_SCHEDULER.numTrainTimesteps, true),
+    betaStart: f.number('beta_start', SD15_SCHEDULER.betaStart, true),
+    betaEnd: f.number('beta_end', SD15_SCHEDULER.betaEnd, true),
+    betaSchedule: f.string('beta_schedule', SD15_SCHEDULER.betaSchedule),
+    predictionType: f.string('prediction_type', 'epsilon'),
+    timestepSpacing: f.string('timestep_spacing', 'leading'),
+    stepsOffset: f.number('steps_offset', 0),
+    useKarrasSigmas: f.boolean('use_karras_sigmas', false),
+    setAlphaToOne: f.boolean('set_alpha_to_one', false),
+    clipSample: f.boolean('clip_sample', false),
+    raw: json,
+  };
+}
+
+function readUNet(fs: SceneFileSystem, dir: string): UNetConfig {
+  const path = join(dir, 'unet', 'config.json');
+  const json = readJson(fs, path, true) ?? {};
+  const f = new Fields(json, path);
+  const size = json.sample_size;
+  let sampleSize: [number, number];
+  if (typeof size === 'number' && Number.isInteger(size) && size > 0) sampleSize = [size, size];
+  else if (Array.isArray(size) && size.length === 2 && size.every((x) => typeof x === 'number' && Number.isInteger(x) && x > 0)) {
+    sampleSize = [size[0] as number, size[1] as number];
+  } else if (size === undefined) sampleSize = [64, 64];
+  else throw new ModelError(`field 'sample_size' is ${JSON.stringify(size)}; expected a positive integer or [height, width]`, path);
+  const blockOutChannels = f.numbers('block_out_channels', SD15_UNET_BLOCKS);
+  const crossAttention = json.cross_attention_dim;
+  return {
+    sampleSize,
+    inChannels: f.number('in_channels', 4, true),
+    outChannels: f.number('out_channels', 4, true),
+    blockOutChannels,
+    downBlockTypes: f.strings('down_block_types', []),
+    // A list (one per block) in some configs; every block shares the text encoder's width.
+    crossAttentionDim: Array.isArray(crossAttention) && typeof crossAttention[0] === 'number' ? crossAttention[0] : f.number('cross_attention_dim', 768, true),
+    raw: json,
+  };
+}
+
+function readVAE(fs: SceneFileSystem, dir: string): VAEConfig {
+  // optimum writes the VAE config into each half; either will do.
+  let path = join(dir, 'vae_decoder', 'config.json');
+  let json = readJson(fs, path, false);
+  if (!json) {
+    path = join(dir, 'vae_encoder', 'config.json');
+    json = readJson(fs, path, false) ?? {};
+  }
+  const f = new Fields(json, path);
+  return {
+    scalingFactor: f.number('scaling_factor', SD15_VAE_SCALING, true),
+    latentChannels: f.number('latent_channels', 4, true),
+    blockOutChannels: f.numbers('block_out_channels', SD15_VAE_BLOCKS),
+    raw: json,
+  };
+}
+
+function readTextEncoder(fs: SceneFileSystem, dir: string): TextEncoderConfig {
+  const path = join(dir, 'text_encoder', 'config.json');
+  const json = readJson(fs, path, false) ?? {};
+  const f = new Fields(json, path);
+  return {
+    hiddenSize: f.number('hidden_size', 768, true),
+    maxPositionEmbeddings: f.number('max_position_embeddings', 77, true),
+    vocabSize: f.number('vocab_size', 49408, true),
+    raw: json,
+  };
+}
+
+function readTokenizer(fs: SceneFileSystem, dir: string, maxPositions: number): TokenizerConfig {
+  const path = join(dir, 'tokenizer', 'tokenizer_config.json');
+  const json = readJson(fs, path, false) ?? {};
+  const f = new Fields(json, path);
+  // transformers writes a huge sentinel (1e30) when a tokenizer has no limit; the text encoder's is the real one.
+  const declared = f.number('model_max_length', maxPositions, true);
+  return {
+    modelMaxLength: Math.min(declared, maxPositions),
+    doLowerCase: f.boolean('do_lower_case', true),
+    bosToken: f.token('bos_token'),
+    eosToken: f.token('eos_token'),
+    padToken: f.token('pad_token'),
+    raw: json,
+  };
+}
+
+function readImgpromptBlock(index: Json, path: string, scheduler: SchedulerConfig) {
+  const block = index.imgprompt;
+  const blockJson = typeof block === 'object' && block !== null && !Array.isArray(block) ? (block as Json) : {};
+  const buckets: { width: number; height: number }[] = [];
+  if (Array.isArray(blockJson.buckets)) {
+    for (const b of blockJson.buckets as unknown[]) {
+      if (Array.isArray(b) && b.length === 2 && b.every((x) => typeof x === 'number')) buckets.push({ width: b[0] as number, height: b[1] as number });
+      else if (typeof b === 'object' && b !== null && typeof (b as Json).width === 'number' && typeof (b as Json).height === 'number') {
+        buckets.push({ width: (b as Json).width as number, height: (b as Json).height as number });
+      }
+      // Other spellings are informational only and not worth refusing a model over.
+    }
+  }
+  const sampler = SAMPLER_OF_SCHEDULER[scheduler.className] ?? 'euler';
+  const isLcm = sampler === 'lcm';
+  const fallback: ModelDefaults = {
+    sampler,
+    schedule: scheduler.useKarrasSigmas ? 'karras' : 'normal',
+    steps: isLcm ? 4 : 20,
+    // LCM is distilled without classifier-free guidance; 1 disables the second branch.
+    guidance: isLcm ? 1 : 7.5,
+  };
+  const d = typeof blockJson.defaults === 'object' && blockJson.defaults !== null ? (blockJson.defaults as Json) : {};
+  const f = new Fields(d, path);
+  const defaults: ModelDefaults = {
+    sampler: f.string('sampler', fallback.sampler) as SamplerName,
+    schedule: f.string('schedule', fallback.schedule) as ScheduleName,
+    steps: f.number('steps', fallback.steps, true),
+    guidance: f.number('guidance', fallback.guidance),
+  };
+  if (!(SAMPLERS as readonly string[]).includes(defaults.sampler)) {
+    throw new ModelError(`imgprompt.defaults.sampler '${defaults.sampler}' is not one of ${SAMPLERS.join(', ')}`, path);
+  }
+  if (!(SCHEDULES as readonly string[]).includes(defaults.schedule)) {
+    throw new ModelError(`imgprompt.defaults.schedule '${defaults.schedule}' is not one of ${SCHEDULES.join(', ')}`, path);
+  }
+  return { buckets, defaults };
+}
+
+/**
+ * Reads the configs of the model folder `dir`. Throws ModelError naming the file when model_index.json
+ * or unet/config.json is missing, or any config is malformed; other configs may be absent.
+ */
+export function readModelConfig(dir: string, fs: SceneFileSystem = nodeFileSystem): ModelConfig {
+  if (fs.stat(dir) !== 'directory') throw new ModelError('model folder not found', dir);
+  const indexPath = join(dir, 'model_index.json');
+  const index = readJson(fs, indexPath, true) ?? {};
+  const components = Object.keys(index).filter((k) => !k.startsWith('_') && k !== 'imgprompt');
+  const scheduler = readScheduler(fs, dir);
+  const unet = readUNet(fs, dir);
+  const vae = readVAE(fs, dir);
+  const textEncoder = readTextEncoder(fs, dir);
+  const tokenizer = readTokenizer(fs, dir, textEncoder.maxPositionEmbeddings);
+  const vaeScaleFactor = 2 ** (vae.blockOutChannels.length - 1);
+  const unetDownsampleFactor = 2 ** (unet.blockOutChannels.length - 1);
+  const { buckets, defaults } = readImgpromptBlock(index, indexPath, scheduler);
+  return {
+    dir,
+    name: basename(dir),
+    pipelineClass: typeof index._class_name === 'string' ? index._class_name : undefined,
+    components,
+    scheduler,
+    unet,
+    vae,
+    textEncoder,
+    tokenizer,
+    vaeScaleFactor,
+    unetDownsampleFactor,
+    grid: vaeScaleFactor * unetDownsampleFactor,
+    nativeHeight: unet.sampleSize[0] * vaeScaleFactor,
+    nativeWidth: unet.sampleSize[1] * vaeScaleFactor,
+    buckets,
+    defaults,
+  };
+}
+
+/**
+ * Memoises readModelConfig per folder for hosts that analyse scenes on every keystroke (pass
+ * `cache.load` as ResolveContext.loadModelConfig). Errors are not cached; call invalidate when a
+ * model folder's configs change.
+ */
+export class ModelConfigCache {
+  private readonly configs = new Map<string, ModelConfig>();
+
+  constructor(private readonly fs: SceneFileSystem = nodeFileSystem) {}
+
+  readonly load = (dir: string): ModelConfig => {
+    let config = this.configs.get(dir);
+    if (!config) {
+      config = readModelConfig(dir, this.fs);
+      this.configs.set(dir, config);
+    }
+    return config;
+  };
+
+  /** Forgets one folder, or every folder when none is given. */
+  invalidate(dir?: string): void {
+    if (dir === undefined) this.configs.clear();
+    else this.configs.delete(dir);
+  }
+}

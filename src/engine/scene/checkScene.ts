@@ -1,0 +1,174 @@
+// Checks what a parsed scene references on disk: the model folder, LoRA files, hint and init images and
+// the output path. Only stats (through an injectable file system), so it is cheap enough per keystroke.
+// Paths resolve against the scene's folder and must stay inside the project root, so a project renders
+// the same wherever it is checked out; model folders found by name may live anywhere.
+import { dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import type { SceneDiagnostic } from '../errors';
+import { isBareModelName, locateModel, type ModelLocation } from '../model/modelConfig';
+import { didYouMean } from './didYouMean';
+import { parseScene, sortDiagnostics, type ParsedScene } from './parseScene';
+import { nodeFileSystem, type SceneFileSystem } from './sceneFileSystem';
+import { SCENE_DEFAULTS } from './sceneSpec';
+
+export interface SceneContext {
+  /** Absolute path of the scene file. */
+  file: string;
+  /** Absolute path of the project (the CLI: the nearest ancestor with .git, else the working directory). */
+  projectRoot: string;
+  /** Configured model folders, searched in order for a bare model name. */
+  modelSearchPaths?: readonly string[];
+  /** The built-in models/ folder, searched after the configured ones. */
+  builtinModelsDir?: string;
+  /** Defaults to the real disk. */
+  fs?: SceneFileSystem;
+}
+
+/** A referenced file, resolved. */
+export interface ScenePath {
+  /** Absolute and normalised. */
+  path: string;
+  /** Project-relative with forward slashes: the same on every machine and checkout. */
+  ref: string;
+}
+
+export interface CheckedScene extends ParsedScene {
+  /** The model folder, when found. */
+  model?: ModelLocation;
+  /** Resolved paths of the files the scene names, by location path (`loras[0].file`, `init.image`, `output`). */
+  paths: ReadonlyMap<string, ScenePath>;
+}
+
+/** True when `path` is `root` or inside it. */
+export function isInside(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
+}
+
+/** Project-relative POSIX path of `path`. */
+export function projectRef(root: string, path: string): string {
+  return relative(root, path).split(sep).join('/');
+}
+
+class FileChecker {
+  readonly diagnostics: SceneDiagnostic[] = [];
+  readonly paths = new Map<string, ScenePath>();
+  private readonly fs: SceneFileSystem;
+  private readonly sceneDir: string;
+  private readonly root: string;
+
+  constructor(
+    private readonly parsed: ParsedScene,
+    private readonly context: SceneContext,
+  ) {
+    this.fs = context.fs ?? nodeFileSystem;
+    this.sceneDir = dirname(resolve(context.file));
+    this.root = resolve(context.projectRoot);
+  }
+
+  private range(label: string) {
+    return this.parsed.locations.get(label)?.value ?? this.parsed.lines.range(0, 0);
+  }
+
+  private error(code: string, message: string, label: string): void {
+    this.diagnostics.push({ severity: 'error', code, message, range: this.range(label) });
+  }
+
+  /** Resolves a path written in the scene; reports absolute paths and paths outside the project. */
+  resolvePath(label: string, written: string): ScenePath | undefined {
+    const path = resolve(this.sceneDir, written);
+    if (!isInside(this.root, path)) {
+      this.error('outside-project', `${label} '${written}' is outside the project folder ${this.root}; scenes may only reference files inside their project, so it renders the same on every checkout`, label);
+      return undefined;
+    }
+    if (isAbsolute(written)) {
+      this.diagnostics.push({
+        severity: 'warning',
+        code: 'absolute-path',
+        message: `${label} '${written}' is absolute; write it relative to the scene ('${projectRef(this.sceneDir, path) || '.'}') so the project renders on other machines`,
+        range: this.range(label),
+      });
+    }
+    const scenePath = { path, ref: projectRef(this.root, path) };
+    this.paths.set(label, scenePath);
+    return scenePath;
+  }
+
+  inputFile(label: string, written: string, what: string): void {
+    const p = this.resolvePath(label, written);
+    if (!p) return;
+    const kind = this.fs.stat(p.path);
+    if (kind === 'directory') this.error('missing-file', `${what} '${written}' is a folder, not a file`, label);
+    else if (kind !== 'file') this.error('missing-file', `${what} '${written}' not found (paths are relative to the scene's folder)`, label);
+  }
+
+  model(written: string): ModelLocation | undefined {
+    const label = 'model';
+    const found = locateModel(written, {
+      sceneDir: this.sceneDir,
+      modelSearchPaths: this.context.modelSearchPaths,
+      builtinModelsDir: this.context.builtinModelsDir,
+      fs: this.fs,
+    });
+    if ('searched' in found) {
+      if (!isBareModelName(written) && !isInside(this.root, found.searched[0])) {
+        this.error('outside-project', `model folder '${written}' is outside the project folder ${this.root}; put it in a configured model folder and refer to it by name`, label);
+        return undefined;
+      }
+      const local = resolve(this.sceneDir, written);
+      let hint = '';
+      if (isBareModelName(written)) {
+        // Only on this error path do we list folders: the names a bare model name could have meant.
+        const known = [...new Set(found.searched.flatMap((p) => this.fs.subfolders?.(dirname(p)) ?? []))];
+        const guess = didYouMean(written, known);
+        if (guess !== undefined) hint = `; did you mean '${guess}'?`;
+        else if (this.fs.stat(local) === 'directory') hint = `; a folder '${written}' exists beside the scene: write './${written}' to use it`;
+      }
+      const places = found.searched.length ? found.searched.join(', ') : 'no model folders are configured';
+      this.error('missing-model', `model '${written}' not found; looked in ${places}${hint}`, label);
+      return undefined;
+    }
+    if (found.via === 'path') {
+      const p = this.resolvePath(label, written);
+      if (!p) return undefined;
+      found.name = p.ref;
+    }
+    const index = join(found.dir, 'model_index.json');
+    if (this.fs.stat(index) !== 'file') {
+      this.error('missing-model', `model folder ${found.dir} has no model_index.json; expected a diffusers/optimum ONNX export`, label);
+      return undefined;
+    }
+    return found;
+  }
+
+  output(written: string): void {
+    const label = 'output';
+    if (extname(written).toLowerCase() !== '.png') {
+      this.error('bad-output', `output '${written}' must be a .png file`, label);
+      return;
+    }
+    const p = this.resolvePath(label, written);
+    if (p && this.fs.stat(p.path) === 'directory') this.error('bad-output', `output '${written}' is a folder; give the path of a .png file`, label);
+  }
+}
+
+/** Checks the files a parsed scene references. Returns the parse diagnostics plus the file diagnostics. */
+export function checkParsedScene(parsed: ParsedScene, context: SceneContext): CheckedScene {
+  const checker = new FileChecker(parsed, context);
+  const { scene } = parsed;
+  let model: ModelLocation | undefined;
+  // A scene with YAML syntax errors has no trustworthy structure; its references are not checked.
+  if (!parsed.diagnostics.some((d) => d.code === 'yaml-syntax')) {
+    const modelLocation = parsed.locations.get('model');
+    if (scene.model !== undefined || !modelLocation) model = checker.model(scene.model ?? SCENE_DEFAULTS.model);
+    scene.loras.forEach((l, i) => checker.inputFile(`loras[${i}].file`, l.file, 'LoRA file'));
+    scene.control.forEach((c, i) => checker.inputFile(`control[${i}].image`, c.image, 'hint image'));
+    if (scene.init) checker.inputFile('init.image', scene.init.image, 'init image');
+    if (scene.output !== undefined) checker.output(scene.output);
+  }
+  return { ...parsed, diagnostics: sortDiagnostics([...parsed.diagnostics, ...checker.diagnostics]), model, paths: checker.paths };
+}
+
+/** Parses a scene and checks the files it references. Never throws for problems in the scene. */
+export function checkScene(text: string, context: SceneContext): CheckedScene {
+  return checkParsedScene(parseScene(text), context);
+}

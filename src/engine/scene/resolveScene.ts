@@ -1,0 +1,184 @@
+// Resolves a checked scene against its model's configuration into canonical recipes: defaults filled
+// from the model (size, sampler, schedule, steps, guidance), the size budget put on the model's grid,
+// paths absolute. Model-dependent problems (bad configs, sizes off the grid, sizes far beyond what the
+// model was trained at) are reported here, at the scene line they concern.
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import { ModelError, SceneError, type SceneDiagnostic, type SourceRange } from '../errors';
+import { readModelConfig, type ModelConfig } from '../model/modelConfig';
+import { checkScene, type CheckedScene, type SceneContext, type ScenePath } from './checkScene';
+import { nearestGridMultiples, sizeForBudget } from './megapixelBudget';
+import { hasErrors, sortDiagnostics } from './parseScene';
+import { RECIPE_FORMAT, type Recipe, type RecipeFile } from './recipe';
+import { SCENE_DEFAULTS } from './sceneSpec';
+
+export interface ResolveContext extends SceneContext {
+  /** Reads a model folder's configs. Long-lived hosts pass a caching loader; defaults to readModelConfig. */
+  loadModelConfig?: (dir: string) => ModelConfig;
+}
+
+export interface ResolvedScene {
+  recipe: Recipe;
+  /** One recipe per `variants.seeds` entry, each writing `<output stem>-<seed>.png` beside the output. */
+  variants: Recipe[];
+  model: ModelConfig;
+  /** Warnings only; errors make resolveScene throw. */
+  diagnostics: SceneDiagnostic[];
+  checked: CheckedScene;
+}
+
+export interface SceneAnalysis {
+  checked: CheckedScene;
+  /** Every problem: parse, files, model and size. */
+  diagnostics: SceneDiagnostic[];
+  /** Present when there are no errors. */
+  resolved?: ResolvedScene;
+}
+
+/** Sizes beyond this multiple of the native area make SD-family models repeat subjects. */
+export const COMFORTABLE_AREA_RATIO = 1.5;
+/** A budget resolution worse than this is worth a warning (area, aspect). */
+const APPROXIMATION_WARNING = { area: 0.15, aspect: 0.06 };
+
+function percent(x: number): string {
+  return `${Math.round(Math.abs(x) * 100)}%`;
+}
+
+class Resolver {
+  readonly diagnostics: SceneDiagnostic[] = [];
+
+  constructor(private readonly checked: CheckedScene) {}
+
+  range(label: string, at: 'key' | 'value'): SourceRange {
+    const loc = this.checked.locations.get(label);
+    return (at === 'key' ? loc?.key : undefined) ?? loc?.value ?? this.checked.lines.range(0, 0);
+  }
+
+  /** Reports at the value of `label`, or at its key (for whole mappings such as `size`, whose value spans lines). */
+  report(severity: 'error' | 'warning', code: string, message: string, label: string, at: 'key' | 'value' = 'value'): void {
+    this.diagnostics.push({ severity, code, message, range: this.range(label, at) });
+  }
+
+  size(model: ModelConfig): { width: number; height: number } | undefined {
+    const size = this.checked.scene.size;
+    const grid = model.grid;
+    const gridWhy = `${grid} px, the grid of model ${model.name} (${model.vaeScaleFactor}× VAE × ${model.unetDownsampleFactor}× UNet downsampling)`;
+    let width: number;
+    let height: number;
+    if (!size) {
+      width = model.nativeWidth;
+      height = model.nativeHeight;
+    } else if (size.kind === 'pixels') {
+      let ok = true;
+      for (const key of ['width', 'height'] as const) {
+        const v = size[key];
+        if (v % grid !== 0) {
+          const [below, above] = nearestGridMultiples(v, grid);
+          this.report('error', 'size-off-grid', `size.${key} ${v} is not a multiple of ${gridWhy}; use ${below} or ${above}`, `size.${key}`);
+          ok = false;
+        }
+      }
+      if (!ok) return undefined;
+      ({ width, height } = size);
+    } else {
+      const nativeMegapixels = (model.nativeWidth * model.nativeHeight) / 1e6;
+      const megapixels = size.megapixels ?? nativeMegapixels;
+      const aspect = size.aspect ?? SCENE_DEFAULTS.aspect;
+      const chosen = sizeForBudget(megapixels, aspect, grid);
+      ({ width, height } = chosen);
+      if (Math.abs(chosen.areaError) > APPROXIMATION_WARNING.area || Math.abs(chosen.aspectError) > APPROXIMATION_WARNING.aspect) {
+        this.report(
+          'warning',
+          'size-approximate',
+          `the closest size on ${gridWhy} is ${width}x${height}: area ${percent(chosen.areaError)} ${chosen.areaError < 0 ? 'under' : 'over'} the budget, aspect ${percent(chosen.aspectError)} off`,
+          'size',
+          'key',
+        );
+      }
+    }
+    const ratio = (width * height) / (model.nativeWidth * model.nativeHeight);
+    if (ratio > COMFORTABLE_AREA_RATIO) {
+      const nativeMp = (model.nativeWidth * model.nativeHeight) / 1e6;
+      this.report(
+        'warning',
+        'size-above-native',
+        `${width}x${height} is ${ratio.toFixed(2)}× the area ${model.name} was trained at (${model.nativeWidth}x${model.nativeHeight}); beyond ~${COMFORTABLE_AREA_RATIO}× SD-family models repeat subjects: render at about ${nativeMp.toPrecision(2)} megapixels and upscale instead`,
+        'size',
+        'key',
+      );
+    }
+    return { width, height };
+  }
+}
+
+function file(paths: ReadonlyMap<string, ScenePath>, label: string): RecipeFile {
+  const p = paths.get(label);
+  if (!p) throw new Error(`internal error: no resolved path for ${label}`);
+  return { path: p.path, ref: p.ref };
+}
+
+function normaliseText(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
+}
+
+/** Everything about a scene: all diagnostics, and the recipes when there are no errors. Never throws for scene problems. */
+export function analyzeScene(input: string | CheckedScene, context: ResolveContext): SceneAnalysis {
+  const checked = typeof input === 'string' ? checkScene(input, context) : input;
+  if (hasErrors(checked.diagnostics) || !checked.model) return { checked, diagnostics: checked.diagnostics };
+  const resolver = new Resolver(checked);
+  let model: ModelConfig;
+  try {
+    model = (context.loadModelConfig ?? ((dir: string) => readModelConfig(dir, context.fs)))(checked.model.dir);
+  } catch (error) {
+    if (!(error instanceof ModelError)) throw error;
+    resolver.report('error', 'model-config', `model '${checked.scene.model ?? SCENE_DEFAULTS.model}' is unusable: ${error.message}`, 'model');
+    return { checked, diagnostics: sortDiagnostics([...checked.diagnostics, ...resolver.diagnostics]) };
+  }
+  const size = resolver.size(model);
+  const diagnostics = sortDiagnostics([...checked.diagnostics, ...resolver.diagnostics]);
+  if (!size || hasErrors(diagnostics)) return { checked, diagnostics };
+
+  const { scene, paths } = checked;
+  const sceneFile = resolve(context.file);
+  const output = paths.get('output')?.path ?? join(dirname(sceneFile), `${basename(sceneFile, extname(sceneFile))}.png`);
+  const modelFile: RecipeFile = { path: model.dir, ref: checked.model.name };
+  const recipe: Recipe = {
+    format: RECIPE_FORMAT,
+    scene: sceneFile,
+    model: modelFile,
+    prompt: normaliseText(scene.prompt ?? ''),
+    negative: normaliseText(scene.negative ?? SCENE_DEFAULTS.negative),
+    seed: (scene.seed ?? SCENE_DEFAULTS.seed).toString(),
+    width: size.width,
+    height: size.height,
+    sampler: scene.sampler ?? model.defaults.sampler,
+    schedule: scene.schedule ?? model.defaults.schedule,
+    steps: scene.steps ?? model.defaults.steps,
+    guidance: scene.guidance ?? model.defaults.guidance,
+    rng: scene.rng ?? SCENE_DEFAULTS.rng,
+    loras: scene.loras.map((l, i) => ({ ...file(paths, `loras[${i}].file`), weight: l.weight ?? SCENE_DEFAULTS.loraWeight })),
+    control: scene.control.map((c, i) => ({
+      ...file(paths, `control[${i}].image`),
+      type: c.type,
+      strength: c.strength ?? SCENE_DEFAULTS.controlStrength,
+      start: c.start ?? SCENE_DEFAULTS.controlStart,
+      end: c.end ?? SCENE_DEFAULTS.controlEnd,
+    })),
+    init: scene.init ? { ...file(paths, 'init.image'), strength: scene.init.strength ?? SCENE_DEFAULTS.initStrength } : null,
+    output,
+    purpose: scene.purpose === undefined ? null : normaliseText(scene.purpose),
+  };
+  const stem = join(dirname(output), basename(output, extname(output)));
+  const variants = (scene.variants ?? [])
+    .filter((seed) => seed.toString() !== recipe.seed)
+    .map((seed): Recipe => ({ ...recipe, seed: seed.toString(), output: `${stem}-${seed}.png` }));
+  const warnings = diagnostics.filter((d) => d.severity !== 'error');
+  return { checked, diagnostics, resolved: { recipe, variants, model, diagnostics: warnings, checked } };
+}
+
+/** Resolves a scene to its recipes, or throws SceneError carrying every diagnostic. */
+export function resolveScene(input: string | CheckedScene, context: ResolveContext): ResolvedScene {
+  const analysis = analyzeScene(input, context);
+  if (!analysis.resolved) throw new SceneError(context.file, analysis.diagnostics);
+  return analysis.resolved;
+}
+

@@ -1,0 +1,58 @@
+// The typed form of a parsed .imgprompt file, before defaults and the model are applied. Fields are
+// undefined when absent or invalid (the diagnostics say which); `locations` maps each key path to where
+// its key and value are in the source, so later checks (files, model, size) report at the right place.
+import type { SourceRange } from '../errors';
+import type { ControlType, RngName, SamplerName, ScheduleName } from './sceneSpec';
+
+/** `{megapixels, aspect}` (either may be left to defaults) or `{width, height}`. */
+export type SceneSize =
+  | { kind: 'budget'; megapixels?: number; aspect?: number }
+  | { kind: 'pixels'; width: number; height: number };
+
+export interface SceneLora {
+  /** As written: relative to the scene's folder. */
+  file: string;
+  weight?: number;
+}
+
+export interface SceneControl {
+  type: ControlType;
+  image: string;
+  strength?: number;
+  start?: number;
+  end?: number;
+}
+
+export interface SceneInit {
+  image: string;
+  strength?: number;
+}
+
+export interface Scene {
+  model?: string;
+  prompt?: string;
+  negative?: string;
+  /** 0 ≤ seed < 2^64, kept exact (YAML numbers lose precision beyond 2^53). */
+  seed?: bigint;
+  size?: SceneSize;
+  sampler?: SamplerName;
+  schedule?: ScheduleName;
+  steps?: number;
+  guidance?: number;
+  loras: SceneLora[];
+  control: SceneControl[];
+  init?: SceneInit;
+  rng?: RngName;
+  output?: string;
+  /** Extra seeds rendered beside the main one. */
+  variants?: bigint[];
+  purpose?: string;
+}
+
+/** Where a key and its value are. Paths join keys and list indices with dots: `loras.0.file`. */
+export interface SceneLocation {
+  key?: SourceRange;
+  value: SourceRange;
+}
+
+export type SceneLocations = ReadonlyMap<string, SceneLocation>;
