@@ -1,0 +1,137 @@
+// `imgprompt inspect`: shows how PNGs were made, from our own metadata or from AUTOMATIC1111, ComfyUI or
+// InvokeAI's, plus provenance (AI disclosure, recipe hash, engine version).
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { InputError } from '../../engine/errors';
+import type { ImageMetadata } from '../../engine/interop/imageMetadata';
+import { readImageMetadataFile, type ImageMetadataReport } from '../../engine/interop/readImageMetadata';
+import { UsageError, type Command } from '../command';
+
+const usage = `usage: imgprompt inspect [--json] PNG...
+
+Prints the generation metadata of each PNG: prompt, negative prompt, seed, steps, sampler, schedule,
+guidance (CFG), size, model, LoRAs and image-to-image strength, read from imgprompt's own recipe,
+AUTOMATIC1111's "parameters", ComfyUI's "prompt"/"workflow" graphs or InvokeAI's "invokeai_metadata";
+what does not map is listed too. Also shows the provenance: the AI-generated disclosure (XMP IPTC
+DigitalSourceType), recipe hash and engine version. Exits 1 if any file is not a readable PNG.
+
+options:
+  --json   print an array of {file, metadata, sources, provenance, textKeywords, warnings}`;
+
+const SOURCE_NAME: Record<ImageMetadata['source'], string> = {
+  imgprompt: 'imgprompt',
+  automatic1111: 'AUTOMATIC1111 infotext',
+  comfyui: 'ComfyUI graph',
+  invokeai: 'InvokeAI',
+};
+
+/** JSON with bigint seeds written as exact integer literals. */
+function toJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `\u0000bigint:${v}` : v), 2).replace(/"\\u0000bigint:(-?\d+)"/g, '$1');
+}
+
+function rows(meta: ImageMetadata): [string, string | undefined][] {
+  const sampler = [meta.sampler, meta.schedule].filter(Boolean).join(', ');
+  return [
+    ['prompt', meta.prompt],
+    ['negative', meta.negative],
+    ['seed', meta.seed?.toString()],
+    ['steps', meta.steps?.toString()],
+    ['sampler', sampler || undefined],
+    ['guidance', meta.guidance?.toString()],
+    ['size', meta.width !== undefined && meta.height !== undefined ? `${meta.width}x${meta.height}` : undefined],
+    ['model', meta.model],
+    ['model hash', meta.modelHash],
+    ['loras', meta.loras.map((l) => `${l.name} @ ${l.weight}${l.hash ? ` (${l.hash})` : ''}`).join('\n') || undefined],
+    ['init image', meta.initImage],
+    ['denoise', meta.denoise?.toString()],
+    ['purpose', meta.purpose],
+  ];
+}
+
+function table(pairs: [string, string | undefined][], indent: string): string[] {
+  const present = pairs.filter((p): p is [string, string] => p[1] !== undefined && p[1] !== '');
+  const width = Math.max(0, ...present.map(([k]) => k.length));
+  return present.map(([k, v]) => `${indent}${k.padEnd(width)}  ${v.split('\n').join(`\n${indent}${' '.repeat(width + 2)}`)}`);
+}
+
+function describe(report: ImageMetadataReport, displayName: string): string {
+  const lines: string[] = [];
+  const meta = report.metadata;
+  if (!meta) {
+    const keys = report.text.map((t) => t.keyword);
+    lines.push(`${displayName}: no generation metadata found${keys.length ? ` (text chunks: ${keys.join(', ')})` : ' (no text chunks)'}`);
+  } else {
+    const others = report.sources.slice(1).map((s) => SOURCE_NAME[s.source]);
+    lines.push(`${displayName}: ${SOURCE_NAME[meta.source]} metadata${others.length ? ` (also: ${others.join(', ')})` : ''}`);
+    lines.push(...table(rows(meta), '  '));
+    const unmapped = Object.entries(meta.unmapped);
+    if (unmapped.length) {
+      lines.push('  not mapped:');
+      lines.push(...table(unmapped, '    '));
+    }
+  }
+  const p = report.provenance;
+  const disclosure = p.digitalSourceType
+    ? `${p.aiGenerated ? 'AI-generated' : 'not marked AI-generated'} (IPTC DigitalSourceType ${p.digitalSourceType.split('/').pop()})`
+    : 'no AI-generated disclosure (no XMP DigitalSourceType)';
+  lines.push('  provenance:');
+  lines.push(
+    ...table(
+      [
+        ['disclosure', disclosure],
+        ['creator tool', p.creatorTool],
+        ['recipe hash', p.recipeHash],
+        ['engine', p.engineVersion],
+        ['onnxruntime', p.onnxruntimeVersion],
+        ['rng', p.rng],
+      ],
+      '    ',
+    ),
+  );
+  for (const warning of report.warnings) lines.push(`  warning: ${warning}`);
+  return lines.join('\n');
+}
+
+export const inspectCommand: Command = {
+  name: 'inspect',
+  summary: 'show how PNGs were made (imgprompt, AUTOMATIC1111, ComfyUI, InvokeAI metadata)',
+  usage,
+  async run(args, io) {
+    let parsed;
+    try {
+      parsed = parseArgs({ args, options: { json: { type: 'boolean' } }, allowPositionals: true, strict: true });
+    } catch (error) {
+      throw new UsageError(error instanceof Error ? error.message : String(error));
+    }
+    const files = parsed.positionals;
+    if (files.length === 0) throw new UsageError('name at least one PNG file');
+
+    const reports: ImageMetadataReport[] = [];
+    let failed = false;
+    for (const file of files) {
+      try {
+        const report = await readImageMetadataFile(resolve(io.cwd, file));
+        report.file = file;
+        reports.push(report);
+        if (!parsed.values.json) io.stdout(`${reports.length > 1 ? '\n' : ''}${describe(report, file)}\n`);
+      } catch (error) {
+        if (!(error instanceof InputError)) throw error;
+        failed = true;
+        io.stderr(`${error.message}\n`);
+      }
+    }
+    if (parsed.values.json) {
+      const out = reports.map((r) => ({
+        file: r.file,
+        metadata: r.metadata ?? null,
+        sources: r.sources,
+        provenance: r.provenance,
+        textKeywords: r.text.map((t) => t.keyword),
+        warnings: r.warnings,
+      }));
+      io.stdout(`${toJson(out)}\n`);
+    }
+    return failed ? 1 : 0;
+  },
+};

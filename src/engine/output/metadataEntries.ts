@@ -1,0 +1,35 @@
+// The provenance text entries written into every output PNG: iTXt `imgprompt` (canonical recipe JSON),
+// tEXt `parameters` (AUTOMATIC1111 infotext) and iTXt `XML:com.adobe.xmp` (AI-generated disclosure).
+import { ENGINE_VERSION } from '../version';
+import { canonicalJson } from '../scene/recipe';
+import { formatInfotext } from './infotext';
+import type { PngTextEntry } from './pngText';
+import type { RecipeMetadataFields } from './recipeFields';
+import { buildXmpPacket, XMP_KEYWORD } from './xmpPacket';
+
+/** The iTXt keyword of our own recipe. */
+export const IMGPROMPT_KEYWORD = 'imgprompt';
+/** The keyword AUTOMATIC1111 (and tools that read its format) use for the infotext. */
+export const PARAMETERS_KEYWORD = 'parameters';
+
+/**
+ * The text entries for a recipe, in the order they are written. The recipe is serialised whole (every
+ * member, not only the known ones); `parameters` becomes iTXt only when the prompt is not Latin-1, as
+ * Pillow (and so A1111) does.
+ */
+export function buildMetadataEntries(recipe: RecipeMetadataFields): PngTextEntry[] {
+  return [
+    { keyword: IMGPROMPT_KEYWORD, text: canonicalJson(recipe), chunkType: 'iTXt', compressed: false },
+    { keyword: PARAMETERS_KEYWORD, text: formatInfotext(recipe) },
+    {
+      keyword: XMP_KEYWORD,
+      chunkType: 'iTXt',
+      compressed: false,
+      text: buildXmpPacket({
+        prompt: recipe.prompt,
+        creatorTool: `imgprompt ${recipe.engine?.version ?? ENGINE_VERSION}`,
+        purpose: recipe.purpose ?? undefined,
+      }),
+    },
+  ];
+}

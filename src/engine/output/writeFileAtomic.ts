@@ -1,0 +1,109 @@
+// Atomic file replacement: the bytes go to a temporary file in the target's folder, are fsynced, and the
+// temporary is renamed over the target. Readers see the old file or the new one, never a mix; on any
+// failure or cancellation the temporary is removed and the previous file is untouched.
+import { randomBytes } from 'node:crypto';
+import { access, link, open, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { InputError, throwIfAborted } from '../errors';
+
+export interface AtomicWriteOptions {
+  /** Cancels the write; checked between chunks and before the rename. */
+  signal?: AbortSignal;
+  /** Replace an existing target (default true). When false an existing target is an InputError. */
+  overwrite?: boolean;
+  /** File mode of a newly created file (default 0o666 before umask). */
+  mode?: number;
+  /** Bytes per write call (default 1 MiB). */
+  chunkSize?: number;
+  /** Called after each chunk reaches the temporary file (tests use it to fail or cancel mid-write). */
+  afterChunk?: (bytesWritten: number, tempPath: string) => void | Promise<void>;
+}
+
+/** The temporary name used beside the target: hidden, unique per call, recognisably ours. */
+export function tempPathFor(target: string): string {
+  return join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+function errorCode(error: unknown): string | undefined {
+  return error instanceof Error && 'code' in error ? String((error as NodeJS.ErrnoException).code) : undefined;
+}
+
+async function removeQuietly(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (error) {
+    if (errorCode(error) !== 'ENOENT') throw error;
+  }
+}
+
+/** Writes data to target atomically (see the file header). */
+export async function writeFileAtomic(target: string, data: Uint8Array | string, options: AtomicWriteOptions = {}): Promise<void> {
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  const chunkSize = options.chunkSize ?? 1 << 20;
+  throwIfAborted(options.signal);
+  const temp = tempPathFor(target);
+  let committed = false;
+  const handle = await open(temp, 'wx', options.mode ?? 0o666);
+  try {
+    try {
+      let written = 0;
+      do {
+        const end = Math.min(bytes.length, written + chunkSize);
+        const { bytesWritten } = await handle.write(bytes, written, end - written, written);
+        written += bytesWritten;
+        await options.afterChunk?.(written, temp);
+        throwIfAborted(options.signal);
+      } while (written < bytes.length);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    throwIfAborted(options.signal);
+    if (options.overwrite === false) await linkNoClobber(temp, target);
+    else await rename(temp, target);
+    committed = true;
+    await syncFolder(dirname(target));
+  } finally {
+    // The original failure matters more than a failed clean-up, so that one is not allowed to mask it.
+    if (!committed) await removeQuietly(temp).catch(() => undefined);
+  }
+}
+
+/** Publishes temp at target only if target does not exist (a hard link fails with EEXIST atomically). */
+async function linkNoClobber(temp: string, target: string): Promise<void> {
+  try {
+    await link(temp, target);
+  } catch (error) {
+    const code = errorCode(error);
+    if (code === 'EEXIST') throw new InputError('already exists (use --force to overwrite)', target);
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS') throw error;
+    // A file system without hard links: check, then rename (a tiny race, the best it allows).
+    if (await exists(target)) throw new InputError('already exists (use --force to overwrite)', target);
+    await rename(temp, target);
+    return;
+  }
+  await removeQuietly(temp);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Makes the rename durable; some platforms and file systems cannot fsync a folder, which is harmless. */
+async function syncFolder(folder: string): Promise<void> {
+  try {
+    const handle = await open(folder, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // Best effort only: the data itself was fsynced before the rename.
+  }
+}
