@@ -1,10 +1,10 @@
 // `imgprompt check`: validates scenes (syntax, keys, values, referenced files, model, size) and prints
 // every problem as `file:line:col: severity: message`. Exit 1 when any scene has an error.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { extname, join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { analyzeScene, formatDiagnostic, type SceneDiagnostic } from '../../engine/index';
 import { UsageError, type Command } from '../command';
 import { displayPath, sceneContext, takeSceneOptions } from '../sceneContext';
+import { expandSceneTargets } from '../sceneTargets';
 
 const usage = `usage: imgprompt check [options] FILE|DIR...
 
@@ -17,20 +17,6 @@ options:
   --model-path DIR   a folder of model folders, searched for bare model names (repeatable; also
                      IMGPROMPT_MODEL_PATH). The built-in models/ folder is searched last.
   --json             print {files: [{file, diagnostics}], errors, warnings} as JSON instead`;
-
-const SKIPPED_DIRS = new Set(['node_modules', 'out']);
-
-/** Scene files under `dir`, sorted, skipping dependency, build and hidden folders. */
-function scenesIn(dir: string): string[] {
-  const found: string[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) {
-      if (!entry.name.startsWith('.') && !SKIPPED_DIRS.has(entry.name)) found.push(...scenesIn(path));
-    } else if (entry.isFile() && extname(entry.name) === '.imgprompt') found.push(path);
-  }
-  return found;
-}
 
 function whole(): SceneDiagnostic['range'] {
   return { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
@@ -49,19 +35,12 @@ export const checkCommand: Command = {
     if (targets.length === 0) throw new UsageError('name at least one scene file or folder');
 
     const results: { file: string; diagnostics: SceneDiagnostic[] }[] = [];
-    for (const target of targets) {
-      const abs = resolve(io.cwd, target);
-      let isDir = false;
-      try {
-        isDir = statSync(abs).isDirectory();
-      } catch {
-        results.push({ file: abs, diagnostics: [{ severity: 'error', code: 'missing-file', message: 'no such file or folder', range: whole() }] });
-        continue;
-      }
-      const files = isDir ? scenesIn(abs) : [abs];
-      if (isDir && files.length === 0) {
-        results.push({ file: abs, diagnostics: [{ severity: 'error', code: 'missing-file', message: 'no .imgprompt files in this folder', range: whole() }] });
-      }
+    const expanded = expandSceneTargets(targets, io.cwd);
+    for (const problem of expanded.problems) {
+      results.push({ file: problem.target, diagnostics: [{ severity: 'error', code: 'missing-file', message: problem.message, range: whole() }] });
+    }
+    {
+      const files = expanded.files;
       for (const file of files) {
         let text: string;
         try {

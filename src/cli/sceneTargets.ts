@@ -1,0 +1,74 @@
+// Expands the CLI's scene arguments: files, folders (searched recursively for *.imgprompt) and quoted
+// globs (`'docs/**/*.imgprompt'`, for shells and CI configs that do not expand them).
+import { readdirSync, statSync } from 'node:fs';
+import { extname, join, relative, resolve, sep } from 'node:path';
+
+const SKIPPED_DIRS = new Set(['node_modules', 'out']);
+
+/** Scene files under `dir`, sorted, skipping dependency, build and hidden folders. */
+export function scenesIn(dir: string): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (!entry.name.startsWith('.') && !SKIPPED_DIRS.has(entry.name)) found.push(...scenesIn(path));
+    } else if (entry.isFile() && extname(entry.name) === '.imgprompt') found.push(path);
+  }
+  return found;
+}
+
+/** A glob (`*`, `?`, `**`) as a regular expression over POSIX relative paths. */
+export function globToRegExp(glob: string): RegExp {
+  let source = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i];
+    if (c === '*' && glob[i + 1] === '*') {
+      const slash = glob[i + 2] === '/';
+      source += slash ? '(?:.*/)?' : '.*';
+      i += slash ? 2 : 1;
+    } else if (c === '*') source += '[^/]*';
+    else if (c === '?') source += '[^/]';
+    else source += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${source}$`);
+}
+
+export interface SceneTargets {
+  /** Absolute scene paths, de-duplicated, in argument order. */
+  files: string[];
+  /** Arguments that matched nothing, with why. */
+  problems: { target: string; message: string }[];
+}
+
+export function expandSceneTargets(targets: readonly string[], cwd: string): SceneTargets {
+  const files: string[] = [];
+  const problems: SceneTargets['problems'] = [];
+  const add = (file: string) => {
+    if (!files.includes(file)) files.push(file);
+  };
+  for (const target of targets) {
+    if (/[*?]/.test(target)) {
+      const pattern = globToRegExp(target.split(sep).join('/'));
+      const matches = scenesIn(resolve(cwd)).filter((f) => pattern.test(relative(cwd, f).split(sep).join('/')));
+      if (matches.length === 0) problems.push({ target, message: 'no .imgprompt files match this pattern' });
+      matches.forEach(add);
+      continue;
+    }
+    const abs = resolve(cwd, target);
+    let isDir: boolean;
+    try {
+      isDir = statSync(abs).isDirectory();
+    } catch {
+      problems.push({ target: abs, message: 'no such file or folder' });
+      continue;
+    }
+    if (!isDir) {
+      add(abs);
+      continue;
+    }
+    const found = scenesIn(abs);
+    if (found.length === 0) problems.push({ target: abs, message: 'no .imgprompt files in this folder' });
+    found.forEach(add);
+  }
+  return { files, problems };
+}

@@ -1,0 +1,292 @@
+// The one module that imports onnxruntime-node. OnnxSession wraps an InferenceSession: it is created
+// from validated bytes (so a patched copy of the weights works the same way), reports the graph's real
+// input/output names, dtypes and shapes, converts float32 host data to whatever dtype each input declares
+// (float16, float64, int32, int64), converts float outputs back to float32, times every run, and turns
+// onnxruntime's raw errors into ModelErrors that name the file.
+import { dirname } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { CancelledError, ModelError, throwIfAborted } from '../errors';
+import { physicalCoreCount } from './cpuCores';
+import { float16ToFloat32, float32ToFloat16 } from './float16';
+import type { OnnxModelFiles } from './onnxModelFiles';
+import { elementCount, formatDims, type FloatTensor } from './tensor';
+
+/** onnxruntime-node's version, for provenance records. */
+export const ONNXRUNTIME_VERSION: string = ort.env.versions.node ?? ort.env.versions.common;
+
+export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
+
+export interface OnnxSessionOptions {
+  /** Threads inside one operator. Default: the number of physical cores. */
+  readonly intraOpNumThreads?: number;
+  /** Default 'all' (2–5x faster than 'basic' on these UNets). */
+  readonly graphOptimizationLevel?: GraphOptimizationLevel;
+  /**
+   * Default true: onnxruntime's `session.use_deterministic_compute`, so kernels that have a faster
+   * non-deterministic variant use the deterministic one. CPU kernels split work by thread count, so
+   * bit-identical results also need the same intraOpNumThreads; it is part of the cache key.
+   */
+  readonly deterministic?: boolean;
+  /**
+   * Default false. With spinning, idle worker threads busy-wait between operators. On a machine shared
+   * with other work (an editor, a training job) that steals the cores the next operator needs: the
+   * tiny-shapes UNet (batch 2, 16x16, 2 threads) took a median 10.2-10.7 ms per call without spinning
+   * and 20.7-22.2 ms with it on this 2-core machine under load.
+   */
+  readonly allowSpinning?: boolean;
+}
+
+export type ResolvedSessionOptions = Required<OnnxSessionOptions>;
+
+export function resolveSessionOptions(options: OnnxSessionOptions = {}): ResolvedSessionOptions {
+  const threads = options.intraOpNumThreads ?? physicalCoreCount();
+  if (!Number.isInteger(threads) || threads < 1 || threads > 1024) {
+    throw new RangeError(`intraOpNumThreads must be an integer from 1 to 1024, got ${threads}`);
+  }
+  return {
+    intraOpNumThreads: threads,
+    graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
+    deterministic: options.deterministic ?? true,
+    allowSpinning: options.allowSpinning ?? false,
+  };
+}
+
+/** A stable string for cache keys. */
+export function sessionOptionsKey(options: ResolvedSessionOptions): string {
+  return `threads=${options.intraOpNumThreads};opt=${options.graphOptimizationLevel};det=${options.deterministic};spin=${options.allowSpinning}`;
+}
+
+/** An input or output of the graph as onnxruntime reports it; string dims are symbolic (e.g. 'batch'). */
+export interface OnnxValueInfo {
+  readonly name: string;
+  /** 'float32', 'float16', 'int64', 'int32', ...; 'non-tensor' for sequences and maps. */
+  readonly type: string;
+  readonly shape: readonly (number | string)[];
+}
+
+/** Host data for one input: numbers in row-major order, converted to the input's declared dtype on feed. */
+export interface HostTensor {
+  readonly data: ArrayLike<number>;
+  readonly dims: readonly number[];
+}
+
+function toValueInfo(m: ort.InferenceSession.ValueMetadata): OnnxValueInfo {
+  return m.isTensor ? { name: m.name, type: m.type, shape: [...m.shape] } : { name: m.name, type: 'non-tensor', shape: [] };
+}
+
+/** First line of onnxruntime's error text, without its source-file prefixes. */
+function ortDetail(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split('\n')[0].trim();
+}
+
+function describeLoadFailure(detail: string): string {
+  if (/implementation for|not (been )?implemented|opset|Unsupported model IR version|domain_version/i.test(detail)) {
+    return 'onnxruntime cannot run this model: it uses an operator or opset version this onnxruntime does not support';
+  }
+  if (/external data|External data|\.onnx_data/i.test(detail)) return 'onnxruntime could not load the model\'s external weights';
+  if (/protobuf|parsing|invalid model|ModelProto/i.test(detail)) return 'the file is not a valid ONNX model (corrupt, or not an ONNX file at all)';
+  if (/bad_alloc|out of memory|Failed to allocate/i.test(detail)) return 'not enough memory to load the model';
+  return 'onnxruntime could not load the model';
+}
+
+export class OnnxSession {
+  private disposed = false;
+  private runs = 0;
+  private totalMs = 0;
+  private lastMs = 0;
+
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    /** The model.onnx this session was created from; errors name it. */
+    readonly modelPath: string,
+    readonly options: ResolvedSessionOptions,
+    readonly inputs: readonly OnnxValueInfo[],
+    readonly outputs: readonly OnnxValueInfo[],
+  ) {}
+
+  /** Creates a session from validated (and possibly patched) model files. */
+  static async create(files: OnnxModelFiles, options: OnnxSessionOptions = {}): Promise<OnnxSession> {
+    const resolved = resolveSessionOptions(options);
+    const config: Record<string, string> = {
+      'session.use_deterministic_compute': resolved.deterministic ? '1' : '0',
+      'session.intra_op.allow_spinning': resolved.allowSpinning ? '1' : '0',
+    };
+    const sessionOptions: ort.InferenceSession.SessionOptions = {
+      executionProviders: ['cpu'],
+      graphOptimizationLevel: resolved.graphOptimizationLevel,
+      intraOpNumThreads: resolved.intraOpNumThreads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      // Fatal only: every error reaches the caller as a ModelError carrying onnxruntime's text.
+      logSeverityLevel: 4,
+      extra: config,
+    };
+    const inMemory = files.externalData.filter((f) => f.data !== undefined);
+    if (inMemory.length === files.externalData.length) {
+      if (inMemory.length > 0) sessionOptions.externalData = inMemory.map((f) => ({ path: f.location, data: f.data as Uint8Array }));
+    } else if (inMemory.length === 0) {
+      // onnxruntime reads the external weights itself, from model.onnx's folder (validated already).
+      config['session.model_external_initializers_file_folder_path'] = dirname(files.modelPath);
+    } else {
+      throw new ModelError('internal error: some external weights files were read into memory and others not', files.modelPath);
+    }
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(files.modelBytes, sessionOptions);
+    } catch (error) {
+      const detail = ortDetail(error);
+      const e = new ModelError(`${describeLoadFailure(detail)}; onnxruntime said: ${detail}`, files.modelPath);
+      e.cause = error;
+      throw e;
+    }
+    return new OnnxSession(
+      session,
+      files.modelPath,
+      resolved,
+      session.inputMetadata.map(toValueInfo),
+      session.outputMetadata.map(toValueInfo),
+    );
+  }
+
+  input(name: string): OnnxValueInfo | undefined {
+    return this.inputs.find((i) => i.name === name);
+  }
+
+  output(name: string): OnnxValueInfo | undefined {
+    return this.outputs.find((o) => o.name === name);
+  }
+
+  /** Total onnxruntime run time of this session, in milliseconds (for the benchmark's Σ onnxruntime time). */
+  get runTimeMs(): number {
+    return this.totalMs;
+  }
+
+  get runCount(): number {
+    return this.runs;
+  }
+
+  /** Duration of the most recent run, in milliseconds. */
+  get lastRunMs(): number {
+    return this.lastMs;
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  /**
+   * Runs the graph. Each feed is converted to its input's declared dtype; float outputs come back as
+   * float32. onnxruntime-node cannot interrupt a run, so `signal` is checked before and after it.
+   */
+  async run(
+    feeds: Readonly<Record<string, HostTensor>>,
+    outputNames: readonly string[] = this.outputs.map((o) => o.name),
+    signal?: AbortSignal,
+  ): Promise<Record<string, FloatTensor>> {
+    throwIfAborted(signal);
+    if (this.disposed) throw new ModelError('internal error: the session was used after being released', this.modelPath);
+    for (const name of Object.keys(feeds)) {
+      if (!this.input(name)) {
+        throw new ModelError(`the graph has no input '${name}'; its inputs are: ${this.inputs.map((i) => i.name).join(', ')}`, this.modelPath);
+      }
+    }
+    for (const info of this.inputs) {
+      if (!feeds[info.name]) {
+        throw new ModelError(
+          `the graph needs an input '${info.name}' (${info.type} ${formatDims(info.shape)}) that was not supplied; supplied: ${Object.keys(feeds).join(', ') || 'none'}`,
+          this.modelPath,
+        );
+      }
+    }
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const info of this.inputs) ortFeeds[info.name] = this.toOrtTensor(info, feeds[info.name]);
+    const start = performance.now();
+    let results: ort.InferenceSession.ReturnType;
+    try {
+      results = await this.session.run(ortFeeds, [...outputNames], { logSeverityLevel: 4 });
+    } catch (error) {
+      const detail = ortDetail(error);
+      const e = new ModelError(`onnxruntime failed while running the model; onnxruntime said: ${detail}`, this.modelPath);
+      e.cause = error;
+      throw e;
+    } finally {
+      for (const t of Object.values(ortFeeds)) t.dispose();
+    }
+    this.lastMs = performance.now() - start;
+    this.totalMs += this.lastMs;
+    this.runs++;
+    const out: Record<string, FloatTensor> = {};
+    for (const name of outputNames) out[name] = this.fromOrtTensor(name, results[name]);
+    if (signal?.aborted) throw new CancelledError();
+    return out;
+  }
+
+  /** Frees the native session. Safe to call twice. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.session.release();
+  }
+
+  private toOrtTensor(info: OnnxValueInfo, feed: HostTensor): ort.Tensor {
+    const dims = feed.dims;
+    if (elementCount(dims) !== feed.data.length) {
+      throw new RangeError(`input '${info.name}': ${feed.data.length} values do not fill dims ${formatDims(dims)}`);
+    }
+    const rankMatches = info.shape.length === dims.length;
+    const fixedMismatch = rankMatches && info.shape.some((d, i) => typeof d === 'number' && d !== dims[i]);
+    if (!rankMatches || fixedMismatch) {
+      throw new ModelError(
+        `input '${info.name}' must have shape ${formatDims(info.shape)} but was given ${formatDims(dims)}`,
+        this.modelPath,
+      );
+    }
+    const n = feed.data.length;
+    const d = [...dims];
+    switch (info.type) {
+      case 'float32':
+        return new ort.Tensor('float32', feed.data instanceof Float32Array ? feed.data : Float32Array.from(feed.data), d);
+      case 'float16':
+        return new ort.Tensor('float16', float32ToFloat16(feed.data), d);
+      case 'float64':
+        return new ort.Tensor('float64', Float64Array.from(feed.data), d);
+      case 'int32': {
+        // Truncation toward zero, as numpy's astype does when diffusers feeds a float timestep.
+        const a = new Int32Array(n);
+        for (let i = 0; i < n; i++) a[i] = Math.trunc(feed.data[i]);
+        return new ort.Tensor('int32', a, d);
+      }
+      case 'int64': {
+        const a = new BigInt64Array(n);
+        for (let i = 0; i < n; i++) a[i] = BigInt(Math.trunc(feed.data[i]));
+        return new ort.Tensor('int64', a, d);
+      }
+      default:
+        throw new ModelError(
+          `input '${info.name}' has type ${info.type}; supported input types are float32, float16, float64, int32 and int64`,
+          this.modelPath,
+        );
+    }
+  }
+
+  private fromOrtTensor(name: string, value: ort.OnnxValue | undefined): FloatTensor {
+    if (!value || !('dims' in value)) throw new ModelError(`the graph produced no tensor '${name}'`, this.modelPath);
+    const tensor = value as ort.Tensor;
+    const dims = [...tensor.dims];
+    try {
+      switch (tensor.type) {
+        case 'float32':
+          return { data: tensor.data as Float32Array, dims };
+        case 'float16':
+          return { data: float16ToFloat32(tensor.data as Uint16Array), dims };
+        case 'float64':
+          return { data: Float32Array.from(tensor.data as Float64Array), dims };
+        default:
+          throw new ModelError(`output '${name}' has type ${tensor.type}; only float outputs are supported`, this.modelPath);
+      }
+    } finally {
+      if (tensor.type !== 'float32') tensor.dispose();
+    }
+  }
+}

@@ -1,0 +1,196 @@
+// Keeps onnxruntime sessions alive across renders: an LRU keyed by the component file, the session
+// options and a weight-patch key (LoRA sets), within a memory budget estimated from file sizes.
+// Sessions are handed out as leases; an entry evicted while leased is released when its last lease is
+// returned, so eviction never pulls a session from under a running render. A hit costs a stat() per file
+// (model.onnx and its external data), never a read: a file edited on disk is noticed and reloaded.
+import { totalmem } from 'node:os';
+import { resolve } from 'node:path';
+import { throwIfAborted } from '../errors';
+import {
+  nodeModelFileSystem,
+  readOnnxModelFiles,
+  statIdentities,
+  type FileIdentity,
+  type ModelFileSystem,
+  type OnnxModelFiles,
+} from './onnxModelFiles';
+import { OnnxSession, resolveSessionOptions, sessionOptionsKey, type OnnxSessionOptions } from './onnxSession';
+
+/** A modification of a component's weights (e.g. LoRAs merged in) applied before the session is created. */
+export interface WeightPatch {
+  /** Identifies the patch's content (e.g. LoRA content hashes and weights); part of the cache key. */
+  readonly key: string;
+  /** Returns the files to create the session from. Must not modify `files` in place (copy what it changes). */
+  apply(files: OnnxModelFiles, signal?: AbortSignal): OnnxModelFiles | Promise<OnnxModelFiles>;
+}
+
+export interface SessionRequest {
+  /** Path of the component's model.onnx. */
+  readonly modelPath: string;
+  readonly options?: OnnxSessionOptions;
+  readonly patch?: WeightPatch;
+}
+
+export interface SessionLease {
+  readonly session: OnnxSession;
+  /** Returns the session to the cache. Idempotent. */
+  release(): void;
+}
+
+export interface SessionCacheOptions {
+  /** Estimated bytes of sessions kept alive (sum of their files' sizes). Default: half the machine's memory. */
+  readonly budgetBytes?: number;
+  readonly fs?: ModelFileSystem;
+  /** Session factory; tests substitute one that counts or fails. */
+  readonly createSession?: (files: OnnxModelFiles, options: OnnxSessionOptions) => Promise<OnnxSession>;
+}
+
+export interface SessionCacheStats {
+  readonly hits: number;
+  readonly misses: number;
+  readonly evictions: number;
+  readonly entries: number;
+  readonly bytes: number;
+}
+
+interface Entry {
+  readonly key: string;
+  ready: Promise<OnnxSession>;
+  session: OnnxSession | undefined;
+  files: readonly FileIdentity[];
+  bytes: number;
+  leases: number;
+  /** Removed from the cache; dispose when the last lease is returned. */
+  evicted: boolean;
+}
+
+export class SessionCache {
+  private readonly entries = new Map<string, Entry>(); // insertion order = least recently used first
+  private readonly budgetBytes: number;
+  private readonly fs: ModelFileSystem;
+  private readonly createSession: (files: OnnxModelFiles, options: OnnxSessionOptions) => Promise<OnnxSession>;
+  private counters = { hits: 0, misses: 0, evictions: 0 };
+
+  constructor(options: SessionCacheOptions = {}) {
+    this.budgetBytes = options.budgetBytes ?? Math.floor(totalmem() / 2);
+    this.fs = options.fs ?? nodeModelFileSystem;
+    this.createSession = options.createSession ?? ((files, o) => OnnxSession.create(files, o));
+  }
+
+  get stats(): SessionCacheStats {
+    let bytes = 0;
+    for (const e of this.entries.values()) bytes += e.bytes;
+    return { ...this.counters, entries: this.entries.size, bytes };
+  }
+
+  /** A session for the request: cached if its files are unchanged, else loaded (and cached). */
+  async acquire(request: SessionRequest, signal?: AbortSignal): Promise<SessionLease> {
+    throwIfAborted(signal);
+    const modelPath = resolve(request.modelPath);
+    const options = resolveSessionOptions(request.options);
+    const key = `${modelPath}\n${sessionOptionsKey(options)}\n${request.patch?.key ?? ''}`;
+    let entry = this.entries.get(key);
+    if (entry?.session) {
+      const current = await statIdentities(entry.files.map((f) => f.path), this.fs);
+      const unchanged = current?.every((f, i) => f.size === entry!.files[i].size && f.mtimeMs === entry!.files[i].mtimeMs);
+      if (!unchanged) {
+        this.evict(entry);
+        entry = undefined;
+      }
+    }
+    if (entry) {
+      this.counters.hits++;
+    } else {
+      this.counters.misses++;
+      entry = this.load(key, modelPath, options, request.patch, signal);
+    }
+    // Move to the most-recently-used end.
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    entry.leases++;
+    let session: OnnxSession;
+    try {
+      session = await entry.ready;
+    } catch (error) {
+      entry.leases--;
+      throw error;
+    }
+    return this.lease(entry, session);
+  }
+
+  /** Drops every entry; leased sessions are released when their leases are returned. */
+  async clear(): Promise<void> {
+    const disposals: Promise<void>[] = [];
+    for (const entry of [...this.entries.values()]) {
+      this.entries.delete(entry.key);
+      entry.evicted = true;
+      if (entry.leases === 0 && entry.session) disposals.push(entry.session.dispose());
+    }
+    await Promise.all(disposals);
+  }
+
+  private load(key: string, modelPath: string, options: OnnxSessionOptions, patch: WeightPatch | undefined, signal?: AbortSignal): Entry {
+    const entry: Entry = { key, ready: Promise.resolve(undefined as never), session: undefined, files: [], bytes: 0, leases: 0, evicted: false };
+    entry.ready = this.createFor(entry, modelPath, options, patch, signal);
+    entry.ready.catch(() => {
+      if (this.entries.get(key) === entry) this.entries.delete(key);
+    });
+    return entry;
+  }
+
+  private async createFor(
+    entry: Entry,
+    modelPath: string,
+    options: OnnxSessionOptions,
+    patch: WeightPatch | undefined,
+    signal?: AbortSignal,
+  ): Promise<OnnxSession> {
+    // Weights are read into memory only to be patched; otherwise onnxruntime reads them from disk.
+    let files = await readOnnxModelFiles(modelPath, { fs: this.fs, readExternalData: patch !== undefined });
+    entry.files = [files.modelIdentity, ...files.externalData];
+    entry.bytes = entry.files.reduce((n, f) => n + f.size, 0);
+    throwIfAborted(signal);
+    if (patch) {
+      files = await patch.apply(files, signal);
+      throwIfAborted(signal);
+    }
+    this.makeRoom(entry);
+    const session = await this.createSession(files, options);
+    entry.session = session;
+    if (entry.evicted && entry.leases === 0) await session.dispose();
+    return session;
+  }
+
+  /** Evicts least-recently-used idle entries until `incoming` fits the budget (an oversized one still loads). */
+  private makeRoom(incoming: Entry): void {
+    let total = incoming.bytes;
+    for (const e of this.entries.values()) if (e !== incoming) total += e.bytes;
+    for (const e of [...this.entries.values()]) {
+      if (total <= this.budgetBytes) break;
+      if (e === incoming || e.leases > 0 || !e.session) continue;
+      total -= e.bytes;
+      this.evict(e);
+    }
+  }
+
+  private evict(entry: Entry): void {
+    if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key);
+    if (entry.evicted) return;
+    entry.evicted = true;
+    this.counters.evictions++;
+    if (entry.leases === 0 && entry.session) void entry.session.dispose();
+  }
+
+  private lease(entry: Entry, session: OnnxSession): SessionLease {
+    let released = false;
+    return {
+      session,
+      release: () => {
+        if (released) return;
+        released = true;
+        entry.leases--;
+        if (entry.evicted && entry.leases === 0) void session.dispose();
+      },
+    };
+  }
+}
