@@ -1,12 +1,16 @@
 // Builds the four bundles: extension host, engine worker, CLI (all cjs for Node) and the webview (browser).
 // `node esbuild.mjs --watch` rebuilds on change; `--production` minifies and drops sourcemaps.
 import * as esbuild from 'esbuild';
+import { readdirSync, rmSync } from 'node:fs';
 
 const watch = process.argv.includes('--watch');
 const production = process.argv.includes('--production');
+// `--tests` also bundles the extension-host test suite (test/vscode/suite → out/test/suite), which only
+// `npm run test:vscode` needs; the normal build stays lean.
+const tests = process.argv.includes('--tests');
 
 // Native packages load their own binaries at run time and must stay outside the bundle.
-const nativeExternals = ['onnxruntime-node', 'sharp', 'chokidar', 'fsevents'];
+const nativeExternals = ['onnxruntime-node', 'sharp', 'fsevents'];
 
 /** @type {esbuild.BuildOptions} */
 const nodeCommon = {
@@ -38,6 +42,20 @@ const builds = [
     outdir: 'out',
   },
 ];
+
+if (tests) {
+  const suiteDir = 'test/vscode/suite';
+  const testFiles = readdirSync(suiteDir).filter((name) => name.endsWith('.test.ts'));
+  // Stale bundles of deleted tests would still run: start from an empty folder.
+  rmSync('out/test/suite', { recursive: true, force: true });
+  builds.push({
+    ...nodeCommon,
+    entryPoints: ['index.ts', ...testFiles].map((name) => `${suiteDir}/${name}`),
+    outdir: 'out/test/suite',
+    // mocha loads its reporters and test files with require(): keep it a real module from node_modules.
+    external: [...nodeCommon.external, 'mocha'],
+  });
+}
 
 if (watch) {
   for (const options of builds) {

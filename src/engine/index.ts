@@ -1,3 +1,55 @@
 // Public API of the imgprompt engine: a plain Node library (never imports vscode).
 export * from './errors';
 export { ENGINE_VERSION } from './version';
+export * from './scene/index';
+export {
+  readModelConfig,
+  ModelConfigCache,
+  locateModel,
+  isBareModelName,
+  type ModelConfig,
+  type ModelDefaults,
+  type ModelLocation,
+  type ModelLookup,
+  type SchedulerConfig,
+  type UNetConfig,
+  type VAEConfig,
+  type TextEncoderConfig,
+  type TokenizerConfig,
+} from './model/modelConfig';
+export * from './output/index';
+export * from './interop/index';
+export { OnnxSession, ONNXRUNTIME_VERSION, resolveSessionOptions, type OnnxSessionOptions, type OnnxValueInfo, type HostTensor, type GraphOptimizationLevel } from './model/onnxSession';
+export { SessionCache, type SessionRequest, type SessionLease, type WeightPatch, type SessionCacheOptions, type SessionCacheStats } from './model/sessionCache';
+export { acquireComponent, type ComponentLease, type AcquireComponentOptions } from './model/componentLease';
+export { readOnnxModelFiles, componentModelPath, initializerBytes, type OnnxModelFiles, type ExternalDataFile, type ModelFileSystem, type FileIdentity } from './model/onnxModelFiles';
+export { parseOnnxModel, OnnxProtoError, type OnnxModelInfo, type OnnxInitializer, type OnnxNode, type InitializerData } from './model/onnxProto';
+export { CLIPTextEncoder, type TextEncoderOutput } from './model/clipTextEncoder';
+export { UNet, type UNetInput } from './model/unet';
+export { VAEDecoder } from './model/vaeDecoder';
+export { VAEEncoder, type VAEEncodeOptions } from './model/vaeEncoder';
+export { floatTensor, elementCount, type FloatTensor } from './model/tensor';
+export { float32ToFloat16, float16ToFloat32 } from './model/float16';
+export { physicalCoreCount } from './model/cpuCores';
+export { sha256File, sha256Hex } from './hash/sha256File';
+export { FileHashCache, HASH_CACHE_FILE_NAME, type FileHashCacheStats } from './hash/fileHashCache';
+export { hashModelFolder, listModelFiles, combineFileHashes, shortHash, type ModelHash, type HashedFile } from './hash/modelHash';
+export { loadImageRGB, loadImageTensor, type LoadImageOptions, type ResizeFit } from './image/loadImage';
+export { imageTensorToRGB, rgbToImageTensor, type RGBImage } from './image/rgbImage';
+export { latentToPreviewRGB, fitLatentRGBFactors, SD15_LATENT_RGB_FACTORS, type LatentRGBFactors } from './image/latentPreview';
+export { TorchCPUGenerator, PhiloxGenerator, normalizeSeed, type RNG } from './rng/index';
+export { CLIPTokenizer, loadCLIPTokenizer, CLIP_CONTEXT_LENGTH, normalizeCLIPText, type TokenizedPrompt, type CLIPTokenizerFiles } from './tokenizer/index';
+export {
+  createScheduler,
+  parseSchedulerConfig,
+  img2imgStartIndex,
+  SCHEDULES_OF,
+  type Scheduler,
+  type SchedulerRun,
+  type SchedulerOptions,
+  type StepOutput,
+  type SigmaSchedule,
+  type SchedulerConfig as DiffusersSchedulerConfig,
+} from './schedulers/index';
+export * from './pipeline';
+export * from './worker';

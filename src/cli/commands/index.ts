@@ -1,4 +1,21 @@
 // Every subcommand of `imgprompt`, in the order `--help` lists them.
 import type { Command } from '../command';
+import { checkCommand } from './check';
+import { importCommand } from './import';
+import { inspectCommand } from './inspect';
+import { noiseCommand } from './noise';
+import { renderCommand } from './render';
+import { resolveCommand } from './resolve';
+import { verifyCommand } from './verify';
+import { watchCommand } from './watch';
 
-export const commands: Command[] = [];
+export const commands: Command[] = [
+  checkCommand,
+  resolveCommand,
+  renderCommand,
+  verifyCommand,
+  watchCommand,
+  inspectCommand,
+  importCommand,
+  noiseCommand,
+];

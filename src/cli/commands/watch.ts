@@ -1,0 +1,98 @@
+// `imgprompt watch`: re-renders a scene whenever it or any file it references (LoRAs, hint and init
+// images) changes. One render at a time; a change during a render cancels it and starts again.
+import { watch as chokidarWatch, type FSWatcher } from 'chokidar';
+import { CancelledError, SceneError } from '../../engine/index';
+import { UsageError, type Command } from '../command';
+import { createEngine, planScene, seconds } from '../renderSupport';
+import { displayPath, takeSceneOptions } from '../sceneContext';
+import { expandSceneTargets } from '../sceneTargets';
+
+const usage = `usage: imgprompt watch [options] FILE|DIR|GLOB...
+
+Renders the scenes, then re-renders each one when it, or a LoRA or image it references, changes.
+Stop with Ctrl+C.
+
+options:
+  --model-path DIR   a folder of model folders (repeatable; also IMGPROMPT_MODEL_PATH)`;
+
+const DEBOUNCE_MS = 150;
+
+export const watchCommand: Command = {
+  name: 'watch',
+  summary: 're-render scenes when they or the files they reference change',
+  usage,
+  async run(args, io, signal) {
+    const { modelPaths, rest } = takeSceneOptions(args, io.cwd);
+    const unknown = rest.find((a) => a.startsWith('-'));
+    if (unknown) throw new UsageError(`unknown option '${unknown}'`);
+    if (rest.length === 0) throw new UsageError('name at least one scene file, folder or glob');
+    const { files, problems } = expandSceneTargets(rest, io.cwd);
+    for (const p of problems) io.stderr(`${displayPath(p.target, io.cwd)}: error: ${p.message}\n`);
+    if (files.length === 0) return 1;
+
+    const engine = await createEngine(io.env);
+    const watcher: FSWatcher = chokidarWatch(files, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 50, pollInterval: 10 } });
+    /** Which scenes depend on each watched file. */
+    const dependents = new Map<string, Set<string>>(files.map((f) => [f, new Set([f])]));
+    const queue = new Set<string>(files);
+    let current: { scene: string; controller: AbortController } | undefined;
+    let timer: NodeJS.Timeout | undefined;
+
+    const renderOne = async (scene: string, controller: AbortController) => {
+      const shown = displayPath(scene, io.cwd);
+      try {
+        const planned = await planScene(engine, scene, modelPaths, io, controller.signal);
+        for (const w of planned.warnings) io.stderr(`${w}\n`);
+        for (const job of planned.jobs) {
+          for (const f of [...job.recipe.loras, ...job.recipe.control, ...(job.recipe.init ? [job.recipe.init] : [])]) {
+            if (!dependents.has(f.path)) {
+              dependents.set(f.path, new Set());
+              watcher.add(f.path);
+            }
+            dependents.get(f.path)?.add(scene);
+          }
+          if ((await engine.status(job)).state === 'up-to-date') {
+            io.stdout(`${displayPath(job.output, io.cwd)}: up to date\n`);
+            continue;
+          }
+          const result = await engine.renderToFile(job, { signal: controller.signal });
+          io.stdout(`${displayPath(job.output, io.cwd)}: rendered in ${seconds(result.timings.totalMs)}\n`);
+        }
+      } catch (error) {
+        if (error instanceof CancelledError) io.stdout(`${shown}: render cancelled (changed again)\n`);
+        else if (error instanceof SceneError) io.stderr(`${error.message}\n`);
+        else if (error instanceof Error) io.stderr(`${shown}: error: ${error.message}\n`);
+      }
+    };
+
+    const pump = async (): Promise<void> => {
+      if (current || signal.aborted) return;
+      const next = queue.values().next();
+      if (next.done) return;
+      queue.delete(next.value);
+      current = { scene: next.value, controller: new AbortController() };
+      await renderOne(current.scene, current.controller);
+      current = undefined;
+      return pump();
+    };
+
+    const changed = (path: string) => {
+      for (const scene of dependents.get(path) ?? []) {
+        queue.add(scene);
+        if (current?.scene === scene) current.controller.abort();
+      }
+      clearTimeout(timer);
+      timer = setTimeout(() => void pump(), DEBOUNCE_MS);
+    };
+    watcher.on('change', changed).on('add', changed);
+    io.stdout(`watching ${files.length} scene${files.length === 1 ? '' : 's'}; Ctrl+C stops\n`);
+    await pump();
+    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    current?.controller.abort();
+    clearTimeout(timer);
+    await watcher.close();
+    await engine.dispose();
+    return 0;
+  },
+};
+

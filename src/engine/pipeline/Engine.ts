@@ -1,0 +1,334 @@
+// The engine's front door: turns resolved scenes into render jobs (recipe + content-hashed identity),
+// tells whether an output is up to date, and renders a job to pixels and a PNG with provenance. One
+// Engine is long-lived per process (CLI run, extension worker) and owns every cache: ONNX sessions,
+// tokenizers, prompt embeddings and file hashes.
+import { readFile } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { CancelledError, ModelError, throwIfAborted } from '../errors';
+import { FileHashCache } from '../hash/fileHashCache';
+import { hashModelFolder } from '../hash/modelHash';
+import { latentToPreviewRGB, fitLatentRGBFactors, SD15_LATENT_RGB_FACTORS, type LatentRGBFactors } from '../image/latentPreview';
+import { loadImageTensor } from '../image/loadImage';
+import { imageTensorToRGB, type RGBImage } from '../image/rgbImage';
+import { readStoredRecipeHash } from '../interop/readImageMetadata';
+import { CLIPTextEncoder } from '../model/clipTextEncoder';
+import { acquireComponent, type ComponentLease } from '../model/componentLease';
+import type { ModelConfig } from '../model/modelConfig';
+import { ONNXRUNTIME_VERSION, type OnnxSessionOptions } from '../model/onnxSession';
+import { SessionCache } from '../model/sessionCache';
+import { floatTensor, type FloatTensor } from '../model/tensor';
+import { UNet } from '../model/unet';
+import { VAEDecoder } from '../model/vaeDecoder';
+import { VAEEncoder } from '../model/vaeEncoder';
+import { encodePngWithMetadata } from '../output/encodePng';
+import { writeFileAtomic } from '../output/writeFileAtomic';
+import { TorchCPUGenerator } from '../rng';
+import { createScheduler, img2imgStartIndex, parseSchedulerConfig, type Scheduler } from '../schedulers';
+import { recipeHash, type Recipe, type ResolvedScene } from '../scene';
+import { loadCLIPTokenizer, type CLIPTokenizer } from '../tokenizer';
+import { ENGINE_VERSION } from '../version';
+import { denoise } from './denoise';
+import { encodePrompt, PromptEmbeddingCache } from './PromptEncoder';
+import { StageTimings, type StageTimingReport } from './StageTimings';
+import { allFinite, divided, scaled } from './tensorMath';
+
+export interface EngineOptions {
+  /** onnxruntime intra-op threads (default: physical cores). Part of the session cache key. */
+  readonly threads?: number;
+  /** Memory budget for cached sessions, in bytes (estimated from model file sizes). */
+  readonly sessionBudgetBytes?: number;
+  /** Folder for the persistent file-hash cache; in-memory only when absent. */
+  readonly cacheDir?: string;
+}
+
+/** What goes into the PNG's `imgprompt` chunk: the recipe without machine-specific absolute paths. */
+export interface PortableRecipe {
+  readonly format: string;
+  readonly scene: string;
+  readonly model: { readonly name: string; readonly hash: string; readonly shortHash: string };
+  readonly prompt: string;
+  readonly negative: string;
+  readonly seed: string;
+  readonly width: number;
+  readonly height: number;
+  readonly sampler: string;
+  readonly schedule: string;
+  readonly steps: number;
+  readonly guidance: number;
+  readonly rng: string;
+  readonly loras: readonly { readonly file: string; readonly weight: number; readonly hash: string }[];
+  readonly control: readonly { readonly type: string; readonly image: string; readonly strength: number; readonly start: number; readonly end: number; readonly hash: string }[];
+  readonly init: { readonly image: string; readonly strength: number; readonly hash: string } | null;
+  readonly purpose: string | null;
+  readonly hash: string;
+  readonly engine: { readonly version: string; readonly onnxruntime: string };
+}
+
+/** One PNG to produce: a resolved recipe with its content-hashed identity. */
+export interface RenderJob {
+  readonly recipe: Recipe;
+  readonly model: ModelConfig;
+  /** The recipe hash including content hashes of the model, LoRAs and images. */
+  readonly hash: string;
+  readonly metadata: PortableRecipe;
+  /** Absolute path of the PNG. */
+  readonly output: string;
+}
+
+export type OutputState = 'up-to-date' | 'stale' | 'missing';
+
+export interface OutputStatus {
+  readonly state: OutputState;
+  /** The hash stored in the existing PNG, if it has one. */
+  readonly storedHash?: string;
+}
+
+export interface RenderProgress {
+  readonly phase: 'load' | 'encode' | 'denoise' | 'decode' | 'write';
+  /** Denoising step (1-based) and total; 0/total outside the denoise phase. */
+  readonly step: number;
+  readonly total: number;
+  /** A cheap preview decoded linearly from the latents (latent resolution), when asked for. */
+  readonly preview?: RGBImage;
+}
+
+export interface RenderOptions {
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: RenderProgress) => void;
+  /** Emit a preview image with every denoising step (costs a few microseconds at latent size). */
+  readonly previews?: boolean;
+}
+
+export interface RenderResult {
+  readonly job: RenderJob;
+  readonly image: RGBImage;
+  readonly png: Buffer;
+  readonly timings: StageTimingReport;
+  /** Non-fatal problems, e.g. a prompt truncated to the tokenizer's context. */
+  readonly warnings: readonly string[];
+}
+
+/** Relative POSIX path for provenance; never an absolute path of this machine. */
+function portablePath(root: string, path: string): string {
+  const rel = relative(root, path);
+  return rel.split(sep).join('/');
+}
+
+export class Engine {
+  private readonly tokenizers = new Map<string, Promise<CLIPTokenizer>>();
+  private readonly promptCache = new PromptEmbeddingCache();
+  private readonly previewFactors = new Map<string, LatentRGBFactors>();
+  private readonly sessionOptions: OnnxSessionOptions;
+
+  private constructor(
+    readonly sessions: SessionCache,
+    readonly hashes: FileHashCache,
+    options: EngineOptions,
+  ) {
+    this.sessionOptions = { intraOpNumThreads: options.threads, graphOptimizationLevel: 'all', deterministic: true };
+  }
+
+  static async create(options: EngineOptions = {}): Promise<Engine> {
+    const sessions = new SessionCache({ budgetBytes: options.sessionBudgetBytes });
+    const hashes = await FileHashCache.open(options.cacheDir);
+    return new Engine(sessions, hashes, options);
+  }
+
+  /**
+   * The jobs of a resolved scene (its main output, then one per variant seed), each with the content
+   * hashes of the model, LoRAs and images folded into its identity. `projectRoot` makes paths portable.
+   */
+  async plan(resolved: ResolvedScene, projectRoot: string, signal?: AbortSignal): Promise<RenderJob[]> {
+    const { recipe, model } = resolved;
+    const modelHash = await hashModelFolder(recipe.model.path, this.hashes, signal);
+    const content: Record<string, string> = { [recipe.model.path]: `sha256:${modelHash.sha256}` };
+    const files = [...recipe.loras, ...recipe.control, ...(recipe.init ? [recipe.init] : [])];
+    for (const file of files) {
+      throwIfAborted(signal);
+      content[file.path] = `sha256:${await this.hashes.hash(file.path, signal)}`;
+    }
+    await this.hashes.save();
+    return [recipe, ...resolved.variants].map((r) => {
+      const hash = recipeHash(r, { contentHashes: content });
+      const rng = new TorchCPUGenerator(0n).name;
+      const metadata: PortableRecipe = {
+        format: r.format,
+        scene: portablePath(projectRoot, r.scene),
+        model: { name: r.model.ref, hash: content[r.model.path], shortHash: modelHash.shortHash },
+        prompt: r.prompt,
+        negative: r.negative,
+        seed: r.seed,
+        width: r.width,
+        height: r.height,
+        sampler: r.sampler,
+        schedule: r.schedule,
+        steps: r.steps,
+        guidance: r.guidance,
+        rng,
+        loras: r.loras.map((l) => ({ file: l.ref, weight: l.weight, hash: content[l.path] })),
+        control: r.control.map((c) => ({ type: c.type, image: c.ref, strength: c.strength, start: c.start, end: c.end, hash: content[c.path] })),
+        init: r.init && { image: r.init.ref, strength: r.init.strength, hash: content[r.init.path] },
+        purpose: r.purpose,
+        hash,
+        engine: { version: ENGINE_VERSION, onnxruntime: ONNXRUNTIME_VERSION },
+      };
+      return { recipe: r, model, hash, metadata, output: r.output };
+    });
+  }
+
+  /** Whether the job's PNG exists and carries this job's recipe hash. */
+  async status(job: RenderJob): Promise<OutputStatus> {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(job.output);
+    } catch {
+      return { state: 'missing' };
+    }
+    let storedHash: string | undefined;
+    try {
+      storedHash = readStoredRecipeHash(bytes, job.output);
+    } catch {
+      return { state: 'stale' };
+    }
+    return storedHash === job.hash ? { state: 'up-to-date', storedHash } : storedHash ? { state: 'stale', storedHash } : { state: 'stale' };
+  }
+
+  /** Renders a job in memory: pixels and the PNG bytes with provenance. Nothing is written. */
+  async render(job: RenderJob, options: RenderOptions = {}): Promise<RenderResult> {
+    const { signal, onProgress } = options;
+    const { recipe, model } = job;
+    const timings = new StageTimings();
+    const warnings: string[] = [];
+    const leases: ComponentLease<unknown>[] = [];
+    const acquire = async <T>(component: string, Type: new (...args: never[]) => T): Promise<T> => {
+      const lease = await acquireComponent(this.sessions, join(model.dir, component), Type as never, { options: this.sessionOptions, signal });
+      leases.push(lease as ComponentLease<unknown>);
+      return lease.component as T;
+    };
+    try {
+      onProgress?.({ phase: 'load', step: 0, total: recipe.steps });
+      const [tokenizer, textEncoder, unet, vaeDecoder] = await timings.time('load', () =>
+        Promise.all([
+          this.tokenizer(model.dir),
+          acquire('text_encoder', CLIPTextEncoder),
+          acquire('unet', UNet),
+          acquire('vae_decoder', VAEDecoder),
+        ]),
+      );
+      const scheduler = this.scheduler(model, recipe);
+
+      onProgress?.({ phase: 'encode', step: 0, total: recipe.steps });
+      const encoderKey = join(model.dir, 'text_encoder');
+      const cond = await encodePrompt(recipe.prompt, tokenizer, textEncoder, this.promptCache, encoderKey, timings, signal);
+      if (cond.droppedText) warnings.push(`prompt truncated to ${tokenizer.maxLength} tokens; dropped: "${cond.droppedText}"`);
+      let uncond: FloatTensor | undefined;
+      if (recipe.guidance > 1) {
+        const encoded = await encodePrompt(recipe.negative, tokenizer, textEncoder, this.promptCache, encoderKey, timings, signal);
+        if (encoded.droppedText) warnings.push(`negative prompt truncated to ${tokenizer.maxLength} tokens; dropped: "${encoded.droppedText}"`);
+        uncond = encoded.hiddenStates;
+      }
+
+      const latentDims = [1, model.vae.latentChannels, recipe.height / model.vaeScaleFactor, recipe.width / model.vaeScaleFactor];
+      const rng = new TorchCPUGenerator(BigInt(recipe.seed));
+      let latents: FloatTensor;
+      let startIndex = 0;
+      if (recipe.init) {
+        const vaeEncoder = await timings.time('load', () => acquire('vae_encoder', VAEEncoder));
+        const image = await loadImageTensor(recipe.init.path, { width: recipe.width, height: recipe.height });
+        const before = vaeEncoder.session.runTimeMs;
+        // diffusers' img2img samples the posterior with the generator first, then draws the noise.
+        const encoded = await timings.time('vaeEncoder', () =>
+          vaeEncoder.encode(image, { mode: 'sample', randn: (count) => rng.randn([count]), signal }),
+        );
+        timings.addOnnxRuntime(vaeEncoder.session.runTimeMs - before);
+        const initLatents = scaled(encoded.data, model.vae.scalingFactor);
+        startIndex = img2imgStartIndex(recipe.steps, recipe.init.strength);
+        if (startIndex >= recipe.steps) {
+          latents = floatTensor(initLatents, latentDims);
+        } else {
+          const noise = rng.randn(latentDims);
+          latents = floatTensor(scheduler.addNoise(initLatents, noise, startIndex), latentDims);
+        }
+      } else {
+        latents = floatTensor(scaled(rng.randn(latentDims), scheduler.initNoiseSigma), latentDims);
+      }
+
+      const factors = this.previewFactors.get(model.dir) ?? SD15_LATENT_RGB_FACTORS;
+      const final = await denoise({
+        unet,
+        scheduler,
+        rng,
+        latents,
+        cond: cond.hiddenStates,
+        uncond,
+        guidance: recipe.guidance,
+        startIndex,
+        timings,
+        signal,
+        onStep: ({ step, total, predOriginal }) => {
+          if (!onProgress) return;
+          const preview = options.previews
+            ? (() => {
+                const start = performance.now();
+                const rgb = latentToPreviewRGB(predOriginal, latentDims[3], latentDims[2], factors);
+                timings.add('preview', performance.now() - start);
+                return { data: rgb, width: latentDims[3], height: latentDims[2] };
+              })()
+            : undefined;
+          onProgress({ phase: 'denoise', step, total, preview });
+        },
+      });
+      if (!allFinite(final.data)) {
+        throw new ModelError('the denoising loop produced NaN or infinite latents (the model or its weights are broken)', join(model.dir, 'unet'));
+      }
+
+      onProgress?.({ phase: 'decode', step: recipe.steps, total: recipe.steps });
+      throwIfAborted(signal);
+      const before = vaeDecoder.session.runTimeMs;
+      const decoded = await timings.time('vaeDecoder', () =>
+        vaeDecoder.decode(floatTensor(divided(final.data, model.vae.scalingFactor), latentDims), signal),
+      );
+      timings.addOnnxRuntime(vaeDecoder.session.runTimeMs - before);
+      if (!this.previewFactors.has(model.dir)) this.previewFactors.set(model.dir, fitLatentRGBFactors(final, decoded));
+      const image = imageTensorToRGB(decoded);
+      throwIfAborted(signal);
+      const png = await timings.time('png', () =>
+        encodePngWithMetadata({ data: image.data, width: image.width, height: image.height, channels: 3 }, job.metadata),
+      );
+      return { job, image, png, timings: timings.report(), warnings };
+    } finally {
+      for (const lease of leases) lease.release();
+    }
+  }
+
+  /** Renders and writes the PNG atomically: a failed or cancelled render leaves the old file untouched. */
+  async renderToFile(job: RenderJob, options: RenderOptions = {}): Promise<RenderResult> {
+    const result = await this.render(job, options);
+    options.onProgress?.({ phase: 'write', step: job.recipe.steps, total: job.recipe.steps });
+    if (options.signal?.aborted) throw new CancelledError();
+    const start = performance.now();
+    await writeFileAtomic(job.output, result.png, { signal: options.signal });
+    const timings = { ...result.timings, stages: { ...result.timings.stages, write: performance.now() - start } };
+    return { ...result, timings };
+  }
+
+  async dispose(): Promise<void> {
+    await this.sessions.clear();
+    this.promptCache.clear();
+  }
+
+  private tokenizer(modelDir: string): Promise<CLIPTokenizer> {
+    let pending = this.tokenizers.get(modelDir);
+    if (!pending) {
+      pending = loadCLIPTokenizer(join(modelDir, 'tokenizer'));
+      pending.catch(() => this.tokenizers.delete(modelDir));
+      this.tokenizers.set(modelDir, pending);
+    }
+    return pending;
+  }
+
+  private scheduler(model: ModelConfig, recipe: Recipe): Scheduler {
+    const config = parseSchedulerConfig(model.scheduler.raw, join(model.dir, 'scheduler', 'scheduler_config.json'));
+    return createScheduler(recipe.sampler, recipe.schedule, config, recipe.steps);
+  }
+}

@@ -1,0 +1,67 @@
+// The denoising loop: UNet + classifier-free guidance + one scheduler step per timestep. Samplers never
+// see the model; the loop never sees sampler internals (STYLE.md, after stable-diffusion.cpp's split).
+import { throwIfAborted } from '../errors';
+import type { UNet } from '../model/unet';
+import { floatTensor, type FloatTensor } from '../model/tensor';
+import type { RNG } from '../rng';
+import type { Scheduler } from '../schedulers';
+import type { StageTimings } from './StageTimings';
+import { concatBatch, guide } from './tensorMath';
+
+export interface DenoiseStep {
+  /** 1-based step number within the steps actually run, and their count. */
+  readonly step: number;
+  readonly total: number;
+  /** The model's current estimate of the clean latents [1, C, h, w]. */
+  readonly predOriginal: Float32Array;
+}
+
+export interface DenoiseInput {
+  readonly unet: UNet;
+  readonly scheduler: Scheduler;
+  /** Continues the stream that drew the initial noise (ancestral samplers draw from it). */
+  readonly rng: RNG;
+  /** Noised starting latents [1, C, h, w]. */
+  readonly latents: FloatTensor;
+  readonly cond: FloatTensor;
+  /** The negative prompt's embedding; absent when guidance ≤ 1 (the second branch is skipped). */
+  readonly uncond?: FloatTensor;
+  readonly guidance: number;
+  /** First step index (0 for text-to-image; later for image-to-image). */
+  readonly startIndex: number;
+  readonly timings: StageTimings;
+  readonly signal?: AbortSignal;
+  readonly onStep?: (step: DenoiseStep) => void;
+}
+
+/** Runs the steps from `startIndex` to the end and returns the final latents. Stops within one step of an abort. */
+export async function denoise(input: DenoiseInput): Promise<FloatTensor> {
+  const { unet, scheduler, timings, signal } = input;
+  const dims = input.latents.dims;
+  const useGuidance = input.uncond !== undefined && input.guidance > 1;
+  // Batch order [uncond, cond], as diffusers concatenates them.
+  const hiddenStates = useGuidance && input.uncond ? concatBatch([input.uncond, input.cond]) : input.cond;
+  const run = scheduler.begin(input.rng);
+  let latents = input.latents.data;
+  const total = scheduler.numInferenceSteps - input.startIndex;
+  for (let index = input.startIndex; index < scheduler.numInferenceSteps; index++) {
+    throwIfAborted(signal);
+    const modelInput = floatTensor(scheduler.scaleModelInput(latents, index), dims);
+    const sample = useGuidance ? concatBatch([modelInput, modelInput]) : modelInput;
+    const before = unet.runTimeMs;
+    const output = await timings.time('unet', () =>
+      unet.predict({ sample, timestep: scheduler.timesteps[index], encoderHiddenStates: hiddenStates }, signal),
+    );
+    timings.addOnnxRuntime(unet.runTimeMs - before);
+    const stepOutput = await timings.time('scheduler', () => {
+      const size = latents.length;
+      const noisePred = useGuidance
+        ? guide(output.data.subarray(0, size), output.data.subarray(size, 2 * size), input.guidance)
+        : output.data;
+      return run.step(noisePred, index, latents);
+    });
+    latents = stepOutput.prevSample;
+    input.onStep?.({ step: index - input.startIndex + 1, total, predOriginal: stepOutput.predOriginalSample });
+  }
+  return floatTensor(latents, dims);
+}

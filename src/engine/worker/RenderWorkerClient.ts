@@ -1,0 +1,134 @@
+// The caller's side of the render worker: one worker thread, started on first use, requests matched to
+// replies by id, cancellation through AbortSignal, and recovery from a crashed worker (out of memory,
+// native fault): pending requests fail with WorkerCrashedError and the next request starts a fresh one.
+import { Worker } from 'node:worker_threads';
+import { CancelledError, InputError, ModelError, SceneError } from '../errors';
+import type { FromWorker, SerializedError, ToWorker, WorkerRenderRequest, WorkerRenderResult } from './protocol';
+import type { RenderProgress } from '../pipeline';
+
+export class WorkerCrashedError extends Error {
+  override readonly name = 'WorkerCrashedError';
+}
+
+export interface WorkerProgress {
+  /** Which of the scene's jobs (main output, then variants) and how many. */
+  readonly job: number;
+  readonly jobs: number;
+  readonly progress: RenderProgress;
+}
+
+interface Pending {
+  resolve(result: WorkerRenderResult): void;
+  reject(error: Error): void;
+  onProgress?: (progress: WorkerProgress) => void;
+}
+
+export interface RenderWorkerClientOptions {
+  /** Path of the bundled worker script (out/worker.js). */
+  readonly workerScript: string;
+  readonly threads?: number;
+  readonly cacheDir?: string;
+  /** Heap limit of the worker in MiB; onnxruntime's native memory is outside it. */
+  readonly maxOldGenerationSizeMb?: number;
+}
+
+/** Rebuilds the engine's typed error from its serialized form, so callers can branch on the type. */
+export function deserializeError(e: SerializedError): Error {
+  if (e.name === 'SceneError' && e.diagnostics) return new SceneError(e.file ?? '', [...e.diagnostics]);
+  if (e.name === 'CancelledError') return new CancelledError(e.message);
+  if (e.name === 'ModelError') return Object.assign(new ModelError(e.message), { message: e.message, path: e.path });
+  if (e.name === 'InputError') return Object.assign(new InputError(e.message), { message: e.message, path: e.path });
+  const error = new Error(e.message);
+  error.name = e.name;
+  return error;
+}
+
+export class RenderWorkerClient {
+  private worker: Worker | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private disposed = false;
+
+  constructor(private readonly options: RenderWorkerClientOptions) {}
+
+  /** Renders a scene in the worker. Rejects with CancelledError when `signal` fires. */
+  render(request: WorkerRenderRequest, options: { signal?: AbortSignal; onProgress?: (p: WorkerProgress) => void } = {}): Promise<WorkerRenderResult> {
+    if (this.disposed) return Promise.reject(new Error('the render worker was disposed'));
+    if (options.signal?.aborted) return Promise.reject(new CancelledError());
+    const worker = this.ensureWorker();
+    const id = this.nextId++;
+    return new Promise<WorkerRenderResult>((resolve, reject) => {
+      const onAbort = () => this.send(worker, { type: 'cancel', id });
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      const cleanup = () => options.signal?.removeEventListener('abort', onAbort);
+      this.pending.set(id, {
+        resolve: (r) => {
+          cleanup();
+          resolve(r);
+        },
+        reject: (e) => {
+          cleanup();
+          reject(e);
+        },
+        onProgress: options.onProgress,
+      });
+      this.send(worker, { type: 'render', id, request });
+    });
+  }
+
+  /** True while a worker thread is alive (for tests and status displays). */
+  get running(): boolean {
+    return this.worker !== undefined;
+  }
+
+  /** Terminates the worker; pending requests fail. */
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    const worker = this.worker;
+    this.worker = undefined;
+    this.failAll(new CancelledError('the render worker was shut down'));
+    await worker?.terminate();
+  }
+
+  private send(worker: Worker, message: ToWorker): void {
+    worker.postMessage(message);
+  }
+
+  private ensureWorker(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(this.options.workerScript, {
+      resourceLimits: this.options.maxOldGenerationSizeMb ? { maxOldGenerationSizeMb: this.options.maxOldGenerationSizeMb } : undefined,
+    });
+    worker.on('message', (message: FromWorker) => this.onMessage(message));
+    worker.on('error', (error) => this.crashed(worker, `the render worker failed: ${error.message}`));
+    worker.on('exit', (code) => this.crashed(worker, `the render worker stopped unexpectedly (exit code ${code})`));
+    worker.unref();
+    this.worker = worker;
+    this.send(worker, { type: 'configure', threads: this.options.threads, cacheDir: this.options.cacheDir });
+    return worker;
+  }
+
+  private onMessage(message: FromWorker): void {
+    const pending = this.pending.get(message.id);
+    if (!pending) return;
+    if (message.type === 'progress') {
+      pending.onProgress?.({ job: message.job, jobs: message.jobs, progress: message.progress });
+      return;
+    }
+    this.pending.delete(message.id);
+    if (message.type === 'done') pending.resolve(message.result);
+    else pending.reject(deserializeError(message.error));
+  }
+
+  private crashed(worker: Worker, reason: string): void {
+    if (this.worker !== worker) return;
+    this.worker = undefined;
+    this.failAll(new WorkerCrashedError(`${reason}; the next render starts a fresh worker`));
+  }
+
+  private failAll(error: Error): void {
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of pending) p.reject(error);
+  }
+}
