@@ -72,6 +72,8 @@ export class RenderWorkerClient {
         },
         onProgress: options.onProgress,
       });
+      // Keep the process alive while a render is pending; an idle worker must not.
+      worker.ref();
       this.send(worker, { type: 'render', id, request });
     });
   }
@@ -116,6 +118,7 @@ export class RenderWorkerClient {
       return;
     }
     this.pending.delete(message.id);
+    if (this.pending.size === 0) this.worker?.unref();
     if (message.type === 'done') pending.resolve(message.result);
     else pending.reject(deserializeError(message.error));
   }

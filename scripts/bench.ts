@@ -1,0 +1,123 @@
+// `npm run bench`: per-stage medians of the engine on the embedded model, the engine's own overhead
+// (total − Σ onnxruntime time), a cold `imgprompt render` from process start, and the same model run by
+// PyTorch in the same run (when Debian's python3-torch is installed), as a ratio. Figures only: the
+// machine is shared and noisy, so everything is a median over repeated runs measured together.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Engine, loadCLIPTokenizer, resolveScene, type RenderResult } from '../src/engine/index';
+
+const root = resolve(__dirname, '..');
+const model = join(root, 'models', 'tiny-shapes');
+const runs = Number(process.env.BENCH_RUNS ?? 9);
+const steps = 20;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function ms(value: number): string {
+  return `${value.toFixed(value < 10 ? 2 : 1)} ms`;
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(model)) throw new Error(`models/tiny-shapes is missing`);
+  const dir = mkdtempSync(join(tmpdir(), 'imgprompt-bench-'));
+  try {
+    const scene = join(dir, 'bench.imgprompt');
+    const text = `model: tiny-shapes\nprompt: a large red circle on the left, blue background\nseed: 42\nsampler: euler\nsteps: ${steps}\nguidance: 7.5\n`;
+    writeFileSync(scene, text);
+    const resolved = resolveScene(text, {
+      file: scene,
+      projectRoot: dir,
+      builtinModelsDir: join(root, 'models'),
+    });
+    const engine = await Engine.create({ threads: Number(process.env.IMGPROMPT_THREADS) || undefined });
+    const [job] = await engine.plan(resolved, dir);
+    console.log(`imgprompt bench: tiny-shapes ${job.recipe.width}x${job.recipe.height}, ${steps} steps euler, CFG 7.5 (batch 2), ${runs} runs`);
+
+    // Cold: first render in this process (session creation included).
+    const coldStart = performance.now();
+    await engine.render(job);
+    const coldMs = performance.now() - coldStart;
+
+    const results: RenderResult[] = [];
+    for (let i = 0; i < runs; i++) results.push(await engine.render(job));
+    const stage = (name: keyof RenderResult['timings']['stages']) => median(results.map((r) => r.timings.stages[name] ?? 0));
+    const total = median(results.map((r) => r.timings.totalMs));
+    const ort = median(results.map((r) => r.timings.onnxRuntimeMs));
+    const overheads = results.map((r) => r.timings.totalMs - r.timings.onnxRuntimeMs);
+    const unetCall = median(results.flatMap((r) => r.timings.unetCalls));
+
+    // The prompt cache makes warm renders skip the text encoder; time it (and the tokenizer) directly.
+    const tokenizer = await loadCLIPTokenizer(join(model, 'tokenizer'));
+    const tokenizeTimes: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const t = performance.now();
+      tokenizer.encodePrompt(`a large red circle on the left, blue background ${i}`);
+      tokenizeTimes.push(performance.now() - t);
+    }
+
+    const rows: [string, string][] = [
+      ['tokenize (uncached prompt)', ms(median(tokenizeTimes))],
+      ['UNet call (batch 2)', ms(unetCall)],
+      [`UNet, all ${steps} calls`, ms(stage('unet'))],
+      ['scheduler + CFG, all steps', ms(stage('scheduler'))],
+      ['VAE decoder', ms(stage('vaeDecoder'))],
+      ['PNG + metadata', ms(stage('png'))],
+      ['total (warm, prompt cached)', ms(total)],
+      ['Σ onnxruntime run time', ms(ort)],
+      ['engine overhead (total − onnxruntime)', `${ms(median(overheads))} = ${((median(overheads) / total) * 100).toFixed(1)}% of total (target ≤ 5%)`],
+      ['first render in process (cold sessions)', ms(coldMs)],
+    ];
+    await engine.dispose();
+
+    // Cold CLI: a fresh process renders one scene (--force), as a user's first `imgprompt render` does.
+    const cli = join(root, 'out', 'cli.js');
+    if (existsSync(cli)) {
+      const cliTimes: number[] = [];
+      for (let i = 0; i < Math.min(runs, 5); i++) {
+        const t = performance.now();
+        const run = spawnSync(process.execPath, [cli, 'render', '--force', scene], { encoding: 'utf8', env: { ...process.env, IMGPROMPT_CACHE_DIR: join(dir, 'cache') } });
+        cliTimes.push(performance.now() - t);
+        if (run.status !== 0) throw new Error(`imgprompt render failed: ${run.stderr}`);
+      }
+      rows.push(['cold `imgprompt render` from process start', `${ms(median(cliTimes))} (target ≤ 2500 ms)`]);
+    }
+    rows.push(['warm 20-step CFG render at native size', `${ms(total)} (target ≤ 500 ms)`]);
+
+    // PyTorch eager on the same weights, same algorithm, same machine, same run.
+    const python = '/usr/bin/python3';
+    const torchBench = join(root, 'tools', 'tiny-model', 'bench_torch.py');
+    if (existsSync(python) && existsSync(torchBench)) {
+      const run = spawnSync(python, [torchBench, '--steps', String(steps), '--runs', String(runs)], {
+        encoding: 'utf8',
+        env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' },
+      });
+      const line = run.stdout.trim().split('\n').pop() ?? '';
+      if (run.status === 0 && line.startsWith('{')) {
+        const torch = JSON.parse(line) as { median_ms: number; unet_call_ms: number; threads: number };
+        rows.push([`PyTorch eager, same render (${torch.threads} threads)`, ms(torch.median_ms)]);
+        rows.push(['PyTorch UNet call (batch 2)', ms(torch.unet_call_ms)]);
+        rows.push(['speed-up over PyTorch (total)', `${(torch.median_ms / total).toFixed(2)}x`]);
+      } else {
+        rows.push(['PyTorch eager', `not measured (${(run.stderr || line).trim().split('\n').pop()})`]);
+      }
+    } else {
+      rows.push(['PyTorch eager', 'not measured (python3-torch or tools/tiny-model/bench_torch.py missing)']);
+    }
+
+    const width = Math.max(...rows.map(([k]) => k.length));
+    for (const [k, v] of rows) console.log(`  ${k.padEnd(width)}  ${v}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exitCode = 1;
+});
