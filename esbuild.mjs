@@ -1,7 +1,7 @@
 // Builds the four bundles: extension host, engine worker, CLI (all cjs for Node) and the webview (browser).
 // `node esbuild.mjs --watch` rebuilds on change; `--production` minifies and drops sourcemaps.
 import * as esbuild from 'esbuild';
-import { readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 
 const watch = process.argv.includes('--watch');
 const production = process.argv.includes('--production');
@@ -46,8 +46,13 @@ const builds = [
 if (tests) {
   const suiteDir = 'test/vscode/suite';
   const testFiles = readdirSync(suiteDir).filter((name) => name.endsWith('.test.ts'));
-  // Stale bundles of deleted tests would still run: start from an empty folder.
-  rmSync('out/test/suite', { recursive: true, force: true });
+  // Bundles of deleted tests would still run. Remove only those (not the folder: a concurrent test run
+  // may be reading it).
+  const bundled = new Set(testFiles.map((name) => name.replace(/\.ts$/, '.js')));
+  for (const name of existsSync('out/test/suite') ? readdirSync('out/test/suite') : []) {
+    const test = name.replace(/\.map$/, '');
+    if (test.endsWith('.test.js') && !bundled.has(test)) rmSync(`out/test/suite/${name}`);
+  }
   builds.push({
     ...nodeCommon,
     entryPoints: ['index.ts', ...testFiles].map((name) => `${suiteDir}/${name}`),
