@@ -116,6 +116,9 @@ async function runExtensionHostSuite(context, server, workbenchLog, { label, log
   flush();
   await page.close().catch(() => {});
   say(`${label}: exit code ${code} after ${seconds(started)}`);
+  const report = readFileSync(logFile, 'utf8');
+  totals.passed += Number(/^\s*(\d+) passing/m.exec(report)?.[1] ?? 0);
+  totals.failed += Number(/^\s*(\d+) failing/m.exec(report)?.[1] ?? (code === 0 ? 0 : 1));
   if (code === 0 && printed === 0) {
     throw new Error(`the ${label} exited 0 but reported nothing: was IMGPROMPT_VSCODE_TEST_LOG passed through?`);
   }
@@ -169,6 +172,8 @@ async function runUiSuite(context, server, workbenchLog) {
     const page = await workbench?.then((opened) => opened.page, () => undefined);
     await page?.close().catch(() => {});
   }
+  totals.passed += passed;
+  totals.failed += failures.length;
   console.log(`\n  ${passed} passing (${seconds(started)})`);
   if (failures.length > 0) console.log(`  ${failures.length} failing`);
   failures.forEach(({ name, error }, index) => console.log(`\n  ${index + 1}) ${name}\n     ${String(error?.stack ?? error).split('\n').join('\n     ')}`));
@@ -178,6 +183,9 @@ async function runUiSuite(context, server, workbenchLog) {
   }
   return failures.length > 0 ? 1 : 0;
 }
+
+/** Tests counted over every phase, for the closing summary line. */
+const totals = { passed: 0, failed: 0 };
 
 async function main() {
   await install();
@@ -242,6 +250,8 @@ async function main() {
     }
   }
   say(`${failed ? 'FAILED' : 'passed'} in ${seconds(started)}`);
+  // The closing line CI reads: every phase's tests together.
+  console.log(`vscode: ${totals.passed} passed, ${totals.failed} failed`);
   return failed ? 1 : 0;
 }
 

@@ -53,3 +53,4 @@ export {
 } from './schedulers/index';
 export * from './pipeline';
 export * from './worker';
+export * from './diff/index';

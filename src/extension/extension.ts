@@ -1,11 +1,104 @@
-// Composition root of the VS Code extension: builds the services in dependency order and tracks them
-// for disposal. Heavy modules (engine, onnxruntime) load lazily, never at activation.
+// Composition root of the VS Code extension: builds the services in dependency order and registers each
+// for disposal. Nothing heavy loads here (no onnxruntime, no sharp): activation only wires providers;
+// the engine's parser runs when a scene is first checked.
 import * as vscode from 'vscode';
+import { SceneCodeLensProvider } from './codelens/sceneCodeLensProvider';
+import { COMMANDS } from './commands/commandIds';
+import { CommandRunner } from './commands/commandRunner';
+import { registerImportScene } from './commands/importScene';
+import { registerInsertFigure } from './commands/insertFigure';
+import { registerNewScene } from './commands/newScene';
+import { registerRenderCommands } from './commands/renderCommands';
+import { SceneCompletionProvider } from './completion/sceneCompletionProvider';
+import { Config } from './config/config';
+import { SceneDiagnostics } from './diagnostics/sceneDiagnostics';
+import { SuggestionQuickFix } from './diagnostics/suggestionQuickFix';
+import { SceneHoverProvider } from './hover/sceneHoverProvider';
+import { MarkdownImageFeatures } from './markdown/markdownImageFeatures';
+import { ProvenanceDocuments } from './provenance/provenanceDocuments';
+import { PreviewManager } from './preview/previewManager';
+import { OutputStatus } from './render/outputStatus';
+import { RenderingContextKey } from './render/renderingContextKey';
+import type { Renderer } from './render/renderer';
+import type { RenderEvents } from './render/renderEvents';
+import { TrustedRenderer } from './render/trustedRenderer';
+import { RenderQueue } from './render/renderQueue';
+import { SceneAnalyzer } from './scene/sceneAnalyzer';
 
-export function activate(context: vscode.ExtensionContext): void {
+/** What activate returns: the services other extensions' tests (and ours) may reach through `exports`. */
+export interface ImgpromptApi {
+  readonly outputStatus: OutputStatus;
+  readonly analyzer: SceneAnalyzer;
+  readonly renderer: Renderer;
+  /** Live render events (steps, outputs, failures), as the preview sees them. */
+  readonly renderEvents: RenderEvents;
+  /** Milliseconds activate took. */
+  readonly activationMs: number;
+}
+
+export function activate(context: vscode.ExtensionContext): ImgpromptApi {
+  const started = performance.now();
   const log = vscode.window.createOutputChannel('imgprompt', { log: true });
   context.subscriptions.push(log);
-  log.info('imgprompt activated');
+  try {
+    const track = <T extends vscode.Disposable>(service: T): T => {
+      context.subscriptions.push(service);
+      return service;
+    };
+    const builtinModelsDir = vscode.Uri.joinPath(context.extensionUri, 'models').fsPath;
+
+    const config = track(new Config(log));
+    const runner = new CommandRunner(log);
+    const analyzer = track(new SceneAnalyzer(config, builtinModelsDir));
+    const outputStatus = track(new OutputStatus());
+    // Rendering: a queue in front of one engine worker process (started on the first render, never
+    // here). TrustedRenderer keeps Restricted Mode from rendering.
+    const queue = track(
+      new RenderQueue({
+        config,
+        analyzer,
+        outputStatus,
+        log,
+        workerScript: vscode.Uri.joinPath(context.extensionUri, 'out', 'worker.js').fsPath,
+        cacheDir: vscode.Uri.joinPath(context.globalStorageUri, 'cache').fsPath,
+      }),
+    );
+    const preview = PreviewManager.register(context, queue, log, {
+      cancelRender: (scene) => queue.cancel(scene),
+      outputPathOf: (scene) => {
+        const document = vscode.workspace.textDocuments.find((d) => d.uri.toString() === scene.toString());
+        return document ? analyzer.outputPath(document) : undefined;
+      },
+      outputState: (scene, output) => outputStatus.reported(scene, output),
+      followsEditor: () => vscode.workspace.getConfiguration('imgprompt').get<boolean>('previewFollowsEditor', true),
+    });
+    queue.setPreviewOpener(async (scene, viewColumn) => {
+      await preview.openPreview(scene, viewColumn);
+    });
+    const renderer = track(new TrustedRenderer(queue));
+
+    track(SceneDiagnostics.register(analyzer, outputStatus, log));
+    track(SuggestionQuickFix.register());
+    track(SceneCompletionProvider.register(analyzer, config, builtinModelsDir));
+    track(SceneHoverProvider.register(analyzer));
+    track(SceneCodeLensProvider.register(renderer));
+    track(RenderingContextKey.register(renderer));
+    track(MarkdownImageFeatures.register());
+    track(ProvenanceDocuments.register(runner, (png) => preview.showProvenance(png)));
+    track(runner.register(COMMANDS.showLog, 'Show Log', () => log.show(true)));
+    track(registerRenderCommands(runner, renderer));
+    track(registerNewScene(runner));
+    track(registerImportScene(runner));
+    track(registerInsertFigure(runner, config));
+
+    const activationMs = performance.now() - started;
+    log.info(`imgprompt activated in ${activationMs.toFixed(1)} ms (workspace ${vscode.workspace.isTrusted ? 'trusted' : 'in Restricted Mode: no rendering'})`);
+    return { outputStatus, analyzer, renderer, renderEvents: queue, activationMs };
+  } catch (error) {
+    log.error(`activation failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    void vscode.window.showErrorMessage(`imgprompt failed to start: ${error instanceof Error ? error.message : String(error)}`);
+    throw error;
+  }
 }
 
 export function deactivate(): void {}

@@ -1,4 +1,4 @@
-// The render worker thread as the extension uses it: progress with previews, cancellation within one
+// The render worker process as the extension uses it: progress with previews, cancellation within one
 // step, typed errors across the thread boundary, and recovery after the worker dies.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -79,7 +79,7 @@ describe('render worker', () => {
       {
         onProgress: (p) => {
           // Simulate a crash (out of memory, native fault) in the middle of the loop.
-          if (p.progress.phase === 'denoise' && p.progress.step === 1) void (client as unknown as { worker?: { terminate(): Promise<number> } }).worker?.terminate();
+          if (p.progress.phase === 'denoise' && p.progress.step === 1) (client as unknown as { worker?: { kill(signal: string): boolean } }).worker?.kill('SIGKILL');
         },
       },
     );

@@ -150,7 +150,6 @@ export class Engine {
     await this.hashes.save();
     return [recipe, ...resolved.variants].map((r) => {
       const hash = recipeHash(r, { contentHashes: content });
-      const rng = new TorchCPUGenerator(0n).name;
       const metadata: PortableRecipe = {
         format: r.format,
         scene: portablePath(projectRoot, r.scene),
@@ -164,7 +163,7 @@ export class Engine {
         schedule: r.schedule,
         steps: r.steps,
         guidance: r.guidance,
-        rng,
+        rng: TorchCPUGenerator.NAME,
         loras: r.loras.map((l) => ({ file: l.ref, weight: l.weight, hash: content[l.path] })),
         control: r.control.map((c) => ({ type: c.type, image: c.ref, strength: c.strength, start: c.start, end: c.end, hash: content[c.path] })),
         init: r.init && { image: r.init.ref, strength: r.init.strength, hash: content[r.init.path] },

@@ -64,7 +64,9 @@ export function shapeSize(shape: readonly number[]): number {
 }
 
 export class TorchCPUGenerator implements RNG {
-  readonly name = 'torch-cpu-mt19937';
+  /** The name recorded in provenance for noise from this generator. */
+  static readonly NAME = 'torch-cpu-mt19937';
+  readonly name = TorchCPUGenerator.NAME;
   readonly seed: bigint;
   private readonly engine: MT19937;
   /** The sine half of the last scalar Box-Muller pair, as torch's next_double_normal_sample. */

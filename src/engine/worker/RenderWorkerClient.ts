@@ -1,7 +1,8 @@
-// The caller's side of the render worker: one worker thread, started on first use, requests matched to
-// replies by id, cancellation through AbortSignal, and recovery from a crashed worker (out of memory,
-// native fault): pending requests fail with WorkerCrashedError and the next request starts a fresh one.
-import { Worker } from 'node:worker_threads';
+// The caller's side of the render worker: one child process (see renderWorker.ts for why not a thread),
+// started on first use, requests matched to replies by id, cancellation through AbortSignal, and
+// recovery from a crashed worker (out of memory, native fault): pending requests fail with
+// WorkerCrashedError and the next request starts a fresh one.
+import { fork, type ChildProcess } from 'node:child_process';
 import { CancelledError, InputError, ModelError, SceneError } from '../errors';
 import type { FromWorker, SerializedError, ToWorker, WorkerRenderRequest, WorkerRenderResult } from './protocol';
 import type { RenderProgress } from '../pipeline';
@@ -28,8 +29,10 @@ export interface RenderWorkerClientOptions {
   readonly workerScript: string;
   readonly threads?: number;
   readonly cacheDir?: string;
-  /** Heap limit of the worker in MiB; onnxruntime's native memory is outside it. */
+  /** JavaScript heap limit of the worker in MiB; onnxruntime's native memory is outside it. */
   readonly maxOldGenerationSizeMb?: number;
+  /** The Node executable (default: this process's; in VS Code that is Electron running as Node). */
+  readonly execPath?: string;
 }
 
 /** Rebuilds the engine's typed error from its serialized form, so callers can branch on the type. */
@@ -44,7 +47,7 @@ export function deserializeError(e: SerializedError): Error {
 }
 
 export class RenderWorkerClient {
-  private worker: Worker | undefined;
+  private worker: ChildProcess | undefined;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private disposed = false;
@@ -72,8 +75,9 @@ export class RenderWorkerClient {
         },
         onProgress: options.onProgress,
       });
-      // Keep the process alive while a render is pending; an idle worker must not.
+      // Keep this process alive while a render is pending; an idle worker must not.
       worker.ref();
+      worker.channel?.ref();
       this.send(worker, { type: 'render', id, request });
     });
   }
@@ -89,22 +93,35 @@ export class RenderWorkerClient {
     const worker = this.worker;
     this.worker = undefined;
     this.failAll(new CancelledError('the render worker was shut down'));
-    await worker?.terminate();
+    if (worker && worker.exitCode === null && worker.signalCode === null) {
+      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+      worker.ref(); // wait for it to go, even when it is the last thing keeping this process alive
+      worker.kill();
+      await exited;
+    }
   }
 
-  private send(worker: Worker, message: ToWorker): void {
-    worker.postMessage(message);
+  private send(worker: ChildProcess, message: ToWorker): void {
+    if (worker.connected) worker.send(message);
   }
 
-  private ensureWorker(): Worker {
+  private ensureWorker(): ChildProcess {
     if (this.worker) return this.worker;
-    const worker = new Worker(this.options.workerScript, {
-      resourceLimits: this.options.maxOldGenerationSizeMb ? { maxOldGenerationSizeMb: this.options.maxOldGenerationSizeMb } : undefined,
+    const worker = fork(this.options.workerScript, [], {
+      execPath: this.options.execPath,
+      execArgv: this.options.maxOldGenerationSizeMb ? [`--max-old-space-size=${this.options.maxOldGenerationSizeMb}`] : [],
+      // Structured clone over the pipe: typed arrays (step previews) and bigint survive.
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
     });
     worker.on('message', (message: FromWorker) => this.onMessage(message));
     worker.on('error', (error) => this.crashed(worker, `the render worker failed: ${error.message}`));
-    worker.on('exit', (code) => this.crashed(worker, `the render worker stopped unexpectedly (exit code ${code})`));
+    worker.on('exit', (code, signal) =>
+      this.crashed(worker, `the render worker stopped unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`}${signal === 'SIGKILL' ? ', possibly out of memory' : ''})`),
+    );
     worker.unref();
+    worker.channel?.unref();
     this.worker = worker;
     this.send(worker, { type: 'configure', threads: this.options.threads, cacheDir: this.options.cacheDir });
     return worker;
@@ -118,12 +135,15 @@ export class RenderWorkerClient {
       return;
     }
     this.pending.delete(message.id);
-    if (this.pending.size === 0) this.worker?.unref();
+    if (this.pending.size === 0) {
+      this.worker?.unref();
+      this.worker?.channel?.unref();
+    }
     if (message.type === 'done') pending.resolve(message.result);
     else pending.reject(deserializeError(message.error));
   }
 
-  private crashed(worker: Worker, reason: string): void {
+  private crashed(worker: ChildProcess, reason: string): void {
     if (this.worker !== worker) return;
     this.worker = undefined;
     this.failAll(new WorkerCrashedError(`${reason}; the next render starts a fresh worker`));

@@ -21,13 +21,23 @@ export interface WorkerRenderRequest {
   readonly previews?: boolean;
   /** Render in memory only (verify --rerender, previews of unsaved edits). */
   readonly dryRun?: boolean;
+  /** Only plan and compare with the existing outputs: report missing / stale / up to date, render nothing. */
+  readonly checkOnly?: boolean;
+  /**
+   * Where the main output goes when the scene has no `output:` key (the editor's output-folder setting);
+   * variants go beside it as `<stem>-<seed>.png`.
+   */
+  readonly defaultOutput?: string;
 }
 
 export interface WorkerJobResult {
   readonly output: string;
   readonly hash: string;
-  readonly state: 'rendered' | 'up-to-date';
+  /** What this request did or found: rendered it, or (checkOnly, or nothing to do) the output's state. */
+  readonly state: 'rendered' | OutputState;
   readonly previousState: OutputState;
+  /** For a stale output: the pixel-affecting fields that differ from the recipe stored in the PNG. */
+  readonly changes?: readonly string[];
   readonly metadata: PortableRecipe;
   readonly timings?: StageTimingReport;
   readonly warnings: readonly string[];

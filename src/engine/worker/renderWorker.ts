@@ -1,17 +1,24 @@
-// Worker-thread entry of the engine (bundled as out/worker.js): owns one Engine and its caches, renders
-// one request at a time, and reports progress. Cancellation arrives as a message: onnxruntime runs off
-// this thread's event loop, so the message is handled during a UNet call and the loop stops before the
-// next step.
+// Entry of the engine's render process (bundled as out/worker.js, started with child_process.fork): owns
+// one Engine and its caches, renders one request at a time, and reports progress. A separate process,
+// not a worker thread, so that a native crash or running out of memory inside onnxruntime can never take
+// the caller (the VS Code extension host) down with it; terminating a worker thread mid-run can abort
+// the whole process. Cancellation arrives as a message: onnxruntime runs off the event loop, so the
+// message is handled during a UNet call and the loop stops before the next step.
 import { readFile } from 'node:fs/promises';
-import { parentPort } from 'node:worker_threads';
 import { CancelledError } from '../errors';
-import { Engine, type RenderProgress } from '../pipeline';
+import { Engine, recipeChanges, type RenderProgress } from '../pipeline';
+import { readImageMetadata } from '../interop/readImageMetadata';
 import { ModelConfigCache } from '../model/modelConfig';
 import { resolveScene } from '../scene';
 import type { FromWorker, SerializedError, ToWorker, WorkerJobResult, WorkerRenderRequest, WorkerRenderResult } from './protocol';
 
-const port = parentPort;
-if (!port) throw new Error('renderWorker must run in a worker thread');
+if (!process.send) throw new Error('the render worker must be started with child_process.fork');
+const port = {
+  postMessage: (message: FromWorker) => process.send?.(message),
+  on: (event: 'message', listener: (message: ToWorker) => void) => process.on(event, listener),
+};
+// The caller went away (closed, crashed): nothing is left to render for.
+process.on('disconnect', () => process.exit(0));
 
 let engineOptions: { threads?: number; cacheDir?: string } = {};
 let engine: Promise<Engine> | undefined;
@@ -19,8 +26,8 @@ const modelConfigs = new ModelConfigCache();
 const running = new Map<number, AbortController>();
 let queue: Promise<void> = Promise.resolve();
 
-function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
-  port?.postMessage(message, transfer);
+function post(message: FromWorker): void {
+  port.postMessage(message);
 }
 
 function serialize(error: unknown): SerializedError {
@@ -29,6 +36,16 @@ function serialize(error: unknown): SerializedError {
     return { name: e.name, message: e.message, path: e.path, file: e.file, diagnostics: e.diagnostics };
   }
   return { name: 'Error', message: String(error) };
+}
+
+/** Field names that differ between the recipe stored in `output` and `metadata`. */
+async function storedChanges(output: string, metadata: unknown): Promise<string[] | undefined> {
+  try {
+    const stored = readImageMetadata(await readFile(output), output).recipe;
+    return stored ? recipeChanges(stored, metadata).map((c) => c.field) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function render(id: number, request: WorkerRenderRequest, signal: AbortSignal): Promise<WorkerRenderResult> {
@@ -42,12 +59,19 @@ async function render(id: number, request: WorkerRenderRequest, signal: AbortSig
     builtinModelsDir: request.scene.builtinModelsDir,
     loadModelConfig: (dir) => modelConfigs.load(dir),
   });
+  if (request.defaultOutput && !resolved.checked.scene.output) {
+    const main = request.defaultOutput;
+    const stem = main.replace(/\.png$/i, '');
+    resolved.recipe = { ...resolved.recipe, output: main };
+    resolved.variants = resolved.variants.map((v) => ({ ...v, output: `${stem}-${v.seed}.png` }));
+  }
   const jobs = await e.plan(resolved, request.scene.projectRoot, signal);
   const results: WorkerJobResult[] = [];
   for (const [index, job] of jobs.entries()) {
     const status = await e.status(job);
-    if (!request.force && !request.dryRun && status.state === 'up-to-date') {
-      results.push({ output: job.output, hash: job.hash, state: 'up-to-date', previousState: status.state, metadata: job.metadata, warnings: [] });
+    if (request.checkOnly || (!request.force && !request.dryRun && status.state === 'up-to-date')) {
+      const changes = status.state === 'stale' ? await storedChanges(job.output, job.metadata) : undefined;
+      results.push({ output: job.output, hash: job.hash, state: status.state, previousState: status.state, changes, metadata: job.metadata, warnings: [] });
       continue;
     }
     const options = {

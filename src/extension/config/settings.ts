@@ -1,0 +1,135 @@
+// The extension's settings as one typed value: names, defaults, validation of what the user wrote, and
+// the two expansions (model folders, output pattern). Pure, so every rule is unit-tested in plain Node;
+// config.ts reads VS Code's configuration through it.
+import { homedir } from 'node:os';
+import { isAbsolute, join, normalize, resolve } from 'node:path';
+import { UserError } from '../util/userError';
+
+export const SETTINGS_SECTION = 'imgprompt';
+
+export interface Settings {
+  /** Folders searched, in order, for a scene's bare `model:` name (before the built-in models/). */
+  modelPaths: string[];
+  /** Threads for ONNX Runtime; 0 = one per physical core. */
+  threads: number;
+  renderOnSave: boolean;
+  /** Where a scene without `output:` writes its PNG; see OUTPUT_PATTERN_VARIABLES. */
+  outputPattern: string;
+  previewFollowsEditor: boolean;
+  /** Where Insert Figure puts new scenes, relative to the Markdown file; '' = beside it. */
+  figureFolder: string;
+}
+
+export type SettingName = keyof Settings;
+
+export const DEFAULT_SETTINGS: Readonly<Settings> = {
+  modelPaths: [],
+  threads: 0,
+  renderOnSave: true,
+  outputPattern: '${sceneDir}/${sceneName}.png',
+  previewFollowsEditor: true,
+  figureFolder: '',
+};
+
+export const MAX_THREADS = 256;
+
+export interface SettingsReading {
+  settings: Settings;
+  /** One sentence per ignored value, naming the setting, what it held and what was used instead. */
+  problems: string[];
+}
+
+/**
+ * Validates raw configuration values (anything a settings.json can hold). A wrong value never fails:
+ * the default is used and the problem is reported, because a typo in settings must not switch off the
+ * language features.
+ */
+export function normalizeSettings(raw: Partial<Record<SettingName, unknown>>): SettingsReading {
+  const problems: string[] = [];
+  const settings: Settings = { ...DEFAULT_SETTINGS, modelPaths: [] };
+  const ignore = (name: SettingName, expected: string): void => {
+    problems.push(`${SETTINGS_SECTION}.${name} is ${JSON.stringify(raw[name])}; expected ${expected}. Using ${JSON.stringify(DEFAULT_SETTINGS[name])}.`);
+  };
+
+  const paths = raw.modelPaths;
+  if (Array.isArray(paths)) {
+    for (const [i, p] of paths.entries()) {
+      if (typeof p === 'string' && p.trim() !== '') settings.modelPaths.push(p.trim());
+      else problems.push(`${SETTINGS_SECTION}.modelPaths[${i}] is ${JSON.stringify(p)}; expected a folder path. Ignored.`);
+    }
+  } else if (paths !== undefined && paths !== null) ignore('modelPaths', 'a list of folder paths');
+
+  const threads = raw.threads;
+  if (typeof threads === 'number' && Number.isInteger(threads) && threads >= 0 && threads <= MAX_THREADS) settings.threads = threads;
+  else if (threads !== undefined && threads !== null) ignore('threads', `a whole number from 0 (automatic) to ${MAX_THREADS}`);
+
+  for (const name of ['renderOnSave', 'previewFollowsEditor'] as const) {
+    const v = raw[name];
+    if (typeof v === 'boolean') settings[name] = v;
+    else if (v !== undefined && v !== null) ignore(name, 'true or false');
+  }
+
+  const pattern = raw.outputPattern;
+  if (typeof pattern === 'string' && pattern.trim() !== '') {
+    const problem = checkOutputPattern(pattern);
+    if (problem) problems.push(`${SETTINGS_SECTION}.outputPattern: ${problem}. Using ${JSON.stringify(DEFAULT_SETTINGS.outputPattern)}.`);
+    else settings.outputPattern = pattern.trim();
+  } else if (pattern !== undefined && pattern !== null && pattern !== '') ignore('outputPattern', 'a path pattern such as "${sceneDir}/${sceneName}.png"');
+
+  const figureFolder = raw.figureFolder;
+  if (typeof figureFolder === 'string') settings.figureFolder = figureFolder.trim();
+  else if (figureFolder !== undefined && figureFolder !== null) ignore('figureFolder', 'a folder path relative to the Markdown file');
+
+  return { settings, problems };
+}
+
+/**
+ * Absolute model folders: `~` is the home folder, `${workspaceFolder}` the scene's workspace folder, and
+ * other relative paths resolve against that folder (or are dropped when there is none to resolve against).
+ */
+export function resolveModelPaths(paths: readonly string[], workspaceFolder: string | undefined, home: string = homedir()): string[] {
+  const out: string[] = [];
+  for (const written of paths) {
+    let p = written;
+    if (p === '~' || p.startsWith('~/') || p.startsWith('~\\')) p = join(home, p.slice(1));
+    if (p.includes('${workspaceFolder}')) {
+      if (workspaceFolder === undefined) continue;
+      p = p.split('${workspaceFolder}').join(workspaceFolder);
+    }
+    if (!isAbsolute(p)) {
+      if (workspaceFolder === undefined) continue;
+      p = resolve(workspaceFolder, p);
+    }
+    p = normalize(p);
+    if (!out.includes(p)) out.push(p);
+  }
+  return out;
+}
+
+export const OUTPUT_PATTERN_VARIABLES = ['sceneDir', 'sceneName', 'workspaceFolder'] as const;
+export type OutputPatternVariable = (typeof OUTPUT_PATTERN_VARIABLES)[number];
+
+/** Why `pattern` is unusable, or undefined when it is fine. */
+export function checkOutputPattern(pattern: string): string | undefined {
+  for (const m of pattern.matchAll(/\$\{([^}]*)\}/g)) {
+    if (!(OUTPUT_PATTERN_VARIABLES as readonly string[]).includes(m[1])) {
+      return `unknown variable \${${m[1]}} in ${JSON.stringify(pattern)}; allowed: ${OUTPUT_PATTERN_VARIABLES.map((v) => `\${${v}}`).join(', ')}`;
+    }
+  }
+  if (!pattern.trim().toLowerCase().endsWith('.png')) return `${JSON.stringify(pattern)} must end in .png`;
+  return undefined;
+}
+
+/** The absolute output path for a scene without `output:`. Throws UserError for a bad pattern. */
+export function expandOutputPattern(pattern: string, values: Record<OutputPatternVariable, string | undefined>): string {
+  const problem = checkOutputPattern(pattern);
+  if (problem) throw new UserError(`${SETTINGS_SECTION}.outputPattern: ${problem}`);
+  let missing: string | undefined;
+  const expanded = pattern.trim().replace(/\$\{([^}]*)\}/g, (_all, name: OutputPatternVariable) => {
+    const v = values[name];
+    if (v === undefined) missing ??= name;
+    return v ?? '';
+  });
+  if (missing !== undefined) throw new UserError(`${SETTINGS_SECTION}.outputPattern uses \${${missing}}, which has no value for this scene (it is not inside a workspace folder)`);
+  return isAbsolute(expanded) ? normalize(expanded) : resolve(values.sceneDir ?? '', expanded);
+}

@@ -1,0 +1,94 @@
+// Hover in scenes: documentation on keys and enumerated values, the model card on `model:`, a LoRA's
+// header metadata on its path, a thumbnail on image paths and the output's state on `output:`.
+import { existsSync, statSync } from 'node:fs';
+import * as vscode from 'vscode';
+import type { SourcePosition, SourceRange } from '../../engine/errors';
+import { readModelConfig } from '../../engine/model/modelConfig';
+import { genericPath, keyDocumentation, valueDocumentation } from '../language/sceneDocs';
+import { LANGUAGE_ID, type DocumentAnalysis, type SceneAnalyzer } from '../scene/sceneAnalyzer';
+import { toRange } from '../diagnostics/toDiagnostic';
+import { componentPresence, formatModelCard } from './modelCard';
+import { formatLoraSummary, readSafetensorsHeader } from './safetensorsHeader';
+
+const IMAGE_LABEL = /^(control\[\d+\]\.image|init\.image)$/;
+const LORA_LABEL = /^loras\[\d+\]\.file$/;
+
+function before(a: SourcePosition, b: SourcePosition): boolean {
+  return a.line < b.line || (a.line === b.line && a.character <= b.character);
+}
+
+function contains(range: SourceRange, p: SourcePosition): boolean {
+  return before(range.start, p) && before(p, range.end);
+}
+
+function span(range: SourceRange): number {
+  return (range.end.line - range.start.line) * 10_000 + range.end.character - range.start.character;
+}
+
+export class SceneHoverProvider implements vscode.HoverProvider {
+  static register(analyzer: SceneAnalyzer): vscode.Disposable {
+    return vscode.languages.registerHoverProvider(LANGUAGE_ID, new SceneHoverProvider(analyzer));
+  }
+
+  private constructor(private readonly analyzer: SceneAnalyzer) {}
+
+  /** Called by VS Code when the pointer rests on a scene. */
+  async provideHover(document: vscode.TextDocument, position: vscode.Position): Promise<vscode.Hover | undefined> {
+    const result = this.analyzer.analyze(document);
+    const p = { line: position.line, character: position.character };
+    // The innermost key or value under the pointer (a flow mapping's value contains its own keys).
+    let best: { label: string; at: 'key' | 'value'; range: SourceRange } | undefined;
+    for (const [label, location] of result.parsed.locations) {
+      for (const at of ['key', 'value'] as const) {
+        const range = location[at];
+        if (range && contains(range, p) && (!best || span(range) < span(best.range))) best = { label, at, range };
+      }
+    }
+    if (!best) return undefined;
+    const markdown = best.at === 'key' ? keyDocumentation(best.label) : await this.valueHover(document, result, best.label);
+    if (!markdown) return undefined;
+    const content = new vscode.MarkdownString(markdown);
+    content.supportThemeIcons = true;
+    return new vscode.Hover(content, toRange(best.range));
+  }
+
+  private async valueHover(document: vscode.TextDocument, result: DocumentAnalysis, label: string): Promise<string | undefined> {
+    const value = result.parsed.locations.get(label);
+    const text = value ? document.getText(toRange(value.value)).replace(/^["']|["']$/g, '') : '';
+    const enumerated = valueDocumentation(genericPath(label), text);
+    if (enumerated) return enumerated;
+    const checked = result.analysis?.checked;
+    if (label === 'model') return this.modelHover(result);
+    const path = checked?.paths.get(label)?.path;
+    if (LORA_LABEL.test(label) && path) {
+      const reading = await readSafetensorsHeader(path);
+      return reading.ok ? formatLoraSummary(text, reading.header) : `**LoRA** \`${text}\`: cannot show its metadata: ${reading.reason}`;
+    }
+    if (IMAGE_LABEL.test(label) && path && existsSync(path)) return `![${text}](${vscode.Uri.file(path).toString()}|height=160)\n\n\`${text}\``;
+    if (label === 'output') return this.outputHover(document, result);
+    return undefined;
+  }
+
+  private modelHover(result: DocumentAnalysis): string | undefined {
+    const location = result.analysis?.checked.model;
+    if (!location) return keyDocumentation('model');
+    try {
+      const config = result.analysis?.resolved?.model ?? readModelConfig(location.dir);
+      return formatModelCard(config, location, componentPresence(config, existsSync));
+    } catch (error) {
+      return `**${location.name}**: this model folder is unusable: ${error instanceof Error ? error.message : String(error)}`;
+    }
+  }
+
+  private outputHover(document: vscode.TextDocument, result: DocumentAnalysis): string | undefined {
+    const output = this.analyzer.outputPath(document, result);
+    if (!output) return undefined;
+    let size: number | undefined;
+    try {
+      size = statSync(output).size;
+    } catch {
+      return `\`${output}\`\n\nNot rendered yet.`;
+    }
+    return `![output](${vscode.Uri.file(output).toString()}|height=200)\n\n\`${output}\` — ${(size / 1024).toFixed(1)} KiB`;
+  }
+}

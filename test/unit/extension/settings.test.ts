@@ -1,0 +1,79 @@
+// Settings validation and expansion: bad values fall back to defaults with a message naming them;
+// model folders and the output pattern expand the documented variables and nothing else.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join, resolve } from 'node:path';
+import { DEFAULT_SETTINGS, checkOutputPattern, expandOutputPattern, normalizeSettings, resolveModelPaths } from '../../../src/extension/config/settings';
+import { sceneOutputPath } from '../../../src/extension/scene/sceneOutputPath';
+import { UserError } from '../../../src/extension/util/userError';
+
+const root = resolve('/projects/docs');
+
+describe('normalizeSettings', () => {
+  test('unset values are the defaults, with no problems', () => {
+    assert.deepEqual(normalizeSettings({}), { settings: { ...DEFAULT_SETTINGS }, problems: [] });
+  });
+
+  test('valid values are taken', () => {
+    const { settings, problems } = normalizeSettings({ modelPaths: [' models ', '/opt/sd'], threads: 4, renderOnSave: false, outputPattern: 'out/${sceneName}.png', previewFollowsEditor: false, figureFolder: 'figures' });
+    assert.deepEqual(problems, []);
+    assert.deepEqual(settings, { modelPaths: ['models', '/opt/sd'], threads: 4, renderOnSave: false, outputPattern: 'out/${sceneName}.png', previewFollowsEditor: false, figureFolder: 'figures' });
+  });
+
+  test('wrong values fall back to the default and name the setting, the value and the fallback', () => {
+    const { settings, problems } = normalizeSettings({ threads: 2.5, renderOnSave: 'yes', modelPaths: 'models', outputPattern: '${sceneDir}/${name}.png' });
+    assert.equal(settings.threads, 0);
+    assert.equal(settings.renderOnSave, true);
+    assert.deepEqual(settings.modelPaths, []);
+    assert.equal(settings.outputPattern, DEFAULT_SETTINGS.outputPattern);
+    assert.deepEqual(problems, [
+      'imgprompt.modelPaths is "models"; expected a list of folder paths. Using [].',
+      'imgprompt.threads is 2.5; expected a whole number from 0 (automatic) to 256. Using 0.',
+      'imgprompt.renderOnSave is "yes"; expected true or false. Using true.',
+      'imgprompt.outputPattern: unknown variable ${name} in "${sceneDir}/${name}.png"; allowed: ${sceneDir}, ${sceneName}, ${workspaceFolder}. Using "${sceneDir}/${sceneName}.png".',
+    ]);
+  });
+
+  test('bad entries of modelPaths are dropped one by one', () => {
+    const { settings, problems } = normalizeSettings({ modelPaths: ['a', 3, '', 'b'] });
+    assert.deepEqual(settings.modelPaths, ['a', 'b']);
+    assert.deepEqual(problems, ['imgprompt.modelPaths[1] is 3; expected a folder path. Ignored.', 'imgprompt.modelPaths[2] is ""; expected a folder path. Ignored.']);
+  });
+});
+
+describe('resolveModelPaths', () => {
+  test('relative paths resolve against the workspace folder; ~ and ${workspaceFolder} expand; duplicates go', () => {
+    const home = resolve('/home/ada');
+    assert.deepEqual(resolveModelPaths(['models', '~/sd', '${workspaceFolder}/models', '/abs/m'], root, home), [join(root, 'models'), join(home, 'sd'), resolve('/abs/m')]);
+  });
+
+  test('without a workspace folder only absolute and home paths remain', () => {
+    assert.deepEqual(resolveModelPaths(['models', '${workspaceFolder}/m', '~/sd'], undefined, '/h'), [join('/h', 'sd')]);
+  });
+});
+
+describe('output pattern', () => {
+  test('expands the three variables', () => {
+    const values = { sceneDir: join(root, 'figs'), sceneName: 'chart', workspaceFolder: root };
+    assert.equal(expandOutputPattern('${sceneDir}/${sceneName}.png', values), join(root, 'figs', 'chart.png'));
+    assert.equal(expandOutputPattern('${workspaceFolder}/out/${sceneName}.png', values), join(root, 'out', 'chart.png'));
+    assert.equal(expandOutputPattern('rendered/${sceneName}.png', values), join(root, 'figs', 'rendered', 'chart.png'));
+  });
+
+  test('rejects unknown variables and non-PNG names', () => {
+    assert.match(checkOutputPattern('${sceneDir}/${scene}.png') ?? '', /unknown variable \$\{scene\}/);
+    assert.match(checkOutputPattern('${sceneDir}/${sceneName}.jpg') ?? '', /must end in \.png/);
+    assert.equal(checkOutputPattern('${sceneDir}/${sceneName}.PNG'), undefined);
+    assert.throws(() => expandOutputPattern('${x}.png', { sceneDir: root, sceneName: 'a', workspaceFolder: root }), UserError);
+  });
+
+  test('${workspaceFolder} outside a workspace is an error, and sceneOutputPath falls back to the default', () => {
+    assert.throws(() => expandOutputPattern('${workspaceFolder}/${sceneName}.png', { sceneDir: root, sceneName: 'a', workspaceFolder: undefined }), /no value for this scene/);
+    assert.equal(sceneOutputPath(join(root, 'a.imgprompt'), undefined, '${workspaceFolder}/x/${sceneName}.png', undefined), join(root, 'a.png'));
+  });
+
+  test("a scene's own output wins over the pattern", () => {
+    assert.equal(sceneOutputPath(join(root, 'a.imgprompt'), join(root, 'b.png'), 'out/${sceneName}.png', root), join(root, 'b.png'));
+    assert.equal(sceneOutputPath(join(root, 'a.imgprompt'), undefined, 'out/${sceneName}.png', root), join(root, 'out', 'a.png'));
+  });
+});

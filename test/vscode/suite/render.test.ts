@@ -1,0 +1,84 @@
+// Rendering in the real extension host with the embedded model: render on save writes a PNG carrying its
+// recipe, a second save during a render cancels it and renders the newer text, and the output's state
+// reaches the scene's diagnostics.
+import * as assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import * as vscode from 'vscode';
+import { readImageMetadata } from '../../../src/engine/interop/readImageMetadata';
+import type { ImgpromptApi } from '../../../src/extension/extension';
+import { closeAllEditors, EXTENSION_ID, waitFor, workspaceFile } from './helpers';
+import { resetModelPaths, writeWorkspaceFile } from './languageSupport';
+
+async function api(): Promise<ImgpromptApi> {
+  const extension = vscode.extensions.getExtension<ImgpromptApi>(EXTENSION_ID);
+  assert.ok(extension);
+  return extension.activate();
+}
+
+async function storedRecipe(png: vscode.Uri): Promise<Record<string, unknown> | undefined> {
+  try {
+    return readImageMetadata(await readFile(png.fsPath), png.fsPath).recipe as Record<string, unknown> | undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Replaces the whole text of the editor's document and saves it. */
+async function editAndSave(editor: vscode.TextEditor, text: string): Promise<void> {
+  const all = new vscode.Range(0, 0, editor.document.lineCount, 0);
+  assert.ok(await editor.edit((b) => b.replace(all, text)));
+  assert.ok(await editor.document.save(), 'the save failed');
+}
+
+suite('rendering with the embedded model', () => {
+  suiteSetup(async () => {
+    // The fixture model folders hold configs only; render with the real built-in tiny-shapes.
+    await resetModelPaths();
+    await vscode.workspace.getConfiguration('imgprompt').update('renderOnSave', true, vscode.ConfigurationTarget.Workspace);
+  });
+  teardown(closeAllEditors);
+
+  test('saving a scene renders its PNG with recipe, seed and AI disclosure', async () => {
+    const scene = await writeWorkspaceFile('render/save.imgprompt', 'model: tiny-shapes\nprompt: a large red circle on the left, blue background\nseed: 3\nsteps: 8\n');
+    const png = workspaceFile('render', 'save.png');
+    const editor = await vscode.window.showTextDocument(scene);
+    const started = Date.now();
+    await editAndSave(editor, 'model: tiny-shapes\nprompt: a large green circle on the left, blue background\nseed: 3\nsteps: 8\n');
+    await waitFor('the rendered PNG', async () => (await storedRecipe(png))?.prompt === 'a large green circle on the left, blue background', 60_000);
+    console.log(`      save → PNG on disk: ${Date.now() - started} ms (first render includes starting the worker and loading the model)`);
+    const report = readImageMetadata(await readFile(png.fsPath), png.fsPath);
+    assert.equal(report.provenance.aiGenerated, true);
+    assert.equal(String(report.metadata?.seed), '3');
+    assert.equal(report.recipe?.scene, 'render/save.imgprompt');
+    // A second save of unchanged pixels is a no-op render (up to date), and the PNG is untouched.
+    const before = await readFile(png.fsPath);
+    await editAndSave(editor, 'model: tiny-shapes\nprompt: a large green circle on the left, blue background\nseed: 3\nsteps: 8\npurpose: why\n');
+    const warmStart = Date.now();
+    await editAndSave(editor, 'model: tiny-shapes\nprompt: a large green circle on the right, blue background\nseed: 3\nsteps: 8\npurpose: why\n');
+    await waitFor('the re-rendered PNG', async () => (await storedRecipe(png))?.prompt === 'a large green circle on the right, blue background', 30_000);
+    console.log(`      warm save → PNG on disk: ${Date.now() - warmStart} ms`);
+    assert.ok(!before.equals(await readFile(png.fsPath)));
+  });
+
+  test('a second save during a render cancels it and renders the newer scene', async () => {
+    const { renderEvents } = await api();
+    const scene = await writeWorkspaceFile('render/restart.imgprompt', 'model: tiny-shapes\nprompt: a small white square at the top, black background\nseed: 1\nsteps: 200\n');
+    const png = workspaceFile('render', 'restart.png');
+    const editor = await vscode.window.showTextDocument(scene);
+    const cancelled: string[] = [];
+    const steps: number[] = [];
+    const subscriptions = [
+      renderEvents.onDidFail((f) => f.cancelled && cancelled.push(f.scene.toString())),
+      renderEvents.onDidStep((s) => s.scene.toString() === scene.toString() && steps.push(s.step)),
+    ];
+    try {
+      await editAndSave(editor, 'model: tiny-shapes\nprompt: a small white square at the top, black background\nseed: 1\nsteps: 200\n# first\n');
+      await waitFor('the first render to be under way', () => steps.length >= 2, 60_000);
+      await editAndSave(editor, 'model: tiny-shapes\nprompt: a small white square at the top, black background\nseed: 2\nsteps: 6\n');
+      await waitFor('the newer render', async () => (await storedRecipe(png))?.seed === '2', 60_000);
+      assert.deepEqual(cancelled, [scene.toString()], 'the first render was not cancelled');
+    } finally {
+      subscriptions.forEach((s) => s.dispose());
+    }
+  });
+});
