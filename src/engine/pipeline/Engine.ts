@@ -97,6 +97,8 @@ export interface RenderOptions {
   readonly onProgress?: (progress: RenderProgress) => void;
   /** Emit a preview image with every denoising step (costs a few microseconds at latent size). */
   readonly previews?: boolean;
+  /** Receives the latents after each denoising step (for checking trajectories against a reference). */
+  readonly onStepLatents?: (step: number, latents: Float32Array) => void;
 }
 
 export interface RenderResult {
@@ -264,7 +266,8 @@ export class Engine {
         startIndex,
         timings,
         signal,
-        onStep: ({ step, total, predOriginal }) => {
+        onStep: ({ step, total, predOriginal, latents: stepLatents }) => {
+          options.onStepLatents?.(step, stepLatents);
           if (!onProgress) return;
           const preview = options.previews
             ? (() => {
@@ -309,6 +312,11 @@ export class Engine {
     await writeFileAtomic(job.output, result.png, { signal: options.signal });
     const timings = { ...result.timings, stages: { ...result.timings.stages, write: performance.now() - start } };
     return { ...result, timings };
+  }
+
+  /** Drops cached prompt embeddings (the next render re-encodes its prompts). */
+  forgetPrompts(): void {
+    this.promptCache.clear();
   }
 
   async dispose(): Promise<void> {

@@ -14,6 +14,8 @@ export interface DenoiseStep {
   readonly total: number;
   /** The model's current estimate of the clean latents [1, C, h, w]. */
   readonly predOriginal: Float32Array;
+  /** The latents after this step (what the next step starts from). */
+  readonly latents: Float32Array;
 }
 
 export interface DenoiseInput {
@@ -61,7 +63,7 @@ export async function denoise(input: DenoiseInput): Promise<FloatTensor> {
       return run.step(noisePred, index, latents);
     });
     latents = stepOutput.prevSample;
-    input.onStep?.({ step: index - input.startIndex + 1, total, predOriginal: stepOutput.predOriginalSample });
+    input.onStep?.({ step: index - input.startIndex + 1, total, predOriginal: stepOutput.predOriginalSample, latents });
   }
   return floatTensor(latents, dims);
 }
