@@ -224,7 +224,9 @@ export class ScenePreview extends Disposable {
     const outputFile = this.services.outputPathOf(scene, text) ?? defaultOutputPath(scene.fsPath, parsed.scene.output);
     const report = await readImageMetadataFile(outputFile).catch(() => undefined);
     const recipe = report?.recipe as Record<string, unknown> | undefined;
-    const output = await this.imageView('working', outputFile, altText(prompt, basename(outputFile)), recipe);
+    // Alt text describes what the image shows: the prompt it was rendered from, not the edited scene.
+    const shownPrompt = typeof recipe?.prompt === 'string' ? recipe.prompt : prompt;
+    const output = await this.imageView('working', outputFile, altText(shownPrompt, basename(outputFile)), recipe);
     const workingInfo = await stat(outputFile).catch(() => undefined);
 
     // Record the working output in the render history (a CLI render or one made while no panel was open).
