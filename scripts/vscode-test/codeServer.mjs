@@ -1,8 +1,9 @@
 // Starts and stops one code-server (VS Code's server build) for a test run: a private HOME and user
 // data, bound to a free port on 127.0.0.1, detached in its own process group so that stopping it also
-// stops the extension host and every other helper process it forked.
+// stops the extension host and every other helper process it forked. It can first install .vsix files
+// into its own extensions folder, as a user would.
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { codeServerEntry, nodeBinDir, nodeCompileCache, nodeExecutable } from './paths.mjs';
@@ -70,11 +71,57 @@ export function tail(file, lines = 40) {
   }
 }
 
+/** code-server's environment: a private HOME and XDG folders under `home`, Node 24 first on PATH. */
+function serverEnv(home, env) {
+  return {
+    ...process.env,
+    ...env,
+    PATH: `${nodeBinDir}${delimiter}${process.env.PATH ?? ''}`,
+    HOME: home,
+    XDG_CONFIG_HOME: join(home, '.config'),
+    XDG_DATA_HOME: join(home, '.local', 'share'),
+    XDG_CACHE_HOME: join(home, '.cache'),
+    XDG_RUNTIME_DIR: join(home, '.run'),
+    // Node 24 keeps compiled code of code-server and the extension host between runs.
+    NODE_COMPILE_CACHE: nodeCompileCache,
+    VSCODE_CLI: undefined,
+    ELECTRON_RUN_AS_NODE: undefined,
+  };
+}
+
 /**
- * Starts code-server with its state under `root` (a fresh temporary folder).
- * @param {{ root: string, env?: Record<string, string>, workspaceTrust?: boolean }} options
+ * `code-server --install-extension` (offline: a .vsix needs no marketplace), then the manifest of what
+ * landed in `extensionsDir`, so a caller can say which build it is testing.
+ * @returns {Promise<{ id: string, version: string, dir: string }>}
  */
-export async function startCodeServer({ root, env = {}, workspaceTrust = false }) {
+async function installVsix(vsix, dirs, env) {
+  const args = [
+    codeServerEntry, '--user-data-dir', dirs.userData, '--extensions-dir', dirs.extensions,
+    '--install-extension', vsix, '--force',
+  ];
+  const output = await new Promise((resolve, reject) => {
+    const child = spawn(nodeExecutable, args, { stdio: ['ignore', 'pipe', 'pipe'], env: serverEnv(dirs.home, env) });
+    let text = '';
+    child.stdout.on('data', (chunk) => (text += chunk));
+    child.stderr.on('data', (chunk) => (text += chunk));
+    child.on('error', reject);
+    child.on('close', (code, signal) =>
+      code === 0 ? resolve(text) : reject(new Error(`code-server --install-extension ${vsix} failed (${signal ?? `exit ${code}`}):\n${text}`)),
+    );
+  });
+  // The installer can exit 0 after a failure it only prints: check the list the server loads extensions from.
+  const listPath = join(dirs.extensions, 'extensions.json');
+  const entry = existsSync(listPath) ? JSON.parse(readFileSync(listPath, 'utf8')).find((e) => e.metadata?.source === 'vsix') : undefined;
+  if (!entry) throw new Error(`code-server --install-extension ${vsix} registered no extension in ${listPath}:\n${output}`);
+  return { id: entry.identifier.id, version: entry.version, dir: join(dirs.extensions, entry.relativeLocation) };
+}
+
+/**
+ * Starts code-server with its state under `root` (a fresh temporary folder). `vsix`: a packaged
+ * extension to install into the server's extensions folder first; `installed` then describes it.
+ * @param {{ root: string, env?: Record<string, string>, workspaceTrust?: boolean, vsix?: string }} options
+ */
+export async function startCodeServer({ root, env = {}, workspaceTrust = false, vsix }) {
   const dirs = {
     home: join(root, 'home'),
     userData: join(root, 'user-data'),
@@ -87,6 +134,7 @@ export async function startCodeServer({ root, env = {}, workspaceTrust = false }
   const settings = { ...userSettings, ...(workspaceTrust ? restrictedModeSettings : { 'security.workspace.trust.enabled': false }) };
   writeFileSync(join(dirs.userData, 'User', 'settings.json'), `${JSON.stringify(settings, null, 2)}\n`);
   const logFile = join(root, 'code-server.log');
+  const installed = vsix ? await installVsix(vsix, dirs, env) : undefined;
 
   // A port can be taken between probing and binding; retry with a new one rather than fail the run.
   for (let attempt = 1; ; attempt++) {
@@ -108,20 +156,7 @@ export async function startCodeServer({ root, env = {}, workspaceTrust = false }
     const child = spawn(nodeExecutable, args, {
       detached: true,
       stdio: ['ignore', log, log],
-      env: {
-        ...process.env,
-        ...env,
-        PATH: `${nodeBinDir}${delimiter}${process.env.PATH ?? ''}`,
-        HOME: dirs.home,
-        XDG_CONFIG_HOME: join(dirs.home, '.config'),
-        XDG_DATA_HOME: join(dirs.home, '.local', 'share'),
-        XDG_CACHE_HOME: join(dirs.home, '.cache'),
-        XDG_RUNTIME_DIR: join(dirs.home, '.run'),
-        // Node 24 keeps compiled code of code-server and the extension host between runs.
-        NODE_COMPILE_CACHE: nodeCompileCache,
-        VSCODE_CLI: undefined,
-        ELECTRON_RUN_AS_NODE: undefined,
-      },
+      env: serverEnv(dirs.home, env),
     });
     child.unref();
     const url = `http://127.0.0.1:${port}`;
@@ -129,7 +164,7 @@ export async function startCodeServer({ root, env = {}, workspaceTrust = false }
       await waitUntilHealthy(url, child, logFile, 60_000);
       let stopped;
       // Once only: after the group is gone its id may be reused by processes that are not ours.
-      return { url, port, logFile, stop: () => (stopped ??= stopProcessGroup(child)) };
+      return { url, port, logFile, installed, stop: () => (stopped ??= stopProcessGroup(child)) };
     } catch (error) {
       await stopProcessGroup(child);
       if (attempt >= 3 || !/EADDRINUSE/.test(tail(logFile, 200))) throw error;

@@ -5,11 +5,15 @@
 //   2. the *.restricted.test.ts files the same way, on a second server with Workspace Trust enabled, so
 //      the workspace opens in Restricted Mode;
 //   3. the UI suite (test/vscode/ui/*.ui.mjs) against the workbench DOM; screenshots in test-results/vscode/.
-// Options: --suite or --ui (one phase only), --keep (keep the temporary folder), --grep TEXT (mocha grep).
+//      It tests what ships: `npm run package`'s .vsix, installed into a third server's own extensions
+//      folder (no extensionDevelopmentPath). Packaging rebuilds out/ minified; build() runs after it, so
+//      out/ ends as the normal (development + test bundle) build that phases 1 and 2 load.
+// Options: --suite or --ui (one phase only), --keep (keep the temporary folder), --grep TEXT (mocha grep),
+// --vsix FILE (the UI suite tests this already built .vsix, e.g. a release artifact, instead of packaging).
 // Environment: IMGPROMPT_VSCODE_TEST_TIMEOUT_S (hard limit for the run after the install, default 600),
 // IMGPROMPT_VSCODE_TEST_CACHE (where code-server is installed), IMGPROMPT_CHROMIUM (browser binary).
-import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -28,6 +32,7 @@ const args = process.argv.slice(2);
 const phases = { suite: !args.includes('--ui') || args.includes('--suite'), ui: !args.includes('--suite') || args.includes('--ui') };
 const keep = args.includes('--keep');
 const grep = args.includes('--grep') ? args[args.indexOf('--grep') + 1] : undefined;
+const givenVsix = args.includes('--vsix') ? resolve(args[args.indexOf('--vsix') + 1] ?? '') : undefined;
 const timeoutS = Number(process.env.IMGPROMPT_VSCODE_TEST_TIMEOUT_S || 600);
 
 const say = (message) => console.log(`[vscode-test] ${message}`);
@@ -57,6 +62,28 @@ function build() {
   say(`built the extension and the test bundle in ${seconds(started)}`);
 }
 
+/**
+ * `node scripts/package.mjs` (production bundles + vsce, the `npm run package` artifact at the project
+ * root); resolves with the .vsix's absolute path, taken from the script's summary line. Asynchronous so
+ * the watchdog and signal handlers stay live while it runs.
+ */
+async function packageVsix() {
+  const started = Date.now();
+  const { code, output } = await new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join('scripts', 'package.mjs')], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code: code ?? signal, output }));
+  });
+  const name = /^(\S+\.vsix): /m.exec(output)?.[1];
+  if (code !== 0 || !name) throw new Error(`packaging failed (node scripts/package.mjs, ${code}):\n${output}`);
+  const vsix = resolve(projectRoot, name);
+  say(`packaged ${vsix} (${(statSync(vsix).size / 2 ** 20).toFixed(1)} MiB) in ${seconds(started)}`);
+  return vsix;
+}
+
 /** A writable copy of the workspace fixture, so tests may create and save files. */
 function copyWorkspace(name) {
   const target = join(resources.tempRoot, 'workspaces', name);
@@ -64,12 +91,17 @@ function copyWorkspace(name) {
   return target;
 }
 
-/** Opens the workbench on `folder` with this project as the extension under development. */
+/**
+ * Opens the workbench on `folder`. With `extensionTestsPath`, this project is the extension under
+ * development and the suite at that path runs in its extension host; without, the window runs the
+ * extensions installed in the server's extensions folder (the UI suite: the packaged .vsix).
+ */
 function workbenchUrl(server, folder, extensionTestsPath) {
+  const url = `${server.url}/?folder=${encodeURIComponent(folder)}`;
+  if (!extensionTestsPath) return url;
   const remote = (path) => `vscode-remote://127.0.0.1:${server.port}${path}`;
-  const payload = [['extensionDevelopmentPath', remote(projectRoot)]];
-  if (extensionTestsPath) payload.push(['extensionTestsPath', remote(extensionTestsPath)]);
-  return `${server.url}/?folder=${encodeURIComponent(folder)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
+  const payload = [['extensionDevelopmentPath', remote(projectRoot)], ['extensionTestsPath', remote(extensionTestsPath)]];
+  return `${url}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
 }
 
 /** Collects the page's console and the workbench's own log, written to test-results/vscode/workbench.log. */
@@ -192,24 +224,30 @@ async function main() {
   // The hard limit covers the run itself, not a first-time install of code-server.
   startWatchdog();
   const started = Date.now();
-  build();
+  if (givenVsix && !(existsSync(givenVsix) && statSync(givenVsix).isFile())) throw new Error(`--vsix ${givenVsix}: no such file`);
+  let vsix = givenVsix;
+  try {
+    if (phases.ui && !vsix) vsix = await packageVsix();
+  } finally {
+    // Also after a failed packaging: out/ must not stay minified for the other phases and test runners.
+    build();
+  }
   // Screenshots of an earlier run would pass for this run's.
   rmSync(resultsDir, { recursive: true, force: true });
   mkdirSync(resultsDir, { recursive: true });
   resources.tempRoot = mkdtempSync(join(tmpdir(), 'imgprompt-vscode-test-'));
-  const startServer = async (name, logFile, { env = {}, workspaceTrust = false } = {}) => {
+  const startServer = async (name, { logFile, env = {}, workspaceTrust = false, vsix } = {}) => {
     const serverStarted = Date.now();
     const server = await startCodeServer({
       root: join(resources.tempRoot, name),
-      env: { IMGPROMPT_VSCODE_TEST_LOG: logFile, ...(grep ? { IMGPROMPT_VSCODE_TEST_GREP: grep } : {}), ...env },
+      env: { ...(logFile ? { IMGPROMPT_VSCODE_TEST_LOG: logFile } : {}), ...(grep ? { IMGPROMPT_VSCODE_TEST_GREP: grep } : {}), ...env },
       workspaceTrust,
+      vsix,
     });
     resources.servers.push(server);
     say(`${name} ready at ${server.url} in ${seconds(serverStarted)}`);
     return server;
   };
-  const suiteLog = join(resources.tempRoot, 'extension-host-tests.log');
-  const server = await startServer('code-server', suiteLog);
 
   if (!existsSync(chromiumExecutable)) throw new Error(`no browser at ${chromiumExecutable}: apt-get install -y chromium`);
   resources.browser = await chromium.launchPersistentContext(join(resources.tempRoot, 'browser-profile'), {
@@ -224,31 +262,39 @@ async function main() {
   for (const page of resources.browser.pages()) await page.close();
 
   const workbenchLog = [];
-  let failed = false;
+  /** Servers of the phases that failed, whose logs are worth printing. */
+  const failedServers = [];
+  const record = (server, code) => {
+    if (code !== 0) failedServers.push(server);
+  };
   try {
+    // Each phase has its own server, stopped when the phase ends so the next one has the CPUs.
     if (phases.suite) {
-      const options = { label: 'extension-host suite', logFile: suiteLog };
-      failed = (await runExtensionHostSuite(resources.browser, server, workbenchLog, options)) !== 0 || failed;
+      const logFile = join(resources.tempRoot, 'extension-host-tests.log');
+      const server = await startServer('code-server', { logFile });
+      record(server, await runExtensionHostSuite(resources.browser, server, workbenchLog, { label: 'extension-host suite', logFile }));
+      await server.stop();
     }
     if (phases.suite && readdirSync(suiteBundleDir).some((name) => name.endsWith('.restricted.test.js'))) {
-      // Workspace Trust is a server option: a second server, stopped again before the UI suite.
+      // Workspace Trust is a server option.
       const logFile = join(resources.tempRoot, 'restricted-mode-tests.log');
-      const restricted = await startServer('code-server-restricted', logFile, { env: { IMGPROMPT_VSCODE_TEST_MODE: 'restricted' }, workspaceTrust: true });
-      const options = { label: 'Restricted Mode suite', logFile };
-      failed = (await runExtensionHostSuite(resources.browser, restricted, workbenchLog, options)) !== 0 || failed;
+      const restricted = await startServer('code-server-restricted', { logFile, env: { IMGPROMPT_VSCODE_TEST_MODE: 'restricted' }, workspaceTrust: true });
+      record(restricted, await runExtensionHostSuite(resources.browser, restricted, workbenchLog, { label: 'Restricted Mode suite', logFile }));
       await restricted.stop();
     }
     if (phases.ui) {
-      say('UI suite');
-      failed = (await runUiSuite(resources.browser, server, workbenchLog)) !== 0 || failed;
+      const server = await startServer('code-server-ui', { vsix });
+      const { id, version, dir } = server.installed;
+      say(`UI suite: extension ${id} ${version} installed from ${vsix} into ${dir} (no extensionDevelopmentPath)`);
+      record(server, await runUiSuite(resources.browser, server, workbenchLog));
     }
   } finally {
     const logPath = join(resultsDir, 'workbench.log');
     writeFileSync(logPath, `${workbenchLog.join('\n')}\n`);
-    if (failed) {
-      say(`workbench log: ${logPath}; code-server log (last lines):\n${tail(server.logFile)}`);
-    }
+    if (failedServers.length > 0) say(`workbench log: ${logPath}`);
+    for (const server of failedServers) say(`${server.logFile} (last lines):\n${tail(server.logFile)}`);
   }
+  const failed = failedServers.length > 0;
   say(`${failed ? 'FAILED' : 'passed'} in ${seconds(started)}`);
   // The closing line CI reads: every phase's tests together.
   console.log(`vscode: ${totals.passed} passed, ${totals.failed} failed`);

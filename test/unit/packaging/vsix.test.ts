@@ -88,6 +88,9 @@ describe('the linux-x64 .vsix', () => {
         (async () => {
           const session = await ort.InferenceSession.create(process.argv[1]);
           const png = await sharp({ create: { width: 2, height: 2, channels: 3, background: '#f00' } }).png().toBuffer();
+          // The extension's lazy import() takes sharp's ESM entry: it must ship too.
+          const esm = (await import('sharp')).default;
+          await esm({ create: { width: 1, height: 1, channels: 3, background: '#000' } }).png().toBuffer();
           console.log(JSON.stringify({ ort: require.resolve('onnxruntime-node'), sharp: require.resolve('sharp'),
             inputs: session.inputNames, png: png.subarray(1, 4).toString() }));
         })().catch((error) => { console.error(error); process.exit(1); });`;

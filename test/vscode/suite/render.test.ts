@@ -67,7 +67,9 @@ suite('rendering with the embedded model', () => {
 
   test('a second save during a render cancels it and renders the newer scene', async () => {
     const { renderEvents } = await api();
-    const scene = await writeWorkspaceFile('render/restart.imgprompt', 'model: tiny-shapes\nprompt: a small white square at the top, black background\nseed: 1\nsteps: 200\n');
+    // A long first render (many steps at twice the native size) so the second save surely lands during it.
+    const long = 'model: tiny-shapes\nprompt: a small white square at the top, black background\nseed: 1\nsize: {width: 256, height: 256}\nsteps: 500\n';
+    const scene = await writeWorkspaceFile('render/restart.imgprompt', long);
     const png = workspaceFile('render', 'restart.png');
     const editor = await vscode.window.showTextDocument(scene);
     const cancelled: string[] = [];
@@ -77,7 +79,7 @@ suite('rendering with the embedded model', () => {
       renderEvents.onDidStep((s) => s.scene.toString() === scene.toString() && steps.push(s.step)),
     ];
     try {
-      await editAndSave(editor, 'model: tiny-shapes\nprompt: a small white square at the top, black background\nseed: 1\nsteps: 200\n# first\n');
+      await editAndSave(editor, `${long}# first\n`);
       await waitFor('the first render to be under way', () => steps.length >= 2, 60_000);
       await editAndSave(editor, 'model: tiny-shapes\nprompt: a small white square at the top, black background\nseed: 2\nsteps: 6\n');
       await waitFor('the newer render', async () => (await storedRecipe(png))?.seed === '2', 60_000);
