@@ -2,6 +2,7 @@
 // globs (`'docs/**/*.imgprompt'`, for shells and CI configs that do not expand them).
 import { readdirSync, statSync } from 'node:fs';
 import { extname, join, relative, resolve, sep } from 'node:path';
+import { UsageError } from './command';
 
 const SKIPPED_DIRS = new Set(['node_modules', 'out']);
 
@@ -71,4 +72,17 @@ export function expandSceneTargets(targets: readonly string[], cwd: string): Sce
     found.forEach(add);
   }
   return { files, problems };
+}
+
+/**
+ * Splits arguments into the boolean `known` flags that were given and the scene targets; an unknown
+ * option, or no target at all, is a usage error.
+ */
+export function takeFlagsAndTargets(args: readonly string[], known: readonly string[]): { flags: Set<string>; targets: string[] } {
+  const flags = new Set(args.filter((a) => known.includes(a)));
+  const targets = args.filter((a) => !known.includes(a));
+  const unknown = targets.find((a) => a.startsWith('-'));
+  if (unknown) throw new UsageError(`unknown option '${unknown}'`);
+  if (targets.length === 0) throw new UsageError('name at least one scene file, folder or glob');
+  return { flags, targets };
 }

@@ -2,9 +2,9 @@
 // every problem as `file:line:col: severity: message`. Exit 1 when any scene has an error.
 import { readFileSync } from 'node:fs';
 import { analyzeScene, formatDiagnostic, type SceneDiagnostic } from '../../engine/index';
-import { UsageError, type Command } from '../command';
+import type { Command } from '../command';
 import { displayPath, sceneContext, takeSceneOptions } from '../sceneContext';
-import { expandSceneTargets } from '../sceneTargets';
+import { expandSceneTargets, takeFlagsAndTargets } from '../sceneTargets';
 
 const usage = `usage: imgprompt check [options] FILE|DIR...
 
@@ -28,11 +28,8 @@ export const checkCommand: Command = {
   usage,
   async run(args, io) {
     const { modelPaths, rest } = takeSceneOptions(args, io.cwd);
-    const json = rest.includes('--json');
-    const targets = rest.filter((a) => a !== '--json');
-    const unknown = targets.find((a) => a.startsWith('-'));
-    if (unknown) throw new UsageError(`unknown option '${unknown}'`);
-    if (targets.length === 0) throw new UsageError('name at least one scene file or folder');
+    const { flags, targets } = takeFlagsAndTargets(rest, ['--json']);
+    const json = flags.has('--json');
 
     const results: { file: string; diagnostics: SceneDiagnostic[] }[] = [];
     const expanded = expandSceneTargets(targets, io.cwd);

@@ -1,10 +1,10 @@
 // `imgprompt render`: renders scenes whose outputs are missing or stale (all with --force), writing each
 // PNG atomically with its recipe and provenance.
 import { CancelledError, SceneError, type Engine } from '../../engine/index';
-import { UsageError, type Command } from '../command';
+import type { Command } from '../command';
 import { createEngine, planScene, progressLine, seconds } from '../renderSupport';
 import { displayPath, takeSceneOptions } from '../sceneContext';
-import { expandSceneTargets } from '../sceneTargets';
+import { expandSceneTargets, takeFlagsAndTargets } from '../sceneTargets';
 
 const usage = `usage: imgprompt render [options] FILE|DIR|GLOB...
 
@@ -23,11 +23,8 @@ export const renderCommand: Command = {
   usage,
   async run(args, io, signal) {
     const { modelPaths, rest } = takeSceneOptions(args, io.cwd);
-    const force = rest.includes('--force');
-    const targets = rest.filter((a) => a !== '--force');
-    const unknown = targets.find((a) => a.startsWith('-'));
-    if (unknown) throw new UsageError(`unknown option '${unknown}'`);
-    if (targets.length === 0) throw new UsageError('name at least one scene file, folder or glob');
+    const { flags, targets } = takeFlagsAndTargets(rest, ['--force']);
+    const force = flags.has('--force');
     const { files, problems } = expandSceneTargets(targets, io.cwd);
     for (const p of problems) io.stderr(`${displayPath(p.target, io.cwd)}: error: ${p.message}\n`);
     let failed = problems.length;

@@ -3,10 +3,10 @@
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { CancelledError, describeChange, readImageMetadata, recipeChanges, SceneError, type Engine, type RenderJob } from '../../engine/index';
-import { UsageError, type Command, type CliIO } from '../command';
+import type { Command, CliIO } from '../command';
 import { createEngine, planScene } from '../renderSupport';
 import { displayPath, takeSceneOptions } from '../sceneContext';
-import { expandSceneTargets } from '../sceneTargets';
+import { expandSceneTargets, takeFlagsAndTargets } from '../sceneTargets';
 
 const usage = `usage: imgprompt verify [options] FILE|DIR|GLOB...
 
@@ -51,11 +51,8 @@ export const verifyCommand: Command = {
   usage,
   async run(args, io, signal) {
     const { modelPaths, rest } = takeSceneOptions(args, io.cwd);
-    const rerender = rest.includes('--rerender');
-    const targets = rest.filter((a) => a !== '--rerender');
-    const unknown = targets.find((a) => a.startsWith('-'));
-    if (unknown) throw new UsageError(`unknown option '${unknown}'`);
-    if (targets.length === 0) throw new UsageError('name at least one scene file, folder or glob');
+    const { flags, targets } = takeFlagsAndTargets(rest, ['--rerender']);
+    const rerender = flags.has('--rerender');
     const { files, problems } = expandSceneTargets(targets, io.cwd);
     for (const p of problems) io.stderr(`${displayPath(p.target, io.cwd)}: error: ${p.message}\n`);
     let bad = problems.length;

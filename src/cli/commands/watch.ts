@@ -2,10 +2,10 @@
 // images) changes. One render at a time; a change during a render cancels it and starts again.
 import { watch as chokidarWatch, type FSWatcher } from 'chokidar';
 import { CancelledError, SceneError } from '../../engine/index';
-import { UsageError, type Command } from '../command';
+import type { Command } from '../command';
 import { createEngine, planScene, seconds } from '../renderSupport';
 import { displayPath, takeSceneOptions } from '../sceneContext';
-import { expandSceneTargets } from '../sceneTargets';
+import { expandSceneTargets, takeFlagsAndTargets } from '../sceneTargets';
 
 const usage = `usage: imgprompt watch [options] FILE|DIR|GLOB...
 
@@ -23,10 +23,8 @@ export const watchCommand: Command = {
   usage,
   async run(args, io, signal) {
     const { modelPaths, rest } = takeSceneOptions(args, io.cwd);
-    const unknown = rest.find((a) => a.startsWith('-'));
-    if (unknown) throw new UsageError(`unknown option '${unknown}'`);
-    if (rest.length === 0) throw new UsageError('name at least one scene file, folder or glob');
-    const { files, problems } = expandSceneTargets(rest, io.cwd);
+    const { targets } = takeFlagsAndTargets(rest, []);
+    const { files, problems } = expandSceneTargets(targets, io.cwd);
     for (const p of problems) io.stderr(`${displayPath(p.target, io.cwd)}: error: ${p.message}\n`);
     if (files.length === 0) return 1;
 

@@ -3,23 +3,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { quickOpen } from './workbench.mjs';
 
-/** Opens `fileName` with Quick Open (Ctrl+P) and waits for its editor to show `expectedText`. */
-async function quickOpen(page, fileName, expectedText) {
-  await page.locator('.explorer-folders-view').waitFor({ timeout: 60_000 });
-  const input = page.locator('.quick-input-widget input');
-  for (let attempt = 0; attempt < 3 && !(await input.isVisible()); attempt++) {
-    await page.keyboard.press('Control+P');
-    await input.waitFor({ timeout: 5_000 }).catch(() => {});
-  }
-  // File search runs in the extension host, which may still be starting: results can take a while.
-  await input.fill(fileName);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: fileName }).first().waitFor({ timeout: 90_000 });
-  await page.keyboard.press('Enter');
-  const editor = page.locator('.editor-instance .monaco-editor').first();
-  await editor.locator('.view-lines', { hasText: expectedText }).waitFor({ timeout: 20_000 });
-  return editor;
-}
 
 /** The rendered tokens of the editor's visible lines: text (nbsp → space) and monaco's mtk colour class. */
 function renderedTokens(editor) {

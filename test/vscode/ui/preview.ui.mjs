@@ -7,6 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { quickOpen, runCommand } from './workbench.mjs';
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -29,27 +30,7 @@ function git(folder, ...args) {
   execFileSync('git', ['-c', 'user.name=imgprompt tests', '-c', 'user.email=tests@example.invalid', '-c', 'commit.gpgsign=false', ...args], { cwd: folder, stdio: 'pipe' });
 }
 
-async function openFile(page, fileName) {
-  await page.locator('.explorer-folders-view').waitFor({ timeout: 60_000 });
-  const input = page.locator('.quick-input-widget input');
-  for (let attempt = 0; attempt < 3 && !(await input.isVisible()); attempt++) {
-    await page.keyboard.press('Control+P');
-    await input.waitFor({ timeout: 5_000 }).catch(() => {});
-  }
-  await input.fill(fileName);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: fileName }).first().waitFor({ timeout: 90_000 });
-  await page.keyboard.press('Enter');
-  await page.locator('.editor-instance .monaco-editor .view-lines', { hasText: 'red circle' }).first().waitFor({ timeout: 20_000 });
-}
 
-async function runCommand(page, title) {
-  await page.keyboard.press('F1');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ timeout: 10_000 });
-  await input.fill(`>${title}`);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 20_000 });
-  await page.keyboard.press('Enter');
-}
 
 /**
  * The preview's document inside the webview's nested iframes: the frame that holds the preview's root.
@@ -90,7 +71,7 @@ export const tests = [
     name: 'preview: Open Preview shows the output beside the scene, with zoom and alt text from the prompt',
     async run(ctx) {
       const { page } = await setUp(ctx);
-      await openFile(page, 'preview.imgprompt');
+      await quickOpen(page, 'preview.imgprompt', 'red circle');
       await runCommand(page, 'imgprompt: Open Preview');
       const frame = await previewFrame(page);
       const image = frame.locator('#output-image');

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { quickOpen, runCommand } from './workbench.mjs';
 
 const SCENE = `# The render UI test's scene.
 model: tiny-shapes
@@ -13,29 +14,7 @@ steps: 16
 purpose: Shows save-to-preview in the extension's UI tests.
 `;
 
-async function openFile(page, fileName, expectedText) {
-  await page.locator('.explorer-folders-view').waitFor({ timeout: 60_000 });
-  const input = page.locator('.quick-input-widget input');
-  for (let attempt = 0; attempt < 3 && !(await input.isVisible()); attempt++) {
-    await page.keyboard.press('Control+P');
-    await input.waitFor({ timeout: 5_000 }).catch(() => {});
-  }
-  await input.fill(fileName);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: fileName }).first().waitFor({ timeout: 90_000 });
-  await page.keyboard.press('Enter');
-  const editor = page.locator('.editor-instance .monaco-editor').first();
-  await editor.locator('.view-lines', { hasText: expectedText }).waitFor({ timeout: 20_000 });
-  return editor;
-}
 
-async function runCommand(page, title) {
-  await page.keyboard.press('F1');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ timeout: 10_000 });
-  await input.fill(`>${title}`);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 20_000 });
-  await page.keyboard.press('Enter');
-}
 
 /** The first frame (of the webviews' nested iframes) holding an image whose alt text matches. */
 async function previewImage(page, altPattern, timeoutMs) {
@@ -56,7 +35,7 @@ export const tests = [
     async run({ openWorkbench, resultsDir, log }) {
       const { page, folder } = await openWorkbench();
       writeFileSync(join(folder, 'loop.imgprompt'), SCENE);
-      const editor = await openFile(page, 'loop.imgprompt', 'large red circle');
+      const editor = await quickOpen(page, 'loop.imgprompt', 'large red circle');
       await runCommand(page, 'imgprompt: Open Preview');
       // The first edit and save renders (starting the worker and loading the model): seed 11 → 12.
       await editor.locator('.view-line', { hasText: 'seed: 11' }).click();
