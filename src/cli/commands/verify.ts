@@ -1,8 +1,7 @@
 // `imgprompt verify`: checks that every figure is up to date with its scene (for CI): lists each missing
 // or stale PNG and which inputs changed; with --rerender also renders in memory and compares pixels.
-import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
-import { CancelledError, describeChange, readImageMetadata, recipeChanges, SceneError, type Engine, type RenderJob } from '../../engine/index';
+import { CancelledError, describeChange, SceneError, type Engine, type RenderJob } from '../../engine/index';
 import type { Command, CliIO } from '../command';
 import { createEngine, planScene } from '../renderSupport';
 import { displayPath, takeSceneOptions } from '../sceneContext';
@@ -16,14 +15,6 @@ hash), naming the inputs that changed: prompt, seed, model hash, LoRA hash, engi
 options:
   --rerender         also render each up-to-date figure in memory and compare its pixels with the file
   --model-path DIR   a folder of model folders (repeatable; also IMGPROMPT_MODEL_PATH)`;
-
-async function storedRecipe(path: string): Promise<unknown> {
-  try {
-    return readImageMetadata(await readFile(path), path).recipe;
-  } catch {
-    return undefined;
-  }
-}
 
 /** Compares a fresh in-memory render with the pixels in the file. */
 async function comparePixels(engine: Engine, job: RenderJob, io: CliIO, signal: AbortSignal): Promise<string | undefined> {
@@ -70,7 +61,7 @@ export const verifyCommand: Command = {
               io.stdout(`${out}: missing (render ${displayPath(file, io.cwd)})\n`);
             } else if (status.state === 'stale') {
               bad++;
-              const changes = recipeChanges(await storedRecipe(job.output), job.metadata);
+              const changes = status.changes ?? [];
               const why = changes.length > 0 ? changes.map((c) => `\n  ${describeChange(c)}`).join('') : ' (its stored recipe is unreadable or was not written by imgprompt)';
               io.stdout(`${out}: stale${why}\n`);
             } else if (rerender) {

@@ -10,7 +10,7 @@ import { hashModelFolder } from '../hash/modelHash';
 import { latentToPreviewRGB, fitLatentRGBFactors, SD15_LATENT_RGB_FACTORS, type LatentRGBFactors } from '../image/latentPreview';
 import { loadImageTensor } from '../image/loadImage';
 import { imageTensorToRGB, type RGBImage } from '../image/rgbImage';
-import { readStoredRecipeHash } from '../interop/readImageMetadata';
+import { readImageMetadata } from '../interop/readImageMetadata';
 import { CLIPTextEncoder } from '../model/clipTextEncoder';
 import { acquireComponent, type ComponentLease } from '../model/componentLease';
 import type { ModelConfig } from '../model/modelConfig';
@@ -28,6 +28,7 @@ import { recipeHash, type Recipe, type ResolvedScene } from '../scene';
 import { loadCLIPTokenizer, type CLIPTokenizer } from '../tokenizer';
 import { ENGINE_VERSION } from '../version';
 import { denoise } from './denoise';
+import { recipeChanges, type RecipeChange } from './recipeChanges';
 import { encodePrompt, PromptEmbeddingCache } from './PromptEncoder';
 import { StageTimings, type StageTimingReport } from './StageTimings';
 import { allFinite, divided, scaled } from './tensorMath';
@@ -81,6 +82,8 @@ export interface OutputStatus {
   readonly state: OutputState;
   /** The hash stored in the existing PNG, if it has one. */
   readonly storedHash?: string;
+  /** For a stale output: the pixel-affecting fields that differ from the recipe stored in the PNG. */
+  readonly changes?: readonly RecipeChange[];
 }
 
 export interface RenderProgress {
@@ -185,13 +188,16 @@ export class Engine {
     } catch {
       return { state: 'missing' };
     }
-    let storedHash: string | undefined;
+    let stored: Record<string, unknown> | undefined;
     try {
-      storedHash = readStoredRecipeHash(bytes, job.output);
+      stored = readImageMetadata(bytes, job.output).recipe;
     } catch {
       return { state: 'stale' };
     }
-    return storedHash === job.hash ? { state: 'up-to-date', storedHash } : storedHash ? { state: 'stale', storedHash } : { state: 'stale' };
+    const storedHash = typeof stored?.hash === 'string' ? stored.hash : undefined;
+    if (!stored || storedHash === undefined) return { state: 'stale' };
+    if (storedHash === job.hash) return { state: 'up-to-date', storedHash };
+    return { state: 'stale', storedHash, changes: recipeChanges(stored, job.metadata) };
   }
 
   /** Renders a job in memory: pixels and the PNG bytes with provenance. Nothing is written. */

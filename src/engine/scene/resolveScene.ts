@@ -14,6 +14,8 @@ import { SCENE_DEFAULTS } from './sceneSpec';
 export interface ResolveContext extends SceneContext {
   /** Reads a model folder's configs. Long-lived hosts pass a caching loader; defaults to readModelConfig. */
   loadModelConfig?: (dir: string) => ModelConfig;
+  /** Where the output goes when the scene has no `output:` key (an editor's output-folder setting). */
+  defaultOutput?: string;
 }
 
 export interface ResolvedScene {
@@ -139,7 +141,7 @@ export function analyzeScene(input: string | CheckedScene, context: ResolveConte
 
   const { scene, paths } = checked;
   const sceneFile = resolve(context.file);
-  const output = paths.get('output')?.path ?? join(dirname(sceneFile), `${basename(sceneFile, extname(sceneFile))}.png`);
+  const output = paths.get('output')?.path ?? context.defaultOutput ?? join(dirname(sceneFile), `${basename(sceneFile, extname(sceneFile))}.png`);
   const modelFile: RecipeFile = { path: model.dir, ref: checked.model.name };
   const recipe: Recipe = {
     format: RECIPE_FORMAT,

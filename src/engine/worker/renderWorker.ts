@@ -6,8 +6,7 @@
 // message is handled during a UNet call and the loop stops before the next step.
 import { readFile } from 'node:fs/promises';
 import { CancelledError } from '../errors';
-import { Engine, recipeChanges, type RenderProgress } from '../pipeline';
-import { readImageMetadata } from '../interop/readImageMetadata';
+import { Engine, type RenderProgress } from '../pipeline';
 import { ModelConfigCache } from '../model/modelConfig';
 import { resolveScene } from '../scene';
 import type { FromWorker, SerializedError, ToWorker, WorkerJobResult, WorkerRenderRequest, WorkerRenderResult } from './protocol';
@@ -38,16 +37,6 @@ function serialize(error: unknown): SerializedError {
   return { name: 'Error', message: String(error) };
 }
 
-/** Field names that differ between the recipe stored in `output` and `metadata`. */
-async function storedChanges(output: string, metadata: unknown): Promise<string[] | undefined> {
-  try {
-    const stored = readImageMetadata(await readFile(output), output).recipe;
-    return stored ? recipeChanges(stored, metadata).map((c) => c.field) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 async function render(id: number, request: WorkerRenderRequest, signal: AbortSignal): Promise<WorkerRenderResult> {
   engine ??= Engine.create(engineOptions);
   const e = await engine;
@@ -58,19 +47,14 @@ async function render(id: number, request: WorkerRenderRequest, signal: AbortSig
     modelSearchPaths: request.scene.modelSearchPaths,
     builtinModelsDir: request.scene.builtinModelsDir,
     loadModelConfig: (dir) => modelConfigs.load(dir),
+    defaultOutput: request.defaultOutput,
   });
-  if (request.defaultOutput && !resolved.checked.scene.output) {
-    const main = request.defaultOutput;
-    const stem = main.replace(/\.png$/i, '');
-    resolved.recipe = { ...resolved.recipe, output: main };
-    resolved.variants = resolved.variants.map((v) => ({ ...v, output: `${stem}-${v.seed}.png` }));
-  }
   const jobs = await e.plan(resolved, request.scene.projectRoot, signal);
   const results: WorkerJobResult[] = [];
   for (const [index, job] of jobs.entries()) {
     const status = await e.status(job);
     if (request.checkOnly || (!request.force && !request.dryRun && status.state === 'up-to-date')) {
-      const changes = status.state === 'stale' ? await storedChanges(job.output, job.metadata) : undefined;
+      const changes = status.changes?.map((c) => c.field);
       results.push({ output: job.output, hash: job.hash, state: status.state, previousState: status.state, changes, metadata: job.metadata, warnings: [] });
       continue;
     }

@@ -73,6 +73,8 @@ export class RenderQueue extends Disposable implements Renderer, RenderEvents {
   private clientThreads: number | undefined;
   private readonly statusBar = this.register(vscode.window.createStatusBarItem('imgprompt.render', vscode.StatusBarAlignment.Left, 10));
   private readonly saveTimers = new Map<string, NodeJS.Timeout>();
+  /** Hides the status bar item a few seconds after a render's outcome was shown. */
+  private flashing: NodeJS.Timeout | undefined;
   private previewOpener: ((scene: vscode.Uri, viewColumn?: vscode.ViewColumn) => Promise<void>) | undefined;
 
   constructor(private readonly options: RenderQueueOptions) {
@@ -80,7 +82,12 @@ export class RenderQueue extends Disposable implements Renderer, RenderEvents {
     this.statusBar.name = 'imgprompt render';
     this.statusBar.command = COMMANDS.cancelRender;
     this.register(vscode.workspace.onDidSaveTextDocument((document) => this.onSave(document)));
-    this.register({ dispose: () => this.saveTimers.forEach((t) => clearTimeout(t)) });
+    this.register({
+      dispose: () => {
+        this.saveTimers.forEach((t) => clearTimeout(t));
+        clearTimeout(this.flashing);
+      },
+    });
     this.register(options.config.onDidChange(() => void this.restartWorkerIfThreadsChanged()));
   }
 
@@ -379,8 +386,6 @@ export class RenderQueue extends Disposable implements Renderer, RenderEvents {
     this.statusBar.command = COMMANDS.cancelRender;
     this.statusBar.show();
   }
-
-  private flashing: NodeJS.Timeout | undefined;
 
   /** Shows a finished render's outcome for a few seconds. */
   private flashStatus(text: string, tooltip?: string): void {

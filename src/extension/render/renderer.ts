@@ -1,6 +1,5 @@
 // The seam between the editor features and rendering. Commands, CodeLens and the status of scenes talk
-// to a Renderer; the render queue, the worker client and the preview panel implement it. Until they do,
-// UnavailableRenderer answers every request with a clear message.
+// to a Renderer; RenderQueue implements it (behind TrustedRenderer for Restricted Mode).
 import type * as vscode from 'vscode';
 
 /** What asked for a render: decides e.g. whether a failure interrupts the user (command) or not (save). */
