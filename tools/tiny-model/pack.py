@@ -19,7 +19,7 @@ import train
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def pack(work: str, out: str) -> None:
+def pack(work: str, out: str, summary_path: str = os.path.join(HERE, 'results', 'training.json')) -> None:
     s = torch.load(os.path.join(work, 'unet_ckpt.pt'))
     tok = clip_bpe.Tokenizer.load(os.path.join(work, 'tokenizer'))
     vae = torch.load(os.path.join(work, 'vae.pt'))
@@ -54,8 +54,8 @@ def pack(work: str, out: str) -> None:
         summary['log_decoder'] = [ln for ln in lines if 'decoder step' in ln][-1:]
         summary['log_text'] = [ln for ln in lines if 'text step' in ln][-1:]
         summary['log_data'] = [ln for ln in lines if 'scaling_factor' in ln][-1:]
-    os.makedirs(os.path.join(HERE, 'results'), exist_ok=True)
-    with open(os.path.join(HERE, 'results', 'training.json'), 'w') as f:
+    os.makedirs(os.path.dirname(summary_path), exist_ok=True)
+    with open(summary_path, 'w') as f:
         json.dump(summary, f, indent=1)
         f.write('\n')
 
@@ -65,8 +65,10 @@ def main() -> None:
     ap.add_argument('--work', default=os.environ.get('IMGPROMPT_TRAIN_DIR',
                                                      os.path.expanduser('~/.cache/imgprompt-train')))
     ap.add_argument('--out', default=os.path.join(HERE, 'checkpoints', 'latest.pt'))
+    ap.add_argument('--summary', default=os.path.join(HERE, 'results', 'training.json'),
+                    help='where the training summary for the model card goes')
     args = ap.parse_args()
-    pack(args.work, args.out)
+    pack(args.work, args.out, args.summary)
 
 
 if __name__ == '__main__':
