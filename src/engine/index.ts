@@ -5,6 +5,7 @@ export * from './scene/index';
 export {
   readModelConfig,
   ModelConfigCache,
+  controlNetDir,
   locateModel,
   isBareModelName,
   type ModelConfig,
@@ -25,7 +26,9 @@ export { acquireComponent, type ComponentLease, type AcquireComponentOptions } f
 export { readOnnxModelFiles, componentModelPath, initializerBytes, type OnnxModelFiles, type ExternalDataFile, type ModelFileSystem, type FileIdentity } from './model/onnxModelFiles';
 export { parseOnnxModel, OnnxProtoError, type OnnxModelInfo, type OnnxInitializer, type OnnxNode, type InitializerData } from './model/onnxProto';
 export { CLIPTextEncoder, type TextEncoderOutput } from './model/clipTextEncoder';
-export { UNet, type UNetInput } from './model/unet';
+export { UNet, type UNetInput, type UNetResiduals } from './model/unet';
+export { ControlNet, addResiduals, controlActive, type ControlNetInput } from './control/controlNet';
+export * from './control/index';
 export { VAEDecoder } from './model/vaeDecoder';
 export { VAEEncoder, type VAEEncodeOptions } from './model/vaeEncoder';
 export { floatTensor, elementCount, type FloatTensor } from './model/tensor';

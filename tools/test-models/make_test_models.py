@@ -96,6 +96,42 @@ class TinyUNet(nn.Module):
         return self.conv_out(torch.nn.functional.silu(h))
 
 
+class TinyUNetWithResiduals(TinyUNet):
+    """TinyUNet exported with ControlNet residual inputs: one "down" residual added to conv_in's output
+    (the skip tensor) and a "mid" residual added after the attention, as diffusers adds them."""
+
+    def forward(self, sample, timestep, encoder_hidden_states, down0, mid):
+        t = timestep.to(torch.float32).reshape(-1, 1) * self.freqs
+        temb = self.time_proj(torch.cat([torch.sin(t), torch.cos(t)], dim=-1))
+        h = self.conv_in(sample) + temb[:, :, None, None] + down0
+        b, c, hh, ww = h.shape
+        q = self.to_q(self.norm(h).flatten(2).transpose(1, 2))
+        k = self.to_k(encoder_hidden_states)
+        v = self.to_v(encoder_hidden_states)
+        attn = torch.softmax(q @ k.transpose(1, 2) / math.sqrt(CH), dim=-1)
+        h = h + self.to_out(attn @ v).transpose(1, 2).reshape(b, c, hh, ww) + mid
+        return self.conv_out(torch.nn.functional.silu(h))
+
+
+class TinyControlNet(nn.Module):
+    """ControlNetModel-shaped: sample, timestep, encoder_hidden_states, controlnet_cond [B,3,8H,8W] in 0..1,
+    conditioning_scale [] -> down_block_res_sample_0 and mid_block_res_sample [B,CH,H,W], scaled."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv_in = nn.Conv2d(LATENT, CH, 3, padding=1)
+        self.cond_embedding = nn.Conv2d(3, CH, 8, stride=8)
+        self.to_k = nn.Linear(WIDTH, CH, bias=False)
+        self.down = nn.Conv2d(CH, CH, 1)
+        self.mid = nn.Conv2d(CH, CH, 1)
+
+    def forward(self, sample, timestep, encoder_hidden_states, controlnet_cond, conditioning_scale):
+        t = timestep.to(torch.float32).reshape(-1, 1, 1, 1) / 1000.0
+        ctx = self.to_k(encoder_hidden_states).mean(dim=1)[:, :, None, None]
+        h = self.conv_in(sample) + self.cond_embedding(controlnet_cond) + t + ctx
+        return self.down(h) * conditioning_scale, self.mid(torch.tanh(h)) * conditioning_scale
+
+
 class HalfIO(nn.Module):
     """float16 at the graph boundary, float32 inside, as fp16 exports look to a caller."""
 
@@ -339,6 +375,76 @@ def make_unets():
     )
 
 
+def make_controlnet_pair():
+    """A UNet with residual inputs and a ControlNet feeding it; the references chain them as a pipeline does."""
+    unet = seeded(202, TinyUNetWithResiduals)
+    net = seeded(303, TinyControlNet)
+    sample, ehs = unet_inputs()
+    timestep = torch.tensor([981.0, 981.0])
+    g = torch.Generator().manual_seed(11)
+    hint = (torch.rand(2, 3, 32, 32, generator=g) > 0.8).float()
+    scale = torch.tensor(0.75)
+    with torch.no_grad():
+        down0, mid = net(sample, timestep, ehs, hint, scale)
+        out = unet(sample, timestep, ehs, down0, mid)
+        zero = torch.zeros(1, CH, 1, 1)
+        out_zero = unet(sample, timestep, ehs, zero, zero)
+    path = fresh("controlnet_tiny")
+    export(
+        net,
+        (sample, timestep, ehs, hint, scale),
+        path,
+        ["sample", "timestep", "encoder_hidden_states", "controlnet_cond", "conditioning_scale"],
+        ["down_block_res_sample_0", "mid_block_res_sample"],
+        {
+            "sample": {0: "batch", 2: "height", 3: "width"},
+            "timestep": {0: "batch"},
+            "encoder_hidden_states": {0: "batch"},
+            "controlnet_cond": {0: "batch", 2: "image_height", 3: "image_width"},
+            "down_block_res_sample_0": {0: "batch", 2: "height", 3: "width"},
+            "mid_block_res_sample": {0: "batch", 2: "height", 3: "width"},
+        },
+    )
+    write_fixture(
+        "controlnet_tiny",
+        "controlnet",
+        "ControlNet-shaped: one down-block residual and the mid-block residual, conditioning_scale scalar",
+        {
+            "sample": to_json_tensor(sample, "float32"),
+            "timestep": to_json_tensor(timestep, "float32"),
+            "encoder_hidden_states": to_json_tensor(ehs, "float32"),
+            "controlnet_cond": to_json_tensor(hint, "float32"),
+            "conditioning_scale": to_json_tensor(scale, "float32"),
+        },
+        {"down_block_res_sample_0": to_json_tensor(down0, "float32"), "mid_block_res_sample": to_json_tensor(mid, "float32")},
+        1e-5,
+    )
+    residual_axes = {0: "batch", 2: "height", 3: "width"}
+    path = fresh("unet_controlnet_residuals")
+    export(
+        unet,
+        (sample, timestep, ehs, down0, mid),
+        path,
+        ["sample", "timestep", "encoder_hidden_states", "down_block_additional_residual_0", "mid_block_additional_residual"],
+        ["out_sample"],
+        dict(UNET_AXES, timestep={0: "batch"}, down_block_additional_residual_0=residual_axes, mid_block_additional_residual=residual_axes),
+    )
+    write_fixture(
+        "unet_controlnet_residuals",
+        "unet",
+        "UNet-shaped with ControlNet residual inputs; outputs for the controlnet_tiny residuals and (out_sample_zero) for zero residuals",
+        {
+            "sample": to_json_tensor(sample, "float32"),
+            "timestep": to_json_tensor(timestep, "float32"),
+            "encoder_hidden_states": to_json_tensor(ehs, "float32"),
+            "down_block_additional_residual_0": to_json_tensor(down0, "float32"),
+            "mid_block_additional_residual": to_json_tensor(mid, "float32"),
+        },
+        {"out_sample": to_json_tensor(out, "float32"), "out_sample_zero": to_json_tensor(out_zero, "float32")},
+        1e-5,
+    )
+
+
 def make_vaes():
     g = torch.Generator().manual_seed(11)
     latents = torch.randn(1, LATENT, 3, 5, generator=g)
@@ -390,9 +496,10 @@ def make_vaes():
 def main():
     torch.set_num_threads(1)
     os.makedirs(OUT, exist_ok=True)
-    make_text_encoders()
-    make_unets()
-    make_vaes()
+    only = sys.argv[1:]
+    for name, make in (("text_encoders", make_text_encoders), ("unets", make_unets), ("controlnet", make_controlnet_pair), ("vaes", make_vaes)):
+        if not only or name in only:
+            make()
     for name in sorted(os.listdir(OUT)):
         folder = os.path.join(OUT, name)
         if os.path.isdir(folder):

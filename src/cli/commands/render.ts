@@ -13,6 +13,7 @@ scene's current recipe hash. Folders are searched recursively for *.imgprompt; q
 
 options:
   --force            render even when the output is up to date
+  --save-hints       also write each preprocessed hint image beside the output (figure.hint-1.png)
   --model-path DIR   a folder of model folders (repeatable; also IMGPROMPT_MODEL_PATH)
 
 environment: IMGPROMPT_THREADS (onnxruntime threads), IMGPROMPT_CACHE_DIR (file-hash cache)`;
@@ -23,8 +24,9 @@ export const renderCommand: Command = {
   usage,
   async run(args, io, signal) {
     const { modelPaths, rest } = takeSceneOptions(args, io.cwd);
-    const { flags, targets } = takeFlagsAndTargets(rest, ['--force']);
+    const { flags, targets } = takeFlagsAndTargets(rest, ['--force', '--save-hints']);
     const force = flags.has('--force');
+    const saveHints = flags.has('--save-hints');
     const { files, problems } = expandSceneTargets(targets, io.cwd);
     for (const p of problems) io.stderr(`${displayPath(p.target, io.cwd)}: error: ${p.message}\n`);
     let failed = problems.length;
@@ -43,7 +45,7 @@ export const renderCommand: Command = {
               continue;
             }
             const bar = progressLine(io, out);
-            const result = await engine.renderToFile(job, { signal, onProgress: bar.update });
+            const result = await engine.renderToFile(job, { signal, onProgress: bar.update, saveHints });
             bar.done();
             for (const w of result.warnings) io.stderr(`${shown}: warning: ${w}\n`);
             io.stdout(`${out}: rendered ${job.recipe.width}x${job.recipe.height}, ${job.recipe.steps} steps in ${seconds(result.timings.totalMs)}\n`);

@@ -3,7 +3,7 @@
 import { ModelError } from '../errors';
 import type { OnnxSession, OnnxValueInfo } from './onnxSession';
 
-export type ComponentRole = 'text encoder' | 'UNet' | 'VAE decoder' | 'VAE encoder';
+export type ComponentRole = 'text encoder' | 'UNet' | 'VAE decoder' | 'VAE encoder' | 'ControlNet';
 
 function list(values: readonly OnnxValueInfo[]): string {
   return values.map((v) => `'${v.name}'`).join(', ') || 'none';

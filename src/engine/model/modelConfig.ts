@@ -6,7 +6,7 @@
 // (StableDiffusionPipeline.vae_scale_factor); the UNet halves the latent once per down block except the
 // last, so it needs latents divisible by 2^(len(unet.block_out_channels) - 1); the native size is
 // unet.sample_size × the VAE factor. Missing fields fall back to Stable Diffusion 1.5's published configs.
-import { basename, isAbsolute, join, resolve } from 'node:path';
+import { basename, isAbsolute, join, normalize, resolve } from 'node:path';
 import { ModelError } from '../errors';
 import { nodeFileSystem, type SceneFileSystem } from '../scene/sceneFileSystem';
 import { SAMPLERS, SCHEDULES, type SamplerName, type ScheduleName } from '../scene/sceneSpec';
@@ -95,6 +95,11 @@ export interface ModelConfig {
   /** Sizes the model was trained at, if its model_index.json records them (`imgprompt.buckets`). */
   buckets: { width: number; height: number }[];
   defaults: ModelDefaults;
+  /**
+   * ControlNet folders by hint type (absolute paths), from model_index.json `imgprompt.controlnets`
+   * (`{"canny": "controlnet/canny"}`); `controlNetDir` also finds undeclared `controlnet/<type>/` folders.
+   */
+  controlnets: Record<string, string>;
 }
 
 /** Where `model:` was found. */
@@ -364,7 +369,33 @@ function readImgpromptBlock(index: Json, path: string, scheduler: SchedulerConfi
   if (!(SCHEDULES as readonly string[]).includes(defaults.schedule)) {
     throw new ModelError(`imgprompt.defaults.schedule '${defaults.schedule}' is not one of ${SCHEDULES.join(', ')}`, path);
   }
-  return { buckets, defaults };
+  const controlnets: Record<string, string> = {};
+  const declared = blockJson.controlnets;
+  if (declared !== undefined) {
+    if (typeof declared !== 'object' || declared === null || Array.isArray(declared)) {
+      throw new ModelError('imgprompt.controlnets must be an object mapping hint types to folders, e.g. {"canny": "controlnet/canny"}', path);
+    }
+    for (const [type, folder] of Object.entries(declared as Json)) {
+      if (typeof folder !== 'string' || folder === '' || isAbsolute(folder) || normalize(folder).split(/[\\/]/).includes('..')) {
+        throw new ModelError(`imgprompt.controlnets.${type} must be a folder inside the model folder, e.g. "controlnet/${type}"`, path);
+      }
+      controlnets[type] = folder;
+    }
+  }
+  return { buckets, defaults, controlnets };
+}
+
+/**
+ * The ControlNet folder for a hint type: the declared one, else `controlnet/<type>/`, else a single
+ * `controlnet/` folder (diffusers' layout for a pipeline with one ControlNet). Undefined when none exists.
+ */
+export function controlNetDir(model: Pick<ModelConfig, 'dir' | 'controlnets'>, type: string, fs: SceneFileSystem = nodeFileSystem): string | undefined {
+  const declared = model.controlnets[type];
+  if (declared !== undefined) return declared;
+  for (const candidate of [join(model.dir, 'controlnet', type), join(model.dir, 'controlnet')]) {
+    if (fs.stat(join(candidate, 'model.onnx')) === 'file') return candidate;
+  }
+  return undefined;
 }
 
 /**
@@ -383,7 +414,7 @@ export function readModelConfig(dir: string, fs: SceneFileSystem = nodeFileSyste
   const tokenizer = readTokenizer(fs, dir, textEncoder.maxPositionEmbeddings);
   const vaeScaleFactor = 2 ** (vae.blockOutChannels.length - 1);
   const unetDownsampleFactor = 2 ** (unet.blockOutChannels.length - 1);
-  const { buckets, defaults } = readImgpromptBlock(index, indexPath, scheduler);
+  const { buckets, defaults, controlnets } = readImgpromptBlock(index, indexPath, scheduler);
   return {
     dir,
     name: basename(dir),
@@ -401,6 +432,7 @@ export function readModelConfig(dir: string, fs: SceneFileSystem = nodeFileSyste
     nativeWidth: unet.sampleSize[1] * vaeScaleFactor,
     buckets,
     defaults,
+    controlnets: Object.fromEntries(Object.entries(controlnets).map(([type, folder]) => [type, join(dir, folder)])),
   };
 }
 

@@ -11,23 +11,26 @@ import { latentToPreviewRGB, fitLatentRGBFactors, SD15_LATENT_RGB_FACTORS, type 
 import { loadImageTensor } from '../image/loadImage';
 import { imageTensorToRGB, type RGBImage } from '../image/rgbImage';
 import { readImageMetadata } from '../interop/readImageMetadata';
+import { ControlNet } from '../control/controlNet';
+import { loadHint } from '../control/hint';
 import { CLIPTextEncoder } from '../model/clipTextEncoder';
 import { acquireComponent, type ComponentLease } from '../model/componentLease';
-import type { ModelConfig } from '../model/modelConfig';
+import { controlNetDir, type ModelConfig } from '../model/modelConfig';
 import { ONNXRUNTIME_VERSION, type OnnxSessionOptions } from '../model/onnxSession';
 import { SessionCache } from '../model/sessionCache';
 import { floatTensor, type FloatTensor } from '../model/tensor';
 import { UNet } from '../model/unet';
 import { VAEDecoder } from '../model/vaeDecoder';
 import { VAEEncoder } from '../model/vaeEncoder';
-import { encodePngWithMetadata } from '../output/encodePng';
+import { encodePixelsToPng, encodePngWithMetadata } from '../output/encodePng';
+import { hintOutputPath } from '../output/hintOutputPath';
 import { writeFileAtomic } from '../output/writeFileAtomic';
 import { TorchCPUGenerator } from '../rng';
 import { createScheduler, img2imgStartIndex, parseSchedulerConfig, type Scheduler } from '../schedulers';
 import { recipeHash, type Recipe, type ResolvedScene } from '../scene';
 import { loadCLIPTokenizer, type CLIPTokenizer } from '../tokenizer';
 import { ENGINE_VERSION } from '../version';
-import { denoise } from './denoise';
+import { denoise, type DenoiseControl } from './denoise';
 import { recipeChanges, type RecipeChange } from './recipeChanges';
 import { encodePrompt, PromptEmbeddingCache } from './PromptEncoder';
 import { StageTimings, type StageTimingReport } from './StageTimings';
@@ -58,7 +61,16 @@ export interface PortableRecipe {
   readonly guidance: number;
   readonly rng: string;
   readonly loras: readonly { readonly file: string; readonly weight: number; readonly hash: string }[];
-  readonly control: readonly { readonly type: string; readonly image: string; readonly strength: number; readonly start: number; readonly end: number; readonly hash: string }[];
+  readonly control: readonly {
+    readonly type: string;
+    readonly image: string;
+    readonly strength: number;
+    readonly start: number;
+    readonly end: number;
+    readonly hash: string;
+    /** The ControlNet that read the hint: its folder inside the model folder and content hash. */
+    readonly net: { readonly folder: string; readonly hash: string };
+  }[];
   readonly init: { readonly image: string; readonly strength: number; readonly hash: string } | null;
   readonly purpose: string | null;
   readonly hash: string;
@@ -69,9 +81,11 @@ export interface PortableRecipe {
 export interface RenderJob {
   readonly recipe: Recipe;
   readonly model: ModelConfig;
-  /** The recipe hash including content hashes of the model, LoRAs and images. */
+  /** The recipe hash including content hashes of the model, LoRAs, ControlNets and images. */
   readonly hash: string;
   readonly metadata: PortableRecipe;
+  /** The ControlNet folder (absolute) for each `recipe.control` entry, in order. */
+  readonly controlNets: readonly string[];
   /** Absolute path of the PNG. */
   readonly output: string;
 }
@@ -102,6 +116,14 @@ export interface RenderOptions {
   readonly previews?: boolean;
   /** Receives the latents after each denoising step (for checking trajectories against a reference). */
   readonly onStepLatents?: (step: number, latents: Float32Array) => void;
+  /** renderToFile also writes each preprocessed hint beside the output (`figure.hint-1.png`). */
+  readonly saveHints?: boolean;
+}
+
+/** A hint image as the ControlNet saw it (after preprocessing, at the output size). */
+export interface PreparedHint {
+  readonly type: string;
+  readonly image: RGBImage;
 }
 
 export interface RenderResult {
@@ -111,7 +133,10 @@ export interface RenderResult {
   readonly timings: StageTimingReport;
   /** Non-fatal problems, e.g. a prompt truncated to the tokenizer's context. */
   readonly warnings: readonly string[];
+  /** The preprocessed hints, one per `control:` entry. */
+  readonly hints: readonly PreparedHint[];
 }
+
 
 /** Relative POSIX path for provenance; never an absolute path of this machine. */
 function portablePath(root: string, path: string): string {
@@ -152,9 +177,23 @@ export class Engine {
       throwIfAborted(signal);
       content[file.path] = `sha256:${await this.hashes.hash(file.path, signal)}`;
     }
+    const controlNets: string[] = [];
+    const extra: Record<string, string> = {};
+    for (const c of recipe.control) {
+      const dir = controlNetDir(model, c.type);
+      if (!dir) {
+        throw new ModelError(
+          `the model has no ControlNet for '${c.type}' hints: declare one in model_index.json ("imgprompt": {"controlnets": {"${c.type}": "controlnet/${c.type}"}}) or put it in controlnet/${c.type}/`,
+          model.dir,
+        );
+      }
+      controlNets.push(dir);
+      if (content[dir] === undefined) content[dir] = `sha256:${(await hashModelFolder(dir, this.hashes, signal)).sha256}`;
+      extra[`controlnet:${portablePath(model.dir, dir)}`] = content[dir];
+    }
     await this.hashes.save();
     return [recipe, ...resolved.variants].map((r) => {
-      const hash = recipeHash(r, { contentHashes: content });
+      const hash = recipeHash(r, { contentHashes: content, extra });
       const metadata: PortableRecipe = {
         format: r.format,
         scene: portablePath(projectRoot, r.scene),
@@ -170,13 +209,21 @@ export class Engine {
         guidance: r.guidance,
         rng: TorchCPUGenerator.NAME,
         loras: r.loras.map((l) => ({ file: l.ref, weight: l.weight, hash: content[l.path] })),
-        control: r.control.map((c) => ({ type: c.type, image: c.ref, strength: c.strength, start: c.start, end: c.end, hash: content[c.path] })),
+        control: r.control.map((c, i) => ({
+          type: c.type,
+          image: c.ref,
+          strength: c.strength,
+          start: c.start,
+          end: c.end,
+          hash: content[c.path],
+          net: { folder: portablePath(model.dir, controlNets[i]), hash: content[controlNets[i]] },
+        })),
         init: r.init && { image: r.init.ref, strength: r.init.strength, hash: content[r.init.path] },
         purpose: r.purpose,
         hash,
         engine: { version: ENGINE_VERSION, onnxruntime: ONNXRUNTIME_VERSION },
       };
-      return { recipe: r, model, hash, metadata, output: r.output };
+      return { recipe: r, model, hash, metadata, output: r.output, controlNets };
     });
   }
 
@@ -260,8 +307,18 @@ export class Engine {
         latents = floatTensor(scaled(rng.randn(latentDims), scheduler.initNoiseSigma), latentDims);
       }
 
+      const hints: PreparedHint[] = [];
+      const controls: DenoiseControl[] = [];
+      for (const [i, c] of recipe.control.entries()) {
+        const net = await timings.time('load', () => acquire(relative(model.dir, job.controlNets[i]), ControlNet));
+        const hint = await timings.time('hint', () => loadHint(c.path, c.type, recipe.width, recipe.height, signal));
+        hints.push({ type: c.type, image: { data: hint.rgb, width: hint.width, height: hint.height } });
+        controls.push({ net, hint: floatTensor(hint.tensor, [1, 3, hint.height, hint.width]), scale: c.strength, start: c.start, end: c.end });
+      }
+
       const factors = this.previewFactors.get(model.dir) ?? SD15_LATENT_RGB_FACTORS;
       const final = await denoise({
+        controls,
         unet,
         scheduler,
         rng,
@@ -303,7 +360,7 @@ export class Engine {
       const png = await timings.time('png', () =>
         encodePngWithMetadata({ data: image.data, width: image.width, height: image.height, channels: 3 }, job.metadata),
       );
-      return { job, image, png, timings: timings.report(), warnings };
+      return { job, image, png, timings: timings.report(), warnings, hints };
     } finally {
       for (const lease of leases) lease.release();
     }
@@ -315,6 +372,12 @@ export class Engine {
     options.onProgress?.({ phase: 'write', step: job.recipe.steps, total: job.recipe.steps });
     if (options.signal?.aborted) throw new CancelledError();
     const start = performance.now();
+    if (options.saveHints) {
+      for (const [i, hint] of result.hints.entries()) {
+        const png = await encodePixelsToPng({ ...hint.image, channels: 3 });
+        await writeFileAtomic(hintOutputPath(job.output, i + 1), png, { signal: options.signal });
+      }
+    }
     await writeFileAtomic(job.output, result.png, { signal: options.signal });
     const timings = { ...result.timings, stages: { ...result.timings.stages, write: performance.now() - start } };
     return { ...result, timings };

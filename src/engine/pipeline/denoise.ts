@@ -1,7 +1,8 @@
 // The denoising loop: UNet + classifier-free guidance + one scheduler step per timestep. Samplers never
 // see the model; the loop never sees sampler internals (STYLE.md, after stable-diffusion.cpp's split).
+import { addResiduals, controlActive, type ControlNet } from '../control/controlNet';
 import { throwIfAborted } from '../errors';
-import type { UNet } from '../model/unet';
+import type { UNet, UNetResiduals } from '../model/unet';
 import { floatTensor, type FloatTensor } from '../model/tensor';
 import type { RNG } from '../rng';
 import type { Scheduler } from '../schedulers';
@@ -18,6 +19,16 @@ export interface DenoiseStep {
   readonly latents: Float32Array;
 }
 
+/** A hint image steering the loop through a ControlNet over a fraction of the steps. */
+export interface DenoiseControl {
+  readonly net: ControlNet;
+  /** The hint [1, 3, H, W] in 0..1 at the output size. */
+  readonly hint: FloatTensor;
+  readonly scale: number;
+  readonly start: number;
+  readonly end: number;
+}
+
 export interface DenoiseInput {
   readonly unet: UNet;
   readonly scheduler: Scheduler;
@@ -29,6 +40,7 @@ export interface DenoiseInput {
   /** The negative prompt's embedding; absent when guidance ≤ 1 (the second branch is skipped). */
   readonly uncond?: FloatTensor;
   readonly guidance: number;
+  readonly controls?: readonly DenoiseControl[];
   /** First step index (0 for text-to-image; later for image-to-image). */
   readonly startIndex: number;
   readonly timings: StageTimings;
@@ -46,13 +58,27 @@ export async function denoise(input: DenoiseInput): Promise<FloatTensor> {
   const run = scheduler.begin(input.rng);
   let latents = input.latents.data;
   const total = scheduler.numInferenceSteps - input.startIndex;
+  const batch = useGuidance ? 2 : 1;
+  // Both CFG branches see the hint, as in diffusers (no guess mode).
+  const controls = (input.controls ?? []).map((c) => ({ ...c, hint: batch === 1 ? c.hint : concatBatch([c.hint, c.hint]) }));
   for (let index = input.startIndex; index < scheduler.numInferenceSteps; index++) {
     throwIfAborted(signal);
     const modelInput = floatTensor(scheduler.scaleModelInput(latents, index), dims);
     const sample = useGuidance ? concatBatch([modelInput, modelInput]) : modelInput;
+    const timestep = scheduler.timesteps[index];
+    let residuals: UNetResiduals | undefined;
+    for (const control of controls) {
+      if (control.scale === 0 || !controlActive(index, scheduler.numInferenceSteps, control.start, control.end)) continue;
+      const beforeControl = control.net.runTimeMs;
+      const r = await timings.time('controlnet', () =>
+        control.net.predict({ sample, timestep, encoderHiddenStates: hiddenStates, hint: control.hint, scale: control.scale }, signal),
+      );
+      timings.addOnnxRuntime(control.net.runTimeMs - beforeControl);
+      residuals = residuals ? addResiduals(residuals, r) : r;
+    }
     const before = unet.runTimeMs;
     const output = await timings.time('unet', () =>
-      unet.predict({ sample, timestep: scheduler.timesteps[index], encoderHiddenStates: hiddenStates }, signal),
+      unet.predict({ sample, timestep, encoderHiddenStates: hiddenStates, residuals }, signal),
     );
     timings.addOnnxRuntime(unet.runTimeMs - before);
     const stepOutput = await timings.time('scheduler', () => {

@@ -4,7 +4,7 @@
 // model was trained at) are reported here, at the scene line they concern.
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { ModelError, SceneError, type SceneDiagnostic, type SourceRange } from '../errors';
-import { readModelConfig, type ModelConfig } from '../model/modelConfig';
+import { controlNetDir, readModelConfig, type ModelConfig } from '../model/modelConfig';
 import { checkScene, type CheckedScene, type SceneContext, type ScenePath } from './checkScene';
 import { nearestGridMultiples, sizeForBudget } from './megapixelBudget';
 import { hasErrors, sortDiagnostics } from './parseScene';
@@ -136,6 +136,16 @@ export function analyzeScene(input: string | CheckedScene, context: ResolveConte
     return { checked, diagnostics: sortDiagnostics([...checked.diagnostics, ...resolver.diagnostics]) };
   }
   const size = resolver.size(model);
+  for (const [i, c] of checked.scene.control.entries()) {
+    if (!controlNetDir(model, c.type, context.fs)) {
+      resolver.report(
+        'error',
+        'no-controlnet',
+        `model ${model.name} has no ControlNet for '${c.type}' hints (declare one in its model_index.json under imgprompt.controlnets, or add controlnet/${c.type}/)`,
+        `control[${i}].type`,
+      );
+    }
+  }
   const diagnostics = sortDiagnostics([...checked.diagnostics, ...resolver.diagnostics]);
   if (!size || hasErrors(diagnostics)) return { checked, diagnostics };
 

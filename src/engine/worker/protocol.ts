@@ -19,6 +19,8 @@ export interface WorkerRenderRequest {
   readonly force?: boolean;
   /** Send a latent preview with each step's progress. */
   readonly previews?: boolean;
+  /** Also write each preprocessed hint beside the output. */
+  readonly saveHints?: boolean;
   /** Render in memory only (verify --rerender, previews of unsaved edits). */
   readonly dryRun?: boolean;
   /** Only plan and compare with the existing outputs: report missing / stale / up to date, render nothing. */

@@ -61,6 +61,7 @@ async function render(id: number, request: WorkerRenderRequest, signal: AbortSig
     const options = {
       signal,
       previews: request.previews,
+      saveHints: request.saveHints,
       onProgress: (progress: RenderProgress) =>
         post({ type: 'progress', id, job: index, jobs: jobs.length, progress }),
     };

@@ -18,6 +18,8 @@ export interface Settings {
   previewFollowsEditor: boolean;
   /** Where Insert Figure puts new scenes, relative to the Markdown file; '' = beside it. */
   figureFolder: string;
+  /** Write each preprocessed hint image beside the output (`figure.hint-1.png`). */
+  saveHints: boolean;
 }
 
 export type SettingName = keyof Settings;
@@ -29,6 +31,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = {
   outputPattern: '${sceneDir}/${sceneName}.png',
   previewFollowsEditor: true,
   figureFolder: '',
+  saveHints: false,
 };
 
 export const MAX_THREADS = 256;
@@ -63,7 +66,7 @@ export function normalizeSettings(raw: Partial<Record<SettingName, unknown>>): S
   if (typeof threads === 'number' && Number.isInteger(threads) && threads >= 0 && threads <= MAX_THREADS) settings.threads = threads;
   else if (threads !== undefined && threads !== null) ignore('threads', `a whole number from 0 (automatic) to ${MAX_THREADS}`);
 
-  for (const name of ['renderOnSave', 'previewFollowsEditor'] as const) {
+  for (const name of ['renderOnSave', 'previewFollowsEditor', 'saveHints'] as const) {
     const v = raw[name];
     if (typeof v === 'boolean') settings[name] = v;
     else if (v !== undefined && v !== null) ignore(name, 'true or false');

@@ -1,8 +1,8 @@
-// Reads only the header of a .safetensors file (8-byte little-endian length + JSON) to describe a LoRA
-// in a hover: its recorded training metadata (kohya-ss `ss_*` keys) and what the tensor shapes say
-// (rank from the `lora_down` / `lora_A` matrices). Bounded: never reads tensor data, refuses absurd
-// header lengths. Format: https://github.com/huggingface/safetensors (README, "Format"). Pure Node.
-import { open } from 'node:fs/promises';
+// Describes a LoRA in a hover from its .safetensors header: its recorded training metadata (kohya-ss
+// `ss_*` keys) and what the tensor shapes say (rank from the `lora_down` / `lora_A` matrices). The header
+// is read and validated by the engine's reader (src/engine/lora/safetensors.ts), which never reads
+// tensor data; this file adapts its errors into reasons for the hover.
+import { parseSafetensorsHeaderJson, readSafetensors, SafetensorsError } from '../../engine/lora/safetensors';
 
 /** Real LoRA headers are a few hundred kB at most; anything larger is not worth reading for a hover. */
 export const MAX_HEADER_BYTES = 16 * 1024 * 1024;
@@ -21,55 +21,35 @@ export interface SafetensorsHeader {
 
 export type SafetensorsReading = { ok: true; header: SafetensorsHeader } | { ok: false; reason: string };
 
+function reasonOf(error: unknown): string {
+  if (error instanceof SafetensorsError) return error.reason.replace(/more than the limit of (\d+)$/, 'more than the $1 read for a preview');
+  return error instanceof Error ? error.message : String(error);
+}
+
+function toHeader(fileSize: number, metadata: Readonly<Record<string, string>>, tensors: ReadonlyMap<string, { dtype: string; shape: readonly number[] }>): SafetensorsHeader {
+  const out = new Map<string, SafetensorsTensorInfo>();
+  for (const [name, t] of tensors) out.set(name, { dtype: t.dtype, shape: [...t.shape] });
+  return { fileSize, metadata: { ...metadata }, tensors: out };
+}
+
 /** Parses a header whose JSON text is already in hand (`fileSize` for the bounds check of data offsets). */
 export function parseSafetensorsHeader(json: string, fileSize: number): SafetensorsReading {
-  let value: unknown;
+  const bytes = Buffer.from(json, 'utf8');
   try {
-    value = JSON.parse(json);
+    const { metadata, tensors } = parseSafetensorsHeaderJson(bytes, Math.max(0, fileSize - 8 - bytes.length), 'header', true);
+    return { ok: true, header: toHeader(fileSize, metadata, tensors) };
   } catch (error) {
-    return { ok: false, reason: `the header is not valid JSON (${error instanceof Error ? error.message : String(error)})` };
+    return { ok: false, reason: reasonOf(error) };
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, reason: 'the header is not a JSON object' };
-  const metadata: Record<string, string> = {};
-  const tensors = new Map<string, SafetensorsTensorInfo>();
-  for (const [name, entry] of Object.entries(value as Record<string, unknown>)) {
-    if (name === '__metadata__') {
-      if (typeof entry === 'object' && entry !== null) {
-        for (const [k, v] of Object.entries(entry as Record<string, unknown>)) metadata[k] = typeof v === 'string' ? v : JSON.stringify(v);
-      }
-      continue;
-    }
-    const t = entry as { dtype?: unknown; shape?: unknown };
-    if (typeof t !== 'object' || t === null || typeof t.dtype !== 'string' || !Array.isArray(t.shape) || !t.shape.every((d) => Number.isInteger(d) && d >= 0)) {
-      return { ok: false, reason: `tensor '${name}' has no valid dtype and shape` };
-    }
-    tensors.set(name, { dtype: t.dtype, shape: t.shape as number[] });
-  }
-  return { ok: true, header: { fileSize, metadata, tensors } };
 }
 
 /** Reads the header of the file at `path`; every failure is a reason a user can act on, never a throw. */
 export async function readSafetensorsHeader(path: string, maxHeaderBytes = MAX_HEADER_BYTES): Promise<SafetensorsReading> {
-  let handle;
   try {
-    handle = await open(path, 'r');
+    const file = await readSafetensors(path, { maxHeaderBytes, anyDtype: true });
+    return { ok: true, header: toHeader(file.fileSize, file.metadata, file.tensors) };
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    return { ok: false, reason: code === 'ENOENT' ? 'the file does not exist' : `the file cannot be opened (${code ?? String(error)})` };
-  }
-  try {
-    const { size } = await handle.stat();
-    if (size < 8) return { ok: false, reason: `the file has ${size} bytes, fewer than the 8-byte header length of the safetensors format` };
-    const prefix = Buffer.alloc(8);
-    await handle.read(prefix, 0, 8, 0);
-    const length = prefix.readBigUInt64LE(0);
-    if (length > BigInt(size - 8)) return { ok: false, reason: `the header length ${length} is larger than the file (${size} bytes): not a safetensors file, or truncated` };
-    if (length > BigInt(maxHeaderBytes)) return { ok: false, reason: `the header is ${length} bytes, more than the ${maxHeaderBytes} read for a preview` };
-    const json = Buffer.alloc(Number(length));
-    await handle.read(json, 0, json.length, 8);
-    return parseSafetensorsHeader(json.toString('utf8'), size);
-  } finally {
-    await handle.close();
+    return { ok: false, reason: reasonOf(error) };
   }
 }
 

@@ -2,7 +2,9 @@
 // rows: purpose, model and hash, LoRAs and hashes, hint images, seed and RNG, sampler settings, engine
 // and onnxruntime versions, and the AI-generated disclosure. Images not made by imgprompt are shown
 // read-only with whatever their tool recorded.
+import { basename } from 'node:path';
 import type { ImageMetadataReport } from '../../engine/interop/readImageMetadata';
+import { hintOutputPath } from '../../engine/output/hintOutputPath';
 import type { ImageView, OutputFreshness, ProvenanceRow, ProvenanceView } from '../../shared/protocol';
 
 type Json = Readonly<Record<string, unknown>>;
@@ -17,6 +19,9 @@ function text(value: unknown): string | undefined {
 }
 
 /** `resolveImage` maps a path the recipe names (project-relative) to something the webview can show. */
+/** The preprocessed hints renders write on request (`figure.hint-1.png`), shown only when present. */
+export const PREPROCESSED_HINT_LABEL = 'as the ControlNet saw it';
+
 export function provenanceView(report: ImageMetadataReport, freshness: OutputFreshness, resolveImage: (path: string) => ImageView | undefined): ProvenanceView {
   const meta = report.metadata;
   const recipe = report.recipe as Json | undefined;
@@ -49,11 +54,15 @@ export function provenanceView(report: ImageMetadataReport, freshness: OutputFre
 
   const hints: { label: string; image?: ImageView }[] = [];
   const controls = Array.isArray(recipe?.control) ? (recipe.control as unknown[]) : [];
-  for (const control of controls.map(obj)) {
+  for (const [i, control] of controls.map(obj).entries()) {
     const image = text(control?.image);
     if (!image) continue;
     const view = resolveImage(image);
-    hints.push({ label: `${text(control?.type) ?? 'hint'}: ${image} (strength ${text(control?.strength) ?? '?'})`, ...(view ? { image: view } : {}) });
+    const type = text(control?.type) ?? 'hint';
+    hints.push({ label: `${type}: ${image} (strength ${text(control?.strength) ?? '?'})`, ...(view ? { image: view } : {}) });
+    const saved = hintOutputPath(report.file, i + 1);
+    const savedView = resolveImage(saved);
+    hints.push({ label: `${type} hint ${PREPROCESSED_HINT_LABEL}: ${basename(saved)}`, ...(savedView ? { image: savedView } : {}) });
   }
   const init = obj(recipe?.init);
   const initImage = text(init?.image) ?? meta?.initImage;

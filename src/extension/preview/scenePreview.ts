@@ -24,7 +24,7 @@ import { Disposable } from '../util/disposable';
 import { changeSummary } from './changeSummary';
 import { diffRenders } from './imageDiffer';
 import { previewHtml } from './previewHtml';
-import { provenanceView } from './provenanceModel';
+import { PREPROCESSED_HINT_LABEL, provenanceView } from './provenanceModel';
 import { seedEdits } from './seedEdit';
 
 export type PreviewTarget = { readonly kind: 'scene'; readonly uri: vscode.Uri } | { readonly kind: 'png'; readonly uri: vscode.Uri };
@@ -326,7 +326,9 @@ export class ScenePreview extends Disposable {
     });
     // Hint thumbnails need a stat and a webview URI each: resolve them after the rows are built.
     const resolved = await Promise.all(hints.map((h, i) => this.imageView(h.id, h.path, `hint image ${view.hints[i]?.label ?? ''}`)));
-    return { ...view, file: basename(report.file), hints: view.hints.map((h, i) => (resolved[i] ? { ...h, image: resolved[i] } : h)) };
+    const withImages = view.hints.map((h, i) => (resolved[i] ? { ...h, image: resolved[i] } : h));
+    // A preprocessed hint is listed only when the render saved one (imgprompt.saveHints).
+    return { ...view, file: basename(report.file), hints: withImages.filter((h) => h.image || !h.label.includes(PREPROCESSED_HINT_LABEL)) };
   }
 
   private async onMessage(message: WebviewToHost): Promise<void> {

@@ -238,7 +238,7 @@ export class RenderQueue extends Disposable implements Renderer, RenderEvents {
     const outputs: RenderedOutput[] = [];
     let announced = false;
     try {
-      const result = await this.runWorker(r.scene, { force: r.force, previews: true }, controller.signal, (p) => {
+      const result = await this.runWorker(r.scene, { force: r.force, previews: true, saveHints: this.options.config.get().saveHints }, controller.signal, (p) => {
         if (!announced) {
           announced = true;
           this.starts.fire({ scene: r.scene, totalSteps: p.progress.total, jobs: p.jobs });

@@ -15,9 +15,9 @@ describe('normalizeSettings', () => {
   });
 
   test('valid values are taken', () => {
-    const { settings, problems } = normalizeSettings({ modelPaths: [' models ', '/opt/sd'], threads: 4, renderOnSave: false, outputPattern: 'out/${sceneName}.png', previewFollowsEditor: false, figureFolder: 'figures' });
+    const { settings, problems } = normalizeSettings({ modelPaths: [' models ', '/opt/sd'], threads: 4, renderOnSave: false, outputPattern: 'out/${sceneName}.png', previewFollowsEditor: false, figureFolder: 'figures', saveHints: true });
     assert.deepEqual(problems, []);
-    assert.deepEqual(settings, { modelPaths: ['models', '/opt/sd'], threads: 4, renderOnSave: false, outputPattern: 'out/${sceneName}.png', previewFollowsEditor: false, figureFolder: 'figures' });
+    assert.deepEqual(settings, { modelPaths: ['models', '/opt/sd'], threads: 4, renderOnSave: false, outputPattern: 'out/${sceneName}.png', previewFollowsEditor: false, figureFolder: 'figures', saveHints: true });
   });
 
   test('wrong values fall back to the default and name the setting, the value and the fallback', () => {

@@ -16,7 +16,7 @@ export interface ReferenceFixture {
   name: string;
   dir: string;
   modelPath: string;
-  component: 'text_encoder' | 'unet' | 'vae_decoder' | 'vae_encoder';
+  component: 'text_encoder' | 'unet' | 'vae_decoder' | 'vae_encoder' | 'controlnet';
   description: string;
   tolerance: number;
   inputs: Record<string, ReferenceTensor>;
