@@ -84,6 +84,30 @@ describe('encodePngWithMetadata', () => {
     assert.ok(Buffer.from(image.data).equals(data));
   });
 
+  test('every channel count and every filter round-trips through an independent decoder (libpng via sharp)', async () => {
+    // Noise favours None/Sub, gradients Up/Average/Paeth: together they make the heuristic pick each filter.
+    let state = 12345;
+    const rand = () => ((state = (state * 1103515245 + 12345) & 0x7fffffff) >> 16) & 255;
+    for (const channels of [1, 2, 3, 4] as const) {
+      for (const [width, height] of [[1, 1], [7, 5], [33, 17]]) {
+        const data = new Uint8Array(width * height * channels);
+        for (let i = 0; i < data.length; i++) data[i] = (i / channels) % 3 === 0 ? rand() : (i * 7 + Math.floor(i / (width * channels)) * 13) & 255;
+        const png = await encodePixelsToPng({ data, width, height, channels });
+        const filters = new Set<number>();
+        const idat = parsePngChunks(png).find((c) => c.type === 'IDAT')!.data;
+        const raw = (await import('node:zlib')).inflateSync(idat);
+        for (let y = 0; y < height; y++) filters.add(raw[y * (width * channels + 1)]);
+        assert.ok([...filters].every((f) => f >= 0 && f <= 4));
+        const meta = await sharp(png).metadata();
+        assert.deepEqual([meta.width, meta.height, meta.channels], [width, height, channels], `${channels} channels ${width}x${height}`);
+        // sharp hands grey back expanded to RGB(A): compare against that expansion.
+        const decoded = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+        const expected = channels >= 3 ? Buffer.from(data) : Buffer.from(Array.from({ length: width * height }, (_, p) => (channels === 1 ? [data[p], data[p], data[p]] : [data[2 * p], data[2 * p], data[2 * p], data[2 * p + 1]])).flat());
+        assert.ok(expected.equals(decoded.data), `${channels} channels ${width}x${height}: pixels differ`);
+      }
+    }
+  });
+
   test('carries the canonical recipe, the A1111 infotext and the XMP AI disclosure', async () => {
     const png = await encodePngWithMetadata(gradient(48, 32), recipe);
     const text = new Map(readPngTextFromBytes(png).map((t) => [t.keyword, t]));
