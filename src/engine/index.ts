@@ -57,3 +57,4 @@ export {
 export * from './pipeline';
 export * from './worker';
 export * from './diff/index';
+export * from './lora/index';

@@ -1,6 +1,6 @@
 // `imgprompt render`: renders scenes whose outputs are missing or stale (all with --force), writing each
 // PNG atomically with its recipe and provenance.
-import { CancelledError, SceneError, type Engine } from '../../engine/index';
+import { CancelledError, SceneError, hintOutputPath, type Engine } from '../../engine/index';
 import type { Command } from '../command';
 import { createEngine, planScene, progressLine, seconds } from '../renderSupport';
 import { displayPath, takeSceneOptions } from '../sceneContext';
@@ -49,6 +49,8 @@ export const renderCommand: Command = {
             bar.done();
             for (const w of result.warnings) io.stderr(`${shown}: warning: ${w}\n`);
             io.stdout(`${out}: rendered ${job.recipe.width}x${job.recipe.height}, ${job.recipe.steps} steps in ${seconds(result.timings.totalMs)}\n`);
+            for (const l of result.loras) io.stdout(`  LoRA ${l.file} × ${l.weight}: ${l.matched} of ${l.total} modules applied\n`);
+            if (saveHints) for (const i of result.hints.keys()) io.stdout(`  hint ${displayPath(hintOutputPath(job.output, i + 1), io.cwd)}\n`);
           }
         } catch (error) {
           if (error instanceof CancelledError) throw error;

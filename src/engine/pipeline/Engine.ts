@@ -13,11 +13,14 @@ import { imageTensorToRGB, type RGBImage } from '../image/rgbImage';
 import { readImageMetadata } from '../interop/readImageMetadata';
 import { ControlNet } from '../control/controlNet';
 import { loadHint } from '../control/hint';
+import { loadLora, loraWeightPatch, planLoras, type HashedLoraUse, type LoraComponent, type LoraFile } from '../lora/index';
 import { CLIPTextEncoder } from '../model/clipTextEncoder';
 import { acquireComponent, type ComponentLease } from '../model/componentLease';
 import { controlNetDir, type ModelConfig } from '../model/modelConfig';
 import { ONNXRUNTIME_VERSION, type OnnxSessionOptions } from '../model/onnxSession';
-import { SessionCache } from '../model/sessionCache';
+import { componentModelPath, readOnnxModelFiles } from '../model/onnxModelFiles';
+import type { OnnxModelInfo } from '../model/onnxProto';
+import { SessionCache, type WeightPatch } from '../model/sessionCache';
 import { floatTensor, type FloatTensor } from '../model/tensor';
 import { UNet } from '../model/unet';
 import { VAEDecoder } from '../model/vaeDecoder';
@@ -126,8 +129,22 @@ export interface PreparedHint {
   readonly image: RGBImage;
 }
 
+/** How a scene's LoRA met the model: modules merged into a weight, and those that found none. */
+export interface LoraReport {
+  /** The LoRA as the scene names it (project-relative). */
+  readonly file: string;
+  readonly weight: number;
+  readonly matched: number;
+  readonly total: number;
+  /** Module keys (as the file spells them) that match no weight of the model. */
+  readonly unmatched: readonly string[];
+  /** Tensors of adapter kinds the engine does not apply (LoHa, LoKr, DoRA scales...). */
+  readonly unsupported: readonly string[];
+}
+
 export interface RenderResult {
   readonly job: RenderJob;
+  readonly loras: readonly LoraReport[];
   readonly image: RGBImage;
   readonly png: Buffer;
   readonly timings: StageTimingReport;
@@ -149,6 +166,12 @@ export class Engine {
   private readonly promptCache = new PromptEmbeddingCache();
   private readonly previewFactors = new Map<string, LatentRGBFactors>();
   private readonly sessionOptions: OnnxSessionOptions;
+  /** Opened LoRA files by path and content hash. */
+  private readonly loraFiles = new Map<string, Promise<LoraFile>>();
+  /** Match reports by model folder and LoRA content hash (weight-independent). */
+  private readonly loraReports = new Map<string, Omit<LoraReport, 'file' | 'weight'>>();
+  /** Graph structure (no weights) of components, for LoRA matching, by model.onnx path. */
+  private readonly graphInfos = new Map<string, Promise<OnnxModelInfo>>();
 
   private constructor(
     readonly sessions: SessionCache,
@@ -254,25 +277,37 @@ export class Engine {
     const timings = new StageTimings();
     const warnings: string[] = [];
     const leases: ComponentLease<unknown>[] = [];
-    const acquire = async <T>(component: string, Type: new (...args: never[]) => T): Promise<T> => {
-      const lease = await acquireComponent(this.sessions, join(model.dir, component), Type as never, { options: this.sessionOptions, signal });
+    const acquire = async <T>(component: string, Type: new (...args: never[]) => T, patch?: WeightPatch): Promise<T> => {
+      const lease = await acquireComponent(this.sessions, join(model.dir, component), Type as never, { options: this.sessionOptions, signal, patch });
       leases.push(lease as ComponentLease<unknown>);
       return lease.component as T;
     };
     try {
       onProgress?.({ phase: 'load', step: 0, total: recipe.steps });
+      const loraUses = await timings.time('load', () => this.openLoras(job, signal));
+      const loras = await timings.time('load', () => this.loraReport(job, loraUses, signal));
+      for (const r of loras) {
+        if (r.matched < r.total) {
+          const shown = r.unmatched.slice(0, 20).join(', ') + (r.unmatched.length > 20 ? `, … (${r.unmatched.length - 20} more)` : '');
+          warnings.push(`LoRA ${r.file}: ${r.total - r.matched} of ${r.total} modules match no weight of the model and were not applied: ${shown}`);
+        }
+        if (r.unsupported.length > 0) warnings.push(`LoRA ${r.file}: ${r.unsupported.length} tensors of an unsupported adapter kind were not applied: ${r.unsupported.slice(0, 10).join(', ')}`);
+      }
+      const textEncoderPatch = this.timedPatch(loraWeightPatch('text_encoder', loraUses), timings);
+      const unetPatch = this.timedPatch(loraWeightPatch('unet', loraUses), timings);
       const [tokenizer, textEncoder, unet, vaeDecoder] = await timings.time('load', () =>
         Promise.all([
           this.tokenizer(model.dir),
-          acquire('text_encoder', CLIPTextEncoder),
-          acquire('unet', UNet),
+          acquire('text_encoder', CLIPTextEncoder, textEncoderPatch),
+          acquire('unet', UNet, unetPatch),
           acquire('vae_decoder', VAEDecoder),
         ]),
       );
       const scheduler = this.scheduler(model, recipe);
 
       onProgress?.({ phase: 'encode', step: 0, total: recipe.steps });
-      const encoderKey = join(model.dir, 'text_encoder');
+      // A LoRA on the text encoder changes the embeddings: cache them per patched encoder.
+      const encoderKey = join(model.dir, 'text_encoder') + (textEncoderPatch ? `#${textEncoderPatch.key}` : '');
       const cond = await encodePrompt(recipe.prompt, tokenizer, textEncoder, this.promptCache, encoderKey, timings, signal);
       if (cond.droppedText) warnings.push(`prompt truncated to ${tokenizer.maxLength} tokens; dropped: "${cond.droppedText}"`);
       let uncond: FloatTensor | undefined;
@@ -360,7 +395,7 @@ export class Engine {
       const png = await timings.time('png', () =>
         encodePngWithMetadata({ data: image.data, width: image.width, height: image.height, channels: 3 }, job.metadata),
       );
-      return { job, image, png, timings: timings.report(), warnings, hints };
+      return { job, loras, image, png, timings: timings.report(), warnings, hints };
     } finally {
       for (const lease of leases) lease.release();
     }
@@ -391,6 +426,86 @@ export class Engine {
   async dispose(): Promise<void> {
     await this.sessions.clear();
     this.promptCache.clear();
+  }
+
+  /** Opens the job's LoRA files (cached by path and content hash; tensors stay on disk until patched). */
+  private async openLoras(job: RenderJob, signal?: AbortSignal): Promise<HashedLoraUse[]> {
+    const uses: HashedLoraUse[] = [];
+    for (const [i, l] of job.recipe.loras.entries()) {
+      const hash = job.metadata.loras[i].hash;
+      const key = `${l.path}\0${hash}`;
+      let pending = this.loraFiles.get(key);
+      if (!pending) {
+        pending = loadLora(l.path, signal);
+        pending.catch(() => this.loraFiles.delete(key));
+        this.loraFiles.set(key, pending);
+      }
+      uses.push({ lora: await pending, weight: l.weight, hash });
+    }
+    return uses;
+  }
+
+  /**
+   * Which modules of each LoRA find a weight in the model (reads graph structure, not weights; cached).
+   * Throws InputError for a LoRA whose shapes do not fit (made for another base model).
+   */
+  private async loraReport(job: RenderJob, uses: readonly HashedLoraUse[], signal?: AbortSignal): Promise<LoraReport[]> {
+    const reports: LoraReport[] = [];
+    for (const [i, use] of uses.entries()) {
+      const key = `${job.model.dir}\0${use.hash}`;
+      let report = this.loraReports.get(key);
+      if (!report) {
+        let matched = 0;
+        let total = 0;
+        const unmatched: string[] = [];
+        for (const component of new Set(use.lora.modules.map((m) => m.component))) {
+          const modules = use.lora.modules.filter((m) => m.component === component);
+          const info = job.model.components.includes(component) ? await this.graphInfo(join(job.model.dir, component), signal) : undefined;
+          if (!info) {
+            total += modules.length;
+            unmatched.push(...modules.map((m) => m.key));
+            continue;
+          }
+          const plan = planLoras(info, component as LoraComponent, [{ lora: use.lora, weight: 1 }]);
+          matched += plan.matched;
+          total += plan.total;
+          unmatched.push(...plan.unmatched);
+        }
+        report = { matched, total, unmatched, unsupported: use.lora.unsupported };
+        this.loraReports.set(key, report);
+      }
+      reports.push({ file: job.metadata.loras[i].file, weight: use.weight, ...report });
+    }
+    return reports;
+  }
+
+  private graphInfo(componentDir: string, signal?: AbortSignal): Promise<OnnxModelInfo> {
+    let pending = this.graphInfos.get(componentDir);
+    if (!pending) {
+      pending = componentModelPath(componentDir).then(async (path) => {
+        throwIfAborted(signal);
+        return (await readOnnxModelFiles(path)).info;
+      });
+      pending.catch(() => this.graphInfos.delete(componentDir));
+      this.graphInfos.set(componentDir, pending);
+    }
+    return pending;
+  }
+
+  /** Times a patch's application (merging LoRAs happens only when the patched session is not cached). */
+  private timedPatch(patch: WeightPatch | undefined, timings: StageTimings): WeightPatch | undefined {
+    if (!patch) return undefined;
+    return {
+      key: patch.key,
+      apply: async (files, signal) => {
+        const start = performance.now();
+        try {
+          return await patch.apply(files, signal);
+        } finally {
+          timings.add('lora', performance.now() - start);
+        }
+      },
+    };
   }
 
   private tokenizer(modelDir: string): Promise<CLIPTokenizer> {

@@ -101,6 +101,21 @@ class FileChecker {
     else if (kind !== 'file') this.error('missing-file', `${what} '${written}' not found (paths are relative to the scene's folder)`, label);
   }
 
+  /**
+   * A LoRA: a .safetensors path relative to the scene, or the bare name of one the model ships
+   * (`outline` → the model folder's `loras/outline.safetensors`).
+   */
+  lora(label: string, written: string, model: ModelLocation | undefined): void {
+    if (!isBareLoraName(written)) return this.inputFile(label, written, 'LoRA file');
+    if (!model) return;
+    const path = join(model.dir, 'loras', `${written}.safetensors`);
+    if (this.fs.stat(path) !== 'file') {
+      this.error('missing-file', `LoRA '${written}' not found: model ${model.name} has no loras/${written}.safetensors (a LoRA of your own is a path relative to the scene, ending in .safetensors)`, label);
+      return;
+    }
+    this.paths.set(label, { path, ref: `${model.name}/loras/${written}.safetensors` });
+  }
+
   model(written: string): ModelLocation | undefined {
     const label = 'model';
     const found = locateModel(written, {
@@ -151,6 +166,11 @@ class FileChecker {
   }
 }
 
+/** A name without a folder or extension names one of the model's own LoRAs. */
+export function isBareLoraName(written: string): boolean {
+  return /^[A-Za-z0-9][\w.-]*$/.test(written) && !/\.safetensors$/i.test(written);
+}
+
 /** Checks the files a parsed scene references. Returns the parse diagnostics plus the file diagnostics. */
 export function checkParsedScene(parsed: ParsedScene, context: SceneContext): CheckedScene {
   const checker = new FileChecker(parsed, context);
@@ -160,7 +180,7 @@ export function checkParsedScene(parsed: ParsedScene, context: SceneContext): Ch
   if (!parsed.diagnostics.some((d) => d.code === 'yaml-syntax')) {
     const modelLocation = parsed.locations.get('model');
     if (scene.model !== undefined || !modelLocation) model = checker.model(scene.model ?? SCENE_DEFAULTS.model);
-    scene.loras.forEach((l, i) => checker.inputFile(`loras[${i}].file`, l.file, 'LoRA file'));
+    scene.loras.forEach((l, i) => checker.lora(`loras[${i}].file`, l.file, model));
     scene.control.forEach((c, i) => checker.inputFile(`control[${i}].image`, c.image, 'hint image'));
     if (scene.init) checker.inputFile('init.image', scene.init.image, 'init image');
     if (scene.output !== undefined) checker.output(scene.output);

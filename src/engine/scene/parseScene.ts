@@ -310,7 +310,7 @@ class SceneReader {
       const map = this.map(this.item(raw, label, this.valueRange('loras')), label, '{file, weight}');
       if (!map) return;
       const e = this.entries(map, LORA_KEYS, label, label);
-      const file = e.has('file') ? this.string(e.get('file'), `${label}.file`, { what: 'a path to a .safetensors file' }) : undefined;
+      const file = e.has('file') ? this.string(e.get('file'), `${label}.file`, { what: 'a path to a .safetensors file or the name of a LoRA of the model' }) : undefined;
       if (!e.has('file')) this.missing(label, 'file', 'the LoRA .safetensors path, relative to the scene');
       const weight = e.has('weight') ? this.number(e.get('weight'), `${label}.weight`, LIMITS.loraWeight) : undefined;
       if (file !== undefined && (weight !== undefined || !e.has('weight'))) out.push(weight === undefined ? { file } : { file, weight });

@@ -1,6 +1,6 @@
 // Messages between the render worker thread and its client (the extension host or any Node caller).
 import type { SceneDiagnostic } from '../errors';
-import type { OutputState, PortableRecipe, RenderProgress } from '../pipeline';
+import type { LoraReport, OutputState, PortableRecipe, RenderProgress } from '../pipeline';
 import type { StageTimingReport } from '../pipeline/StageTimings';
 
 /** Where a scene sits: everything resolveScene needs besides the text. */
@@ -43,6 +43,8 @@ export interface WorkerJobResult {
   readonly metadata: PortableRecipe;
   readonly timings?: StageTimingReport;
   readonly warnings: readonly string[];
+  /** For a rendered job: how each LoRA matched the model. */
+  readonly loras?: readonly LoraReport[];
 }
 
 export interface WorkerRenderResult {

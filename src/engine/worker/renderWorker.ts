@@ -66,7 +66,7 @@ async function render(id: number, request: WorkerRenderRequest, signal: AbortSig
         post({ type: 'progress', id, job: index, jobs: jobs.length, progress }),
     };
     const result = request.dryRun ? await e.render(job, options) : await e.renderToFile(job, options);
-    results.push({ output: job.output, hash: job.hash, state: 'rendered', previousState: status.state, metadata: job.metadata, timings: result.timings, warnings: result.warnings });
+    results.push({ output: job.output, hash: job.hash, state: 'rendered', previousState: status.state, metadata: job.metadata, timings: result.timings, warnings: result.warnings, loras: result.loras });
   }
   return { jobs: results, diagnostics: resolved.diagnostics };
 }

@@ -265,6 +265,7 @@ export class RenderQueue extends Disposable implements Renderer, RenderEvents {
         outputs.push(output);
         this.renders.fire(output);
         for (const w of job.warnings) this.options.log.warn(`${name}: ${w}`);
+        for (const l of job.loras ?? []) this.options.log.info(`${name}: LoRA ${l.file} × ${l.weight}: ${l.matched} of ${l.total} modules applied`);
         if (job.timings) {
           const stages = Object.entries(job.timings.stages)
             .map(([stage, ms]) => `${stage} ${ms.toFixed(0)} ms`)

@@ -27,6 +27,8 @@ const fs = memoryFs({
   '/proj/docs/figs/local-model/unet/config.json': TINY_UNET,
   '/models/tiny/model_index.json': TINY_INDEX,
   '/models/tiny/unet/config.json': TINY_UNET,
+  '/models/tiny/controlnet/raw/model.onnx': '',
+  '/models/tiny/loras/outline.safetensors': '',
   '/models/empty/readme.txt': '',
   '/outside/x.png': '',
 });
@@ -44,6 +46,26 @@ describe('checkScene', () => {
     assert.equal(analysis.resolved?.recipe.guidance, 3);
     assert.equal(analysis.resolved?.recipe.loras[0].ref, 'docs/figs/lora.safetensors');
     assert.equal(analysis.resolved?.recipe.output, '/proj/docs/figs/scene.png');
+  });
+
+  test("a hint type needs a ControlNet of the model: a controlnet/<type>/ folder, or one model_index.json declares", () => {
+    assert.deepEqual(codes('model: tiny\nprompt: x\ncontrol: [{type: canny, image: assets/hint.png}]\n'), []);
+    const analysis = analyzeScene('model: tiny\nprompt: x\ncontrol:\n  - type: canny\n    image: assets/hint.png\n', context);
+    const d = analysis.diagnostics.find((x) => x.code === 'no-controlnet');
+    assert.ok(d, 'no-controlnet reported');
+    assert.equal(d.range.start.line, 3);
+    assert.match(d.message, /model tiny has no ControlNet for 'canny' hints/);
+    assert.equal(analyzeScene('model: tiny\nprompt: x\ncontrol: [{type: raw, image: assets/hint.png}]\n', context).resolved?.recipe.control.length, 1);
+  });
+
+  test("a bare LoRA name is one of the model's own LoRAs (loras/<name>.safetensors); a missing one is named", () => {
+    const analysis = analyzeScene('model: tiny\nprompt: x\nloras: [{file: outline, weight: 0.5}]\n', context);
+    assert.deepEqual(analysis.diagnostics, []);
+    assert.equal(analysis.resolved?.recipe.loras[0].path, '/models/tiny/loras/outline.safetensors');
+    assert.equal(analysis.resolved?.recipe.loras[0].ref, 'tiny/loras/outline.safetensors');
+    const d = checkScene('model: tiny\nprompt: x\nloras: [{file: stripes}]\n', context).diagnostics[0];
+    assert.equal(d.code, 'missing-file');
+    assert.match(d.message, /LoRA 'stripes' not found: model tiny has no loras\/stripes.safetensors/);
   });
 
   test('checking only stats (no reads) and only the files the scene names', () => {

@@ -1,0 +1,179 @@
+// Merges LoRAs into a component's weights before its session is created: for every module that
+// resolves to a MatMul / Gemm / Conv weight, W += Σ (alpha / rank × weight) · up @ down, computed in
+// float32 (float64 sums per row) and written back in the weight's dtype, on copies of the buffers.
+import { InputError, throwIfAborted } from '../errors';
+import { toFloat16Bits } from '../model/float16';
+import { initializerBytes, type OnnxModelFiles } from '../model/onnxModelFiles';
+import type { OnnxInitializer, OnnxModelInfo } from '../model/onnxProto';
+import type { WeightPatch } from '../model/sessionCache';
+import { componentOfName, type LoraComponent } from './keyMapping';
+import type { LoraFile, LoraModule } from './loraFile';
+import { onnxWeightTargets, weightLayout, type WeightTarget } from './onnxTargets';
+import { decodeTensorBytes } from './safetensors';
+
+export interface LoraUse {
+  readonly lora: LoraFile;
+  /** The user's multiplier (scene `weight`); 0 disables the LoRA. */
+  readonly weight: number;
+}
+
+export interface HashedLoraUse extends LoraUse {
+  /** Content hash of the LoRA file; part of the patch key. */
+  readonly hash: string;
+}
+
+export interface LoraPlan {
+  /** Modules of this component that found their weight in the graph. */
+  readonly matched: number;
+  /** Modules of this component in the LoRAs. */
+  readonly total: number;
+  /** Module keys (as the files spell them) with no weight in the graph. */
+  readonly unmatched: string[];
+  /** Tensor names of this component that are not LoRA down/up pairs (LoHa, LoKr, DoRA...). */
+  readonly unsupported: string[];
+}
+
+interface Resolved {
+  readonly use: LoraUse;
+  readonly module: LoraModule;
+  readonly target: WeightTarget;
+  readonly layout: 'out_in' | 'in_out';
+}
+
+function resolve(info: OnnxModelInfo, component: LoraComponent, loras: readonly LoraUse[]): { resolved: Resolved[]; plan: LoraPlan } {
+  const targets = onnxWeightTargets(info);
+  const resolved: Resolved[] = [];
+  const unmatched: string[] = [];
+  const unsupported: string[] = [];
+  let total = 0;
+  for (const use of loras) {
+    for (const name of use.lora.unsupported) if ((componentOfName(name) ?? 'unet') === component) unsupported.push(name);
+    for (const module of use.lora.modules) {
+      if (module.component !== component) continue;
+      total++;
+      const target = targets.find(module.lookupKey);
+      if (!target) {
+        unmatched.push(module.key);
+        continue;
+      }
+      const layout = weightLayout(target, module.out, module.inner);
+      if (!layout) {
+        throw new InputError(
+          `LoRA module '${module.key}' changes a weight of shape [${module.out}, ${module.inner}] (up [${module.upShape.join(', ')}] × down [${module.downShape.join(', ')}]) ` +
+            `but the model's '${target.modulePath}' weight '${target.initializer.name}' has shape [${target.initializer.dims.join(', ')}]: the LoRA was made for another base model`,
+          use.lora.path,
+        );
+      }
+      resolved.push({ use, module, target, layout });
+    }
+  }
+  return { resolved, plan: { matched: resolved.length, total, unmatched, unsupported } };
+}
+
+/**
+ * Which of the LoRAs' modules for `component` find their weight in the graph (reads no weights). Throws
+ * InputError when a module's shape does not fit its weight (a LoRA for another base model).
+ */
+export function planLoras(info: OnnxModelInfo, component: LoraComponent, loras: readonly LoraUse[]): LoraPlan {
+  return resolve(info, component, loras).plan;
+}
+
+/**
+ * The weight patch merging `loras` into `component`, or undefined when none of them has a nonzero
+ * weight and a module for it (so the session stays identical to the unpatched one).
+ */
+export function loraWeightPatch(component: LoraComponent, loras: readonly HashedLoraUse[]): WeightPatch | undefined {
+  const active = loras.filter((l) => l.weight !== 0 && Number.isFinite(l.weight) && l.lora.modules.some((m) => m.component === component));
+  if (active.length === 0) return undefined;
+  return {
+    key: `lora:${component}:${active.map((l) => `${l.hash}*${l.weight}`).join('+')}`,
+    apply: (files, signal) => applyLoras(files, component, active, signal),
+  };
+}
+
+/** Returns files with the LoRAs merged into copies of the touched buffers (the inputs are not modified). */
+export async function applyLoras(files: OnnxModelFiles, component: LoraComponent, loras: readonly LoraUse[], signal?: AbortSignal): Promise<OnnxModelFiles> {
+  const { resolved } = resolve(files.info, component, loras.filter((l) => l.weight !== 0));
+  if (resolved.length === 0) return files;
+  const byInitializer = new Map<OnnxInitializer, Resolved[]>();
+  for (const r of resolved) {
+    const list = byInitializer.get(r.target.initializer) ?? [];
+    list.push(r);
+    byInitializer.set(r.target.initializer, list);
+  }
+  // Copy each buffer that holds a patched weight, once (new Uint8Array copies; Buffer#slice would not).
+  const touchedRaw = [...byInitializer.keys()].some((i) => i.data.kind === 'raw');
+  const touchedExternal = new Set([...byInitializer.keys()].flatMap((i) => (i.data.kind === 'external' ? [i.data.location] : [])));
+  const patched: OnnxModelFiles = {
+    ...files,
+    modelBytes: touchedRaw ? new Uint8Array(files.modelBytes) : files.modelBytes,
+    externalData: files.externalData.map((f) => (touchedExternal.has(f.location) && f.data ? { ...f, data: new Uint8Array(f.data) } : f)),
+  };
+  // Read each LoRA's down/up tensors for this component in one pass over its file.
+  const tensors = new Map<LoraFile, Map<string, Float32Array>>();
+  for (const use of loras) {
+    const names = resolved.filter((r) => r.use.lora === use.lora).flatMap((r) => [r.module.down, r.module.up]);
+    if (names.length && !tensors.has(use.lora)) tensors.set(use.lora, await use.lora.file.readTensors([...new Set(names)], signal));
+  }
+  for (const [init, entries] of byInitializer) {
+    throwIfAborted(signal);
+    const bytes = initializerBytes(patched, init);
+    if (!bytes) throw new InputError(`the model's weight '${init.name}' is stored in a form LoRAs cannot patch`, files.modelPath);
+    const weights = decodeTensorBytes(bytes, dtypeName(init.dataType));
+    for (const { use, module, layout } of entries) {
+      const t = tensors.get(use.lora)!;
+      addLowRank(weights, layout, module, t.get(module.up)!, t.get(module.down)!, (module.alpha / module.rank) * use.weight);
+    }
+    encodeInto(bytes, weights, init.dataType);
+  }
+  return patched;
+}
+
+function dtypeName(dataType: number): string {
+  if (dataType === 1) return 'F32';
+  if (dataType === 10) return 'F16';
+  if (dataType === 16) return 'BF16';
+  throw new Error(`internal error: LoRA target of ONNX data type ${dataType}`);
+}
+
+/** weights += scale · up [out, rank] @ down [rank, inner], in torch's layout or transposed. */
+function addLowRank(weights: Float32Array, layout: 'out_in' | 'in_out', module: LoraModule, up: Float32Array, down: Float32Array, scale: number): void {
+  const { out, inner, rank } = module;
+  const row = new Float64Array(inner);
+  for (let o = 0; o < out; o++) {
+    row.fill(0);
+    for (let j = 0; j < rank; j++) {
+      const c = scale * up[o * rank + j];
+      if (c === 0) continue;
+      const base = j * inner;
+      for (let k = 0; k < inner; k++) row[k] += c * down[base + k];
+    }
+    if (layout === 'out_in') {
+      const base = o * inner;
+      for (let k = 0; k < inner; k++) weights[base + k] += row[k];
+    } else {
+      for (let k = 0; k < inner; k++) weights[k * out + o] += row[k];
+    }
+  }
+}
+
+/** Writes float32 values as little-endian float32 / float16 / bfloat16 (round to nearest even). */
+function encodeInto(bytes: Uint8Array, values: Float32Array, dataType: number): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (dataType === 1) {
+    for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i], true);
+    return;
+  }
+  if (dataType === 10) {
+    for (let i = 0; i < values.length; i++) view.setUint16(i * 2, toFloat16Bits(values[i]), true);
+    return;
+  }
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  for (let i = 0; i < values.length; i++) view.setUint16(i * 2, bfloat16Bits(bits[i]), true);
+}
+
+/** The bfloat16 bit pattern nearest to the float32 with bits `u` (ties to even; NaN stays NaN). */
+export function bfloat16Bits(u: number): number {
+  if ((u & 0x7f800000) === 0x7f800000 && (u & 0x7fffff) !== 0) return ((u >>> 16) | 0x40) & 0xffff;
+  return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
+}
