@@ -1,7 +1,8 @@
 // Completion in scenes: keys (with their documentation) at key positions, and at value positions the
 // allowed samplers, schedules, control types and rng names, model folder names, LoRA files and images
 // relative to the scene, aspect ratios and the default output name.
-import { basename, dirname, extname, relative, sep } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename, dirname, extname, join, relative, sep } from 'node:path';
 import * as vscode from 'vscode';
 import { isInside } from '../../engine/scene/checkScene';
 import { SCENE_KEYS } from '../../engine/scene/sceneSpec';
@@ -116,7 +117,7 @@ export class SceneCompletionProvider implements vscode.CompletionItemProvider {
       item.range = range;
       return [item];
     }
-    if (path === 'loras[].file') return this.files(document, LORA_GLOB, range, quoted, token);
+    if (path === 'loras[].file') return [...this.modelLoras(document, range), ...(await this.files(document, LORA_GLOB, range, quoted, token))];
     if (IMAGE_PATHS.has(path)) return this.files(document, IMAGE_GLOB, range, quoted, token);
     return undefined;
   }
@@ -127,6 +128,33 @@ export class SceneCompletionProvider implements vscode.CompletionItemProvider {
       const item = new vscode.CompletionItem(m.name, vscode.CompletionItemKind.Folder);
       item.detail = m.via === 'builtin' ? 'built-in model' : m.dir;
       item.range = range;
+      return item;
+    });
+  }
+
+  /** The LoRAs the scene's model ships in its loras/ folder, offered by bare name (with their card's first line). */
+  private modelLoras(document: vscode.TextDocument, range: vscode.Range): vscode.CompletionItem[] {
+    const model = this.analyzer.analyze(document).analysis?.checked.model;
+    if (!model) return [];
+    const dir = join(model.dir, 'loras');
+    let names: string[];
+    try {
+      names = readdirSync(dir).filter((f) => f.endsWith('.safetensors'));
+    } catch {
+      return [];
+    }
+    return names.sort().map((file, i) => {
+      const name = file.slice(0, -'.safetensors'.length);
+      const item = new vscode.CompletionItem(name, vscode.CompletionItemKind.Module);
+      item.detail = `LoRA of ${model.name}`;
+      try {
+        const card = readFileSync(join(dir, `${name}.md`), 'utf8');
+        item.documentation = new vscode.MarkdownString(card.split('\n').slice(0, 12).join('\n'));
+      } catch {
+        // no card
+      }
+      item.range = range;
+      item.sortText = `0${String(i).padStart(3, '0')}`;
       return item;
     });
   }

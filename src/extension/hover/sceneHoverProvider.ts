@@ -1,6 +1,7 @@
 // Hover in scenes: documentation on keys and enumerated values, the model card on `model:`, a LoRA's
 // header metadata on its path, a thumbnail on image paths and the output's state on `output:`.
 import { existsSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
 import type { SourcePosition, SourceRange } from '../../engine/errors';
 import { readModelConfig } from '../../engine/model/modelConfig';
@@ -62,7 +63,10 @@ export class SceneHoverProvider implements vscode.HoverProvider {
     const path = checked?.paths.get(label)?.path;
     if (LORA_LABEL.test(label) && path) {
       const reading = await readSafetensorsHeader(path);
-      return reading.ok ? formatLoraSummary(text, reading.header) : `**LoRA** \`${text}\`: cannot show its metadata: ${reading.reason}`;
+      const summary = reading.ok ? formatLoraSummary(text, reading.header) : `**LoRA** \`${text}\`: cannot show its metadata: ${reading.reason}`;
+      // A LoRA with a card beside it (name.md, as the model's own LoRAs have) shows the card too.
+      const card = await readFile(path.replace(/\.safetensors$/i, '.md'), 'utf8').catch(() => undefined);
+      return card ? `${summary}\n\n---\n\n${card.split('\n').slice(0, 30).join('\n')}` : summary;
     }
     if (IMAGE_LABEL.test(label) && path && existsSync(path)) return `![${text}](${vscode.Uri.file(path).toString()}|height=160)\n\n\`${text}\``;
     if (label === 'output') return this.outputHover(document, result);
