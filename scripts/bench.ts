@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Engine, loadCLIPTokenizer, resolveScene, type RenderResult } from '../src/engine/index';
+import { Engine, encodePixelsToPng, loadCLIPTokenizer, resolveScene, type RenderResult } from '../src/engine/index';
 
 const root = resolve(__dirname, '..');
 const model = join(root, 'models', 'tiny-shapes');
@@ -83,6 +83,7 @@ async function main(): Promise<void> {
       ['engine overhead (total − onnxruntime)', `${ms(median(overheads))} = ${((median(overheads) / total) * 100).toFixed(1)}% of total (target ≤ 5%)`],
       ['first render in process (cold sessions)', ms(coldMs)],
     ];
+    rows.push(...(await adapterRows(engine, dir, total)));
     await engine.dispose();
 
     // Cold CLI: a fresh process renders one scene (--force), as a user's first `imgprompt render` does.
@@ -126,6 +127,52 @@ async function main(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** LoRA merge time, the cost of a cached patched session, and ControlNet time per step (when the model ships them). */
+async function adapterRows(engine: Engine, dir: string, plainTotal: number): Promise<[string, string][]> {
+  const lora = join(model, 'loras', 'outline.safetensors');
+  const controlnet = join(model, 'controlnet', 'canny', 'model.onnx');
+  if (!existsSync(lora) || !existsSync(controlnet)) return [['adapters', 'not measured (the model ships no loras/outline.safetensors or controlnet/canny)']];
+  const jobFor = async (extra: string, name: string) => {
+    const text = `model: tiny-shapes\nprompt: outline, a large red circle on the left, blue background\nseed: 42\nsampler: euler\nsteps: ${steps}\nguidance: 7.5\n${extra}`;
+    const file = join(dir, name);
+    writeFileSync(file, text);
+    const [job] = await engine.plan(resolveScene(text, { file, projectRoot: dir, builtinModelsDir: join(root, 'models') }), dir);
+    return job;
+  };
+  // Every new weight is a new patch key: the UNet and text encoder are merged and their sessions created again.
+  const patchMs: number[] = [];
+  const patchedLoadMs: number[] = [];
+  for (let i = 0; i < Math.min(runs, 5); i++) {
+    const result = await engine.render(await jobFor(`loras:\n  - file: outline\n    weight: ${(0.5 + i / 10).toFixed(1)}\n`, `lora-${i}.imgprompt`));
+    patchMs.push(result.timings.stages.lora ?? 0);
+    patchedLoadMs.push(result.timings.stages.load ?? 0);
+  }
+  const cached = await jobFor('loras:\n  - file: outline\n    weight: 0.5\n', 'lora-cached.imgprompt');
+  const hitLoad: number[] = [];
+  const plainLoad: number[] = [];
+  const plain = await jobFor('', 'plain.imgprompt');
+  for (let i = 0; i < runs; i++) {
+    hitLoad.push((await engine.render(cached)).timings.stages.load ?? 0);
+    plainLoad.push((await engine.render(plain)).timings.stages.load ?? 0);
+  }
+  // ControlNet: a canny hint drawn from the plain render.
+  const hintFile = join(dir, 'hint.png');
+  const plainImage = (await engine.render(plain)).image;
+  writeFileSync(hintFile, await encodePixelsToPng({ ...plainImage, channels: 3 }));
+  const controlled = await jobFor('control:\n  - type: canny\n    image: hint.png\n', 'control.imgprompt');
+  await engine.render(controlled);
+  const controlResults: RenderResult[] = [];
+  for (let i = 0; i < runs; i++) controlResults.push(await engine.render(controlled));
+  const controlStep = median(controlResults.map((r) => (r.timings.stages.controlnet ?? 0) / steps));
+  const controlTotal = median(controlResults.map((r) => r.timings.totalMs));
+  return [
+    ['LoRA merge (outline, UNet + text encoder)', `${ms(median(patchMs))} (load stage incl. session creation ${ms(median(patchedLoadMs))})`],
+    ['load stage, patched sessions cached', `${ms(median(hitLoad))} (no LoRA: ${ms(median(plainLoad))})`],
+    ['ControlNet call per step (batch 2)', ms(controlStep)],
+    ['render with a canny hint', `${ms(controlTotal)} = +${ms((controlTotal - plainTotal) / steps)} per step over no hint (incl. hint preprocessing ${ms(median(controlResults.map((r) => r.timings.stages.hint ?? 0)))})`],
+  ];
 }
 
 main().catch((error: unknown) => {
