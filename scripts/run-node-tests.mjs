@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 
 const roots = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const passThrough = process.argv.slice(2).filter((a) => a.startsWith('-'));
-const skipDirs = new Set(['node_modules', 'fixtures', 'vscode']);
+const skipDirs = new Set(['node_modules', 'fixtures', 'vscode', 'scale']);
 
 function collect(dir, out) {
   for (const name of readdirSync(dir).sort()) {

@@ -1,0 +1,159 @@
+// `npm run bench:scale`: the engine at Stable Diffusion 1.5 scale on the random-weight model of
+// tools/sd15-random (IMGPROMPT_SCALE=full, the default, or toy; generated into the cache when absent).
+// One run prints one table: cold session creation per component, UNet time per step (batch 2, as with
+// classifier-free guidance) at 512² and 256², the FLOPs of one UNet call counted from the config, the
+// time that count would take at this machine's measured float32 matmul peak (onnxruntime, same threads),
+// the ratio of step time to that bound, PyTorch eager on the same weights, peak RSS, and a second load.
+// IMGPROMPT_THREADS sets onnxruntime's and PyTorch's threads (default: physical cores); BENCH_RUNS the
+// timed runs per figure (median; default 3).
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { OnnxSession, SessionCache, acquireComponent, physicalCoreCount, readOnnxModelFiles, UNet, floatTensor, elementCount } from '../src/engine/index';
+import { ensureSd15Random, readRandomWeightsInfo, readUNetShape, repoRoot, scaleFromEnv, SD15_UNET_SHAPE, unetFlops } from '../test/scale/sd15Random';
+
+const COMPONENTS = ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder'] as const;
+const threads = Number(process.env.IMGPROMPT_THREADS) || physicalCoreCount();
+const runs = Number(process.env.BENCH_RUNS ?? 3);
+const python = process.env.IMGPROMPT_PYTHON ?? '/usr/bin/python3';
+const MATMUL_N = 2048;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+async function timeMs(fn: () => Promise<unknown>, count: number): Promise<number> {
+  await fn(); // warm-up
+  const times: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const start = performance.now();
+    await fn();
+    times.push(performance.now() - start);
+  }
+  return median(times);
+}
+
+function runPython(args: string[]): string {
+  const result = spawnSync(python, [join(repoRoot, 'tools', 'sd15-random', 'bench_torch.py'), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' },
+    maxBuffer: 1 << 24,
+  });
+  if (result.status !== 0) throw new Error(`bench_torch.py ${args[0]} failed: ${result.stderr}`);
+  return result.stdout;
+}
+
+/** Session creation time of every component in a fresh cache (the second call finds the files in the OS cache). */
+async function loadAll(modelDir: string): Promise<Record<string, number>> {
+  const cache = new SessionCache();
+  const out: Record<string, number> = {};
+  try {
+    for (const component of COMPONENTS) {
+      const start = performance.now();
+      const lease = await cache.acquire({ modelPath: join(modelDir, component, 'model.onnx'), options: { intraOpNumThreads: threads } });
+      out[component] = performance.now() - start;
+      lease.release();
+    }
+  } finally {
+    await cache.clear();
+  }
+  return out;
+}
+
+/** float32 matmul GFLOPS of onnxruntime on this machine: a one-node MatMul graph, N×N by N×N. */
+async function matmulGflops(dir: string): Promise<number> {
+  const path = join(dir, 'matmul.onnx');
+  runPython(['matmul-graph', path, String(MATMUL_N)]);
+  const session = await OnnxSession.create(await readOnnxModelFiles(path), { intraOpNumThreads: threads });
+  try {
+    const dims = [MATMUL_N, MATMUL_N];
+    const a = floatTensor(Float32Array.from({ length: elementCount(dims) }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5), dims);
+    const ms = await timeMs(() => session.run({ a, b: a }), Math.max(runs, 5));
+    return (2 * MATMUL_N ** 3) / ms / 1e6;
+  } finally {
+    await session.dispose();
+  }
+}
+
+function fmtMs(ms: number): string {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms < 10 ? 2 : 1)} ms`;
+}
+
+async function main(): Promise<void> {
+  const scale = scaleFromEnv();
+  const { dir: modelDir, generatedMs } = ensureSd15Random(scale);
+  const info = readRandomWeightsInfo(modelDir);
+  const shape = readUNetShape(modelDir);
+  const work = mkdtempSync(join(tmpdir(), 'imgprompt-bench-scale-'));
+  const rows: [string, string][] = [];
+  const row = (label: string, value: string) => rows.push([label, value]);
+  try {
+    row('model', `sd15-random (${scale}), UNet ${info?.parameters.unet.toLocaleString('en-US')} parameters, seed ${info?.seed}`);
+    if (generatedMs > 0) row('generated (make_model.sh)', fmtMs(generatedMs));
+    row('threads (onnxruntime and PyTorch)', String(threads));
+
+    const cold = await loadAll(modelDir);
+    for (const c of COMPONENTS) row(`session creation, cold (first in process): ${c}`, fmtMs(cold[c]));
+
+    const peak = await matmulGflops(work);
+    row(`peak float32 matmul (onnxruntime, ${MATMUL_N}³)`, `${peak.toFixed(1)} GFLOPS`);
+
+    const cache = new SessionCache();
+    const lease = await acquireComponent(cache, join(modelDir, 'unet'), UNet, { options: { intraOpNumThreads: threads } });
+    const hidden = shape.cross_attention_dim;
+    const sizes = [
+      [512, 64],
+      [256, 32],
+    ] as const;
+    const stepMs: Record<string, number> = {};
+    try {
+      for (const [pixels, latent] of sizes) {
+        const sampleDims = [2, 4, latent, latent];
+        const sample = floatTensor(Float32Array.from({ length: elementCount(sampleDims) }, (_, i) => Math.sin(i)), sampleDims);
+        const ctxDims = [2, 77, hidden];
+        const context = floatTensor(Float32Array.from({ length: elementCount(ctxDims) }, (_, i) => Math.cos(i) * 0.5), ctxDims);
+        stepMs[pixels] = await timeMs(() => lease.component.predict({ sample, timestep: [999, 999], encoderHiddenStates: context }), runs);
+      }
+    } finally {
+      lease.release();
+      await cache.clear();
+    }
+
+    const torchResult = JSON.parse(
+      runPython(['unet', '--scale', scale, '--seed', String(info?.seed ?? 1234), '--sizes', sizes.map(([, l]) => `${l}x${l}`).join(','), '--batch', '2', '--runs', String(runs), '--threads', String(threads)]),
+    ) as { unet_ms: Record<string, number>; mm_gflops: number };
+    row(`peak float32 matmul (torch.mm, ${MATMUL_N}³)`, `${torchResult.mm_gflops.toFixed(1)} GFLOPS`);
+
+    for (const [pixels, latent] of sizes) {
+      const flops = unetFlops(shape, latent, latent, 2).total;
+      const boundMs = flops / (peak * 1e6);
+      const eager = torchResult.unet_ms[`${latent}x${latent}`];
+      row(`UNet FLOPs per call, ${pixels}² batch 2`, `${(flops / 1e12).toFixed(4)} TFLOP (${flops.toLocaleString('en-US')})`);
+      row(`UNet step, ${pixels}² batch 2 (onnxruntime)`, fmtMs(stepMs[pixels]));
+      row(`  FLOP bound at measured peak`, `${fmtMs(boundMs)} (step / bound = ${(stepMs[pixels] / boundMs).toFixed(2)})`);
+      row(`  PyTorch eager, same weights`, `${fmtMs(eager)} (onnxruntime / PyTorch = ${(stepMs[pixels] / eager).toFixed(2)})`);
+      row(`  achieved`, `${(flops / stepMs[pixels] / 1e6).toFixed(1)} GFLOPS`);
+    }
+
+    if (scale !== 'full') {
+      const sd15 = unetFlops(SD15_UNET_SHAPE, 64, 64, 2).total;
+      row('for reference: SD 1.5 UNet FLOPs, 512² batch 2', `${(sd15 / 1e12).toFixed(4)} TFLOP (${sd15.toLocaleString('en-US')})`);
+    }
+    const second = await loadAll(modelDir);
+    for (const c of COMPONENTS) row(`session creation, second load: ${c}`, fmtMs(second[c]));
+    row('peak RSS (this process)', `${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  const width = Math.max(...rows.map(([l]) => l.length));
+  console.log(`imgprompt bench:scale — ${new Date().toISOString().slice(0, 10)}, medians of ${runs} runs after one warm-up`);
+  for (const [label, value] of rows) console.log(`${label.padEnd(width)}  ${value}`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,395 @@
+"""Writes a seeded random-weight Stable Diffusion 1.5 model folder in the optimum / diffusers ONNX layout.
+
+    make_model.py [--scale full|toy] [--out DIR] [--seed N] [--no-check]
+
+full: SD 1.5's exact architecture (UNet 859,520,964 parameters; UNet weights in unet/model.onnx_data,
+about 3.4 GB; the folder is about 4.3 GB). toy: the same structure, narrower, for tests. Graph inputs,
+outputs, dtypes and dynamic axes are those of optimum's Stable Diffusion export: text encoder
+input_ids int32 [batch, sequence] -> last_hidden_state, pooler_output; UNet sample float32
+[batch, 4, h, w], timestep int64 [steps], encoder_hidden_states -> out_sample; VAE decoder latent_sample
+-> sample; VAE encoder sample -> latent_parameters (mean and log-variance). Opset 17.
+
+The folder is assembled beside its destination and renamed into place when complete, so a reader never
+sees half a model. random_weights.json records what made it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+
+import onnx
+import torch
+from onnx import TensorProto
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'tiny-model'))
+
+import sd15  # noqa: E402
+from clip_bpe import BOS, BYTE_ENCODER, EOS  # noqa: E402
+
+OPSET = 17
+DIFFUSERS_VERSION = '0.25.0'
+GENERATOR_VERSION = 1
+DATA_FILE = 'model.onnx_data'
+# Tensors smaller than this stay inside model.onnx (as onnx's save_as_external_data does by default).
+EXTERNAL_THRESHOLD = 1024
+ALIGN = 4096
+
+
+def default_out(scale: str) -> str:
+    cache = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
+    return os.path.join(cache, 'imgprompt', 'sd15-random' + ('' if scale == 'full' else '-' + scale))
+
+
+# ------------------------------------------------------------------------------------------ tokenizer
+
+def synthetic_merges(count: int, seed: int) -> list[tuple[str, str]]:
+    """`count` valid byte-level BPE merges over lower-case letters: each joins two tokens that already
+    exist (a word-internal head with a head or a word-final `</w>` token) into a new token of at most
+    ten letters. Not CLIP's merges, but the vocabulary has CLIP's size and structure."""
+    rng = random.Random(seed)
+    letters = 'abcdefghijklmnopqrstuvwxyz'
+    heads = list(letters)
+    finals = [c + '</w>' for c in letters]
+    known = set(BYTE_ENCODER.values()) | {v + '</w>' for v in BYTE_ENCODER.values()}
+    merges: list[tuple[str, str]] = []
+    while len(merges) < count:
+        # Prefer short pieces so common letter sequences get merged early, as real BPE does.
+        a = heads[min(int(rng.expovariate(1 / 300)), len(heads) - 1)]
+        pool = finals if rng.random() < 0.5 else heads
+        b = pool[min(int(rng.expovariate(1 / 300)), len(pool) - 1)]
+        merged = a + b
+        if merged in known or len(merged.replace('</w>', '')) > 10:
+            continue
+        known.add(merged)
+        merges.append((a, b))
+        (finals if merged.endswith('</w>') else heads).append(merged)
+    return merges
+
+
+def write_tokenizer(folder: str, vocab_size: int, seed: int) -> None:
+    os.makedirs(folder, exist_ok=True)
+    base = list(BYTE_ENCODER.values())
+    merges = synthetic_merges(vocab_size - 2 * len(base) - 2, seed)
+    tokens = base + [b + '</w>' for b in base] + [a + b for a, b in merges] + [BOS, EOS]
+    assert len(tokens) == vocab_size and len(set(tokens)) == vocab_size
+    with open(os.path.join(folder, 'vocab.json'), 'w', encoding='utf-8') as f:
+        json.dump({t: i for i, t in enumerate(tokens)}, f, ensure_ascii=False)
+    with open(os.path.join(folder, 'merges.txt'), 'w', encoding='utf-8') as f:
+        f.write('#version: 0.2\n')
+        f.writelines(f'{a} {b}\n' for a, b in merges)
+
+    def added(content: str) -> dict:
+        return {'__type': 'AddedToken', 'content': content, 'lstrip': False, 'normalized': True,
+                'rstrip': False, 'single_word': False}
+
+    write_json(os.path.join(folder, 'tokenizer_config.json'), {
+        'add_prefix_space': False, 'bos_token': added(BOS), 'do_lower_case': True, 'eos_token': added(EOS),
+        'errors': 'replace', 'model_max_length': 77, 'name_or_path': 'openai/clip-vit-large-patch14',
+        'pad_token': '<|endoftext|>', 'special_tokens_map_file': None, 'tokenizer_class': 'CLIPTokenizer',
+        'unk_token': added(EOS)})
+    write_json(os.path.join(folder, 'special_tokens_map.json'), {
+        'bos_token': BOS, 'eos_token': EOS, 'pad_token': EOS, 'unk_token': EOS})
+
+
+# ------------------------------------------------------------------------------------------ configs
+
+def write_json(path: str, obj) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'w', encoding='utf-8') as f:
+        json.dump(obj, f, indent=2)
+        f.write('\n')
+
+
+def write_configs(root: str, c: dict) -> None:
+    write_json(os.path.join(root, 'model_index.json'), {
+        '_class_name': 'StableDiffusionPipeline', '_diffusers_version': DIFFUSERS_VERSION,
+        'feature_extractor': [None, None], 'requires_safety_checker': False, 'safety_checker': [None, None],
+        'scheduler': ['diffusers', 'PNDMScheduler'], 'text_encoder': ['transformers', 'CLIPTextModel'],
+        'tokenizer': ['transformers', 'CLIPTokenizer'], 'unet': ['diffusers', 'UNet2DConditionModel'],
+        'vae': ['diffusers', 'AutoencoderKL']})
+    # SD 1.5's scheduler_config.json.
+    write_json(os.path.join(root, 'scheduler', 'scheduler_config.json'), {
+        '_class_name': 'PNDMScheduler', '_diffusers_version': DIFFUSERS_VERSION, 'beta_end': 0.012,
+        'beta_schedule': 'scaled_linear', 'beta_start': 0.00085, 'clip_sample': False,
+        'num_train_timesteps': 1000, 'prediction_type': 'epsilon', 'set_alpha_to_one': False,
+        'skip_prk_steps': True, 'steps_offset': 1, 'timestep_spacing': 'leading', 'trained_betas': None})
+    t = c['text']
+    write_json(os.path.join(root, 'text_encoder', 'config.json'), {
+        '_name_or_path': 'sd15-random/text_encoder', 'architectures': ['CLIPTextModel'], 'attention_dropout': 0.0,
+        'bos_token_id': 0, 'dropout': 0.0, 'eos_token_id': 2, 'hidden_act': 'quick_gelu',
+        'hidden_size': t['hidden_size'], 'initializer_factor': 1.0, 'initializer_range': 0.02,
+        'intermediate_size': t['intermediate_size'], 'layer_norm_eps': 1e-05,
+        'max_position_embeddings': t['max_position_embeddings'], 'model_type': 'clip_text_model',
+        'num_attention_heads': t['num_attention_heads'], 'num_hidden_layers': t['num_hidden_layers'],
+        'pad_token_id': 1, 'projection_dim': t['hidden_size'], 'torch_dtype': 'float32',
+        'vocab_size': t['vocab_size']})
+    u = c['unet']
+    write_json(os.path.join(root, 'unet', 'config.json'), {
+        '_class_name': 'UNet2DConditionModel', '_diffusers_version': DIFFUSERS_VERSION, 'act_fn': 'silu',
+        'attention_head_dim': u['attention_head_dim'], 'block_out_channels': u['block_out_channels'],
+        'center_input_sample': False, 'cross_attention_dim': u['cross_attention_dim'],
+        'down_block_types': sd15.DOWN_BLOCK_TYPES, 'downsample_padding': 1, 'dual_cross_attention': False,
+        'flip_sin_to_cos': True, 'freq_shift': 0, 'in_channels': 4, 'layers_per_block': u['layers_per_block'],
+        'mid_block_scale_factor': 1, 'mid_block_type': 'UNetMidBlock2DCrossAttn', 'norm_eps': 1e-05,
+        'norm_num_groups': u['norm_num_groups'], 'only_cross_attention': False, 'out_channels': 4,
+        'sample_size': u['sample_size'], 'up_block_types': sd15.UP_BLOCK_TYPES, 'upcast_attention': False,
+        'use_linear_projection': False})
+    v = c['vae']
+    vae = {
+        '_class_name': 'AutoencoderKL', '_diffusers_version': DIFFUSERS_VERSION, 'act_fn': 'silu',
+        'block_out_channels': v['block_out_channels'], 'down_block_types': ['DownEncoderBlock2D'] * 4,
+        'in_channels': 3, 'latent_channels': v['latent_channels'], 'layers_per_block': v['layers_per_block'],
+        'norm_num_groups': v['norm_num_groups'], 'out_channels': 3, 'sample_size': v['sample_size'],
+        'scaling_factor': v['scaling_factor'], 'up_block_types': ['UpDecoderBlock2D'] * 4}
+    write_json(os.path.join(root, 'vae_decoder', 'config.json'), vae)
+    write_json(os.path.join(root, 'vae_encoder', 'config.json'), vae)
+
+
+# ------------------------------------------------------------------------------------------ export
+
+class TextEncoderOnnx(torch.nn.Module):
+    def __init__(self, te):
+        super().__init__()
+        self.te = te
+
+    def forward(self, input_ids):
+        return self.te(input_ids)
+
+
+class UNetOnnx(torch.nn.Module):
+    def __init__(self, unet):
+        super().__init__()
+        self.unet = unet
+
+    def forward(self, sample, timestep, encoder_hidden_states):
+        return self.unet(sample, timestep, encoder_hidden_states)
+
+
+class VAEDecoderOnnx(torch.nn.Module):
+    def __init__(self, vae):
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, latent_sample):
+        return self.vae.decode(latent_sample)
+
+
+class VAEEncoderOnnx(torch.nn.Module):
+    def __init__(self, vae):
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, sample):
+        return self.vae.encode_parameters(sample)
+
+
+def torch_export(module, args, path, inputs, outputs, axes) -> None:
+    """torch writes every initializer into its own file beside `path` when the model exceeds 2 GB."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with torch.no_grad():
+        torch.onnx.export(module, args, path, input_names=inputs, output_names=outputs, dynamic_axes=axes,
+                          opset_version=OPSET, do_constant_folding=True)
+
+
+def _all_tensors(model: onnx.ModelProto):
+    """Initializers and tensor-valued node attributes, subgraphs included."""
+    def graph_tensors(g):
+        yield from g.initializer
+        for node in g.node:
+            for attr in node.attribute:
+                if attr.HasField('t'):
+                    yield attr.t
+                yield from attr.tensors
+                if attr.HasField('g'):
+                    yield from graph_tensors(attr.g)
+                for sub in attr.graphs:
+                    yield from graph_tensors(sub)
+    yield from graph_tensors(model.graph)
+
+
+def _copy_range(src: str, offset: int, length: int | None, out) -> int:
+    """Streams bytes [offset, offset + length) of src into out in 64 MiB pieces; returns the count."""
+    copied = 0
+    with open(src, 'rb') as f:
+        f.seek(offset)
+        while length is None or copied < length:
+            want = 1 << 26 if length is None else min(1 << 26, length - copied)
+            chunk = f.read(want)
+            if not chunk:
+                break
+            out.write(chunk)
+            copied += len(chunk)
+    if length is not None and copied != length:
+        raise IOError(f'{src}: expected {length} bytes at offset {offset}, found {copied}')
+    return copied
+
+
+def write_with_external_data(src_path: str, dst_dir: str) -> int:
+    """Rewrites the model at src_path as dst_dir/model.onnx with every tensor of EXTERNAL_THRESHOLD bytes
+    or more in one dst_dir/model.onnx_data, as optimum lays out a large UNet. Never holds more than one
+    tensor's bytes in memory: external tensors (torch's one-file-per-tensor output) are copied
+    file-to-file, inline ones are moved out of the proto. Returns the data file's size."""
+    model = onnx.load(src_path, load_external_data=False)
+    src_dir = os.path.dirname(os.path.abspath(src_path))
+    os.makedirs(dst_dir, exist_ok=True)
+    with open(os.path.join(dst_dir, DATA_FILE), 'wb') as out:
+        for t in _all_tensors(model):
+            external = t.data_location == TensorProto.EXTERNAL
+            if not external and len(t.raw_data) < EXTERNAL_THRESHOLD:
+                continue
+            pos = out.tell()
+            if pos % ALIGN:
+                out.write(b'\0' * (ALIGN - pos % ALIGN))
+                pos = out.tell()
+            if external:
+                info = {e.key: e.value for e in t.external_data}
+                length = int(info['length']) if 'length' in info else None
+                n = _copy_range(os.path.join(src_dir, info['location']), int(info.get('offset', 0)), length, out)
+            else:
+                out.write(t.raw_data)
+                n = len(t.raw_data)
+                t.ClearField('raw_data')
+            del t.external_data[:]
+            t.data_location = TensorProto.EXTERNAL
+            for key, value in (('location', DATA_FILE), ('offset', str(pos)), ('length', str(n))):
+                entry = t.external_data.add()
+                entry.key, entry.value = key, value
+        size = out.tell()
+    onnx.save(model, os.path.join(dst_dir, 'model.onnx'))
+    return size
+
+
+def export_all(nets: dict, c: dict, root: str, work: str, scale: str) -> None:
+    t, u, v = c['text'], c['unet'], c['vae']
+    ids = torch.full((1, 77), 49407, dtype=torch.int32)
+    ids[0, 0] = 49406
+    torch_export(TextEncoderOnnx(nets['text_encoder']), (ids,), os.path.join(root, 'text_encoder', 'model.onnx'),
+                 ['input_ids'], ['last_hidden_state', 'pooler_output'],
+                 {'input_ids': {0: 'batch_size', 1: 'sequence_length'},
+                  'last_hidden_state': {0: 'batch_size', 1: 'sequence_length'}, 'pooler_output': {0: 'batch_size'}})
+    print('  text_encoder exported', flush=True)
+
+    staged = os.path.join(work, 'unet', 'model.onnx')
+    args = (torch.zeros(2, 4, 8, 8), torch.tensor([999, 999], dtype=torch.int64),
+            torch.zeros(2, 77, t['hidden_size']))
+    torch_export(UNetOnnx(nets['unet']), args, staged, ['sample', 'timestep', 'encoder_hidden_states'], ['out_sample'],
+                 {'sample': {0: 'batch_size', 1: 'num_channels', 2: 'height', 3: 'width'}, 'timestep': {0: 'steps'},
+                  'encoder_hidden_states': {0: 'batch_size', 1: 'sequence_length'},
+                  'out_sample': {0: 'batch_size', 1: 'num_channels', 2: 'height', 3: 'width'}})
+    if scale == 'toy':
+        # The toy UNet is below 2 GB, so torch wrote it inline. Pass it through external data once more so
+        # the streaming file-to-file copy that the full-size export takes runs here too.
+        write_with_external_data(staged, os.path.join(work, 'unet-external'))
+        staged = os.path.join(work, 'unet-external', 'model.onnx')
+    size = write_with_external_data(staged, os.path.join(root, 'unet'))
+    print(f'  unet exported ({size / 1e6:.1f} MB of external data)', flush=True)
+
+    lc = v['latent_channels']
+    torch_export(VAEDecoderOnnx(nets['vae']), (torch.zeros(1, lc, 8, 8),), os.path.join(root, 'vae_decoder', 'model.onnx'),
+                 ['latent_sample'], ['sample'],
+                 {'latent_sample': {0: 'batch_size', 1: 'num_channels_latent', 2: 'height_latent', 3: 'width_latent'},
+                  'sample': {0: 'batch_size', 1: 'num_channels', 2: 'height', 3: 'width'}})
+    torch_export(VAEEncoderOnnx(nets['vae']), (torch.zeros(1, 3, 64, 64),), os.path.join(root, 'vae_encoder', 'model.onnx'),
+                 ['sample'], ['latent_parameters'],
+                 {'sample': {0: 'batch_size', 1: 'num_channels', 2: 'height', 3: 'width'},
+                  'latent_parameters': {0: 'batch_size', 2: 'height_latent', 3: 'width_latent'}})
+    print('  vae exported', flush=True)
+
+
+# ------------------------------------------------------------------------------------------ checks
+
+def check_finite(nets: dict, c: dict, steps: int = 50) -> float:
+    """A 50-step Euler run (guidance 7.5, batch 2) at 8x8 latents on SD's noise schedule, then a decode;
+    raises if anything is not finite. Returns the largest latent magnitude seen."""
+    g = torch.Generator().manual_seed(0)
+    betas = torch.linspace(0.00085 ** 0.5, 0.012 ** 0.5, 1000, dtype=torch.float64) ** 2
+    alphas_bar = torch.cumprod(1 - betas, 0)
+    sigmas_all = ((1 - alphas_bar) / alphas_bar) ** 0.5
+    timesteps = list(range(999, -1, -1000 // steps))[:steps]
+    sigmas = [float(sigmas_all[t]) for t in timesteps] + [0.0]
+    ids = torch.full((2, 77), 49407, dtype=torch.int32)
+    ids[:, 0] = 49406
+    ids[1, 1:6] = torch.tensor([320, 1000, 20000, 40000, 49000], dtype=torch.int32)
+    with torch.no_grad():
+        ctx, pooled = nets['text_encoder'](ids)
+        x = torch.randn(1, 4, 8, 8, generator=g) * sigmas[0]
+        worst = 0.0
+        for i, t in enumerate(timesteps):
+            inp = torch.cat([x, x]) / (sigmas[i] ** 2 + 1) ** 0.5
+            eps = nets['unet'](inp, torch.tensor([t, t]), ctx)
+            eps = eps[0:1] + 7.5 * (eps[1:2] - eps[0:1])
+            x = x + eps * (sigmas[i + 1] - sigmas[i])
+            if not torch.isfinite(x).all():
+                raise ValueError(f'latents not finite after step {i + 1}')
+            worst = max(worst, float(x.abs().max()))
+        image = nets['vae'].decode(x / c['vae']['scaling_factor'])
+        for name, value in (('last_hidden_state', ctx), ('pooler_output', pooled), ('decoded image', image)):
+            if not torch.isfinite(value).all():
+                raise ValueError(f'{name} not finite')
+    return worst
+
+
+def folder_size(root: str) -> int:
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(root) for f in files)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--scale', choices=sorted(sd15.SCALES), default='full')
+    ap.add_argument('--out', help='model folder to write (default: the imgprompt cache folder)')
+    ap.add_argument('--seed', type=int, default=1234)
+    ap.add_argument('--no-check', action='store_true', help='skip the 50-step finiteness check')
+    ap.add_argument('--threads', type=int, default=int(os.environ.get('IMGPROMPT_TORCH_THREADS', '1')))
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    out = os.path.abspath(a.out or default_out(a.scale))
+    started = time.monotonic()
+    c = sd15.SCALES[a.scale]
+
+    nets = sd15.build(a.scale, a.seed)
+    counts = {'text_encoder': sd15.count_params(nets['text_encoder']), 'unet': sd15.count_params(nets['unet']),
+              'vae_encoder': sd15.count_params(nets['vae'].encoder) + sd15.count_params(nets['vae'].quant_conv),
+              'vae_decoder': sd15.count_params(nets['vae'].decoder) + sd15.count_params(nets['vae'].post_quant_conv)}
+    print(f'{a.scale} scale, seed {a.seed}: parameters ' + ', '.join(f'{k} {v:,}' for k, v in counts.items()), flush=True)
+    if a.scale == 'full':
+        error = abs(counts['unet'] - sd15.SD15_UNET_PARAMETERS) / sd15.SD15_UNET_PARAMETERS
+        assert error <= 0.001, f'UNet has {counts["unet"]:,} parameters; SD 1.5 has {sd15.SD15_UNET_PARAMETERS:,}'
+    check = None
+    if not a.no_check:
+        check = check_finite(nets, c)
+        print(f'  50-step check: finite, max |latent| {check:.3f}', flush=True)
+
+    parent = os.path.dirname(out)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix='.sd15-random-', dir=parent)
+    work = tempfile.mkdtemp(prefix='.sd15-export-', dir=parent)
+    try:
+        write_configs(staging, c)
+        write_tokenizer(os.path.join(staging, 'tokenizer'), c['text']['vocab_size'], a.seed)
+        export_all(nets, c, staging, work, a.scale)
+        write_json(os.path.join(staging, 'random_weights.json'), {
+            'generator': 'tools/sd15-random/make_model.py', 'generator_version': GENERATOR_VERSION,
+            'scale': a.scale, 'seed': a.seed, 'parameters': counts, 'max_abs_latent_50_steps': check,
+            'note': 'random weights in Stable Diffusion 1.5\'s architecture: for engine and scale tests; the images are noise'})
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(staging, 0o777 & ~mask)  # mkdtemp made it private
+        if os.path.exists(out):
+            shutil.rmtree(out)
+        os.rename(staging, out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
+    print(f'wrote {out}: {folder_size(out) / 1e9:.3f} GB in {time.monotonic() - started:.1f} s')
+
+
+if __name__ == '__main__':
+    main()
