@@ -8,7 +8,7 @@
 //   node --import tsx scripts/eval-model.ts [--model DIR] [--limit N] [--threads N] [--json FILE]
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { Engine, type RGBImage } from '../src/engine/index';
@@ -182,7 +182,7 @@ async function main(): Promise<void> {
 
   if (values.json) {
     const out = {
-      model: modelDir,
+      model: relative(root, modelDir).split(sep).join('/'),
       settings: EVAL_SETTINGS,
       seconds: Math.round(seconds * 10) / 10,
       ...scores,

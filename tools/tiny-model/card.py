@@ -38,6 +38,24 @@ def _cell(ev: dict, set_name: str, metric: str) -> str:
     return f'{value}% ({"meets" if value >= target else "below"} {target}%)'
 
 
+def _engine_line(ev: dict) -> str:
+    """The same evaluation through the TypeScript engine (scripts/eval-model.ts --json results/eval_engine.json)."""
+    en = _load('eval_engine.json')
+    if not en:
+        return 'The TypeScript engine\'s run of this evaluation (`npm run eval:model`) has not been recorded.'
+    sets = [('seen', 'seen'), ('held_out', 'held out'), ('shuffled_control', 'shuffled')]
+    same = all(en.get(k, {}).get(m) == ev.get(k, {}).get(m) for k, _ in sets for m in ('background', 'object_colour', 'left_right'))
+    parts = []
+    for key, label in sets:
+        e = en.get(key, {})
+        parts.append(f"{label}: background {e.get('background', 'n/a')}, object colour {e.get('object_colour', 'n/a')}, left/right {e.get('left_right', 'n/a')}")
+    agree = en.get('agreement_with_torch_renders', {})
+    alike = '; '.join(f"{k}: {v.get('sameVerdict')}/{v.get('compared')} grid images judged alike, largest pixel difference {v.get('maxPixelDifference')}/255" for k, v in agree.items())
+    verdict = 'the same figures as PyTorch' if same else 'figures that differ from PyTorch\'s above'
+    return (f"Through the TypeScript engine and onnxruntime (`npm run eval:model`, `results/eval_engine.json`): {verdict} "
+            f"({'; '.join(parts)}). Against the PyTorch renders in the grids: {alike}.")
+
+
 def main() -> None:
     ex, tr, ev = _load('export.json'), _load('training.json'), _load('eval.json')
     r = train.RECIPE
@@ -153,6 +171,8 @@ item's prompt (control). Rerun: `tools/tiny-model/eval.sh`.
 |---|---|---|---|
 {table}
 
+{engine_line}
+
 On the data renderer's own images the judge reads background and object colour correctly 40/40
 (checked by `smoke_test.py`).
 
@@ -162,6 +182,7 @@ A toy: it knows only the vocabulary above, at about 128x128 pixels. Two-object p
 not evaluated. Quality figures are from the PyTorch weights that were exported; the ONNX graphs agree
 with them to about 1e-5 (`node tools/tiny-model/check_onnx.mjs`).
 """
+    card = card.replace('{engine_line}', _engine_line(ev))
     with open(os.path.join(MODEL, 'README.md'), 'w', encoding='utf-8') as f:
         f.write(card)
     print('wrote', os.path.join(MODEL, 'README.md'))
