@@ -14,6 +14,7 @@ import {
   type ModelFileSystem,
   type OnnxModelFiles,
 } from './onnxModelFiles';
+import { fuseAttention } from './attentionFusion';
 import { OnnxSession, resolveSessionOptions, sessionOptionsKey, type OnnxSessionOptions } from './onnxSession';
 
 /** A modification of a component's weights (e.g. LoRAs merged in) applied before the session is created. */
@@ -155,10 +156,27 @@ export class SessionCache {
       throwIfAborted(signal);
     }
     this.makeRoom(entry);
-    const session = await this.createSession(files, options);
+    // Patched sessions pass no transformKey: each LoRA set would otherwise add a full copy of the weights
+    // to the optimized-graph cache.
+    const session = await this.createFused(files, options);
     entry.session = session;
     if (entry.evicted && entry.leases === 0) await session.dispose();
     return session;
+  }
+
+  /**
+   * Creates the session from the graph with its attention fused (when asked and possible); if
+   * onnxruntime refuses the rewritten graph, from the original one.
+   */
+  private async createFused(files: OnnxModelFiles, options: OnnxSessionOptions): Promise<OnnxSession> {
+    if (options.fuseAttention === false) return this.createSession(files, options);
+    const fused = fuseAttention(files);
+    if (fused.fused === 0) return this.createSession(files, options);
+    try {
+      return await this.createSession(fused.files, options);
+    } catch {
+      return this.createSession(files, options);
+    }
   }
 
   /** Evicts least-recently-used idle entries until `incoming` fits the budget (an oversized one still loads). */

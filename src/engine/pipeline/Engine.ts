@@ -20,6 +20,7 @@ import { controlNetDir, type ModelConfig } from '../model/modelConfig';
 import { ONNXRUNTIME_VERSION, type OnnxSessionOptions } from '../model/onnxSession';
 import { componentModelPath, readOnnxModelFiles } from '../model/onnxModelFiles';
 import type { OnnxModelInfo } from '../model/onnxProto';
+import { OptimizedModelCache } from '../model/optimizedModelCache';
 import { SessionCache, type WeightPatch } from '../model/sessionCache';
 import { floatTensor, type FloatTensor } from '../model/tensor';
 import { UNet } from '../model/unet';
@@ -161,6 +162,10 @@ function portablePath(root: string, path: string): string {
   return rel.split(sep).join('/');
 }
 
+/** The optimized-graph cache's folder inside EngineOptions.cacheDir, and its disk budget (a full SD 1.5 UNet entry is 3.4 GB). */
+const OPTIMIZED_CACHE_FOLDER = 'optimized';
+const OPTIMIZED_CACHE_BUDGET_BYTES = 8 * 1024 ** 3;
+
 export class Engine {
   private readonly tokenizers = new Map<string, Promise<CLIPTokenizer>>();
   private readonly promptCache = new PromptEmbeddingCache();
@@ -178,12 +183,21 @@ export class Engine {
     readonly hashes: FileHashCache,
     options: EngineOptions,
   ) {
-    this.sessionOptions = { intraOpNumThreads: options.threads, graphOptimizationLevel: 'all', deterministic: true };
+    this.sessionOptions = {
+      intraOpNumThreads: options.threads,
+      graphOptimizationLevel: 'all',
+      deterministic: true,
+      ...(options.cacheDir ? { optimizedCacheDir: join(options.cacheDir, OPTIMIZED_CACHE_FOLDER) } : {}),
+    };
   }
 
   static async create(options: EngineOptions = {}): Promise<Engine> {
     const sessions = new SessionCache({ budgetBytes: options.sessionBudgetBytes });
     const hashes = await FileHashCache.open(options.cacheDir);
+    if (options.cacheDir) {
+      // Keep the optimized graphs within budget (most recently used first); never fails a start.
+      void new OptimizedModelCache(join(options.cacheDir, OPTIMIZED_CACHE_FOLDER)).prune({ maxBytes: OPTIMIZED_CACHE_BUDGET_BYTES }).catch(() => undefined);
+    }
     return new Engine(sessions, hashes, options);
   }
 
