@@ -171,7 +171,7 @@ item's prompt (control). Rerun: `tools/tiny-model/eval.sh`.
 |---|---|---|---|
 {table}
 
-{engine_line}
+{_engine_line(ev)}
 
 On the data renderer's own images the judge reads background and object colour correctly 40/40
 (checked by `smoke_test.py`).
@@ -182,7 +182,6 @@ A toy: it knows only the vocabulary above, at about 128x128 pixels. Two-object p
 not evaluated. Quality figures are from the PyTorch weights that were exported; the ONNX graphs agree
 with them to about 1e-5 (`node tools/tiny-model/check_onnx.mjs`).
 """
-    card = card.replace('{engine_line}', _engine_line(ev))
     with open(os.path.join(MODEL, 'README.md'), 'w', encoding='utf-8') as f:
         f.write(card)
     print('wrote', os.path.join(MODEL, 'README.md'))
