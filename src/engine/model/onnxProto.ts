@@ -4,18 +4,9 @@
 // Field numbers follow onnx/onnx.proto (ModelProto, GraphProto, NodeProto, TensorProto,
 // StringStringEntryProto); the wire format follows the protobuf encoding spec. Subgraphs inside node
 // attributes (If/Loop bodies) are not walked: diffusion exports do not put weights there.
+import { OnnxProtoError, ProtoReader as Reader, WIRE_BYTES, WIRE_VARINT } from './protoReader';
 
-/** The file is not a well-formed ONNX protobuf; `offset` is where reading failed. */
-export class OnnxProtoError extends Error {
-  override readonly name = 'OnnxProtoError';
-  constructor(
-    message: string,
-    readonly offset: number,
-    readonly truncated: boolean,
-  ) {
-    super(message);
-  }
-}
+export { OnnxProtoError };
 
 /** Where an initializer's bytes are. Offsets are in bytes from the start of model.onnx or of the external file. */
 export type InitializerData =
@@ -56,94 +47,7 @@ export function onnxDataTypeSize(dataType: number): number | undefined {
   return sizes[dataType];
 }
 
-const WIRE_VARINT = 0;
-const WIRE_FIXED64 = 1;
-const WIRE_BYTES = 2;
-const WIRE_FIXED32 = 5;
 
-class Reader {
-  pos: number;
-  constructor(
-    readonly bytes: Uint8Array,
-    start: number,
-    readonly end: number,
-  ) {
-    this.pos = start;
-  }
-
-  get done(): boolean {
-    return this.pos >= this.end;
-  }
-
-  varint(): number {
-    let result = 0;
-    let scale = 1;
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.end) throw new OnnxProtoError('the file ends inside a number', this.pos, true);
-      const b = this.bytes[this.pos++];
-      result += (b & 0x7f) * scale;
-      if ((b & 0x80) === 0) return result;
-      scale *= 128;
-    }
-    throw new OnnxProtoError('malformed number (varint longer than 10 bytes)', this.pos, false);
-  }
-
-  /** Returns [start, end) of a length-delimited field's payload and skips it. */
-  span(): [number, number] {
-    const length = this.varint();
-    const start = this.pos;
-    if (length > this.end - start) {
-      throw new OnnxProtoError(`a field of ${length} bytes runs past the end of its enclosing message`, start, this.end === this.bytes.length);
-    }
-    this.pos = start + length;
-    return [start, start + length];
-  }
-
-  string(): string {
-    const [start, end] = this.span();
-    return new TextDecoder('utf-8', { fatal: false }).decode(this.bytes.subarray(start, end));
-  }
-
-  skip(wireType: number): void {
-    switch (wireType) {
-      case WIRE_VARINT:
-        this.varint();
-        return;
-      case WIRE_FIXED64:
-        this.advance(8);
-        return;
-      case WIRE_BYTES:
-        this.span();
-        return;
-      case WIRE_FIXED32:
-        this.advance(4);
-        return;
-      default:
-        throw new OnnxProtoError(`unsupported protobuf wire type ${wireType}`, this.pos, false);
-    }
-  }
-
-  private advance(n: number): void {
-    if (n > this.end - this.pos) throw new OnnxProtoError('the file ends inside a fixed-size field', this.pos, this.end === this.bytes.length);
-    this.pos += n;
-  }
-
-  /** Calls `field(number, wireType)` for each field; the callback must consume the value or return false to skip it. */
-  fields(field: (fieldNumber: number, wireType: number) => boolean): void {
-    while (!this.done) {
-      const key = this.varint();
-      const fieldNumber = Math.floor(key / 8);
-      const wireType = key & 7;
-      if (fieldNumber === 0) throw new OnnxProtoError('field number 0 is not valid protobuf', this.pos, false);
-      if (!field(fieldNumber, wireType)) this.skip(wireType);
-    }
-  }
-
-  sub(): Reader {
-    const [start, end] = this.span();
-    return new Reader(this.bytes, start, end);
-  }
-}
 
 function expectWire(r: Reader, wireType: number, expected: number, what: string): void {
   if (wireType !== expected) throw new OnnxProtoError(`${what} has wire type ${wireType}, expected ${expected}`, r.pos, false);

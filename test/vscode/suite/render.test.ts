@@ -5,6 +5,7 @@ import * as assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
 import { readImageMetadata } from '../../../src/engine/interop/readImageMetadata';
+import { encodePixelsToPng } from '../../../src/engine/output/encodePng';
 import type { ImgpromptApi } from '../../../src/extension/extension';
 import { closeAllEditors, EXTENSION_ID, waitFor, workspaceFile } from './helpers';
 import { resetModelPaths, writeWorkspaceFile } from './languageSupport';
@@ -63,6 +64,31 @@ suite('rendering with the embedded model', () => {
     await waitFor('the re-rendered PNG', async () => (await storedRecipe(png))?.prompt === 'a large green circle on the right, blue background', 30_000);
     console.log(`      warm save → PNG on disk: ${Date.now() - warmStart} ms`);
     assert.ok(!before.equals(await readFile(png.fsPath)));
+  });
+
+  test('a scene with a shipped LoRA and a scribble hint renders; with imgprompt.saveHints the hint the ControlNet saw lands beside the figure', async () => {
+    const config = vscode.workspace.getConfiguration('imgprompt');
+    await config.update('saveHints', true, vscode.ConfigurationTarget.Workspace);
+    try {
+      // A white square outline on black: the scribble.
+      const size = 64;
+      const pixels = Buffer.alloc(size * size * 3);
+      for (let y = 8; y < 40; y++) for (let x = 8; x < 40; x++) if (y < 11 || y > 36 || x < 11 || x > 36) pixels.fill(255, 3 * (y * size + x), 3 * (y * size + x) + 3);
+      await writeWorkspaceFile('render/sketch.png', await encodePixelsToPng({ data: pixels, width: size, height: size, channels: 3 }));
+      const text = 'model: tiny-shapes\nprompt: outline, a large red square, blue background\nseed: 4\nsteps: 8\nloras:\n  - file: outline\ncontrol:\n  - type: scribble\n    image: sketch.png\n';
+      const scene = await writeWorkspaceFile('render/adapters.imgprompt', 'model: tiny-shapes\nprompt: x\n');
+      const editor = await vscode.window.showTextDocument(scene);
+      await editAndSave(editor, text);
+      const png = workspaceFile('render', 'adapters.png');
+      await waitFor('the rendered PNG', async () => (await storedRecipe(png))?.prompt === 'outline, a large red square, blue background', 60_000);
+      const recipe = (await storedRecipe(png))!;
+      assert.equal((recipe.loras as { file: string }[])[0].file, 'tiny-shapes/loras/outline.safetensors');
+      assert.equal((recipe.control as { net: { folder: string } }[])[0].net.folder, 'controlnet/canny');
+      const hint = workspaceFile('render', 'adapters.hint-1.png');
+      await waitFor('the saved hint', async () => (await vscode.workspace.fs.stat(hint).then(() => true, () => false)), 10_000);
+    } finally {
+      await config.update('saveHints', undefined, vscode.ConfigurationTarget.Workspace);
+    }
   });
 
   test('a second save during a render cancels it and renders the newer scene', async () => {
