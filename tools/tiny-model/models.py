@@ -427,7 +427,11 @@ class UNet2DConditionModel(nn.Module):
         self.conv_norm_out = _gn(cin)
         self.conv_out = nn.Conv2d(cin, out_channels, 3, padding=1)
 
-    def forward(self, sample, timestep, encoder_hidden_states):
+    def forward(self, sample, timestep, encoder_hidden_states, down_block_additional_residuals=None,
+                mid_block_additional_residual=None):
+        """The optional residuals (ControlNet outputs, as in diffusers) are added to the skip tensors
+        (conv_in output, then every down-block resnet / downsampler output, in order) and to the
+        mid-block output."""
         t = timestep.reshape(-1).to(torch.float32).expand(sample.shape[0])
         emb = self.time_embedding(timestep_embedding(t, self.time_proj_dim))
         emb = emb + self.text_pooling(encoder_hidden_states)
@@ -446,6 +450,12 @@ class UNet2DConditionModel(nn.Module):
         h = self.mid_block.resnets[0](h, emb)
         h = self.mid_block.attentions[0](h, ctx)
         h = self.mid_block.resnets[1](h, emb)
+        if down_block_additional_residuals is not None:
+            if len(down_block_additional_residuals) != len(skips):
+                raise ValueError(f'expected {len(skips)} down residuals, got {len(down_block_additional_residuals)}')
+            skips = [s + r for s, r in zip(skips, down_block_additional_residuals)]
+        if mid_block_additional_residual is not None:
+            h = h + mid_block_additional_residual
         for blk in self.up_blocks:
             for j, r in enumerate(blk.resnets):
                 h = r(torch.cat([h, skips.pop()], dim=1), emb)
@@ -454,6 +464,89 @@ class UNet2DConditionModel(nn.Module):
             if hasattr(blk, 'upsamplers'):
                 h = blk.upsamplers[0](h)
         return self.conv_out(F.silu(self.conv_norm_out(h)))
+
+
+def skip_channels(unet: UNet2DConditionModel) -> list[int]:
+    """Channels of the UNet's skip tensors in the order forward() stores them."""
+    chans = [unet.conv_in.out_channels]
+    for blk in unet.down_blocks:
+        for r in blk.resnets:
+            chans.append(r.conv2.out_channels)
+        if hasattr(blk, 'downsamplers'):
+            chans.append(blk.downsamplers[0].conv.out_channels)
+    return chans
+
+
+class ControlNetConditioningEmbedding(nn.Module):
+    """Full-resolution RGB hint -> conv_in's channels at 1/8 resolution; the last conv starts at zero."""
+
+    def __init__(self, out_channels: int, channels=(16, 32, 64, 128), in_channels: int = 3):
+        super().__init__()
+        self.conv_in = nn.Conv2d(in_channels, channels[0], 3, padding=1)
+        self.blocks = nn.ModuleList()
+        for a, b in zip(channels[:-1], channels[1:]):
+            self.blocks.append(nn.Conv2d(a, a, 3, padding=1))
+            self.blocks.append(nn.Conv2d(a, b, 3, padding=1, stride=2))
+        self.conv_out = nn.Conv2d(channels[-1], out_channels, 3, padding=1)
+        nn.init.zeros_(self.conv_out.weight)
+        nn.init.zeros_(self.conv_out.bias)
+
+    def forward(self, x):
+        h = F.silu(self.conv_in(x))
+        for blk in self.blocks:
+            h = F.silu(blk(h))
+        return self.conv_out(h)
+
+
+def _zero_conv(ch: int) -> nn.Conv2d:
+    c = nn.Conv2d(ch, ch, 1)
+    nn.init.zeros_(c.weight)
+    nn.init.zeros_(c.bias)
+    return c
+
+
+class ControlNetModel(nn.Module):
+    """diffusers' ControlNetModel for this UNet: a trainable copy of the encoder half (conv_in,
+    time_embedding, text_pooling, down_blocks, mid_block) that also sees the hint, with zero-initialised
+    1x1 convs producing one residual per UNet skip tensor and one for the mid block."""
+
+    def __init__(self, unet: UNet2DConditionModel, embedding_channels=(16, 32, 64, 128)):
+        super().__init__()
+        import copy
+        self.config = dict(unet.config, conditioning_embedding_out_channels=list(embedding_channels),
+                           conditioning_channels=3, controlnet_conditioning_channel_order='rgb')
+        self.time_proj_dim = unet.time_proj_dim
+        self.conv_in = copy.deepcopy(unet.conv_in)
+        self.time_embedding = copy.deepcopy(unet.time_embedding)
+        self.text_pooling = copy.deepcopy(unet.text_pooling)
+        self.controlnet_cond_embedding = ControlNetConditioningEmbedding(unet.conv_in.out_channels, embedding_channels)
+        self.down_blocks = copy.deepcopy(unet.down_blocks)
+        self.mid_block = copy.deepcopy(unet.mid_block)
+        self.controlnet_down_blocks = nn.ModuleList([_zero_conv(c) for c in skip_channels(unet)])
+        self.controlnet_mid_block = _zero_conv(unet.mid_block.resnets[-1].conv2.out_channels)
+
+    def forward(self, sample, timestep, encoder_hidden_states, controlnet_cond, conditioning_scale=1.0):
+        """controlnet_cond: [B, 3, 8h, 8w] in [0, 1]. Returns (down residuals..., mid residual)."""
+        t = timestep.reshape(-1).to(torch.float32).expand(sample.shape[0])
+        emb = self.time_embedding(timestep_embedding(t, self.time_proj_dim))
+        emb = emb + self.text_pooling(encoder_hidden_states)
+        ctx = encoder_hidden_states
+        h = self.conv_in(sample) + self.controlnet_cond_embedding(controlnet_cond)
+        skips = [h]
+        for blk in self.down_blocks:
+            for j, r in enumerate(blk.resnets):
+                h = r(h, emb)
+                if len(blk.attentions):
+                    h = blk.attentions[j](h, ctx)
+                skips.append(h)
+            if hasattr(blk, 'downsamplers'):
+                h = blk.downsamplers[0](h)
+                skips.append(h)
+        h = self.mid_block.resnets[0](h, emb)
+        h = self.mid_block.attentions[0](h, ctx)
+        h = self.mid_block.resnets[1](h, emb)
+        down = [c(s) * conditioning_scale for c, s in zip(self.controlnet_down_blocks, skips)]
+        return tuple(down) + (self.controlnet_mid_block(h) * conditioning_scale,)
 
 
 def count_params(m: nn.Module) -> int:
