@@ -100,6 +100,18 @@ describe('adapters on ' + modelName, { skip: otherModel }, () => {
     project.cleanup();
   });
 
+  test("step previews come from the model's preview decoder at full size and approach the final image", async () => {
+    const job = await plan(scene('a large red circle on the left, blue background'));
+    const previews: RGBImage[] = [];
+    const result = await engine.render(job, { previews: true, onProgress: (p) => p.preview && previews.push(p.preview) });
+    assert.equal(previews.length, job.recipe.steps);
+    for (const p of previews) assert.deepEqual([p.width, p.height], [job.recipe.width, job.recipe.height]);
+    const mse = (a: RGBImage) => a.data.reduce((sum, v, i) => sum + (v - result.image.data[i]) ** 2, 0) / a.data.length;
+    const last = 10 * Math.log10((255 * 255) / mse(previews[previews.length - 1]));
+    assert.ok(last > 28, `last preview vs final image: ${last.toFixed(1)} dB`);
+    assert.ok(mse(previews[0]) > mse(previews[previews.length - 1]), 'previews converge toward the final image');
+  });
+
   test('the shipped LoRAs are found by bare name and every module matches a weight of the model', async () => {
     for (const name of ['outline', 'striped']) {
       assert.ok(existsSync(join(modelDir, 'loras', `${name}.safetensors`)), `loras/${name}.safetensors is shipped`);

@@ -9,8 +9,11 @@ import { InputError, throwIfAborted } from '../errors';
 import type { FileHashCache } from './fileHashCache';
 import { sha256Hex } from './sha256File';
 
-/** Folders inside a model folder that hold adapters a scene declares (and hashes) separately. */
-const ADAPTER_FOLDERS = new Set(['loras', 'controlnet']);
+/**
+ * Folders inside a model folder that do not enter its hash: adapters a scene declares (and that are
+ * hashed separately when used), and the step-preview decoder, which never changes the final pixels.
+ */
+const ADAPTER_FOLDERS = new Set(['loras', 'controlnet', 'preview_decoder']);
 /** Documentation files that never change pixels. */
 const DOC_FILE = /^(readme|license|licence|notice|changelog)(\..*)?$|\.md$/i;
 

@@ -2,6 +2,7 @@
 // tells whether an output is up to date, and renders a job to pixels and a PNG with provenance. One
 // Engine is long-lived per process (CLI run, extension worker) and owns every cache: ONNX sessions,
 // tokenizers, prompt embeddings and file hashes.
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { CancelledError, ModelError, throwIfAborted } from '../errors';
@@ -24,6 +25,7 @@ import { OptimizedModelCache } from '../model/optimizedModelCache';
 import { SessionCache, type WeightPatch } from '../model/sessionCache';
 import { floatTensor, type FloatTensor } from '../model/tensor';
 import { UNet } from '../model/unet';
+import { PREVIEW_DECODER_FOLDER, PreviewDecoder, readPreviewDecoderConfig } from '../model/previewDecoder';
 import { VAEDecoder } from '../model/vaeDecoder';
 import { VAEEncoder } from '../model/vaeEncoder';
 import { encodePixelsToPng, encodePngWithMetadata } from '../output/encodePng';
@@ -366,6 +368,9 @@ export class Engine {
       }
 
       const factors = this.previewFactors.get(model.dir) ?? SD15_LATENT_RGB_FACTORS;
+      // A model's tiny preview decoder (TAESD-style, preview_decoder/) makes step previews look like
+      // the final image at full size for a few milliseconds; without one, the linear latent→RGB map.
+      let previewDecoder = options.previews && onProgress ? await this.previewDecoder(model, acquire, timings, warnings) : undefined;
       const final = await denoise({
         controls,
         unet,
@@ -378,17 +383,26 @@ export class Engine {
         startIndex,
         timings,
         signal,
-        onStep: ({ step, total, predOriginal, latents: stepLatents }) => {
+        onStep: async ({ step, total, predOriginal, latents: stepLatents }) => {
           options.onStepLatents?.(step, stepLatents);
           if (!onProgress) return;
-          const preview = options.previews
-            ? (() => {
-                const start = performance.now();
-                const rgb = latentToPreviewRGB(predOriginal, latentDims[3], latentDims[2], factors);
-                timings.add('preview', performance.now() - start);
-                return { data: rgb, width: latentDims[3], height: latentDims[2] };
-              })()
-            : undefined;
+          if (!options.previews) {
+            onProgress({ phase: 'denoise', step, total });
+            return;
+          }
+          const start = performance.now();
+          let preview: RGBImage | undefined;
+          if (previewDecoder) {
+            try {
+              preview = await previewDecoder.decodeToRGB(floatTensor(predOriginal, latentDims), signal);
+            } catch (error) {
+              if (!(error instanceof ModelError)) throw error;
+              warnings.push(`step previews fall back to the linear map: ${error.message}`);
+              previewDecoder = undefined;
+            }
+          }
+          preview ??= { data: latentToPreviewRGB(predOriginal, latentDims[3], latentDims[2], factors), width: latentDims[3], height: latentDims[2] };
+          timings.add('preview', performance.now() - start);
           onProgress({ phase: 'denoise', step, total, preview });
         },
       });
@@ -440,6 +454,25 @@ export class Engine {
   async dispose(): Promise<void> {
     await this.sessions.clear();
     this.promptCache.clear();
+  }
+
+  /** The model's preview decoder, or undefined (none shipped, or unusable: then a warning). */
+  private async previewDecoder(
+    model: ModelConfig,
+    acquire: <T>(component: string, Type: new (...args: never[]) => T) => Promise<T>,
+    timings: StageTimings,
+    warnings: string[],
+  ): Promise<PreviewDecoder | undefined> {
+    const dir = join(model.dir, PREVIEW_DECODER_FOLDER);
+    if (!existsSync(join(dir, 'model.onnx'))) return undefined;
+    try {
+      const config = await readPreviewDecoderConfig(dir);
+      return await timings.time('load', () => acquire(PREVIEW_DECODER_FOLDER, PreviewDecoder.withConfig(config)));
+    } catch (error) {
+      if (!(error instanceof ModelError)) throw error;
+      warnings.push(`step previews use the linear map: ${error.message}`);
+      return undefined;
+    }
   }
 
   /** Opens the job's LoRA files (cached by path and content hash; tensors stay on disk until patched). */

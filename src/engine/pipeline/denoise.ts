@@ -45,7 +45,8 @@ export interface DenoiseInput {
   readonly startIndex: number;
   readonly timings: StageTimings;
   readonly signal?: AbortSignal;
-  readonly onStep?: (step: DenoiseStep) => void;
+  /** Awaited between steps (a preview decode runs here, not concurrently with the next UNet call). */
+  readonly onStep?: (step: DenoiseStep) => void | Promise<void>;
 }
 
 /** Runs the steps from `startIndex` to the end and returns the final latents. Stops within one step of an abort. */
@@ -89,7 +90,7 @@ export async function denoise(input: DenoiseInput): Promise<FloatTensor> {
       return run.step(noisePred, index, latents);
     });
     latents = stepOutput.prevSample;
-    input.onStep?.({ step: index - input.startIndex + 1, total, predOriginal: stepOutput.predOriginalSample, latents });
+    await input.onStep?.({ step: index - input.startIndex + 1, total, predOriginal: stepOutput.predOriginalSample, latents });
   }
   return floatTensor(latents, dims);
 }

@@ -44,6 +44,11 @@ async function unetFeeds(files: OnnxModelFiles, batch: number, h: number, w: num
   const feeds: Record<string, HostTensor> = {};
   try {
     session.inputs.forEach((input, k) => {
+      if (/residual/.test(input.name)) {
+        // ControlNet residual inputs: zeros [1, C, 1, 1], as the engine feeds them without a hint.
+        feeds[input.name] = { data: new Float32Array(Number(input.shape[1])), dims: [1, Number(input.shape[1]), 1, 1] };
+        return;
+      }
       const dims = input.shape.map((d, i) => {
         if (typeof d === 'number') return d;
         if (i === 0) return batch;

@@ -40,7 +40,11 @@ const EXTERNAL_FEEDS = unetFeeds(8, 16);
 async function runOnce(files: OnnxModelFiles, options: OnnxSessionOptions, feeds: Record<string, HostTensor>): Promise<{ out: Float32Array; outcome: string }> {
   const session = await OnnxSession.create(files, options);
   try {
-    const result = await session.run(feeds, ['out_sample']);
+    // A UNet exported for ControlNet takes residuals; zeros [1, C, 1, 1] leave its output as without them.
+    const residuals = Object.fromEntries(
+      session.inputs.filter((i) => !(i.name in feeds) && /residual/.test(i.name)).map((i) => [i.name, { data: new Float32Array(Number(i.shape[1])), dims: [1, Number(i.shape[1]), 1, 1] }]),
+    );
+    const result = await session.run({ ...feeds, ...residuals }, ['out_sample']);
     return { out: Float32Array.from(result.out_sample.data), outcome: session.optimizedCache };
   } finally {
     await session.dispose();
