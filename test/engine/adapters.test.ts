@@ -1,7 +1,7 @@
 // LoRAs and hint images on the embedded model, end to end through onnxruntime: the shipped LoRAs (one in
 // kohya, one in PEFT naming) match every module, weight 0 renders exactly as no LoRA and weight 1 shows
-// the style (pixel metrics as the adapters' cards define them); the canny ControlNet moves the object
-// toward the hint's shape; controls outside their step window or at strength 0 change nothing.
+// the style (pixel metrics as the adapters' cards define them); the canny ControlNet puts the object
+// where the hint's shape is; controls outside their step window or at strength 0 change nothing.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -149,11 +149,11 @@ describe('adapters on ' + modelName, { skip: otherModel }, () => {
     assert.ok(samePixels(first, second));
   });
 
-  test('a hint moves the object toward where the hint shape is', async () => {
+  test('a hint puts the object where the hint shape is', async () => {
     // Hints: the Canny edges of a flat circle at a corner the prompt does not name.
     const width = 128;
     const height = 128;
-    const strength = 1.5;
+    const strength = 1;
     const corners = [
       { name: 'top left', cx: 36, cy: 36 },
       { name: 'bottom right', cx: 92, cy: 92 },
@@ -190,11 +190,11 @@ describe('adapters on ' + modelName, { skip: otherModel }, () => {
         n++;
       }
     }
-    // Measured on the shipped ControlNet (4,338 steps): IoU 0.180 vs 0.087 and centroid 28.6 vs 39.6 px
-    // from the hint's centre at strength 1.5. It steers, but weakly (see its card); the bounds keep margin.
+    // Measured on the shipped ControlNet (6,080 steps): IoU 0.698 with the hint vs 0.087 without, and the
+    // object's centroid 3.6 px vs 39.6 px from the hint shape's centre. The bounds keep a wide margin.
     const report = `IoU ${(withControl / n).toFixed(3)} with the hint vs ${(without / n).toFixed(3)} without; centroid ${(distWith / n).toFixed(1)} vs ${(distWithout / n).toFixed(1)} px from the hint shape's centre`;
-    assert.ok(withControl / n > without / n + 0.04, report);
-    assert.ok(distWith / n < distWithout / n - 5, report);
+    assert.ok(withControl / n > 0.5 && withControl / n > without / n + 0.3, report);
+    assert.ok(distWith / n < 12 && distWith / n < distWithout / n - 20, report);
   });
 
   test('a control outside its step window, or at strength 0, changes nothing; --save-hints writes what the ControlNet saw', async () => {

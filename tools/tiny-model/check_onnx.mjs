@@ -23,10 +23,19 @@ const maxDiff = (a, b) => {
   return m;
 };
 
+// A UNet exported for ControlNet takes residual inputs; zeros [1, C, 1, 1] give the base output.
+function withZeroResiduals(session, feeds) {
+  const out = { ...feeds };
+  session.inputMetadata.forEach((m) => {
+    if (!(m.name in out) && /residual/.test(m.name)) out[m.name] = new ort.Tensor('float32', new Float32Array(m.shape[1]), [1, m.shape[1], 1, 1]);
+  });
+  return out;
+}
+
 let failed = false;
 async function check(component, feeds, expected, tolerance) {
   const session = await ort.InferenceSession.create(join(model, component, 'model.onnx'), { intraOpNumThreads: 2 });
-  const out = await session.run(feeds);
+  const out = await session.run(withZeroResiduals(session, feeds));
   for (const [name, tensor] of Object.entries(expected)) {
     const want = floats(tensor);
     const got = out[name];
@@ -66,11 +75,11 @@ for (let i = 0; i < tr.steps; i++) {
   const x = new Float32Array(2 * n);
   for (let j = 0; j < n; j++) x[j] = x[n + j] = latents[j] / Math.sqrt(s * s + 1);
   const t = tr.timesteps[i];
-  const out = (await unetSession.run({
+  const out = (await unetSession.run(withZeroResiduals(unetSession, {
     sample: new ort.Tensor('float32', x, [2, ...noise.dims.slice(1)]),
     timestep: new ort.Tensor('float32', Float32Array.from([t, t]), [2]),
     encoder_hidden_states: ctx,
-  })).out_sample.data;
+  }))).out_sample.data;
   const next = new Float32Array(n);
   for (let j = 0; j < n; j++) {
     const eps = out[j] + tr.guidance * (out[n + j] - out[j]);
