@@ -176,6 +176,19 @@ item's prompt (control). Rerun: `tools/tiny-model/eval.sh`.
 On the data renderer's own images the judge reads background and object colour correctly 40/40
 (checked by `smoke_test.py`).
 
+## Adapters in this folder
+
+- `loras/outline.safetensors` (kohya naming) and `loras/striped.safetensors` (diffusers/PEFT naming):
+  style LoRAs under the trigger words `outline` and `striped`; cards `loras/outline.md`, `loras/striped.md`.
+  Use them by bare name: `loras: [{{file: outline, weight: 0.8}}]`.
+- `controlnet/canny/`: a canny-edge ControlNet (diffusers ControlNetModel interface), declared for the
+  `canny`, `scribble` and `raw` hint types in `model_index.json`; card `controlnet/canny/README.md`. The UNet
+  takes its residuals as `down_block_additional_residual_0..5` / `mid_block_additional_residual`.
+- `preview_decoder/`: a TAESD-style decoder for live step previews (not part of the model hash; see
+  `docs/previews.md`).
+
+Trained with `tools/tiny-model/train_adapters.sh` and `train_preview_decoder.py` on this base.
+
 ## Limitations
 
 A toy: it knows only the vocabulary above, at about 128x128 pixels. Two-object prompts and counts are
