@@ -25,7 +25,7 @@ import { OptimizedModelCache } from '../model/optimizedModelCache';
 import { SessionCache, type WeightPatch } from '../model/sessionCache';
 import { floatTensor, type FloatTensor } from '../model/tensor';
 import { UNet } from '../model/unet';
-import { PREVIEW_DECODER_FOLDER, PreviewDecoder, readPreviewDecoderConfig } from '../model/previewDecoder';
+import { PREVIEW_DECODER_FOLDER, PreviewDecoder, readPreviewDecoderConfig, type PreviewDecoderConfig } from '../model/previewDecoder';
 import { VAEDecoder } from '../model/vaeDecoder';
 import { VAEEncoder } from '../model/vaeEncoder';
 import { encodePixelsToPng, encodePngWithMetadata } from '../output/encodePng';
@@ -179,6 +179,8 @@ export class Engine {
   private readonly loraReports = new Map<string, Omit<LoraReport, 'file' | 'weight'>>();
   /** Graph structure (no weights) of components, for LoRA matching, by model.onnx path. */
   private readonly graphInfos = new Map<string, Promise<OnnxModelInfo>>();
+  /** Preview decoder configs by folder; undefined when the model ships none. */
+  private readonly previewConfigs = new Map<string, Promise<PreviewDecoderConfig | undefined>>();
 
   private constructor(
     readonly sessions: SessionCache,
@@ -464,9 +466,16 @@ export class Engine {
     warnings: string[],
   ): Promise<PreviewDecoder | undefined> {
     const dir = join(model.dir, PREVIEW_DECODER_FOLDER);
-    if (!existsSync(join(dir, 'model.onnx'))) return undefined;
     try {
-      const config = await readPreviewDecoderConfig(dir);
+      // Whether the model has one, and its config, are read once per model folder (not per render).
+      let pending = this.previewConfigs.get(dir);
+      if (!pending) {
+        pending = existsSync(join(dir, 'model.onnx')) ? readPreviewDecoderConfig(dir) : Promise.resolve(undefined);
+        pending.catch(() => this.previewConfigs.delete(dir));
+        this.previewConfigs.set(dir, pending);
+      }
+      const config = await pending;
+      if (!config) return undefined;
       return await timings.time('load', () => acquire(PREVIEW_DECODER_FOLDER, PreviewDecoder.withConfig(config)));
     } catch (error) {
       if (!(error instanceof ModelError)) throw error;

@@ -20,16 +20,7 @@ export function discCoverage(x: number, y: number, cx: number, cy: number, r: nu
 }
 
 /** A deterministic uniform generator in [0, 1) (mulberry32). */
-export function uniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 as uniform } from '../prng';
 
 /** The (x, y) of every non-zero mask pixel. */
 export function onPixels(mask: Uint8Array, width: number): [number, number][] {

@@ -5,22 +5,13 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { analyzeScene, resolveScene, SceneError, type SceneDiagnostic } from '../../../src/engine/index';
+import { mulberry32 } from '../prng';
 
 const fixtures = resolve(__dirname, '../../fixtures');
 const scenesDir = join(fixtures, 'scenes');
 const context = { file: join(scenesDir, 'fuzz.imgprompt'), projectRoot: scenesDir, modelSearchPaths: [join(fixtures, 'models')] };
 
-/** mulberry32: a tiny seeded PRNG, enough to make the corpus reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 const KEYS = ['model', 'prompt', 'negative', 'seed', 'size', 'sampler', 'schedule', 'steps', 'guidance', 'loras', 'control', 'init', 'rng', 'output', 'variants', 'purpose', 'megapixels', 'aspect', 'width', 'height', 'file', 'weight', 'type', 'image', 'strength', 'start', 'end', 'seeds', 'smapler', '<<', '? x', '"quoted"', ''];
 const SCALARS = ['tiny-shapes', 'sd15', 'broken-unet', './nowhere', '../../../x', '/abs/path.png', 'a red circle', '"7.5"', "'x'", '7.5', '-1', '0', '1e400', '.inf', '.nan', '-.inf', '0x1F', '0o17', '18446744073709551615', '18446744073709551616', '99999999999999999999999999', '1.5', 'true', 'null', '~', '', '"16:9"', '3:2', '0:0', '"1:0"', 'euler_a', 'karras', 'canny', 'assets/hint.png', 'assets/style.safetensors', 'out.png', '[]', '{}', '[1, 2.5, x]', '{a: 1}', '&a 3', '*a', '*missing', '!!str 5', '!!binary aGk=', '!custom x', '|\n  block', '>-\n  folded', '"\\u0000"', '"\\ud800"', '🟥', '\t'];
