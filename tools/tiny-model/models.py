@@ -368,6 +368,31 @@ class TextPooling(nn.Module):
         return self.linear_2(F.silu(self.linear_1(pooled)))
 
 
+def conditioning_embedding(m: nn.Module, timestep, ctx, batch: int):
+    """Timestep embedding plus the pooled text: what every resnet of a UNet (or its ControlNet) is
+    conditioned on. `m` has time_proj_dim, time_embedding and text_pooling."""
+    t = timestep.reshape(-1).to(torch.float32).expand(batch)
+    return m.time_embedding(timestep_embedding(t, m.time_proj_dim)) + m.text_pooling(ctx)
+
+
+def encode_down_mid(m: nn.Module, h, emb, ctx):
+    """The down blocks and mid block of a UNet (or its ControlNet copy) from conv_in's output `h`.
+    Returns the mid-block output and the skip tensors (h, then every resnet / downsampler output)."""
+    skips = [h]
+    for blk in m.down_blocks:
+        for j, r in enumerate(blk.resnets):
+            h = r(h, emb)
+            if len(blk.attentions):
+                h = blk.attentions[j](h, ctx)
+            skips.append(h)
+        if hasattr(blk, 'downsamplers'):
+            h = blk.downsamplers[0](h)
+            skips.append(h)
+    h = m.mid_block.resnets[0](h, emb)
+    h = m.mid_block.attentions[0](h, ctx)
+    return m.mid_block.resnets[1](h, emb), skips
+
+
 class UNet2DConditionModel(nn.Module):
     def __init__(self, channels=(64, 96, 128), context_dim=128, head_dim=32, layers_per_block=1,
                  attention=(False, True, True), in_channels=4, out_channels=4):
@@ -432,24 +457,9 @@ class UNet2DConditionModel(nn.Module):
         """The optional residuals (ControlNet outputs, as in diffusers) are added to the skip tensors
         (conv_in output, then every down-block resnet / downsampler output, in order) and to the
         mid-block output."""
-        t = timestep.reshape(-1).to(torch.float32).expand(sample.shape[0])
-        emb = self.time_embedding(timestep_embedding(t, self.time_proj_dim))
-        emb = emb + self.text_pooling(encoder_hidden_states)
         ctx = encoder_hidden_states
-        h = self.conv_in(sample)
-        skips = [h]
-        for blk in self.down_blocks:
-            for j, r in enumerate(blk.resnets):
-                h = r(h, emb)
-                if len(blk.attentions):
-                    h = blk.attentions[j](h, ctx)
-                skips.append(h)
-            if hasattr(blk, 'downsamplers'):
-                h = blk.downsamplers[0](h)
-                skips.append(h)
-        h = self.mid_block.resnets[0](h, emb)
-        h = self.mid_block.attentions[0](h, ctx)
-        h = self.mid_block.resnets[1](h, emb)
+        emb = conditioning_embedding(self, timestep, ctx, sample.shape[0])
+        h, skips = encode_down_mid(self, self.conv_in(sample), emb, ctx)
         if down_block_additional_residuals is not None:
             if len(down_block_additional_residuals) != len(skips):
                 raise ValueError(f'expected {len(skips)} down residuals, got {len(down_block_additional_residuals)}')
@@ -527,24 +537,9 @@ class ControlNetModel(nn.Module):
 
     def forward(self, sample, timestep, encoder_hidden_states, controlnet_cond, conditioning_scale=1.0):
         """controlnet_cond: [B, 3, 8h, 8w] in [0, 1]. Returns (down residuals..., mid residual)."""
-        t = timestep.reshape(-1).to(torch.float32).expand(sample.shape[0])
-        emb = self.time_embedding(timestep_embedding(t, self.time_proj_dim))
-        emb = emb + self.text_pooling(encoder_hidden_states)
         ctx = encoder_hidden_states
-        h = self.conv_in(sample) + self.controlnet_cond_embedding(controlnet_cond)
-        skips = [h]
-        for blk in self.down_blocks:
-            for j, r in enumerate(blk.resnets):
-                h = r(h, emb)
-                if len(blk.attentions):
-                    h = blk.attentions[j](h, ctx)
-                skips.append(h)
-            if hasattr(blk, 'downsamplers'):
-                h = blk.downsamplers[0](h)
-                skips.append(h)
-        h = self.mid_block.resnets[0](h, emb)
-        h = self.mid_block.attentions[0](h, ctx)
-        h = self.mid_block.resnets[1](h, emb)
+        emb = conditioning_embedding(self, timestep, ctx, sample.shape[0])
+        h, skips = encode_down_mid(self, self.conv_in(sample) + self.controlnet_cond_embedding(controlnet_cond), emb, ctx)
         down = [c(s) * conditioning_scale for c, s in zip(self.controlnet_down_blocks, skips)]
         return tuple(down) + (self.controlnet_mid_block(h) * conditioning_scale,)
 
