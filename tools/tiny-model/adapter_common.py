@@ -90,5 +90,15 @@ class DiffusionLoss:
         return (w * ((pred - noise) ** 2).mean(dim=(1, 2, 3))).mean()
 
 
+def optimizer_step(opt, params, loss, lr: float) -> None:
+    """One adapter training step: set the learning rate, backpropagate, clip the gradient norm to 1, step."""
+    for g in opt.param_groups:
+        g['lr'] = lr
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    opt.step()
+
+
 def atomic_save(obj, path: str) -> None:
     train.atomic_save(obj, path)

@@ -27,7 +27,7 @@ import clip_bpe
 import scenes
 import train
 from adapter_common import (DEFAULT_CHECKPOINT, DEFAULT_WORK, DiffusionLoss, adapter_dir, atomic_save, load_base,
-                            load_plain_data, log)
+                            load_plain_data, log, optimizer_step)
 from models import ControlNetModel, count_params
 
 SEED = 5101
@@ -196,12 +196,7 @@ def train_controlnet(work: str, checkpoint: str, minutes: float, max_steps: int,
         noisy, t, noise = loss_fn.noisy(z, rng)
         res = cn(noisy, t.float(), ctx, hint, 1.0)
         loss = loss_fn(unet(noisy, t.float(), ctx, list(res[:-1]), res[-1]), noise, t)
-        for g in opt.param_groups:
-            g['lr'] = cfg['lr'] * min(1.0, (step + 1) / cfg['warmup'])
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
+        optimizer_step(opt, params, loss, cfg['lr'] * min(1.0, (step + 1) / cfg['warmup']))
         step += 1
         losses.append(loss.item())
         if step % 25 == 0:

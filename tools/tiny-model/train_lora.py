@@ -27,7 +27,8 @@ import scenes
 import styles
 import train
 from adapter_common import (DEFAULT_CHECKPOINT, DEFAULT_WORK, REPO, DiffusionLoss, adapter_dir, atomic_save,
-                            checkpoint_id, encode_latents, encoder_hash, load_base, load_plain_data, log)
+                            checkpoint_id, encode_latents, encoder_hash, load_base, load_plain_data, log,
+                            optimizer_step)
 
 SETTINGS = {
     'outline': {'seed': 4101, 'format': 'kohya'},
@@ -122,12 +123,7 @@ def train_lora(style: str, work: str, checkpoint: str, out_dir: str, fmt: str, m
             ctx, _ = te(train.encode_captions(tok, caps), clip_bpe.MAX_LENGTH)
         noisy, t, noise = loss_fn.noisy(z, rng)
         loss = loss_fn(unet(noisy, t.float(), ctx), noise, t)
-        for g in opt.param_groups:
-            g['lr'] = cfg['lr'] * min(1.0, (step + 1) / cfg['warmup'])
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
+        optimizer_step(opt, params, loss, cfg['lr'] * min(1.0, (step + 1) / cfg['warmup']))
         step += 1
         losses.append(loss.item())
         if step % 25 == 0:
