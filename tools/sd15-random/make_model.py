@@ -33,6 +33,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'tiny-model'))
 
 import sd15  # noqa: E402
 from clip_bpe import BOS, BYTE_ENCODER, EOS  # noqa: E402
+from export import TextEncoderOnnx, UNetOnnx, VAEDecoderOnnx  # noqa: E402  (the tiny model's export wrappers)
 
 OPSET = 17
 DIFFUSERS_VERSION = '0.25.0'
@@ -154,33 +155,6 @@ def write_configs(root: str, c: dict) -> None:
 
 
 # ------------------------------------------------------------------------------------------ export
-
-class TextEncoderOnnx(torch.nn.Module):
-    def __init__(self, te):
-        super().__init__()
-        self.te = te
-
-    def forward(self, input_ids):
-        return self.te(input_ids)
-
-
-class UNetOnnx(torch.nn.Module):
-    def __init__(self, unet):
-        super().__init__()
-        self.unet = unet
-
-    def forward(self, sample, timestep, encoder_hidden_states):
-        return self.unet(sample, timestep, encoder_hidden_states)
-
-
-class VAEDecoderOnnx(torch.nn.Module):
-    def __init__(self, vae):
-        super().__init__()
-        self.vae = vae
-
-    def forward(self, latent_sample):
-        return self.vae.decode(latent_sample)
-
 
 class VAEEncoderOnnx(torch.nn.Module):
     def __init__(self, vae):
