@@ -90,8 +90,6 @@ export interface RenderJob {
   /** The recipe hash including content hashes of the model, LoRAs, ControlNets and images. */
   readonly hash: string;
   readonly metadata: PortableRecipe;
-  /** The ControlNet folder (absolute) for each `recipe.control` entry, in order. */
-  readonly controlNets: readonly string[];
   /** Absolute path of the PNG. */
   readonly output: string;
 }
@@ -264,7 +262,7 @@ export class Engine {
         hash,
         engine: { version: ENGINE_VERSION, onnxruntime: ONNXRUNTIME_VERSION },
       };
-      return { recipe: r, model, hash, metadata, output: r.output, controlNets };
+      return { recipe: r, model, hash, metadata, output: r.output };
     });
   }
 
@@ -363,7 +361,7 @@ export class Engine {
       const hints: PreparedHint[] = [];
       const controls: DenoiseControl[] = [];
       for (const [i, c] of recipe.control.entries()) {
-        const net = await timings.time('load', () => acquire(relative(model.dir, job.controlNets[i]), ControlNet));
+        const net = await timings.time('load', () => acquire(job.metadata.control[i].net.folder, ControlNet));
         const hint = await timings.time('hint', () => loadHint(c.path, c.type, recipe.width, recipe.height, signal));
         hints.push({ type: c.type, image: { data: hint.rgb, width: hint.width, height: hint.height } });
         controls.push({ net, hint: floatTensor(hint.tensor, [1, 3, hint.height, hint.width]), scale: c.strength, start: c.start, end: c.end });
