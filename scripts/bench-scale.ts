@@ -4,13 +4,15 @@
 // classifier-free guidance) at 512² and 256², the FLOPs of one UNet call counted from the config, the
 // time that count would take at this machine's measured float32 matmul peak (onnxruntime, same threads),
 // the ratio of step time to that bound, PyTorch eager on the same weights, peak RSS, and a second load.
-// IMGPROMPT_THREADS sets onnxruntime's and PyTorch's threads (default: physical cores); BENCH_RUNS the
-// timed runs per figure (median; default 3).
+// The levers are measured side by side: attention fusion on and off, the optimized-graph cache, and the
+// weight-precision variants (int8 / fp16 / bf16, precision.ts). IMGPROMPT_THREADS sets onnxruntime's and
+// PyTorch's threads (default: physical cores); BENCH_RUNS the timed runs per figure (median; default 3);
+// BENCH_PRECISIONS which variants (default int8,fp16,bf16; empty for none).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OnnxSession, SessionCache, type OnnxSessionOptions, acquireComponent, physicalCoreCount, readOnnxModelFiles, UNet, floatTensor, elementCount } from '../src/engine/index';
+import { OnnxSession, SessionCache, type OnnxSessionOptions, type Precision, type PrecisionReport, acquireComponent, precisionPatch, physicalCoreCount, readOnnxModelFiles, UNet, floatTensor, elementCount } from '../src/engine/index';
 import { ensureSd15Random, readRandomWeightsInfo, readUNetShape, repoRoot, scaleFromEnv, SD15_UNET_SHAPE, unetFlops } from '../test/scale/sd15Random';
 
 const COMPONENTS = ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder'] as const;
@@ -18,6 +20,8 @@ const threads = Number(process.env.IMGPROMPT_THREADS) || physicalCoreCount();
 const runs = Number(process.env.BENCH_RUNS ?? 3);
 const python = process.env.IMGPROMPT_PYTHON ?? '/usr/bin/python3';
 const MATMUL_N = 2048;
+/** BENCH_PRECISIONS: the weight-precision variants to measure beside fp32 (default int8,fp16,bf16). */
+const precisions = (process.env.BENCH_PRECISIONS ?? 'int8,fp16,bf16').split(',').map((p) => p.trim()).filter(Boolean);
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -112,24 +116,51 @@ async function main(): Promise<void> {
       [512, 64],
       [256, 32],
     ] as const;
-    // Lever: attention fusion (the engine's default) against the graph as exported.
-    const stepMs: Record<string, number> = {};
-    const unfusedMs: Record<string, number> = {};
-    for (const fuse of [false, true]) {
+    // Levers: attention fusion (the engine's default) against the graph as exported; weight precision
+    // variants (precision.ts) of the fused graph. Session creation includes making the variant.
+    const variants: { label: string; fuse: boolean; precision: Precision }[] = [
+      { label: 'fp32, attention unfused', fuse: false, precision: 'fp32' },
+      { label: 'fp32', fuse: true, precision: 'fp32' },
+      ...(['int8', 'fp16', 'bf16'] as const).filter((p) => precisions.includes(p)).map((p) => ({ label: p, fuse: true, precision: p })),
+    ];
+    const stepMs: Record<string, Record<number, number>> = {};
+    const createMs: Record<string, number> = {};
+    const reports: Record<string, PrecisionReport> = {};
+    for (const variant of variants) {
       const cache = new SessionCache();
-      const lease = await acquireComponent(cache, join(modelDir, 'unet'), UNet, { options: { intraOpNumThreads: threads, fuseAttention: fuse } });
+      const started = performance.now();
+      const lease = await acquireComponent(cache, join(modelDir, 'unet'), UNet, {
+        options: { intraOpNumThreads: threads, fuseAttention: variant.fuse },
+        patch: precisionPatch(variant.precision, (r) => (reports[variant.label] = r)),
+      });
+      createMs[variant.label] = performance.now() - started;
+      stepMs[variant.label] = {};
       try {
         for (const [pixels, latent] of sizes) {
           const sampleDims = [2, 4, latent, latent];
           const sample = floatTensor(Float32Array.from({ length: elementCount(sampleDims) }, (_, i) => Math.sin(i)), sampleDims);
           const ctxDims = [2, 77, hidden];
           const context = floatTensor(Float32Array.from({ length: elementCount(ctxDims) }, (_, i) => Math.cos(i) * 0.5), ctxDims);
-          (fuse ? stepMs : unfusedMs)[pixels] = await timeMs(() => lease.component.predict({ sample, timestep: [999, 999], encoderHiddenStates: context }), runs);
+          stepMs[variant.label][pixels] = await timeMs(() => lease.component.predict({ sample, timestep: [999, 999], encoderHiddenStates: context }), runs);
         }
       } finally {
         lease.release();
         await cache.clear();
       }
+    }
+    // The int8 variant from the optimized-graph cache (first load writes the entry).
+    let int8Cached: { store: number; hit: number } | undefined;
+    if (precisions.includes('int8')) {
+      const timeLoad = async () => {
+        const cache = new SessionCache();
+        const started = performance.now();
+        const lease = await cache.acquire({ modelPath: join(modelDir, 'unet', 'model.onnx'), options: { intraOpNumThreads: threads, ...optimized }, patch: precisionPatch('int8') });
+        const ms = performance.now() - started;
+        lease.release();
+        await cache.clear();
+        return ms;
+      };
+      int8Cached = { store: await timeLoad(), hit: await timeLoad() };
     }
 
     const torchResult = JSON.parse(
@@ -137,18 +168,30 @@ async function main(): Promise<void> {
     ) as { unet_ms: Record<string, number>; mm_gflops: number };
     row(`peak float32 matmul (torch.mm, ${MATMUL_N}³)`, `${torchResult.mm_gflops.toFixed(1)} GFLOPS`);
 
+    const peakGflops = Math.max(peak, torchResult.mm_gflops);
     for (const [pixels, latent] of sizes) {
       const flops = unetFlops(shape, latent, latent, 2).total;
       // The machine's peak: the better of onnxruntime's and torch.mm's measured matmul rate.
-      const boundMs = flops / (Math.max(peak, torchResult.mm_gflops) * 1e6);
+      const boundMs = flops / (peakGflops * 1e6);
       const eager = torchResult.unet_ms[`${latent}x${latent}`];
+      const fp32 = stepMs.fp32[pixels];
+      const unfused = stepMs['fp32, attention unfused'][pixels];
       row(`UNet FLOPs per call, ${pixels}² batch 2`, `${(flops / 1e12).toFixed(4)} TFLOP (${flops.toLocaleString('en-US')})`);
-      row(`UNet step, ${pixels}² batch 2 (onnxruntime, attention fused)`, fmtMs(stepMs[pixels]));
-      row(`  without attention fusion`, `${fmtMs(unfusedMs[pixels])} (fusion: ${(unfusedMs[pixels] / stepMs[pixels]).toFixed(2)}x faster)`);
-      row(`  FLOP bound at the measured peak (${Math.max(peak, torchResult.mm_gflops).toFixed(0)} GFLOPS)`, `${fmtMs(boundMs)} (step / bound = ${(stepMs[pixels] / boundMs).toFixed(2)})`);
-      row(`  PyTorch eager, same weights`, `${fmtMs(eager)} (onnxruntime ${(eager / stepMs[pixels]).toFixed(2)}x faster)`);
-      row(`  achieved`, `${(flops / stepMs[pixels] / 1e6).toFixed(1)} GFLOPS`);
+      row(`  FLOP bound at the measured peak (${peakGflops.toFixed(0)} GFLOPS)`, fmtMs(boundMs));
+      row(`  PyTorch eager, same weights, fp32`, fmtMs(eager));
+      row(`UNet step, ${pixels}² batch 2, fp32 (attention fused)`, `${fmtMs(fp32)}: ${(fp32 / boundMs).toFixed(2)}x the bound, ${(eager / fp32).toFixed(2)}x faster than PyTorch, ${(flops / fp32 / 1e6).toFixed(1)} GFLOPS`);
+      row(`  fp32 without attention fusion`, `${fmtMs(unfused)} (fusion: ${(unfused / fp32).toFixed(2)}x faster)`);
+      for (const v of variants.filter((x) => x.precision !== 'fp32')) {
+        const ms = stepMs[v.label][pixels];
+        row(`  ${v.label}`, `${fmtMs(ms)}: ${(fp32 / ms).toFixed(2)}x fp32, ${(eager / ms).toFixed(2)}x faster than PyTorch fp32`);
+      }
     }
+    for (const v of variants) {
+      const report = reports[v.label];
+      const what = report && report.precision !== 'fp32' ? ` (${report.tensors} ${report.precision === 'int8' ? `MatMuls quantized, ${report.biasesFolded} biases folded` : 'weight tensors rounded'}, ${report.parameters.toLocaleString('en-US')} parameters changed)` : '';
+      row(`UNet session creation, ${v.label}, no cache`, `${fmtMs(createMs[v.label])}${what}`);
+    }
+    if (int8Cached) row('UNet session creation, int8, from the optimized-graph cache', `${fmtMs(int8Cached.hit)} (first load, writing the entry: ${fmtMs(int8Cached.store)})`);
 
     if (scale !== 'full') {
       const sd15 = unetFlops(SD15_UNET_SHAPE, 64, 64, 2).total;

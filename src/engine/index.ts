@@ -21,7 +21,8 @@ export {
 export * from './output/index';
 export * from './interop/index';
 export { OnnxSession, ONNXRUNTIME_VERSION, resolveSessionOptions, type OnnxSessionOptions, type OnnxValueInfo, type HostTensor, type GraphOptimizationLevel } from './model/onnxSession';
-export { SessionCache, type SessionRequest, type SessionLease, type WeightPatch, type SessionCacheOptions, type SessionCacheStats } from './model/sessionCache';
+export { SessionCache, composePatches, type SessionRequest, type SessionLease, type WeightPatch, type SessionCacheOptions, type SessionCacheStats } from './model/sessionCache';
+export { applyPrecision, precisionPatch, type Precision, type PrecisionReport, type PrecisionResult } from './model/precision';
 export { acquireComponent, type ComponentLease, type AcquireComponentOptions } from './model/componentLease';
 export { readOnnxModelFiles, componentModelPath, initializerBytes, type OnnxModelFiles, type ExternalDataFile, type ModelFileSystem, type FileIdentity } from './model/onnxModelFiles';
 export { parseOnnxModel, OnnxProtoError, type OnnxModelInfo, type OnnxInitializer, type OnnxNode, type InitializerData } from './model/onnxProto';

@@ -8,6 +8,7 @@ import type { RGBImage } from '../image/rgbImage';
 import type { Engine } from '../pipeline/Engine';
 import { resolveScene } from '../scene';
 import type { EvalItem } from './score';
+import type { PrecisionName } from '../scene/sceneSpec';
 
 export const EVAL_SETTINGS = { width: 128, height: 128, steps: 20, sampler: 'euler', schedule: 'normal', guidance: 7.5, negative: '' } as const;
 
@@ -53,9 +54,9 @@ export function shuffledPrompts(items: readonly EvalItem[]): string[] {
 }
 
 /** The scene text rendering `prompt` with `seed` on the model folder named `modelName`. */
-export function evalSceneText(modelName: string, prompt: string, seed: number): string {
+export function evalSceneText(modelName: string, prompt: string, seed: number, precision: PrecisionName = 'fp32'): string {
   const s = EVAL_SETTINGS;
-  return [
+  const lines = [
     `model: ${JSON.stringify(modelName)}`,
     `prompt: ${JSON.stringify(prompt)}`,
     `negative: ${JSON.stringify(s.negative)}`,
@@ -65,7 +66,9 @@ export function evalSceneText(modelName: string, prompt: string, seed: number): 
     `schedule: ${s.schedule}`,
     `steps: ${s.steps}`,
     `guidance: ${s.guidance}`,
-  ].join('\n');
+  ];
+  if (precision !== 'fp32') lines.push(`precision: ${precision}`);
+  return lines.join('\n');
 }
 
 export interface EvalRenderContext {
@@ -75,12 +78,14 @@ export interface EvalRenderContext {
   /** A folder standing in for the project (nothing is written there). */
   readonly projectDir: string;
   readonly signal?: AbortSignal;
+  /** The UNet's weight precision (default fp32). */
+  readonly precision?: PrecisionName;
 }
 
 /** Renders `prompt` with `seed` in memory (no PNG is written). */
 export async function renderEvalImage(context: EvalRenderContext, prompt: string, seed: number): Promise<RGBImage> {
-  const { engine, modelDir, projectDir, signal } = context;
-  const text = evalSceneText(basename(modelDir), prompt, seed);
+  const { engine, modelDir, projectDir, signal, precision } = context;
+  const text = evalSceneText(basename(modelDir), prompt, seed, precision);
   const resolved = resolveScene(text, { file: join(projectDir, 'eval.imgprompt'), projectRoot: projectDir, builtinModelsDir: dirname(modelDir) });
   const [job] = await engine.plan(resolved, projectDir, signal);
   return (await engine.render(job, { signal })).image;

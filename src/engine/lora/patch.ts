@@ -2,7 +2,7 @@
 // resolves to a MatMul / Gemm / Conv weight, W += Σ (alpha / rank × weight) · up @ down, computed in
 // float32 (float64 sums per row) and written back in the weight's dtype, on copies of the buffers.
 import { InputError, throwIfAborted } from '../errors';
-import { toFloat16Bits } from '../model/float16';
+import { bfloat16Bits, toFloat16Bits } from '../model/float16';
 import { initializerBytes, type OnnxModelFiles } from '../model/onnxModelFiles';
 import type { OnnxInitializer, OnnxModelInfo } from '../model/onnxProto';
 import type { WeightPatch } from '../model/sessionCache';
@@ -170,10 +170,4 @@ function encodeInto(bytes: Uint8Array, values: Float32Array, dataType: number): 
   }
   const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
   for (let i = 0; i < values.length; i++) view.setUint16(i * 2, bfloat16Bits(bits[i]), true);
-}
-
-/** The bfloat16 bit pattern nearest to the float32 with bits `u` (ties to even; NaN stays NaN). */
-export function bfloat16Bits(u: number): number {
-  if ((u & 0x7f800000) === 0x7f800000 && (u & 0x7fffff) !== 0) return ((u >>> 16) | 0x40) & 0xffff;
-  return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
 }

@@ -357,6 +357,11 @@ class Graph {
   projectionWeight(t: string): { dataType: number; columns: number } | undefined {
     for (let depth = 0; depth < 3; depth++) {
       const p = this.producer.get(t);
+      if (p && p.domain === CONTRIB_DOMAIN && p.opType === 'DynamicQuantizeMatMul') {
+        // int8 weights (precision.ts), float32 output.
+        const w = this.model.initializers.get(p.inputs[1]);
+        return w && w.dims.length === 2 ? { dataType: 1, columns: w.dims[1] } : undefined;
+      }
       if (!p || p.domain !== '') return undefined;
       if (p.opType === 'MatMul') {
         // A stored matrix, or one stored in another type and Cast on load (float16 weights, float32 compute).

@@ -54,3 +54,9 @@ export function float16ToFloat32(bits: ArrayLike<number>): Float32Array {
   for (let i = 0; i < bits.length; i++) out[i] = fromFloat16Bits(bits[i]);
   return out;
 }
+
+/** The bfloat16 bit pattern nearest to the float32 with bits `u` (ties to even; NaN stays NaN). */
+export function bfloat16Bits(u: number): number {
+  if ((u & 0x7f800000) === 0x7f800000 && (u & 0x7fffff) !== 0) return ((u >>> 16) | 0x40) & 0xffff;
+  return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
+}

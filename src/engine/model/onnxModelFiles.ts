@@ -3,7 +3,7 @@
 // truncated or foreign model.onnx, external weights that are missing, outside the folder, or too short.
 // The bytes it returns are what a session is created from, and what a LoRA patch modifies.
 import { constants as bufferConstants } from 'node:buffer';
-import { readFile, stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import { ModelError } from '../errors';
 import { OnnxProtoError, onnxDataTypeSize, parseOnnxModel, type OnnxInitializer, type OnnxModelInfo } from './onnxProto';
@@ -32,8 +32,32 @@ export const nodeModelFileSystem: ModelFileSystem = {
       throw error;
     }
   },
-  readFile: (path) => readFile(path),
+  readFile: (path) => readWholeFile(path),
 };
+
+/** fs.readFile stops at 2 GiB; weight files of full-size models are larger. */
+const READ_FILE_LIMIT = 2 ** 31 - 1;
+const READ_CHUNK_BYTES = 256 * 1024 * 1024;
+
+/** Reads a file of any size Node can hold in one Buffer: readFile below 2 GiB, chunked reads above. */
+export async function readWholeFile(path: string): Promise<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    const { size } = await handle.stat();
+    if (size <= READ_FILE_LIMIT) return await handle.readFile();
+    const out = Buffer.allocUnsafe(size);
+    let offset = 0;
+    while (offset < size) {
+      const { bytesRead } = await handle.read(out, offset, Math.min(READ_CHUNK_BYTES, size - offset), offset);
+      if (bytesRead === 0) break;
+      offset += bytesRead;
+    }
+    // A file that shrank while being read is reported by the caller's length check.
+    return offset === size ? out : out.subarray(0, offset);
+  } finally {
+    await handle.close();
+  }
+}
 
 /** A file a session depends on, with the identity that tells whether it changed since. */
 export interface FileIdentity {
@@ -208,16 +232,30 @@ async function checkExternalData(modelPath: string, info: OnnxModelInfo, fs: Mod
         need.path,
       );
     }
-    if (read && s.size > MAX_IN_MEMORY_FILE_BYTES) {
-      throw new ModelError(`the external weights file is ${s.size} bytes, more than this Node version can hold in memory to patch`, need.path);
-    }
-    const data = read ? await fs.readFile(need.path) : undefined;
-    if (data && data.length !== s.size) {
-      throw new ModelError(`the external weights file changed while it was being read (${data.length} of ${s.size} bytes)`, need.path);
-    }
-    files.push({ location, path: need.path, size: s.size, mtimeMs: s.mtimeMs, data });
+    const file: ExternalDataFile = { location, path: need.path, size: s.size, mtimeMs: s.mtimeMs, data: undefined };
+    files.push(read ? await readExternalFile(file, fs) : file);
   }
   return files;
+}
+
+async function readExternalFile(file: ExternalDataFile, fs: ModelFileSystem): Promise<ExternalDataFile> {
+  if (file.data) return file;
+  if (file.size > MAX_IN_MEMORY_FILE_BYTES) {
+    throw new ModelError(`the external weights file is ${file.size} bytes, more than this Node version can hold in memory to patch`, file.path);
+  }
+  const data = await fs.readFile(file.path);
+  if (data.length !== file.size) {
+    throw new ModelError(`the external weights file changed while it was being read (${data.length} of ${file.size} bytes)`, file.path);
+  }
+  return { ...file, data };
+}
+
+/** `files` with every external-data file read into memory (validated already by readOnnxModelFiles). */
+export async function readExternalData(files: OnnxModelFiles, fs: ModelFileSystem = nodeModelFileSystem): Promise<OnnxModelFiles> {
+  if (files.externalData.every((f) => f.data !== undefined)) return files;
+  const externalData: ExternalDataFile[] = [];
+  for (const f of files.externalData) externalData.push(await readExternalFile(f, fs));
+  return { ...files, externalData };
 }
 
 /**

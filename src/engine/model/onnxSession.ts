@@ -47,6 +47,11 @@ export interface OnnxSessionOptions {
    */
   readonly transformKey?: string;
   /**
+   * The optimized-graph cache key, when the caller computed it from the source files before changing
+   * them (SessionCache does, so a hit skips reading, patching and fusing). Overrides transformKey.
+   */
+  readonly optimizedCacheKey?: string;
+  /**
    * Default true: attention chains (MatMul → scale → Softmax → MatMul) are rewritten into onnxruntime's
    * fused com.microsoft.MultiHeadAttention when the session is created (attentionFusion.ts). On a random
    * SD 1.5-architecture UNet at 512² this halved the UNet call and cut peak memory from 4.5 GB to 0.2 GB.
@@ -54,7 +59,7 @@ export interface OnnxSessionOptions {
   readonly fuseAttention?: boolean;
 }
 
-type CacheOptionNames = 'optimizedCacheDir' | 'transformKey';
+type CacheOptionNames = 'optimizedCacheDir' | 'transformKey' | 'optimizedCacheKey';
 export type ResolvedSessionOptions = Required<Omit<OnnxSessionOptions, CacheOptionNames>> & Pick<OnnxSessionOptions, CacheOptionNames>;
 
 /** Where a session's graph came from: optimized from the source ('off': no cache, or not cacheable), cache hit, or stored to the cache. */
@@ -73,6 +78,7 @@ export function resolveSessionOptions(options: OnnxSessionOptions = {}): Resolve
     fuseAttention: options.fuseAttention ?? true,
     optimizedCacheDir: options.optimizedCacheDir,
     transformKey: options.transformKey,
+    optimizedCacheKey: options.optimizedCacheKey,
   };
 }
 
@@ -162,26 +168,18 @@ export class OnnxSession {
     const key =
       resolved.optimizedCacheDir === undefined
         ? undefined
-        : optimizedModelKey({
+        : (resolved.optimizedCacheKey ??
+          optimizedModelKey({
             files,
             runtimeVersion: ONNXRUNTIME_VERSION,
             graphOptimizationLevel: resolved.graphOptimizationLevel,
             deterministic: resolved.deterministic,
             transformKey: resolved.transformKey,
-          });
+          }));
     if (key === undefined || resolved.optimizedCacheDir === undefined) return OnnxSession.createFromSource(files, resolved, 'off');
     const cache = new OptimizedModelCache(resolved.optimizedCacheDir);
-    const hit = await cache.lookup(key);
-    if (hit) {
-      // The graph is optimized already; onnxruntime reads its weights from the entry's folder.
-      const sessionOptions = baseSessionOptions(resolved, 'disabled');
-      try {
-        const session = await ort.InferenceSession.create(hit.modelPath, sessionOptions);
-        return OnnxSession.wrap(session, files.modelPath, resolved, 'hit');
-      } catch {
-        await cache.remove(key);
-      }
-    }
+    const hit = await OnnxSession.openOptimized(cache, key, files.modelPath, resolved);
+    if (hit) return hit;
     const sourceBytes = files.modelIdentity.size + files.externalData.reduce((n, f) => n + f.size, 0);
     const pending = await cache.reserve(key, sourceBytes);
     if (!pending) return OnnxSession.createFromSource(files, resolved, 'failed');
@@ -202,6 +200,29 @@ export class OnnxSession {
     }
     if (!(await pending.commit(resolve(files.modelPath)))) session.cacheOutcome = 'failed';
     return session;
+  }
+
+  /**
+   * The session from the optimized-graph cache entry `key` (made by an earlier create with the same
+   * key), or undefined when there is none; an entry onnxruntime cannot load is deleted.
+   */
+  static async fromOptimizedCache(key: string, modelPath: string, options: OnnxSessionOptions): Promise<OnnxSession | undefined> {
+    const resolved = resolveSessionOptions(options);
+    if (resolved.optimizedCacheDir === undefined) return undefined;
+    return OnnxSession.openOptimized(new OptimizedModelCache(resolved.optimizedCacheDir), key, modelPath, resolved);
+  }
+
+  private static async openOptimized(cache: OptimizedModelCache, key: string, modelPath: string, resolved: ResolvedSessionOptions): Promise<OnnxSession | undefined> {
+    const hit = await cache.lookup(key);
+    if (!hit) return undefined;
+    // The graph is optimized already; onnxruntime reads its weights from the entry's folder.
+    try {
+      const session = await ort.InferenceSession.create(hit.modelPath, baseSessionOptions(resolved, 'disabled'));
+      return OnnxSession.wrap(session, modelPath, resolved, 'hit');
+    } catch {
+      await cache.remove(key);
+      return undefined;
+    }
   }
 
   private static async createFromSource(

@@ -76,6 +76,8 @@ export interface EditableModel {
   readonly graphFields: readonly FieldSpan[];
   /** value_info entries by name of the tensor they describe (graph field 13). */
   readonly valueInfoNames: ReadonlyMap<FieldSpan, string>;
+  /** initializer entries by the name of the tensor they hold (graph field 5). */
+  readonly initializerNames: ReadonlyMap<FieldSpan, string>;
 }
 
 
@@ -236,6 +238,7 @@ export function parseEditableModel(bytes: Uint8Array): EditableModel {
   const graphInputs: string[] = [];
   const graphOutputs: string[] = [];
   const valueInfoNames = new Map<FieldSpan, string>();
+  const initializerNames = new Map<FieldSpan, string>();
   const subgraphReads = new Set<string>();
   let sawGraph = false;
   const top = new Reader(bytes, 0, bytes.length);
@@ -264,6 +267,7 @@ export function parseEditableModel(bytes: Uint8Array): EditableModel {
         } else if (gn === 5) {
           const t = readTensor(sub);
           initializers.set(t.name, t.value);
+          initializerNames.set(span, t.name);
         } else if (gn === 11) graphInputs.push(readValueInfoName(sub));
         else if (gn === 12) graphOutputs.push(readValueInfoName(sub));
         else if (gn === 13) valueInfoNames.set(span, readValueInfoName(sub));
@@ -286,7 +290,7 @@ export function parseEditableModel(bytes: Uint8Array): EditableModel {
     return true;
   });
   if (!sawGraph) throw new OnnxProtoError('no graph found (this is not an ONNX model)', bytes.length, false);
-  return { bytes, opsets, nodes, initializers, graphInputs, graphOutputs, subgraphReads, modelFields, graphFields, valueInfoNames };
+  return { bytes, opsets, nodes, initializers, graphInputs, graphOutputs, subgraphReads, modelFields, graphFields, valueInfoNames, initializerNames };
 }
 
 /** Appends protobuf fields to a growing list of chunks. */
@@ -387,6 +391,28 @@ export interface ModelEdit {
   readonly addOpsets?: readonly { readonly domain: string; readonly version: number }[];
   /** Tensors that no longer exist: their value_info entries are dropped. */
   readonly removedTensors?: ReadonlySet<string>;
+  /** Initializers to drop (no node reads them any more). */
+  readonly removedInitializers?: ReadonlySet<string>;
+  /** Initializers to add, stored inline (raw_data) in the graph. */
+  readonly addedInitializers?: readonly NewInitializer[];
+}
+
+/** A tensor to store inline: TensorProto.DataType, shape and little-endian bytes. */
+export interface NewInitializer {
+  readonly name: string;
+  readonly dataType: number;
+  readonly dims: readonly number[];
+  readonly raw: Uint8Array;
+}
+
+/** Encodes a TensorProto (without the enclosing field key). */
+export function encodeTensor(t: NewInitializer): Uint8Array {
+  const w = new ProtoWriter();
+  for (const d of t.dims) w.int(1, d);
+  w.int(2, t.dataType);
+  w.string(8, t.name);
+  w.bytes(9, t.raw);
+  return w.finish();
 }
 
 function isEditable(n: EditableNode | NewNode): n is EditableNode {
@@ -411,9 +437,11 @@ export function writeEditedModel(model: EditableModel, edit: ModelEdit): Uint8Ar
       continue;
     }
     if (f.field === 13 && edit.removedTensors?.has(model.valueInfoNames.get(f) ?? '')) continue;
+    if (f.field === 5 && edit.removedInitializers?.has(model.initializerNames.get(f) ?? '')) continue;
     graph.raw(bytes.subarray(f.start, f.end));
   }
   if (!nodesWritten) writeNodes();
+  for (const t of edit.addedInitializers ?? []) graph.bytes(5, encodeTensor(t));
   const out = new ProtoWriter();
   for (const f of model.modelFields) {
     if (f.field === 7) out.embed(7, graph);

@@ -8,14 +8,16 @@ import { resolve } from 'node:path';
 import { throwIfAborted } from '../errors';
 import {
   nodeModelFileSystem,
+  readExternalData,
   readOnnxModelFiles,
   statIdentities,
   type FileIdentity,
   type ModelFileSystem,
   type OnnxModelFiles,
 } from './onnxModelFiles';
-import { fuseAttention } from './attentionFusion';
-import { OnnxSession, resolveSessionOptions, sessionOptionsKey, type OnnxSessionOptions } from './onnxSession';
+import { ATTENTION_FUSION_KEY, fuseAttention } from './attentionFusion';
+import { optimizedModelKey } from './optimizedModelCache';
+import { ONNXRUNTIME_VERSION, OnnxSession, resolveSessionOptions, sessionOptionsKey, type OnnxSessionOptions } from './onnxSession';
 
 /** A modification of a component's weights (e.g. LoRAs merged in) applied before the session is created. */
 export interface WeightPatch {
@@ -23,6 +25,22 @@ export interface WeightPatch {
   readonly key: string;
   /** Returns the files to create the session from. Must not modify `files` in place (copy what it changes). */
   apply(files: OnnxModelFiles, signal?: AbortSignal): OnnxModelFiles | Promise<OnnxModelFiles>;
+  /**
+   * The patched graph may go to the optimized-graph cache (keyed by the source files and `key`). Set
+   * for variants a model has few of (a precision); not for LoRA sets, each of which would add a full
+   * copy of the weights to the cache.
+   */
+  readonly cacheable?: boolean;
+}
+
+/** `first`, then `second` (either may be absent); cacheable only when both are. */
+export function composePatches(first: WeightPatch | undefined, second: WeightPatch | undefined): WeightPatch | undefined {
+  if (!first || !second) return first ?? second;
+  return {
+    key: `${first.key}|${second.key}`,
+    cacheable: first.cacheable === true && second.cacheable === true,
+    apply: async (files, signal) => second.apply(await first.apply(files, signal), signal),
+  };
 }
 
 export interface SessionRequest {
@@ -146,19 +164,37 @@ export class SessionCache {
     patch: WeightPatch | undefined,
     signal?: AbortSignal,
   ): Promise<OnnxSession> {
-    // Weights are read into memory only to be patched; otherwise onnxruntime reads them from disk.
-    let files = await readOnnxModelFiles(modelPath, { fs: this.fs, readExternalData: patch !== undefined });
+    // The graph is read and validated first (weights only checked); the optimized-graph cache is keyed
+    // by these source files and the transforms asked for, so a hit skips reading, patching and fusing.
+    let files = await readOnnxModelFiles(modelPath, { fs: this.fs });
     entry.files = [files.modelIdentity, ...files.externalData];
     entry.bytes = entry.files.reduce((n, f) => n + f.size, 0);
     throwIfAborted(signal);
-    if (patch) {
-      files = await patch.apply(files, signal);
-      throwIfAborted(signal);
+    const resolved = resolveSessionOptions(options);
+    let cacheKey: string | undefined;
+    if (resolved.optimizedCacheDir !== undefined && (patch === undefined || patch.cacheable === true)) {
+      cacheKey = optimizedModelKey({
+        files,
+        runtimeVersion: ONNXRUNTIME_VERSION,
+        graphOptimizationLevel: resolved.graphOptimizationLevel,
+        deterministic: resolved.deterministic,
+        transformKey: [resolved.fuseAttention ? ATTENTION_FUSION_KEY : 'unfused', patch?.key ?? 'unpatched'].join('+'),
+      });
     }
     this.makeRoom(entry);
-    // Patched sessions pass no transformKey: each LoRA set would otherwise add a full copy of the weights
-    // to the optimized-graph cache.
-    const session = await this.createFused(files, options);
+    let session = cacheKey === undefined ? undefined : await OnnxSession.fromOptimizedCache(cacheKey, modelPath, resolved);
+    if (!session) {
+      if (patch) {
+        // Weights are read into memory only to be patched; otherwise onnxruntime reads them from disk.
+        files = await readExternalData(files, this.fs);
+        throwIfAborted(signal);
+        files = await patch.apply(files, signal);
+        throwIfAborted(signal);
+      }
+      // Without a cache key (a LoRA set), a patched session is not cached: with external weights held in
+      // memory and no transformKey, OnnxSession.create keeps it out of the optimized-graph cache.
+      session = await this.createFused(files, cacheKey === undefined ? options : { ...options, optimizedCacheKey: cacheKey });
+    }
     entry.session = session;
     if (entry.evicted && entry.leases === 0) await session.dispose();
     return session;

@@ -22,7 +22,8 @@ import { ONNXRUNTIME_VERSION, type OnnxSessionOptions } from '../model/onnxSessi
 import { componentModelPath, readOnnxModelFiles } from '../model/onnxModelFiles';
 import type { OnnxModelInfo } from '../model/onnxProto';
 import { OptimizedModelCache } from '../model/optimizedModelCache';
-import { SessionCache, type WeightPatch } from '../model/sessionCache';
+import { composePatches, SessionCache, type WeightPatch } from '../model/sessionCache';
+import { precisionPatch } from '../model/precision';
 import { floatTensor, type FloatTensor } from '../model/tensor';
 import { UNet } from '../model/unet';
 import { PREVIEW_DECODER_FOLDER, PreviewDecoder, readPreviewDecoderConfig, type PreviewDecoderConfig } from '../model/previewDecoder';
@@ -66,6 +67,8 @@ export interface PortableRecipe {
   readonly steps: number;
   readonly guidance: number;
   readonly rng: string;
+  /** The UNet's weight precision; absent for fp32 (as exported). */
+  readonly precision?: string;
   readonly loras: readonly { readonly file: string; readonly weight: number; readonly hash: string }[];
   readonly control: readonly {
     readonly type: string;
@@ -247,6 +250,7 @@ export class Engine {
         steps: r.steps,
         guidance: r.guidance,
         rng: TorchCPUGenerator.NAME,
+        precision: r.precision === 'fp32' ? undefined : r.precision,
         loras: r.loras.map((l) => ({ file: l.ref, weight: l.weight, hash: content[l.path] })),
         control: r.control.map((c, i) => ({
           type: c.type,
@@ -310,7 +314,8 @@ export class Engine {
         if (r.unsupported.length > 0) warnings.push(`LoRA ${r.file}: ${r.unsupported.length} tensors of an unsupported adapter kind were not applied: ${r.unsupported.slice(0, 10).join(', ')}`);
       }
       const textEncoderPatch = this.timedPatch(loraWeightPatch('text_encoder', loraUses), timings);
-      const unetPatch = this.timedPatch(loraWeightPatch('unet', loraUses), timings);
+      // The precision variant applies to the UNet (where the time goes), after any LoRA is merged.
+      const unetPatch = composePatches(this.timedPatch(loraWeightPatch('unet', loraUses), timings), precisionPatch(recipe.precision));
       const [tokenizer, textEncoder, unet, vaeDecoder] = await timings.time('load', () =>
         Promise.all([
           this.tokenizer(model.dir),

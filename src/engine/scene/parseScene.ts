@@ -12,6 +12,7 @@ import {
   INIT_KEYS,
   LIMITS,
   LORA_KEYS,
+  PRECISIONS,
   RNGS,
   SAMPLERS,
   SCENE_KEYS,
@@ -430,6 +431,9 @@ class SceneReader {
           break;
         case 'rng':
           scene.rng = this.choice(node, key, RNGS, 'rng');
+          break;
+        case 'precision':
+          scene.precision = this.choice(node, key, PRECISIONS, 'precision');
           break;
         case 'size':
           scene.size = this.size(node);

@@ -167,6 +167,7 @@ export function analyzeScene(input: string | CheckedScene, context: ResolveConte
     steps: scene.steps ?? model.defaults.steps,
     guidance: scene.guidance ?? model.defaults.guidance,
     rng: scene.rng ?? SCENE_DEFAULTS.rng,
+    precision: scene.precision ?? SCENE_DEFAULTS.precision,
     loras: scene.loras.map((l, i) => ({ ...file(paths, `loras[${i}].file`), weight: l.weight ?? SCENE_DEFAULTS.loraWeight })),
     control: scene.control.map((c, i) => ({
       ...file(paths, `control[${i}].image`),

@@ -2,7 +2,7 @@
 // undefined when absent or invalid (the diagnostics say which); `locations` maps each key path to where
 // its key and value are in the source, so later checks (files, model, size) report at the right place.
 import type { SourceRange } from '../errors';
-import type { ControlType, RngName, SamplerName, ScheduleName } from './sceneSpec';
+import type { ControlType, PrecisionName, RngName, SamplerName, ScheduleName } from './sceneSpec';
 
 /** `{megapixels, aspect}` (either may be left to defaults) or `{width, height}`. */
 export type SceneSize =
@@ -43,6 +43,7 @@ export interface Scene {
   control: SceneControl[];
   init?: SceneInit;
   rng?: RngName;
+  precision?: PrecisionName;
   output?: string;
   /** Extra seeds rendered beside the main one. */
   variants?: bigint[];

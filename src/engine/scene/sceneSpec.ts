@@ -15,6 +15,7 @@ export const SCENE_KEYS = [
   'control',
   'init',
   'rng',
+  'precision',
   'output',
   'variants',
   'purpose',
@@ -33,6 +34,14 @@ export type ControlType = (typeof CONTROL_TYPES)[number];
 /** `cpu`: PyTorch's CPU generator (mt19937), so a seed means the same noise as diffusers/ComfyUI on CPU. */
 export const RNGS = ['cpu'] as const;
 export type RngName = (typeof RNGS)[number];
+
+/**
+ * Weight precision of the UNet: `fp32` as exported; `int8` quantizes its matrix multiplications (faster
+ * on CPUs with VNNI, small quality cost); `fp16` / `bf16` round its weights to half precision (the
+ * arithmetic of a half-size export widened at load; no speed change on CPU). docs/precision.md.
+ */
+export const PRECISIONS = ['fp32', 'int8', 'fp16', 'bf16'] as const;
+export type PrecisionName = (typeof PRECISIONS)[number];
 
 export const SIZE_BUDGET_KEYS = ['megapixels', 'aspect'] as const;
 export const SIZE_PIXEL_KEYS = ['width', 'height'] as const;
@@ -72,6 +81,7 @@ export const SCENE_DEFAULTS = {
   negative: '',
   seed: 0n,
   rng: 'cpu' as RngName,
+  precision: 'fp32' as PrecisionName,
   loraWeight: 1,
   controlStrength: 1,
   controlStart: 0,

@@ -151,10 +151,10 @@ describe('imgprompt grammar: values', () => {
   test('every line of a full scene is tokenised without an unscoped key', async () => {
     const scene = [
       'model: tiny-shapes', 'prompt: a red circle', 'negative: blur', 'seed: 7', 'size: {megapixels: 0.03, aspect: "16:9"}',
-      'sampler: euler_a', 'schedule: karras', 'steps: 8', 'guidance: 3', 'rng: cpu', 'output: fig.png', 'purpose: docs',
+      'sampler: euler_a', 'schedule: karras', 'steps: 8', 'guidance: 3', 'rng: cpu', 'precision: int8', 'output: fig.png', 'purpose: docs',
     ].join('\n');
     const tokens = await tokenize(scene);
-    for (let line = 0; line < 12; line++) {
+    for (let line = 0; line < 13; line++) {
       const first = tokens.find((t) => t.line === line);
       assert.ok(first?.scopes.includes('support.type.property-name.imgprompt'), `line ${line}: ${first?.text} ${first?.scopes.join(' ')}`);
     }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  CONTROL_KEYS, CONTROL_TYPES, INIT_KEYS, LORA_KEYS, RNGS, SAMPLERS, SCENE_KEYS, SCHEDULES, SIZE_BUDGET_KEYS, SIZE_PIXEL_KEYS,
+  CONTROL_KEYS, CONTROL_TYPES, INIT_KEYS, LORA_KEYS, PRECISIONS, RNGS, SAMPLERS, SCENE_KEYS, SCHEDULES, SIZE_BUDGET_KEYS, SIZE_PIXEL_KEYS,
   VARIANTS_KEYS, parseScene,
 } from '../../../src/engine/index';
 import { tokenize } from './grammarTokenizer';
@@ -62,12 +62,13 @@ describe('grammar vocabulary matches the engine', () => {
     }
   });
 
-  test('every sampler, schedule, control type and RNG the parser allows is a constant', async () => {
+  test('every sampler, schedule, control type, RNG and precision the parser allows is a constant', async () => {
     const enums: Array<[string, readonly string[], string]> = [
       ['sampler', SAMPLERS, 'constant.language.sampler.imgprompt'],
       ['schedule', SCHEDULES, 'constant.language.schedule.imgprompt'],
       ['type', CONTROL_TYPES, 'constant.language.control-type.imgprompt'],
       ['rng', RNGS, 'constant.language.rng.imgprompt'],
+      ['precision', PRECISIONS, 'constant.language.precision.imgprompt'],
     ];
     for (const [key, values, scope] of enums) {
       for (const value of values) assert.ok((await scopesOf(`${key}: ${value}`, value)).includes(scope), `${key}: ${value}`);

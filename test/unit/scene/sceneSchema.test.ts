@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { CONTROL_KEYS, CONTROL_TYPES, INIT_KEYS, LIMITS, LORA_KEYS, RNGS, SAMPLERS, SCENE_KEYS, SCHEDULES, SIZE_BUDGET_KEYS, SIZE_PIXEL_KEYS } from '../../../src/engine/index';
+import { CONTROL_KEYS, CONTROL_TYPES, INIT_KEYS, LIMITS, LORA_KEYS, PRECISIONS, RNGS, SAMPLERS, SCENE_KEYS, SCHEDULES, SIZE_BUDGET_KEYS, SIZE_PIXEL_KEYS } from '../../../src/engine/index';
 
 interface SchemaNode {
   description?: string;
@@ -30,6 +30,7 @@ test('enums match the parser', () => {
   assert.deepEqual(props.sampler.enum, [...SAMPLERS]);
   assert.deepEqual(props.schedule.enum, [...SCHEDULES]);
   assert.deepEqual(props.rng.enum, [...RNGS]);
+  assert.deepEqual(props.precision.enum, [...PRECISIONS]);
   assert.deepEqual(props.control.items!.properties!.type.enum, [...CONTROL_TYPES]);
 });
 
@@ -47,5 +48,5 @@ test('nested keys and limits match the parser', () => {
 test('docs/scene-format.md documents every key', () => {
   const doc = readFileSync(resolve(__dirname, '../../../docs/scene-format.md'), 'utf8');
   for (const key of SCENE_KEYS) assert.match(doc, new RegExp(`^#+ \`${key}\``, 'm'), key);
-  for (const name of [...SAMPLERS, ...SCHEDULES, ...CONTROL_TYPES]) assert.ok(doc.includes(`\`${name}\``), name);
+  for (const name of [...SAMPLERS, ...SCHEDULES, ...CONTROL_TYPES, ...PRECISIONS]) assert.ok(doc.includes(`\`${name}\``), name);
 });

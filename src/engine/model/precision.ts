@@ -1,0 +1,283 @@
+// Weight-precision variants of a component, made when its session is created (a WeightPatch):
+//
+// - 'int8': every MatMul whose second input is a float32 weight matrix [K, N] becomes onnxruntime's
+//   com.microsoft.DynamicQuantizeMatMul: the weights are stored as int8 with one scale per output column
+//   (symmetric, round to nearest, ±127), the activations are quantized to uint8 per call by the kernel,
+//   and a following bias Add ([N] constant) moves into the operator. On CPUs with VNNI this runs the
+//   projections 2–3x faster (docs/benchmarks.md); the convolutions stay float32.
+// - 'fp16' / 'bf16': every float32 weight is rounded to the nearest float16 / bfloat16 value and kept as
+//   float32. The arithmetic is exactly that of an export stored in that precision and widened at load,
+//   which is what onnxruntime's CPU provider does with such an export; it measures the quality cost of
+//   shipping weights at half size. It buys no speed on CPU (there are no half-precision GEMM kernels
+//   on x86 here).
+// - 'fp32': the weights as exported.
+//
+// The variant is deterministic (same bytes in, same bytes out), so renders with it stay reproducible bit
+// for bit; it is part of the recipe.
+import { ModelError } from '../errors';
+import { bfloat16Bits, fromFloat16Bits, toFloat16Bits } from './float16';
+import { CONTRIB_DOMAIN } from './attentionFusion';
+import { initializerBytes, type OnnxModelFiles } from './onnxModelFiles';
+import { OnnxProtoError, parseOnnxModel, type OnnxInitializer } from './onnxProto';
+import { parseEditableModel, writeEditedModel, type EditableNode, type NewInitializer, type NewNode } from './onnxWriter';
+import type { PrecisionName } from '../scene/sceneSpec';
+import type { WeightPatch } from './sessionCache';
+
+export type Precision = PrecisionName;
+
+/** Version of the transforms below; part of the patch key, so a change re-creates cached graphs. */
+export const PRECISION_TRANSFORM_VERSION = 1;
+
+
+const FLOAT = 1;
+const INT8 = 3;
+/** Matrices smaller than this stay float32: quantizing them saves nothing measurable. */
+const MIN_QUANTIZED_ELEMENTS = 4096;
+
+export interface PrecisionReport {
+  readonly precision: Precision;
+  /** int8: MatMuls rewritten; fp16/bf16: weight tensors rounded. */
+  readonly tensors: number;
+  /** int8: bias Adds folded into the quantized operator. */
+  readonly biasesFolded: number;
+  /** Float parameters changed. */
+  readonly parameters: number;
+}
+
+export interface PrecisionResult {
+  readonly files: OnnxModelFiles;
+  readonly report: PrecisionReport;
+}
+
+/** Quantizes W [K, N] (row-major) per column: int8 values and N scales, scale = max|W[:, n]| / 127. */
+export function quantizeColumnsInt8(weights: Float32Array, k: number, n: number): { values: Int8Array; scales: Float32Array } {
+  if (weights.length !== k * n) throw new RangeError(`quantizeColumnsInt8: ${weights.length} values do not fill [${k}, ${n}]`);
+  const max = new Float64Array(n);
+  for (let r = 0; r < k; r++) {
+    const base = r * n;
+    for (let c = 0; c < n; c++) {
+      const a = Math.abs(weights[base + c]);
+      if (a > max[c]) max[c] = a;
+    }
+  }
+  const scales = new Float32Array(n);
+  for (let c = 0; c < n; c++) scales[c] = max[c] > 0 && Number.isFinite(max[c]) ? max[c] / 127 : 1;
+  const values = new Int8Array(k * n);
+  for (let r = 0; r < k; r++) {
+    const base = r * n;
+    for (let c = 0; c < n; c++) {
+      const q = roundHalfEven(weights[base + c] / scales[c]);
+      values[base + c] = q > 127 ? 127 : q < -127 ? -127 : q;
+    }
+  }
+  return { values, scales };
+}
+
+/** Nearest integer, ties to even (numpy's and onnxruntime's quantizers round this way). */
+export function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+function floatView(bytes: Uint8Array): Float32Array {
+  // Inline raw_data need not be 4-byte aligned: copy when it is not.
+  if (bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  return new Float32Array(new Uint8Array(bytes).buffer);
+}
+
+function rethrowProto(error: unknown, files: OnnxModelFiles, what: string): never {
+  if (!(error instanceof OnnxProtoError)) throw error;
+  const e = new ModelError(`the model could not be read to make its ${what} variant: ${error.message} at byte ${error.offset}`, files.modelPath);
+  e.cause = error;
+  throw e;
+}
+
+/**
+ * Rounds float32 bit patterns in place to the nearest float16 value (ties to even, overflow to ±Infinity,
+ * float16 subnormals kept), as the widened float32. Returns how many changed.
+ */
+export function roundToFloat16(words: Uint32Array): number {
+  let changed = 0;
+  for (let i = 0; i < words.length; i++) {
+    const x = words[i];
+    const e = (x >>> 23) & 0xff;
+    let r: number;
+    if (e >= 113 && e <= 142) {
+      // Normal in float16: keep 10 mantissa bits; a carry moves into the exponent (at most to 2^16).
+      r = ((x + 0xfff + ((x >>> 13) & 1)) & 0xffffe000) >>> 0;
+      if (((r >>> 23) & 0xff) > 142) r = ((x & 0x80000000) | 0x7f800000) >>> 0;
+    } else {
+      f32[0] = fromFloat16Bits(toFloat16Bits(u32ToFloat(x)));
+      r = u32[0];
+    }
+    if (r !== x) {
+      words[i] = r;
+      changed++;
+    }
+  }
+  return changed;
+}
+
+/** Rounds float32 bit patterns in place to the nearest bfloat16 value (ties to even; NaN stays NaN). Returns how many changed. */
+export function roundToBfloat16(words: Uint32Array): number {
+  let changed = 0;
+  for (let i = 0; i < words.length; i++) {
+    const x = words[i];
+    const r = (bfloat16Bits(x) << 16) >>> 0;
+    if (r !== x) {
+      words[i] = r;
+      changed++;
+    }
+  }
+  return changed;
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+function u32ToFloat(bits: number): number {
+  u32[0] = bits;
+  return f32[0];
+}
+
+/** Rounds every float32 weight to float16 or bfloat16 precision, in copies of the buffers that hold them. */
+function roundWeights(files: OnnxModelFiles, precision: 'fp16' | 'bf16'): PrecisionResult {
+  const targets = files.info.initializers.filter((i) => i.dataType === FLOAT && i.data.kind !== 'typed');
+  const touchedExternal = new Set(targets.flatMap((i) => (i.data.kind === 'external' ? [i.data.location] : [])));
+  const out: OnnxModelFiles = {
+    ...files,
+    modelBytes: targets.some((i) => i.data.kind === 'raw') ? new Uint8Array(files.modelBytes) : files.modelBytes,
+    externalData: files.externalData.map((f) => (touchedExternal.has(f.location) && f.data ? { ...f, data: new Uint8Array(f.data) } : f)),
+  };
+  let parameters = 0;
+  const round = precision === 'fp16' ? roundToFloat16 : roundToBfloat16;
+  for (const init of targets) {
+    const bytes = initializerBytes(out, init)!;
+    // Work on whole float32 words; inline raw_data need not be 4-byte aligned, so copy it when it is not.
+    const aligned = bytes.byteOffset % 4 === 0;
+    const words = aligned ? new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 2) : new Uint32Array(new Uint8Array(bytes).buffer);
+    parameters += round(words);
+    if (!aligned) bytes.set(new Uint8Array(words.buffer));
+  }
+  return { files: out, report: { precision, tensors: targets.length, biasesFolded: 0, parameters } };
+}
+
+/** Rewrites float32 weight MatMuls into DynamicQuantizeMatMul with int8 weights. */
+function quantizeMatMuls(files: OnnxModelFiles): PrecisionResult {
+  let model;
+  try {
+    model = parseEditableModel(files.modelBytes);
+  } catch (error) {
+    rethrowProto(error, files, 'int8');
+  }
+  const inits = new Map<string, OnnxInitializer>(files.info.initializers.map((i) => [i.name, i]));
+  const readers = new Map<string, EditableNode[]>();
+  for (const node of model.nodes) {
+    for (const name of node.inputs) {
+      const list = readers.get(name) ?? [];
+      list.push(node);
+      readers.set(name, list);
+    }
+  }
+  const outputs = new Set(model.graphOutputs);
+  const replaced = new Map<number, NewNode>(); // node index → replacement
+  const dropped = new Set<number>();
+  const added: NewInitializer[] = [];
+  const quantized = new Map<string, { weights: string; scales: string }>();
+  let biasesFolded = 0;
+  let parameters = 0;
+  for (const node of model.nodes) {
+    if (node.opType !== 'MatMul' || node.domain !== '' || node.inputs.length !== 2) continue;
+    const init = inits.get(node.inputs[1]);
+    if (!init || init.dataType !== FLOAT || init.dims.length !== 2 || init.data.kind === 'typed') continue;
+    const [k, n] = init.dims;
+    if (k * n < MIN_QUANTIZED_ELEMENTS || model.subgraphReads.has(node.inputs[1])) continue;
+    let q = quantized.get(init.name);
+    if (!q) {
+      const { values, scales } = quantizeColumnsInt8(floatView(initializerBytes(files, init)!), k, n);
+      q = { weights: `${init.name}_int8`, scales: `${init.name}_int8_scale` };
+      added.push({ name: q.weights, dataType: INT8, dims: [k, n], raw: new Uint8Array(values.buffer) });
+      added.push({ name: q.scales, dataType: FLOAT, dims: [n], raw: new Uint8Array(scales.buffer) });
+      quantized.set(init.name, q);
+      parameters += k * n;
+    }
+    // A bias Add that only this MatMul feeds: [N] float constant on either side.
+    const out = node.outputs[0];
+    const users = readers.get(out) ?? [];
+    let bias: string | undefined;
+    let result = out;
+    const add = users.length === 1 && !outputs.has(out) && !model.subgraphReads.has(out) ? users[0] : undefined;
+    if (add && add.opType === 'Add' && add.domain === '' && add.inputs.length === 2 && !replaced.has(add.index)) {
+      const other = add.inputs[0] === out ? add.inputs[1] : add.inputs[0];
+      const b = inits.get(other);
+      if (b && b.dataType === FLOAT && b.dims.length === 1 && b.dims[0] === n && other !== out) {
+        bias = other;
+        result = add.outputs[0];
+        dropped.add(add.index);
+        biasesFolded++;
+      }
+    }
+    replaced.set(node.index, {
+      name: `${node.name || out}_int8`,
+      opType: 'DynamicQuantizeMatMul',
+      domain: CONTRIB_DOMAIN,
+      inputs: bias ? [node.inputs[0], q.weights, q.scales, '', bias] : [node.inputs[0], q.weights, q.scales],
+      outputs: [result],
+      attributes: [],
+    });
+  }
+  if (replaced.size === 0) return { files, report: { precision: 'int8', tensors: 0, biasesFolded: 0, parameters: 0 } };
+  // Float weights nothing reads any more are dropped from the graph (their external bytes stay unread).
+  const stillRead = new Set<string>();
+  for (const node of model.nodes) {
+    if (replaced.has(node.index) || dropped.has(node.index)) continue;
+    for (const name of node.inputs) stillRead.add(name);
+  }
+  for (const r of replaced.values()) for (const name of r.inputs) stillRead.add(name);
+  const removed = new Set([...quantized.keys()].filter((name) => !stillRead.has(name) && !outputs.has(name) && !model.subgraphReads.has(name)));
+  const nodes = model.nodes.flatMap((node) => (dropped.has(node.index) ? [] : [replaced.get(node.index) ?? node]));
+  const removedTensors = new Set([...replaced.keys()].map((i) => model.nodes[i].outputs[0]));
+  const bytes = writeEditedModel(model, {
+    nodes,
+    addOpsets: [{ domain: CONTRIB_DOMAIN, version: 1 }],
+    removedTensors,
+    removedInitializers: removed,
+    addedInitializers: added,
+  });
+  let info;
+  try {
+    info = parseOnnxModel(bytes);
+  } catch (error) {
+    rethrowProto(error, files, 'int8');
+  }
+  return { files: { ...files, modelBytes: bytes, info }, report: { precision: 'int8', tensors: replaced.size, biasesFolded, parameters } };
+}
+
+/** The files of `files` at `precision` (the inputs are never modified; 'fp32' returns them as they are). */
+export function applyPrecision(files: OnnxModelFiles, precision: Precision): PrecisionResult {
+  switch (precision) {
+    case 'fp32':
+      return { files, report: { precision, tensors: 0, biasesFolded: 0, parameters: 0 } };
+    case 'fp16':
+    case 'bf16':
+      return roundWeights(files, precision);
+    case 'int8':
+      return quantizeMatMuls(files);
+  }
+}
+
+/**
+ * The session patch for a precision variant, or undefined for fp32. `onReport` receives what was
+ * changed each time the variant is made (not when a cached session is reused).
+ */
+export function precisionPatch(precision: Precision, onReport?: (report: PrecisionReport) => void): WeightPatch | undefined {
+  if (precision === 'fp32') return undefined;
+  return {
+    key: `precision:${precision}:v${PRECISION_TRANSFORM_VERSION}`,
+    cacheable: true,
+    apply: (files) => {
+      const { files: out, report } = applyPrecision(files, precision);
+      onReport?.(report);
+      return out;
+    },
+  };
+}

@@ -1,0 +1,280 @@
+// Precision variants: int8 weight quantization rewrites MatMuls into DynamicQuantizeMatMul whose output
+// onnxruntime computes exactly as the operator is specified (activations quantized per tensor to uint8
+// as DynamicQuantizeLinear does, int8 weights with per-column scales, integer products, bias added);
+// fp16 / bf16 rounding matches the scalar reference conversions; the tiny-shapes UNet keeps its outputs
+// within stated tolerances of float32 and renders reproducibly.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fuseAttention } from '../../../src/engine/model/attentionFusion';
+import { bfloat16Bits, fromFloat16Bits, toFloat16Bits } from '../../../src/engine/model/float16';
+import { readOnnxModelFiles, type OnnxModelFiles } from '../../../src/engine/model/onnxModelFiles';
+import { parseOnnxModel } from '../../../src/engine/model/onnxProto';
+import { OnnxSession, type HostTensor } from '../../../src/engine/model/onnxSession';
+import { ProtoWriter } from '../../../src/engine/model/onnxWriter';
+import { applyPrecision, precisionPatch, quantizeColumnsInt8, roundHalfEven, roundToBfloat16, roundToFloat16 } from '../../../src/engine/model/precision';
+import { composePatches } from '../../../src/engine/model/sessionCache';
+import { mulberry32 } from '../prng';
+
+const TINY_UNET = join(__dirname, '..', '..', '..', 'models', 'tiny-shapes', 'unet', 'model.onnx');
+const SESSION = { intraOpNumThreads: 1 } as const;
+
+// x [B, S, K] → MatMul W1 [K, N] → Add b1 → Relu → MatMul W2 [N, K] → y; MatMul Ws [K, 4] (too small to
+// quantize) → z.
+const B = 2;
+const S = 6;
+const K = 64;
+const N = 96;
+
+function values(seed: number, count: number, scale: number): Float32Array {
+  const next = mulberry32(seed);
+  return Float32Array.from({ length: count }, () => (next() * 2 - 1) * scale);
+}
+
+const W1 = values(1, K * N, 0.2);
+const B1 = values(2, N, 0.5);
+const W2 = values(3, N * K, 0.2);
+const WS = values(4, K * 4, 0.2);
+
+function syntheticModel(): Uint8Array {
+  const graph = new ProtoWriter();
+  const f32 = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const node = (op: string, inputs: string[], output: string) =>
+    graph.message(1, (n) => {
+      for (const i of inputs) n.string(1, i);
+      n.string(2, output).string(3, `${output}_node`).string(4, op);
+    });
+  const init = (name: string, dims: number[], data: Float32Array) =>
+    graph.message(5, (t) => {
+      for (const d of dims) t.int(1, d);
+      t.int(2, 1).string(8, name).bytes(9, f32(data));
+    });
+  const valueInfo = (field: number, name: string, dims: (number | string)[]) =>
+    graph.message(field, (v) => {
+      v.string(1, name);
+      v.message(2, (tp) =>
+        tp.message(1, (tt) => {
+          tt.int(1, 1);
+          tt.message(2, (shape) => {
+            for (const d of dims) shape.message(1, (dim) => (typeof d === 'number' ? dim.int(1, d) : dim.string(2, d)));
+          });
+        }),
+      );
+    });
+  node('MatMul', ['x', 'W1'], 'h');
+  node('Add', ['h', 'b1'], 'hb');
+  node('Relu', ['hb'], 'r');
+  node('MatMul', ['r', 'W2'], 'y');
+  node('MatMul', ['x', 'Ws'], 'z');
+  graph.string(2, 'synthetic');
+  init('W1', [K, N], W1);
+  init('b1', [N], B1);
+  init('W2', [N, K], W2);
+  init('Ws', [K, 4], WS);
+  valueInfo(11, 'x', ['batch', 'seq', K]);
+  valueInfo(12, 'y', ['batch', 'seq', K]);
+  valueInfo(12, 'z', ['batch', 'seq', 4]);
+  const model = new ProtoWriter();
+  model.int(1, 8);
+  model.embed(7, graph);
+  model.message(8, (o) => o.string(1, '').int(2, 17));
+  return model.finish();
+}
+
+function filesFromBytes(bytes: Uint8Array): OnnxModelFiles {
+  const modelPath = join(tmpdir(), 'synthetic-precision', 'model.onnx');
+  return { modelPath, modelBytes: bytes, modelIdentity: { path: modelPath, size: bytes.length, mtimeMs: 0 }, info: parseOnnxModel(bytes), externalData: [] };
+}
+
+async function run(files: OnnxModelFiles, feeds: Record<string, HostTensor>, names?: string[]) {
+  const session = await OnnxSession.create(files, SESSION);
+  try {
+    return await session.run(feeds, names);
+  } finally {
+    await session.dispose();
+  }
+}
+
+/** DynamicQuantizeLinear on a float tensor: uint8, scale and zero point as the ONNX operator defines them. */
+function dynamicQuantize(x: Float32Array): { q: Uint8Array; scale: number; zero: number } {
+  let lo = 0;
+  let hi = 0;
+  for (const v of x) {
+    lo = Math.min(lo, v);
+    hi = Math.max(hi, v);
+  }
+  const scale = Math.fround((hi - lo) / 255) || 1;
+  const zero = Math.min(255, Math.max(0, roundHalfEven(-lo / scale)));
+  const q = Uint8Array.from(x, (v) => Math.min(255, Math.max(0, roundHalfEven(Math.fround(v / scale)) + zero)));
+  return { q, scale, zero };
+}
+
+/** The DynamicQuantizeMatMul operator evaluated here: A [M, k] float, B int8 [k, n] with per-column scales, bias [n]. */
+function referenceQuantizedMatMul(a: Float32Array, m: number, k: number, w: Float32Array, n: number, bias?: Float32Array): Float32Array {
+  const { q, scale, zero } = dynamicQuantize(a);
+  const { values: wq, scales } = quantizeColumnsInt8(w, k, n);
+  const out = new Float32Array(m * n);
+  for (let r = 0; r < m; r++) {
+    for (let c = 0; c < n; c++) {
+      let acc = 0;
+      for (let i = 0; i < k; i++) acc += (q[r * k + i] - zero) * wq[i * n + c];
+      out[r * n + c] = acc * scale * scales[c] + (bias ? bias[c] : 0);
+    }
+  }
+  return out;
+}
+
+function matmul(a: Float32Array, m: number, k: number, w: Float32Array, n: number, bias?: Float32Array): Float32Array {
+  const out = new Float32Array(m * n);
+  for (let r = 0; r < m; r++) for (let c = 0; c < n; c++) {
+    let acc = bias ? bias[c] : 0;
+    for (let i = 0; i < k; i++) acc += a[r * k + i] * w[i * n + c];
+    out[r * n + c] = acc;
+  }
+  return out;
+}
+
+function relMaxDiff(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) {
+    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
+    scale = Math.max(scale, Math.abs(expected[i]));
+  }
+  return diff / scale;
+}
+
+test('quantizeColumnsInt8: per-column symmetric scales, ties to even, ±127', () => {
+  // Column 0: max 31.75 → scale 0.25; 0.625 / 0.25 = 2.5 rounds to 2, 0.875 / 0.25 = 3.5 to 4. Column 1:
+  // all zero → scale 1. Column 2: max 1.27 → scale 0.01, 0.5 → 50.
+  const w = Float32Array.from([0.625, 0, 1.27, -31.75, 0, 0.5, 0.875, 0, -1.27]);
+  const { values: q, scales } = quantizeColumnsInt8(w, 3, 3);
+  assert.equal(scales[0], 0.25);
+  assert.equal(scales[1], 1);
+  assert.ok(Math.abs(scales[2] - 0.01) < 1e-9, String(scales[2]));
+  assert.deepEqual([...q], [2, 0, 127, -127, 0, 50, 4, 0, -127]);
+  assert.deepEqual([roundHalfEven(0.5), roundHalfEven(1.5), roundHalfEven(2.5), roundHalfEven(-0.5), roundHalfEven(-1.5), roundHalfEven(-2.6)], [0, 2, 2, -0, -2, -3]);
+  assert.throws(() => quantizeColumnsInt8(w, 2, 2), RangeError);
+});
+
+test('int8: MatMuls with weight matrices become DynamicQuantizeMatMul, and onnxruntime computes the operator as specified', async () => {
+  const files = filesFromBytes(syntheticModel());
+  const { files: q, report } = applyPrecision(files, 'int8');
+  assert.equal(report.tensors, 2, 'W1 and W2; Ws has fewer elements than the threshold');
+  assert.equal(report.biasesFolded, 1);
+  assert.equal(report.parameters, 2 * K * N);
+  const ops = q.info.nodes.map((n) => `${n.domain}:${n.opType}`);
+  assert.deepEqual(ops, ['com.microsoft:DynamicQuantizeMatMul', ':Relu', 'com.microsoft:DynamicQuantizeMatMul', ':MatMul']);
+  const names = q.info.initializers.map((i) => i.name);
+  assert.ok(!names.includes('W1') && !names.includes('W2'), 'replaced float weights are dropped');
+  assert.ok(names.includes('Ws') && names.includes('b1'));
+  assert.equal(q.info.initializers.find((i) => i.name === 'W1_int8')?.dataType, 3);
+  assert.equal(files.info.nodes.length, 5, 'the input files are untouched');
+
+  const x = values(9, B * S * K, 1.5);
+  const feeds = { x: { data: x, dims: [B, S, K] } };
+  const out = await run(q, feeds);
+  // The reference: each quantized MatMul evaluated here from the operator's definition.
+  const h = referenceQuantizedMatMul(x, B * S, K, W1, N, B1).map((v) => Math.max(0, v));
+  const y = referenceQuantizedMatMul(h, B * S, N, W2, K);
+  const yDiff = relMaxDiff(out.y.data, y);
+  assert.ok(yDiff < 1e-5, `DynamicQuantizeMatMul output differs from the operator's definition by ${yDiff} (relative)`);
+  // And close to, but not equal to, float32.
+  const exact = matmul(matmul(x, B * S, K, W1, N, B1).map((v) => Math.max(0, v)), B * S, N, W2, K);
+  const quantError = relMaxDiff(out.y.data, exact);
+  assert.ok(quantError > 1e-5 && quantError < 0.03, `int8 error ${quantError} relative to float32`);
+  assert.ok(relMaxDiff(out.z.data, matmul(x, B * S, K, WS, 4)) < 1e-6, 'the small MatMul stays float32');
+});
+
+test('fp16 / bf16 rounding matches the scalar conversions on edge cases and random values', () => {
+  const patterns: number[] = [0, 0x80000000, 0x3f800000, 0x7f800000, 0xff800000, 0x7fc00000, 0x477fe000, 0x477ff000, 0x477fefff, 0x38800000, 0x387fffff, 0x33800000, 0x33000000, 0x00000001, 0x3f801000, 0x3f803000];
+  const next = mulberry32(7);
+  for (let i = 0; i < 20000; i++) patterns.push(Math.floor(next() * 2 ** 32) >>> 0);
+  const f = new Float32Array(1);
+  const u = new Uint32Array(f.buffer);
+  const half = Uint32Array.from(patterns);
+  roundToFloat16(half);
+  const brain = Uint32Array.from(patterns);
+  roundToBfloat16(brain);
+  patterns.forEach((p, i) => {
+    u[0] = p;
+    const value = f[0];
+    f[0] = fromFloat16Bits(toFloat16Bits(value));
+    const expected = u[0];
+    if (Number.isNaN(value)) {
+      u[0] = half[i];
+      assert.ok(Number.isNaN(f[0]));
+    } else assert.equal(half[i], expected, `fp16 of 0x${p.toString(16)}`);
+    assert.equal(brain[i], (bfloat16Bits(p) << 16) >>> 0, `bf16 of 0x${p.toString(16)}`);
+  });
+});
+
+test('fp16 / bf16 variants change only float weights, each to a representable value; fp32 returns the files as they are', () => {
+  const files = filesFromBytes(syntheticModel());
+  assert.equal(applyPrecision(files, 'fp32').files, files);
+  const before = new Uint8Array(files.modelBytes);
+  for (const precision of ['fp16', 'bf16'] as const) {
+    const { files: out, report } = applyPrecision(files, precision);
+    assert.equal(report.tensors, 4);
+    assert.ok(report.parameters > 0.9 * (K * N * 2 + N + K * 4), `${precision}: ${report.parameters} values changed`);
+    assert.deepEqual(out.info.nodes, files.info.nodes);
+    for (const init of out.info.initializers) {
+      const d = init.data;
+      assert.equal(d.kind, 'raw');
+      if (d.kind !== 'raw') continue;
+      const words = new Uint32Array(out.modelBytes.slice(d.offset, d.offset + d.length).buffer);
+      const again = Uint32Array.from(words);
+      (precision === 'fp16' ? roundToFloat16 : roundToBfloat16)(again);
+      assert.deepEqual(again, words, `${precision}: '${init.name}' is already at that precision`);
+    }
+  }
+  assert.deepEqual(files.modelBytes, before, 'the input bytes are untouched');
+});
+
+test('precision patches: keys name the variant, are cacheable, compose after another patch', async () => {
+  assert.equal(precisionPatch('fp32'), undefined);
+  const int8 = precisionPatch('int8')!;
+  assert.match(int8.key, /^precision:int8:v\d+$/);
+  assert.equal(int8.cacheable, true);
+  const lora = { key: 'lora:x', apply: (f: OnnxModelFiles) => f };
+  const both = composePatches(lora, int8)!;
+  assert.equal(both.key, `lora:x|${int8.key}`);
+  assert.equal(both.cacheable, false, 'a LoRA set keeps the combination out of the optimized-graph cache');
+  const files = filesFromBytes(syntheticModel());
+  const out = await both.apply(files);
+  assert.ok(out.info.nodes.some((n) => n.opType === 'DynamicQuantizeMatMul'));
+});
+
+test('tiny-shapes UNet: every variant stays close to float32, int8 runs reproducibly', { skip: !existsSync(TINY_UNET) && 'models/tiny-shapes is absent' }, async () => {
+  const files = await readOnnxModelFiles(TINY_UNET);
+  const session = await OnnxSession.create(files, SESSION);
+  const feeds: Record<string, HostTensor> = {};
+  for (const input of session.inputs) {
+    if (/residual/.test(input.name)) {
+      feeds[input.name] = { data: new Float32Array(Number(input.shape[1])), dims: [1, Number(input.shape[1]), 1, 1] };
+      continue;
+    }
+    const dims = input.shape.map((d, i) => (typeof d === 'number' ? d : i === 0 ? 2 : input.shape.length === 4 ? (i === 1 ? 4 : 16) : 77));
+    const n = dims.reduce((a, b) => a * b, 1);
+    feeds[input.name] = { data: Float32Array.from({ length: n }, (_, i) => (input.name === 'timestep' ? 500 : Math.sin(0.37 * i) * 1.2)), dims };
+  }
+  const reference = (await session.run(feeds)).out_sample ?? Object.values(await session.run(feeds))[0];
+  await session.dispose();
+  // Tolerances (relative to the largest |output|): measured 0.4 % (int8), 0.02 % (fp16), 0.2 % (bf16).
+  const limits = { int8: 0.02, fp16: 0.002, bf16: 0.01 } as const;
+  const fusedAttention = fuseAttention(files).fused;
+  assert.ok(fusedAttention > 0);
+  for (const precision of ['int8', 'fp16', 'bf16'] as const) {
+    const variant = applyPrecision(files, precision).files;
+    assert.equal(fuseAttention(variant).fused, fusedAttention, `${precision}: attention still fuses (Q, K, V from quantized projections)`);
+    const first = Object.values(await run(variant, feeds))[0];
+    const diff = relMaxDiff(first.data, reference.data);
+    assert.ok(diff > 0 && diff < limits[precision], `${precision}: relative difference ${diff}`);
+    if (precision === 'int8') {
+      const second = Object.values(await run(applyPrecision(files, precision).files, feeds))[0];
+      assert.deepEqual(second.data, first.data, 'int8 is deterministic across sessions');
+    }
+  }
+});
