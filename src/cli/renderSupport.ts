@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Engine, formatDiagnostic, resolveScene, SceneError, type RenderJob, type RenderProgress } from '../engine/index';
-import type { CliIO } from './command';
+import { UsageError, type CliIO } from './command';
 import { displayPath, sceneContext } from './sceneContext';
 
 /** The persistent cache folder: IMGPROMPT_CACHE_DIR, else $XDG_CACHE_HOME/imgprompt, else ~/.cache/imgprompt. */
@@ -18,8 +18,22 @@ export function threads(env: NodeJS.ProcessEnv): number | undefined {
   return Number.isInteger(n) && n > 0 ? n : undefined;
 }
 
+/**
+ * IMGPROMPT_MEMORY_LIMIT: the most memory loaded models may take, as bytes or with a unit (`6GB`,
+ * `512MB`, `1.5GiB`). Unset or empty: no limit beyond what the OS reports available.
+ */
+export function memoryLimit(env: NodeJS.ProcessEnv): number | undefined {
+  const text = env.IMGPROMPT_MEMORY_LIMIT?.trim();
+  if (!text) return undefined;
+  const match = /^(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?$/i.exec(text);
+  const unit = match?.[2]?.toLowerCase().replace(/i?b$/, '') ?? '';
+  const scale = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[unit];
+  if (!match || scale === undefined) throw new UsageError(`IMGPROMPT_MEMORY_LIMIT must be a size such as 6GB or 512MB, got '${text}'`);
+  return Math.floor(Number(match[1]) * scale);
+}
+
 export function createEngine(env: NodeJS.ProcessEnv): Promise<Engine> {
-  return Engine.create({ cacheDir: cacheDir(env), threads: threads(env) });
+  return Engine.create({ cacheDir: cacheDir(env), threads: threads(env), memoryLimitBytes: memoryLimit(env) });
 }
 
 export interface PlannedScene {

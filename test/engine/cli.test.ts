@@ -48,6 +48,33 @@ describe('imgprompt CLI', () => {
     assert.match(fresh.stdout, /re-render is pixel-identical/);
   });
 
+  test('a model that does not fit in memory is a clear error naming the file and the sizes; nothing is written', () => {
+    project.write('m.imgprompt', scene('a large red circle on the left, blue background'));
+    const tight = spawnSync(process.execPath, [cli, 'render', 'm.imgprompt'], { cwd: project.dir, encoding: 'utf8', env: { ...env, IMGPROMPT_MEMORY_LIMIT: '64MB' } });
+    assert.equal(tight.status, 1, tight.stdout + tight.stderr);
+    assert.match(tight.stderr, /models[\\/]tiny-shapes[\\/]\w+[\\/]model\.onnx.*not enough memory to load this model: it needs about \d+ MB \(weights \d+ (KB|MB)\) and \d+ MB is available/);
+    assert.equal(existsSync(join(project.dir, 'm.png')), false);
+    const odd = spawnSync(process.execPath, [cli, 'render', 'm.imgprompt'], { cwd: project.dir, encoding: 'utf8', env: { ...env, IMGPROMPT_MEMORY_LIMIT: 'lots' } });
+    assert.equal(odd.status, 2);
+    assert.match(odd.stderr, /IMGPROMPT_MEMORY_LIMIT must be a size such as 6GB or 512MB, got 'lots'/);
+    const roomy = spawnSync(process.execPath, [cli, 'render', 'm.imgprompt'], { cwd: project.dir, encoding: 'utf8', env: { ...env, IMGPROMPT_MEMORY_LIMIT: '2GB' } });
+    assert.equal(roomy.status, 0, roomy.stderr);
+  });
+
+  test('precision: int8 renders reproducibly, is recorded in the PNG, and is part of the recipe', () => {
+    project.write('p.imgprompt', `${scene('a large red circle on the left, blue background')}precision: int8\n`);
+    assert.equal(run('render', 'p.imgprompt').status, 0);
+    const bytes = readFileSync(join(project.dir, 'p.png'));
+    const recipe = readImageMetadata(bytes, 'p.png').recipe;
+    assert.equal(recipe?.precision, 'int8');
+    assert.equal(run('render', '--force', 'p.imgprompt').status, 0);
+    assert.ok(readFileSync(join(project.dir, 'p.png')).equals(bytes), 'an int8 re-render changed the bytes');
+    project.write('p.imgprompt', scene('a large red circle on the left, blue background'));
+    const stale = run('verify', 'p.imgprompt');
+    assert.equal(stale.status, 1);
+    assert.match(stale.stdout, /p\.png: stale\n  precision: int8 → fp32\n/);
+  });
+
   test('verify and render report a missing figure and a broken scene at their lines, exit 1', () => {
     project.write('c.imgprompt', scene('a large white triangle in the center, red background'));
     const missing = run('verify', 'c.imgprompt');

@@ -16,7 +16,8 @@ options:
   --save-hints       also write each preprocessed hint image beside the output (figure.hint-1.png)
   --model-path DIR   a folder of model folders (repeatable; also IMGPROMPT_MODEL_PATH)
 
-environment: IMGPROMPT_THREADS (onnxruntime threads), IMGPROMPT_CACHE_DIR (file-hash cache)`;
+environment: IMGPROMPT_THREADS (onnxruntime threads), IMGPROMPT_CACHE_DIR (file-hash cache),
+IMGPROMPT_MEMORY_LIMIT (most memory loaded models may take, e.g. 6GB)`;
 
 export const renderCommand: Command = {
   name: 'render',

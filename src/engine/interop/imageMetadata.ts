@@ -1,6 +1,6 @@
 // The normalised generation metadata that `inspect`, `import` and the preview's provenance panel show,
 // whichever tool wrote the image.
-import type { SamplerName, ScheduleName } from '../scene/sceneSpec';
+import type { PrecisionName, SamplerName, ScheduleName } from '../scene/sceneSpec';
 
 export type MetadataSource = 'imgprompt' | 'automatic1111' | 'comfyui' | 'invokeai';
 
@@ -24,6 +24,8 @@ export interface ImageMetadata {
   sampler?: SamplerName;
   schedule?: ScheduleName;
   guidance?: number;
+  /** The UNet's weight precision, when an imgprompt recipe records one other than fp32. */
+  precision?: PrecisionName;
   width?: number;
   height?: number;
   /** The model (checkpoint) name as the source names it. */

@@ -3,6 +3,7 @@ import { describeValue, parseCount, parseNumber, parseSeed, type ImageLoRA, type
 import { isSamplerName, isScheduleName } from './samplerNames';
 import { parseJsonLossless, type JsonValue } from './parseJsonLossless';
 import { loraName } from '../output/recipeFields';
+import { PRECISIONS, type PrecisionName } from '../scene/sceneSpec';
 
 function isRecord(v: unknown): v is Record<string, JsonValue> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -13,7 +14,7 @@ function str(v: JsonValue | undefined): string | undefined {
 }
 
 /** Members of the recipe that are mapped or reported as provenance rather than listed as unmapped. */
-const MAPPED = new Set(['format', 'scene', 'output', 'prompt', 'negative', 'seed', 'steps', 'sampler', 'schedule', 'guidance', 'width', 'height', 'model', 'loras', 'purpose', 'init', 'hash', 'engine', 'rng']);
+const MAPPED = new Set(['format', 'scene', 'output', 'prompt', 'negative', 'seed', 'steps', 'sampler', 'schedule', 'guidance', 'width', 'height', 'model', 'loras', 'purpose', 'init', 'hash', 'engine', 'rng', 'precision']);
 
 /** Parses the imgprompt chunk text losslessly (64-bit seeds stay exact). Undefined if not a JSON object. */
 export function parseRecipeText(text: string): Record<string, JsonValue> | undefined {
@@ -38,6 +39,10 @@ export function metadataFromRecipe(recipe: Record<string, JsonValue>): ImageMeta
   if (isScheduleName(recipe.schedule)) meta.schedule = recipe.schedule;
   const guidance = parseNumber(recipe.guidance);
   if (guidance !== undefined) meta.guidance = guidance;
+  if (typeof recipe.precision === 'string' && recipe.precision !== 'fp32') {
+    if ((PRECISIONS as readonly string[]).includes(recipe.precision)) meta.precision = recipe.precision as PrecisionName;
+    else meta.unmapped.precision = recipe.precision;
+  }
   const width = parseCount(recipe.width);
   const height = parseCount(recipe.height);
   if (width !== undefined) meta.width = width;

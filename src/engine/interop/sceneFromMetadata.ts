@@ -43,6 +43,7 @@ export function sceneFromMetadata(meta: ImageMetadata, options: SceneFromMetadat
   if (meta.width !== undefined && meta.height !== undefined) scene.size = { width: meta.width, height: meta.height };
   if (meta.sampler) scene.sampler = meta.sampler;
   if (meta.schedule) scene.schedule = meta.schedule;
+  if (meta.precision) scene.precision = meta.precision;
   if (meta.steps !== undefined) scene.steps = meta.steps;
   if (meta.guidance !== undefined) scene.guidance = meta.guidance;
   if (meta.loras.length) {

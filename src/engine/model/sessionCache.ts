@@ -3,9 +3,9 @@
 // Sessions are handed out as leases; an entry evicted while leased is released when its last lease is
 // returned, so eviction never pulls a session from under a running render. A hit costs a stat() per file
 // (model.onnx and its external data), never a read: a file edited on disk is noticed and reloaded.
-import { totalmem } from 'node:os';
+import { freemem, totalmem } from 'node:os';
 import { resolve } from 'node:path';
-import { throwIfAborted } from '../errors';
+import { ModelError, throwIfAborted } from '../errors';
 import {
   nodeModelFileSystem,
   readExternalData,
@@ -18,6 +18,14 @@ import {
 import { ATTENTION_FUSION_KEY, fuseAttention } from './attentionFusion';
 import { optimizedModelKey } from './optimizedModelCache';
 import { ONNXRUNTIME_VERSION, OnnxSession, resolveSessionOptions, sessionOptionsKey, type OnnxSessionOptions } from './onnxSession';
+
+/** Memory kept beyond a model's weights for activations and the runtime itself. */
+const MIN_HEADROOM_BYTES = 256 * 1024 * 1024;
+
+function formatBytes(bytes: number): string {
+  if (bytes >= 1024 ** 3) return `${(bytes / 1024 ** 3).toFixed(1)} GB`;
+  return bytes >= 1024 ** 2 ? `${Math.round(bytes / 1024 ** 2)} MB` : `${Math.ceil(bytes / 1024)} KB`;
+}
 
 /** A modification of a component's weights (e.g. LoRAs merged in) applied before the session is created. */
 export interface WeightPatch {
@@ -60,6 +68,13 @@ export interface SessionCacheOptions {
   /** Estimated bytes of sessions kept alive (sum of their files' sizes). Default: half the machine's memory. */
   readonly budgetBytes?: number;
   readonly fs?: ModelFileSystem;
+  /**
+   * Bytes of memory this process may still use. Default: what the OS reports available (the cgroup
+   * limit included), capped by `memoryLimitBytes`. Tests substitute a fixed figure.
+   */
+  readonly availableMemory?: () => number;
+  /** An upper bound on the memory sessions may take (e.g. to leave room for other programs). */
+  readonly memoryLimitBytes?: number;
   /** Session factory; tests substitute one that counts or fails. */
   readonly createSession?: (files: OnnxModelFiles, options: OnnxSessionOptions) => Promise<OnnxSession>;
 }
@@ -89,9 +104,19 @@ export class SessionCache {
   private readonly fs: ModelFileSystem;
   private readonly createSession: (files: OnnxModelFiles, options: OnnxSessionOptions) => Promise<OnnxSession>;
   private counters = { hits: 0, misses: 0, evictions: 0 };
+  private readonly availableMemory: () => number;
 
   constructor(options: SessionCacheOptions = {}) {
     this.budgetBytes = options.budgetBytes ?? Math.floor(totalmem() / 2);
+    const limit = options.memoryLimitBytes;
+    const osAvailable = options.availableMemory ?? (() => process.availableMemory?.() ?? freemem());
+    this.availableMemory = () => {
+      const available = osAvailable();
+      if (limit === undefined) return available;
+      let held = 0;
+      for (const e of this.entries.values()) if (e.session) held += e.bytes;
+      return Math.min(available, Math.max(0, limit - held));
+    };
     this.fs = options.fs ?? nodeModelFileSystem;
     this.createSession = options.createSession ?? ((files, o) => OnnxSession.create(files, o));
   }
@@ -182,6 +207,7 @@ export class SessionCache {
       });
     }
     this.makeRoom(entry);
+    this.checkMemory(entry, modelPath, patch !== undefined);
     let session = cacheKey === undefined ? undefined : await OnnxSession.fromOptimizedCache(cacheKey, modelPath, resolved);
     if (!session) {
       if (patch) {
@@ -213,6 +239,28 @@ export class SessionCache {
     } catch {
       return this.createSession(files, options);
     }
+  }
+
+  /**
+   * Refuses a load that cannot fit in memory, with an error that says how much it needs and how much
+   * there is, instead of letting the process be killed part way through. Idle sessions are evicted first
+   * if that makes room. The estimate: the weights once (onnxruntime's copy), twice when they are read
+   * into memory to be patched, plus an eighth for activations and the runtime (at least 256 MB).
+   */
+  private checkMemory(entry: Entry, modelPath: string, patched: boolean): void {
+    const need = entry.bytes * (patched ? 2 : 1) + Math.max(MIN_HEADROOM_BYTES, entry.bytes / 8);
+    let available = this.availableMemory();
+    if (need <= available) return;
+    const idle = [...this.entries.values()].filter((e) => e !== entry && e.leases === 0 && e.session);
+    if (need <= available + idle.reduce((n, e) => n + e.bytes, 0)) {
+      for (const e of idle) this.evict(e);
+      return;
+    }
+    available = Math.max(0, available);
+    throw new ModelError(
+      `not enough memory to load this model: it needs about ${formatBytes(need)} (weights ${formatBytes(entry.bytes)}${patched ? ', held twice while they are patched' : ''}) and ${formatBytes(available)} is available; close other programs, render with fewer models loaded, or use a smaller model`,
+      modelPath,
+    );
   }
 
   /** Evicts least-recently-used idle entries until `incoming` fits the budget (an oversized one still loads). */

@@ -50,6 +50,11 @@ export interface EngineOptions {
   readonly sessionBudgetBytes?: number;
   /** Folder for the persistent file-hash cache; in-memory only when absent. */
   readonly cacheDir?: string;
+  /**
+   * The most memory loaded models may take, in bytes. A load that would not fit (in this limit or in
+   * the memory the OS reports available) fails with a ModelError saying what it needs.
+   */
+  readonly memoryLimitBytes?: number;
 }
 
 /** What goes into the PNG's `imgprompt` chunk: the recipe without machine-specific absolute paths. */
@@ -197,7 +202,7 @@ export class Engine {
   }
 
   static async create(options: EngineOptions = {}): Promise<Engine> {
-    const sessions = new SessionCache({ budgetBytes: options.sessionBudgetBytes });
+    const sessions = new SessionCache({ budgetBytes: options.sessionBudgetBytes, memoryLimitBytes: options.memoryLimitBytes });
     const hashes = await FileHashCache.open(options.cacheDir);
     if (options.cacheDir) {
       // Keep the optimized graphs within budget (most recently used first); never fails a start.

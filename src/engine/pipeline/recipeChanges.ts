@@ -18,8 +18,15 @@ function show(value: Json | undefined): string | undefined {
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
+/** Fields a recipe leaves out when they have their default (so older recipes keep their hashes). */
+const OMITTED_DEFAULTS: Readonly<Record<string, Json>> = { precision: 'fp32' };
+
 function walk(path: string, a: Json | undefined, b: Json | undefined, out: RecipeChange[]): void {
   if (IGNORED.has(path)) return;
+  if (path in OMITTED_DEFAULTS) {
+    a ??= OMITTED_DEFAULTS[path];
+    b ??= OMITTED_DEFAULTS[path];
+  }
   const isObject = (v: Json | undefined): v is { [key: string]: Json } => typeof v === 'object' && v !== null && !Array.isArray(v);
   if (isObject(a) && isObject(b)) {
     for (const key of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()) walk(path ? `${path}.${key}` : key, a[key], b[key], out);

@@ -44,6 +44,7 @@ export function provenanceView(report: ImageMetadataReport, freshness: OutputFre
   add('Schedule', meta?.schedule);
   add('Steps', meta?.steps);
   add('Guidance', meta?.guidance);
+  add('Precision', meta?.precision);
   if (meta?.width && meta?.height) add('Size', `${meta.width} × ${meta.height}`);
   add('Image-to-image strength', meta?.denoise);
   add('Engine', p.engineVersion ? `imgprompt ${p.engineVersion}` : undefined);

@@ -40,6 +40,7 @@ export function settingLines(meta: ImageMetadata): string[] {
   const guidance = meta.guidance !== undefined ? `guidance ${meta.guidance}` : undefined;
   const run = [sampling || undefined, steps, guidance].filter(Boolean).join(', ');
   if (run) lines.push(run);
+  if (meta.precision) lines.push(`UNet weights ${meta.precision}`);
   if (meta.width !== undefined && meta.height !== undefined) lines.push(`${meta.width}×${meta.height}`);
   for (const l of meta.loras) lines.push(`LoRA ${l.name} × ${l.weight}`);
   if (meta.denoise !== undefined) lines.push(`image-to-image, strength ${meta.denoise}`);

@@ -2,7 +2,7 @@
 // engine accepts must be documented there, so a new key cannot ship without docs.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CONTROL_KEYS, CONTROL_TYPES, INIT_KEYS, LORA_KEYS, SAMPLERS, SCENE_KEYS, SCHEDULES, SIZE_BUDGET_KEYS, SIZE_PIXEL_KEYS } from '../../../src/engine/scene/sceneSpec';
+import { CONTROL_KEYS, CONTROL_TYPES, INIT_KEYS, LORA_KEYS, PRECISIONS, SAMPLERS, SCENE_KEYS, SCHEDULES, SIZE_BUDGET_KEYS, SIZE_PIXEL_KEYS } from '../../../src/engine/scene/sceneSpec';
 import { description, enumValues, genericPath, keyDocumentation, keysAt, valueDocumentation } from '../../../src/extension/language/sceneDocs';
 
 describe('sceneDocs', () => {
@@ -31,6 +31,8 @@ describe('sceneDocs', () => {
     assert.ok(enumValues('sampler').every((v) => v.description));
     assert.deepEqual(enumValues('schedule').map((v) => v.value), [...SCHEDULES]);
     assert.deepEqual(enumValues('control[3].type').map((v) => v.value), [...CONTROL_TYPES]);
+    assert.deepEqual(enumValues('precision').map((v) => v.value), [...PRECISIONS]);
+    assert.ok(enumValues('precision').every((v) => v.description));
   });
 
   test('key documentation shows values, range and default', () => {

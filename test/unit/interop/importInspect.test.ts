@@ -11,6 +11,7 @@ import { main } from '../../../src/cli/main';
 import type { CliIO } from '../../../src/cli/command';
 import { parseScene } from '../../../src/engine/scene/parseScene';
 import { sceneFromMetadata } from '../../../src/engine/interop/sceneFromMetadata';
+import { metadataFromRecipe } from '../../../src/engine/interop/imgprompt';
 import { encodePngWithMetadata } from '../../../src/engine/output/encodePng';
 
 const PNGS = fileURLToPath(new URL('../../fixtures/png/', import.meta.url));
@@ -219,5 +220,20 @@ describe('imgprompt import', () => {
       guidance: 1,
       loras: [{ file: '../loras/outline.safetensors', weight: 0.5 }],
     });
+  });
+
+  test('a recorded weight precision maps back to the precision key; fp32 adds nothing; an unknown one is kept as a comment', () => {
+    const recipe = { prompt: 'a red circle', seed: '7', model: { name: 'tiny-shapes' }, loras: [] };
+    const int8 = metadataFromRecipe({ ...recipe, precision: 'int8' });
+    assert.equal(int8.precision, 'int8');
+    assert.equal(parse(sceneFromMetadata(int8)).precision, 'int8');
+    assert.equal(parseScene(sceneFromMetadata(int8)).scene.precision, 'int8');
+    const fp32 = metadataFromRecipe({ ...recipe, precision: 'fp32' });
+    assert.equal(fp32.precision, undefined);
+    assert.equal(parse(sceneFromMetadata(fp32)).precision, undefined);
+    const odd = metadataFromRecipe({ ...recipe, precision: 'fp8' });
+    assert.equal(odd.precision, undefined);
+    assert.equal(odd.unmapped.precision, 'fp8');
+    assert.match(sceneFromMetadata(odd), /# imgprompt: precision fp8/);
   });
 });

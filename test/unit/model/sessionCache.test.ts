@@ -1,9 +1,9 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, utimesSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CancelledError } from '../../../src/engine/errors';
+import { CancelledError, ModelError } from '../../../src/engine/errors';
 import { nodeModelFileSystem, type ModelFileSystem, type OnnxModelFiles } from '../../../src/engine/model/onnxModelFiles';
 import { OnnxSession } from '../../../src/engine/model/onnxSession';
 import { SessionCache, type WeightPatch } from '../../../src/engine/model/sessionCache';
@@ -186,4 +186,77 @@ test('acquireComponent wraps the cached session, and releases it when the graph 
   other.release();
   await assert.rejects(acquireComponent(cache, join(root, 'missing-component'), UNet), /component folder not found/);
   await cache.clear();
+});
+
+test('a load that does not fit in the available memory fails with an error saying what it needs; idle sessions are evicted first', async () => {
+  const f = fixture('unet_external_data');
+  const weights = 7408 + 4288;
+  const headroom = 256 * 1024 * 1024;
+  let available = 1000;
+  const cache = new SessionCache({ availableMemory: () => available });
+  await assert.rejects(cache.acquire({ modelPath: f.modelPath, options: opts }), (error: unknown) => {
+    assert.ok(error instanceof ModelError);
+    assert.equal(error.path, f.modelPath);
+    assert.match(error.message, /not enough memory to load this model: it needs about 256 MB \(weights 12 KB\) and 1 KB is available/);
+    return true;
+  });
+  assert.equal(cache.stats.entries, 0, 'the failed load is not cached');
+  // Enough memory: it loads; a patched load needs the weights twice.
+  available = weights + headroom;
+  const plain = await cache.acquire({ modelPath: f.modelPath, options: opts });
+  plain.release();
+  const patch: WeightPatch = { key: 'copy', apply: (files) => files };
+  available = weights + headroom - 1;
+  const decoder = fixture('vae_decoder').modelPath;
+  await assert.rejects(cache.acquire({ modelPath: f.modelPath, options: opts, patch }), /held twice while they are patched/);
+  assert.equal(plain.session.isDisposed, false, 'the idle session alone would not make room, so it stays');
+  // Room appears once the idle session goes: it is evicted and the load succeeds.
+  available = statSync(decoder).size + headroom - weights;
+  const d = await cache.acquire({ modelPath: decoder, options: opts });
+  assert.equal(plain.session.isDisposed, true, 'the idle session was evicted to make room');
+  d.release();
+  await cache.clear();
+});
+
+test('memoryLimitBytes caps what loaded sessions may take', async () => {
+  const cache = new SessionCache({ availableMemory: () => 64 * 1024 ** 3, memoryLimitBytes: 100 * 1024 * 1024 });
+  await assert.rejects(cache.acquire({ modelPath: fixture('vae_decoder').modelPath, options: opts }), /not enough memory to load this model: it needs about 256 MB .* and 100 MB is available/);
+  await cache.clear();
+});
+
+test('a cacheable patch is stored in the optimized-graph cache and a later load skips reading and patching', async () => {
+  const f = fixture('unet_external_data');
+  const dir = join(root, 'optimized-patched');
+  let applied = 0;
+  const halve: WeightPatch = {
+    key: 'halve',
+    cacheable: true,
+    apply: (files: OnnxModelFiles) => {
+      applied++;
+      return { ...files, externalData: files.externalData.map((d) => ({ ...d, data: new Uint8Array(d.data!.length) })) };
+    },
+  };
+  const options = { ...opts, optimizedCacheDir: dir };
+  const first = countingFs();
+  const a = new SessionCache({ fs: first.fs });
+  const stored = await a.acquire({ modelPath: f.modelPath, options, patch: halve });
+  assert.equal(stored.session.optimizedCache, 'stored');
+  stored.release();
+  await a.clear();
+  const second = countingFs();
+  const b = new SessionCache({ fs: second.fs });
+  const hit = await b.acquire({ modelPath: f.modelPath, options, patch: halve });
+  assert.equal(hit.session.optimizedCache, 'hit');
+  assert.equal(applied, 1, 'the patch is not applied again');
+  assert.deepEqual(second.reads.map((p) => p.slice(f.dir.length + 1)), ['model.onnx'], 'the weights are not read into memory');
+  const input = { sample: asFloatTensor(f.inputs.sample), timestep: f.inputs.timestep.data, encoderHiddenStates: asFloatTensor(f.inputs.encoder_hidden_states) };
+  assert.ok((await new UNet(hit.session).predict(input)).data.every((v) => v === 0), 'the cached graph is the patched one');
+  hit.release();
+  // The same patch marked not cacheable (a LoRA set) never reaches the cache.
+  const lora: WeightPatch = { ...halve, key: 'lora-like', cacheable: false };
+  const c = new SessionCache();
+  const off = await c.acquire({ modelPath: f.modelPath, options, patch: lora });
+  assert.equal(off.session.optimizedCache, 'off');
+  off.release();
+  await Promise.all([b.clear(), c.clear()]);
 });

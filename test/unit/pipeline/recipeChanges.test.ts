@@ -41,3 +41,9 @@ test('an added LoRA shows as a change from nothing', () => {
   assert.equal(change.before, undefined);
   assert.match(describeChange(change), /^loras\[1\]: \(none\) → \{/);
 });
+
+test('a precision left out of a recipe is its default, fp32', () => {
+  assert.deepEqual(recipeChanges(base, { ...base, precision: 'fp32' }), []);
+  const [change] = recipeChanges({ ...base, precision: 'int8' }, base);
+  assert.equal(describeChange(change), 'precision: int8 → fp32');
+});
