@@ -185,6 +185,35 @@ describe(`SD 1.5 architecture with random weights (${scale} scale)`, { skip }, (
     assert.equal(afterStats.evictions, before.evictions);
   });
 
+  test('precision: int8 renders at this scale, finite and byte-identical on a second render', async () => {
+    const int8Job = await planScene('sampler: euler\nguidance: 7.5\nprecision: int8\n');
+    assert.notEqual(int8Job.hash, job.hash, 'the precision is part of the recipe');
+    const latents: Float32Array[] = [];
+    const a = await engine.render(int8Job, { onStepLatents: (_step, l) => latents.push(Float32Array.from(l)) });
+    assert.equal(a.image.width * a.image.height, SIZE * SIZE);
+    assert.ok(latents.length === STEPS && latents.every((l) => l.every(Number.isFinite)), 'int8 latents not finite');
+    assert.ok(!a.png.equals(first.png), 'int8 rendered the same bytes as fp32');
+    const misses = engine.sessions.stats.misses;
+    const b = await engine.render(int8Job);
+    assert.ok(b.png.equals(a.png), 'the int8 re-render differs');
+    assert.equal(engine.sessions.stats.misses, misses, 'the int8 UNet session was created again');
+  });
+
+  test('a memory limit below what the UNet needs is a clear ModelError naming it, and the engine still renders after', async () => {
+    const tight = await Engine.create({ memoryLimitBytes: 2 * 1024 ** 3 });
+    try {
+      await assert.rejects(tight.render(job), (error: unknown) => {
+        assert.ok(error instanceof Error && error.name === 'ModelError', String(error));
+        assert.match(error.message, /not enough memory to load this model: it needs about \d+\.\d GB \(weights \d+\.\d GB\) and \d+\.\d GB is available/);
+        assert.match((error as Error & { path?: string }).path ?? '', /unet[\\/]model\.onnx$/);
+        return true;
+      });
+    } finally {
+      await tight.dispose();
+    }
+    assert.ok((await engine.render(job)).png.equals(first.png));
+  });
+
   test('every Linear and Conv of the UNet and text encoder is reachable by its diffusers / transformers name (LoRA targets)', () => {
     const reference = describeModules(8, 8, 1).modules;
     for (const [component, names] of Object.entries(reference) as [keyof Description['modules'], string[]][]) {
