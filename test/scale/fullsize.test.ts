@@ -2,9 +2,10 @@
 // (tools/sd15-random), generated into the cache on first use. Not part of the default suite:
 //   IMGPROMPT_SCALE=full|toy node --import tsx --test test/scale/fullsize.test.ts
 // full (default) is SD 1.5's architecture (~4.3 GB, UNet weights in external data); toy has the same
-// structure, narrower. Renders 256x256 for 2 steps in-process and checks shapes, finiteness,
-// reproducibility and session reuse, the graphs' optimum signatures, LoRA reachability of every module,
-// and the analytic FLOP count against one measured from the PyTorch modules.
+// structure, narrower. Renders 256x256 and 512x512 for 2 steps in-process with every sampler and checks
+// shapes, finiteness, peak memory, reproducibility and session reuse, the int8 variant, the clear error
+// when memory is short, the graphs' optimum signatures, LoRA reachability of every module, and the
+// analytic FLOP count against one measured from the PyTorch modules.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -35,6 +36,11 @@ const scale = scaleFromEnv();
 const npmScript = process.env.npm_lifecycle_event;
 const skip = npmScript !== undefined && npmScript !== 'test:scale' ? `run by itself: npm run test:scale (not inside npm run ${npmScript})` : false;
 const SIZE = 256;
+/**
+ * The stated memory budget of a full-size fp32 render at 512² (peak RSS of this process up to then:
+ * text encoder, UNet and VAE sessions with fused attention; measured 6.4 GB).
+ */
+const MEMORY_BUDGET_GB = Number(process.env.IMGPROMPT_SCALE_MEMORY_BUDGET_GB) || 8;
 const STEPS = 2;
 
 interface Description {
@@ -59,7 +65,7 @@ describe(`SD 1.5 architecture with random weights (${scale} scale)`, { skip }, (
   let engine: Engine;
   let project: string;
   let job: RenderJob;
-  let planScene: (extra: string) => Promise<RenderJob>;
+  let planScene: (extra: string, size?: number) => Promise<RenderJob>;
   let first: RenderResult;
   const firstLatents: Float32Array[] = [];
 
@@ -68,8 +74,8 @@ describe(`SD 1.5 architecture with random weights (${scale} scale)`, { skip }, (
     project = mkdtempSync(join(tmpdir(), 'imgprompt-scale-'));
     mkdirSync(join(project, '.git'));
     engine = await Engine.create({ threads: Number(process.env.IMGPROMPT_THREADS) || undefined, cacheDir: join(project, '.hash-cache') });
-    planScene = async (extra) => {
-      const text = `model: ${basename(modelDir)}\nprompt: a red circle on a blue background\nseed: 42\nsize: {width: ${SIZE}, height: ${SIZE}}\nsteps: ${STEPS}\n${extra}`;
+    planScene = async (extra, size = SIZE) => {
+      const text = `model: ${basename(modelDir)}\nprompt: a red circle on a blue background\nseed: 42\nsize: {width: ${size}, height: ${size}}\nsteps: ${STEPS}\n${extra}`;
       const file = join(project, 'scale.imgprompt');
       writeFileSync(file, text);
       const resolved = resolveScene(text, { file, projectRoot: project, modelSearchPaths: [dirname(modelDir)] });
@@ -171,6 +177,18 @@ describe(`SD 1.5 architecture with random weights (${scale} scale)`, { skip }, (
       assert.equal(latents.length, STEPS, sampler);
       assert.ok(latents.every((l) => l.every(Number.isFinite)), `${sampler}: latents not finite`);
     }
+  });
+
+  test(`renders 512x512 end to end with every sampler, within ${MEMORY_BUDGET_GB} GB of peak memory`, async (t) => {
+    for (const sampler of SAMPLERS) {
+      const latents: Float32Array[] = [];
+      const result = await engine.render(await planScene(`sampler: ${sampler}\n`, 512), { onStepLatents: (_step, l) => latents.push(Float32Array.from(l)) });
+      assert.deepEqual([result.image.width, result.image.height], [512, 512], sampler);
+      assert.ok(latents.length === STEPS && latents.every((l) => l.length === 4 * 64 * 64 && l.every(Number.isFinite)), `${sampler}: latents`);
+    }
+    const peakGB = process.resourceUsage().maxRSS / 1024 ** 2;
+    t.diagnostic(`peak RSS after the 512x512 renders: ${peakGB.toFixed(2)} GB`);
+    assert.ok(peakGB <= MEMORY_BUDGET_GB, `peak RSS ${peakGB.toFixed(2)} GB is over the ${MEMORY_BUDGET_GB} GB budget`);
   });
 
   test('a second render is byte-identical and reuses every session (cache hits, no misses)', async () => {

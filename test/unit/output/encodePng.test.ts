@@ -84,6 +84,56 @@ describe('encodePngWithMetadata', () => {
     assert.ok(Buffer.from(image.data).equals(data));
   });
 
+  test("each row's filter and filtered bytes are libpng's adaptive choice, computed here byte by byte", async () => {
+    // The rule from the PNG specification (filter types 0-4) and libpng's heuristic: per row, the filter
+    // whose output has the least sum of |signed byte|; ties to the lower type.
+    const reference = (data: Uint8Array, width: number, height: number, bpp: number): Uint8Array => {
+      const stride = width * bpp;
+      const out = new Uint8Array((stride + 1) * height);
+      const at = (x: number, y: number) => (x < 0 || y < 0 ? 0 : data[y * stride + x]);
+      for (let y = 0; y < height; y++) {
+        const rows = [0, 1, 2, 3, 4].map((type) =>
+          Array.from({ length: stride }, (_, i) => {
+            const x = at(i, y);
+            const a = at(i - bpp, y);
+            const b = at(i, y - 1);
+            const c = at(i - bpp, y - 1);
+            const p = a + b - c;
+            const paeth = Math.abs(p - a) <= Math.abs(p - b) && Math.abs(p - a) <= Math.abs(p - c) ? a : Math.abs(p - b) <= Math.abs(p - c) ? b : c;
+            return (x - [0, a, b, Math.floor((a + b) / 2), paeth][type] + 256) % 256;
+          }),
+        );
+        const costs = rows.map((r) => r.reduce((n, v) => n + (v < 128 ? v : 256 - v), 0));
+        const best = costs.indexOf(Math.min(...costs));
+        out[y * (stride + 1)] = best;
+        out.set(rows[best], y * (stride + 1) + 1);
+      }
+      return out;
+    };
+    let state = 99;
+    const rand = () => ((state = (state * 1103515245 + 12345) & 0x7fffffff) >> 16) & 255;
+    const { inflateSync } = await import('node:zlib');
+    const used = new Set<number>();
+    for (const channels of [1, 2, 3, 4] as const) {
+      for (const [width, height] of [[1, 3], [2, 2], [9, 6], [40, 12]]) {
+        for (const kind of ['noise', 'gradient', 'mixed']) {
+          const data = new Uint8Array(width * height * channels);
+          for (let i = 0; i < data.length; i++) {
+            const row = Math.floor(i / (width * channels));
+            const smooth = (i * 3 + row * 11) & 255;
+            data[i] = kind === 'noise' ? rand() : kind === 'gradient' ? smooth : row % 2 ? rand() : smooth;
+          }
+          const png = await encodePixelsToPng({ data, width, height, channels });
+          const raw = inflateSync(parsePngChunks(png).find((c) => c.type === 'IDAT')!.data);
+          const expected = reference(data, width, height, channels);
+          assert.deepEqual(new Uint8Array(raw), expected, `${channels} channels ${width}x${height} ${kind}`);
+          for (let y = 0; y < height; y++) used.add(expected[y * (width * channels + 1)]);
+        }
+      }
+    }
+    assert.deepEqual([...used].sort(), [0, 1, 2, 3, 4], 'the images exercise every filter type');
+  });
+
   test('every channel count and every filter round-trips through an independent decoder (libpng via sharp)', async () => {
     // Noise favours None/Sub, gradients Up/Average/Paeth: together they make the heuristic pick each filter.
     let state = 12345;
