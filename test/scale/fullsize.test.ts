@@ -38,7 +38,7 @@ const skip = npmScript !== undefined && npmScript !== 'test:scale' ? `run by its
 const SIZE = 256;
 /**
  * The stated memory budget of a full-size fp32 render at 512² (peak RSS of this process up to then:
- * text encoder, UNet and VAE sessions with fused attention; measured 6.4 GB).
+ * text encoder, UNet and VAE sessions with fused attention; measured 6.08 GB).
  */
 const MEMORY_BUDGET_GB = Number(process.env.IMGPROMPT_SCALE_MEMORY_BUDGET_GB) || 8;
 const STEPS = 2;
