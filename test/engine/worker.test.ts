@@ -87,4 +87,21 @@ describe('render worker', () => {
     const next = await client.render({ scene: context(project.write('k2.imgprompt', scene(4))) });
     assert.equal(next.jobs[0].state, 'rendered');
   });
+
+  test('a memory limit reaches the worker: a model that does not fit is a ModelError, the worker lives on', async () => {
+    const limited = new RenderWorkerClient({ workerScript, threads: 2, memoryLimitBytes: 32 * 1024 * 1024 });
+    try {
+      const file = project.write('mem.imgprompt', scene(5));
+      await assert.rejects(limited.render({ scene: context(file) }), (error: unknown) => {
+        assert.ok(error instanceof Error && error.name === 'ModelError', String(error));
+        assert.match(error.message, /not enough memory to load this model: it needs about \d+ MB .* and 32 MB is available/);
+        return true;
+      });
+      assert.equal(existsSync(join(project.dir, 'mem.png')), false, 'nothing was written');
+      // The same worker answers the next request (a scene error, no model needed) instead of having died.
+      await assert.rejects(limited.render({ scene: context(project.write('mem2.imgprompt', 'prompt: x\nsteps: 0\n')) }), SceneError);
+    } finally {
+      await limited.dispose();
+    }
+  });
 });

@@ -29,6 +29,8 @@ export interface RenderWorkerClientOptions {
   readonly workerScript: string;
   readonly threads?: number;
   readonly cacheDir?: string;
+  /** The most memory the worker's loaded models may take (EngineOptions.memoryLimitBytes). */
+  readonly memoryLimitBytes?: number;
   /** JavaScript heap limit of the worker in MiB; onnxruntime's native memory is outside it. */
   readonly maxOldGenerationSizeMb?: number;
   /** The Node executable (default: this process's; in VS Code that is Electron running as Node). */
@@ -123,7 +125,7 @@ export class RenderWorkerClient {
     worker.unref();
     worker.channel?.unref();
     this.worker = worker;
-    this.send(worker, { type: 'configure', threads: this.options.threads, cacheDir: this.options.cacheDir });
+    this.send(worker, { type: 'configure', threads: this.options.threads, cacheDir: this.options.cacheDir, memoryLimitBytes: this.options.memoryLimitBytes });
     return worker;
   }
 

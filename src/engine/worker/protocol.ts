@@ -64,7 +64,7 @@ export interface SerializedError {
 export type ToWorker =
   | { readonly type: 'render'; readonly id: number; readonly request: WorkerRenderRequest }
   | { readonly type: 'cancel'; readonly id: number }
-  | { readonly type: 'configure'; readonly threads?: number; readonly cacheDir?: string };
+  | { readonly type: 'configure'; readonly threads?: number; readonly cacheDir?: string; readonly memoryLimitBytes?: number };
 
 export type FromWorker =
   | { readonly type: 'progress'; readonly id: number; readonly job: number; readonly jobs: number; readonly progress: RenderProgress }

@@ -19,7 +19,7 @@ const port = {
 // The caller went away (closed, crashed): nothing is left to render for.
 process.on('disconnect', () => process.exit(0));
 
-let engineOptions: { threads?: number; cacheDir?: string } = {};
+let engineOptions: { threads?: number; cacheDir?: string; memoryLimitBytes?: number } = {};
 let engine: Promise<Engine> | undefined;
 const modelConfigs = new ModelConfigCache();
 const running = new Map<number, AbortController>();
@@ -74,7 +74,7 @@ async function render(id: number, request: WorkerRenderRequest, signal: AbortSig
 port.on('message', (message: ToWorker) => {
   switch (message.type) {
     case 'configure':
-      engineOptions = { threads: message.threads, cacheDir: message.cacheDir };
+      engineOptions = { threads: message.threads, cacheDir: message.cacheDir, memoryLimitBytes: message.memoryLimitBytes };
       if (engine) {
         const old = engine;
         engine = undefined;

@@ -12,6 +12,8 @@ export interface Settings {
   modelPaths: string[];
   /** Threads for ONNX Runtime; 0 = one per physical core. */
   threads: number;
+  /** The most memory (GB) the render process's loaded models may take; 0 = what the OS reports available. */
+  memoryLimitGB: number;
   renderOnSave: boolean;
   /** Where a scene without `output:` writes its PNG; see OUTPUT_PATTERN_VARIABLES. */
   outputPattern: string;
@@ -27,6 +29,7 @@ export type SettingName = keyof Settings;
 export const DEFAULT_SETTINGS: Readonly<Settings> = {
   modelPaths: [],
   threads: 0,
+  memoryLimitGB: 0,
   renderOnSave: true,
   outputPattern: '${sceneDir}/${sceneName}.png',
   previewFollowsEditor: true,
@@ -35,6 +38,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = {
 };
 
 export const MAX_THREADS = 256;
+export const MAX_MEMORY_LIMIT_GB = 4096;
 
 export interface SettingsReading {
   settings: Settings;
@@ -65,6 +69,10 @@ export function normalizeSettings(raw: Partial<Record<SettingName, unknown>>): S
   const threads = raw.threads;
   if (typeof threads === 'number' && Number.isInteger(threads) && threads >= 0 && threads <= MAX_THREADS) settings.threads = threads;
   else if (threads !== undefined && threads !== null) ignore('threads', `a whole number from 0 (automatic) to ${MAX_THREADS}`);
+
+  const limit = raw.memoryLimitGB;
+  if (typeof limit === 'number' && Number.isFinite(limit) && limit >= 0 && limit <= MAX_MEMORY_LIMIT_GB) settings.memoryLimitGB = limit;
+  else if (limit !== undefined && limit !== null) ignore('memoryLimitGB', `a number of gigabytes from 0 (no limit) to ${MAX_MEMORY_LIMIT_GB}`);
 
   for (const name of ['renderOnSave', 'previewFollowsEditor', 'saveHints'] as const) {
     const v = raw[name];

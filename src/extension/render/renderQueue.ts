@@ -39,7 +39,15 @@ export interface RenderQueueOptions {
   /** Folder for the engine's persistent file-hash cache. */
   readonly cacheDir: string;
   /** Builds the worker client; tests substitute their own. Loaded lazily so activation stays light. */
-  readonly createClient?: (options: { workerScript: string; threads?: number; cacheDir: string }) => Promise<RenderWorkerClient>;
+  readonly createClient?: (options: WorkerClientSettings) => Promise<RenderWorkerClient>;
+}
+
+/** What the render worker is started with; a change of the settings behind it restarts the worker. */
+export interface WorkerClientSettings {
+  readonly workerScript: string;
+  readonly threads?: number;
+  readonly cacheDir: string;
+  readonly memoryLimitBytes?: number;
 }
 
 function request(scene: vscode.Uri, trigger: RenderTrigger, force: boolean): Request {
@@ -70,7 +78,8 @@ export class RenderQueue extends Disposable implements Renderer, RenderEvents {
   private readonly queue: Request[] = [];
   private current: { request: Request; controller: AbortController } | undefined;
   private client: Promise<RenderWorkerClient> | undefined;
-  private clientThreads: number | undefined;
+  /** The settings the running worker was started with (threads, memory limit). */
+  private clientSettings: string | undefined;
   private readonly statusBar = this.register(vscode.window.createStatusBarItem('imgprompt.render', vscode.StatusBarAlignment.Left, 10));
   private readonly saveTimers = new Map<string, NodeJS.Timeout>();
   /** Hides the status bar item a few seconds after a render's outcome was shown. */
@@ -88,7 +97,7 @@ export class RenderQueue extends Disposable implements Renderer, RenderEvents {
         clearTimeout(this.flashing);
       },
     });
-    this.register(options.config.onDidChange(() => void this.restartWorkerIfThreadsChanged()));
+    this.register(options.config.onDidChange(() => void this.restartWorkerIfSettingsChanged()));
   }
 
   /** The preview panel registers itself here (it is built after the queue). */
@@ -317,23 +326,32 @@ export class RenderQueue extends Disposable implements Renderer, RenderEvents {
 
   private workerClient(): Promise<RenderWorkerClient> {
     if (!this.client) {
-      const threads = this.options.config.get().threads || undefined;
-      this.clientThreads = threads;
+      const settings = this.workerSettings();
+      this.clientSettings = JSON.stringify(settings);
       const create =
         this.options.createClient ??
-        (async (o: { workerScript: string; threads?: number; cacheDir: string }) => {
+        (async (o: WorkerClientSettings) => {
           const { RenderWorkerClient } = await import('../../engine/worker/RenderWorkerClient');
           return new RenderWorkerClient(o);
         });
-      this.client = create({ workerScript: this.options.workerScript, threads, cacheDir: this.options.cacheDir });
+      this.client = create(settings);
       this.client.catch(() => (this.client = undefined));
     }
     return this.client;
   }
 
-  private async restartWorkerIfThreadsChanged(): Promise<void> {
-    const threads = this.options.config.get().threads || undefined;
-    if (!this.client || threads === this.clientThreads || this.current) return;
+  private workerSettings(): WorkerClientSettings {
+    const { threads, memoryLimitGB } = this.options.config.get();
+    return {
+      workerScript: this.options.workerScript,
+      threads: threads || undefined,
+      cacheDir: this.options.cacheDir,
+      memoryLimitBytes: memoryLimitGB > 0 ? Math.floor(memoryLimitGB * 1024 ** 3) : undefined,
+    };
+  }
+
+  private async restartWorkerIfSettingsChanged(): Promise<void> {
+    if (!this.client || JSON.stringify(this.workerSettings()) === this.clientSettings || this.current) return;
     const old = this.client;
     this.client = undefined;
     await (await old).dispose();

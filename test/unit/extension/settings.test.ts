@@ -15,20 +15,22 @@ describe('normalizeSettings', () => {
   });
 
   test('valid values are taken', () => {
-    const { settings, problems } = normalizeSettings({ modelPaths: [' models ', '/opt/sd'], threads: 4, renderOnSave: false, outputPattern: 'out/${sceneName}.png', previewFollowsEditor: false, figureFolder: 'figures', saveHints: true });
+    const { settings, problems } = normalizeSettings({ modelPaths: [' models ', '/opt/sd'], threads: 4, memoryLimitGB: 6.5, renderOnSave: false, outputPattern: 'out/${sceneName}.png', previewFollowsEditor: false, figureFolder: 'figures', saveHints: true });
     assert.deepEqual(problems, []);
-    assert.deepEqual(settings, { modelPaths: ['models', '/opt/sd'], threads: 4, renderOnSave: false, outputPattern: 'out/${sceneName}.png', previewFollowsEditor: false, figureFolder: 'figures', saveHints: true });
+    assert.deepEqual(settings, { modelPaths: ['models', '/opt/sd'], threads: 4, memoryLimitGB: 6.5, renderOnSave: false, outputPattern: 'out/${sceneName}.png', previewFollowsEditor: false, figureFolder: 'figures', saveHints: true });
   });
 
   test('wrong values fall back to the default and name the setting, the value and the fallback', () => {
-    const { settings, problems } = normalizeSettings({ threads: 2.5, renderOnSave: 'yes', modelPaths: 'models', outputPattern: '${sceneDir}/${name}.png' });
+    const { settings, problems } = normalizeSettings({ threads: 2.5, memoryLimitGB: -1, renderOnSave: 'yes', modelPaths: 'models', outputPattern: '${sceneDir}/${name}.png' });
     assert.equal(settings.threads, 0);
+    assert.equal(settings.memoryLimitGB, 0);
     assert.equal(settings.renderOnSave, true);
     assert.deepEqual(settings.modelPaths, []);
     assert.equal(settings.outputPattern, DEFAULT_SETTINGS.outputPattern);
     assert.deepEqual(problems, [
       'imgprompt.modelPaths is "models"; expected a list of folder paths. Using [].',
       'imgprompt.threads is 2.5; expected a whole number from 0 (automatic) to 256. Using 0.',
+      'imgprompt.memoryLimitGB is -1; expected a number of gigabytes from 0 (no limit) to 4096. Using 0.',
       'imgprompt.renderOnSave is "yes"; expected true or false. Using true.',
       'imgprompt.outputPattern: unknown variable ${name} in "${sceneDir}/${name}.png"; allowed: ${sceneDir}, ${sceneName}, ${workspaceFolder}. Using "${sceneDir}/${sceneName}.png".',
     ]);
