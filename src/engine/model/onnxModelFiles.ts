@@ -259,6 +259,33 @@ export async function readExternalData(files: OnnxModelFiles, fs: ModelFileSyste
 }
 
 /**
+ * An initializer's stored bytes (little-endian tensor data): a view into the loaded files when they hold
+ * them (initializerBytes), else read from its external-data file by range, so a transform that needs a
+ * few tensors does not hold every weight in memory. Undefined for values in typed protobuf fields.
+ */
+export async function readInitializerBytes(files: OnnxModelFiles, init: OnnxInitializer): Promise<Uint8Array | undefined> {
+  const d = init.data;
+  if (d.kind !== 'external') return initializerBytes(files, init);
+  const file = files.externalData.find((f) => f.location === d.location);
+  if (!file) throw new ModelError(`the external weights file '${d.location}' of '${init.name}' is not among the model's files`, files.modelPath);
+  if (file.data) return initializerBytes(files, init);
+  const length = d.length ?? expectedByteLength(init.dims, init.dataType) ?? file.size - d.offset;
+  const out = new Uint8Array(length);
+  const handle = await open(file.path, 'r');
+  try {
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await handle.read(out, done, length - done, d.offset + done);
+      if (bytesRead === 0) throw new ModelError(`the external weights file ended before the bytes of '${init.name}' (it changed while being read?)`, file.path);
+      done += bytesRead;
+    }
+  } finally {
+    await handle.close();
+  }
+  return out;
+}
+
+/**
  * A view of an initializer's stored bytes (little-endian tensor data) inside the loaded files: in
  * model.onnx for inline weights, in its external-data file otherwise. Undefined for values stored in
  * typed protobuf fields (small constants). A weight patch copies the buffer and writes through this view.

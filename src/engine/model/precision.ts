@@ -17,7 +17,7 @@
 import { ModelError } from '../errors';
 import { bfloat16Bits, fromFloat16Bits, toFloat16Bits } from './float16';
 import { CONTRIB_DOMAIN } from './attentionFusion';
-import { initializerBytes, type OnnxModelFiles } from './onnxModelFiles';
+import { initializerBytes, readInitializerBytes, type OnnxModelFiles } from './onnxModelFiles';
 import { OnnxProtoError, parseOnnxModel, type OnnxInitializer } from './onnxProto';
 import { parseEditableModel, writeEditedModel, type EditableNode, type NewInitializer, type NewNode } from './onnxWriter';
 import type { PrecisionName } from '../scene/sceneSpec';
@@ -161,8 +161,11 @@ function roundWeights(files: OnnxModelFiles, precision: 'fp16' | 'bf16'): Precis
   return { files: out, report: { precision, tensors: targets.length, biasesFolded: 0, parameters } };
 }
 
-/** Rewrites float32 weight MatMuls into DynamicQuantizeMatMul with int8 weights. */
-function quantizeMatMuls(files: OnnxModelFiles): PrecisionResult {
+/**
+ * Rewrites float32 weight MatMuls into DynamicQuantizeMatMul with int8 weights. Reads each weight it
+ * quantizes (from memory, or by range from its external-data file); the rest stay where they are.
+ */
+async function quantizeMatMuls(files: OnnxModelFiles): Promise<PrecisionResult> {
   let model;
   try {
     model = parseEditableModel(files.modelBytes);
@@ -193,7 +196,7 @@ function quantizeMatMuls(files: OnnxModelFiles): PrecisionResult {
     if (k * n < MIN_QUANTIZED_ELEMENTS || model.subgraphReads.has(node.inputs[1])) continue;
     let q = quantized.get(init.name);
     if (!q) {
-      const { values, scales } = quantizeColumnsInt8(floatView(initializerBytes(files, init)!), k, n);
+      const { values, scales } = quantizeColumnsInt8(floatView((await readInitializerBytes(files, init))!), k, n);
       q = { weights: `${init.name}_int8`, scales: `${init.name}_int8_scale` };
       added.push({ name: q.weights, dataType: INT8, dims: [k, n], raw: new Uint8Array(values.buffer) });
       added.push({ name: q.scales, dataType: FLOAT, dims: [n], raw: new Uint8Array(scales.buffer) });
@@ -252,8 +255,11 @@ function quantizeMatMuls(files: OnnxModelFiles): PrecisionResult {
   return { files: { ...files, modelBytes: bytes, info }, report: { precision: 'int8', tensors: replaced.size, biasesFolded, parameters } };
 }
 
-/** The files of `files` at `precision` (the inputs are never modified; 'fp32' returns them as they are). */
-export function applyPrecision(files: OnnxModelFiles, precision: Precision): PrecisionResult {
+/**
+ * The files of `files` at `precision` (the inputs are never modified; 'fp32' returns them as they are).
+ * fp16 / bf16 need the external weights in memory (readExternalData); int8 reads what it quantizes.
+ */
+export async function applyPrecision(files: OnnxModelFiles, precision: Precision): Promise<PrecisionResult> {
   switch (precision) {
     case 'fp32':
       return { files, report: { precision, tensors: 0, biasesFolded: 0, parameters: 0 } };
@@ -274,8 +280,10 @@ export function precisionPatch(precision: Precision, onReport?: (report: Precisi
   return {
     key: `precision:${precision}:v${PRECISION_TRANSFORM_VERSION}`,
     cacheable: true,
-    apply: (files) => {
-      const { files: out, report } = applyPrecision(files, precision);
+    // int8 reads only the matrices it quantizes; rounding rewrites every weight, in memory.
+    needsWeightsInMemory: precision !== 'int8',
+    apply: async (files) => {
+      const { files: out, report } = await applyPrecision(files, precision);
       onReport?.(report);
       return out;
     },

@@ -39,6 +39,12 @@ export interface WeightPatch {
    * copy of the weights to the cache.
    */
   readonly cacheable?: boolean;
+  /**
+   * Default true: the external weights are read into memory before `apply` (it rewrites them in place in
+   * copies). False: `apply` reads what it needs itself (readInitializerBytes) and onnxruntime reads the
+   * rest from disk, so the load holds one copy of the weights fewer.
+   */
+  readonly needsWeightsInMemory?: boolean;
 }
 
 /** `first`, then `second` (either may be absent); cacheable only when both are. */
@@ -47,6 +53,7 @@ export function composePatches(first: WeightPatch | undefined, second: WeightPat
   return {
     key: `${first.key}|${second.key}`,
     cacheable: first.cacheable === true && second.cacheable === true,
+    needsWeightsInMemory: first.needsWeightsInMemory !== false || second.needsWeightsInMemory !== false,
     apply: async (files, signal) => second.apply(await first.apply(files, signal), signal),
   };
 }
@@ -207,12 +214,13 @@ export class SessionCache {
       });
     }
     this.makeRoom(entry);
-    this.checkMemory(entry, modelPath, patch !== undefined);
+    const weightsInMemory = patch !== undefined && patch.needsWeightsInMemory !== false;
+    this.checkMemory(entry, modelPath, weightsInMemory);
     let session = cacheKey === undefined ? undefined : await OnnxSession.fromOptimizedCache(cacheKey, modelPath, resolved);
     if (!session) {
       if (patch) {
         // Weights are read into memory only to be patched; otherwise onnxruntime reads them from disk.
-        files = await readExternalData(files, this.fs);
+        if (weightsInMemory) files = await readExternalData(files, this.fs);
         throwIfAborted(signal);
         files = await patch.apply(files, signal);
         throwIfAborted(signal);

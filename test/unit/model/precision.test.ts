@@ -5,17 +5,17 @@
 // within stated tolerances of float32 and renders reproducibly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fuseAttention } from '../../../src/engine/model/attentionFusion';
 import { bfloat16Bits, fromFloat16Bits, toFloat16Bits } from '../../../src/engine/model/float16';
-import { readOnnxModelFiles, type OnnxModelFiles } from '../../../src/engine/model/onnxModelFiles';
+import { nodeModelFileSystem, readExternalData, readOnnxModelFiles, type OnnxModelFiles } from '../../../src/engine/model/onnxModelFiles';
 import { parseOnnxModel } from '../../../src/engine/model/onnxProto';
 import { OnnxSession, type HostTensor } from '../../../src/engine/model/onnxSession';
 import { ProtoWriter } from '../../../src/engine/model/onnxWriter';
 import { applyPrecision, precisionPatch, quantizeColumnsInt8, roundHalfEven, roundToBfloat16, roundToFloat16 } from '../../../src/engine/model/precision';
-import { composePatches } from '../../../src/engine/model/sessionCache';
+import { composePatches, SessionCache } from '../../../src/engine/model/sessionCache';
 import { mulberry32 } from '../prng';
 
 const TINY_UNET = join(__dirname, '..', '..', '..', 'models', 'tiny-shapes', 'unet', 'model.onnx');
@@ -38,18 +38,31 @@ const B1 = values(2, N, 0.5);
 const W2 = values(3, N * K, 0.2);
 const WS = values(4, K * 4, 0.2);
 
-function syntheticModel(): Uint8Array {
+/** The synthetic model; with `external`, W1 and W2 are stored in that external-data file (written by the caller). */
+function syntheticModel(external?: { location: string; chunks: Uint8Array[] }): Uint8Array {
   const graph = new ProtoWriter();
   const f32 = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  let offset = 0;
   const node = (op: string, inputs: string[], output: string) =>
     graph.message(1, (n) => {
       for (const i of inputs) n.string(1, i);
       n.string(2, output).string(3, `${output}_node`).string(4, op);
     });
-  const init = (name: string, dims: number[], data: Float32Array) =>
+  const init = (name: string, dims: number[], data: Float32Array, outside = false) =>
     graph.message(5, (t) => {
       for (const d of dims) t.int(1, d);
-      t.int(2, 1).string(8, name).bytes(9, f32(data));
+      t.int(2, 1).string(8, name);
+      if (!outside || !external) {
+        t.bytes(9, f32(data));
+        return;
+      }
+      const entry = (key: string, value: string) => t.message(13, (e) => e.string(1, key).string(2, value));
+      entry('location', external.location);
+      entry('offset', String(offset));
+      entry('length', String(data.byteLength));
+      t.int(14, 1);
+      external.chunks.push(f32(data));
+      offset += data.byteLength;
     });
   const valueInfo = (field: number, name: string, dims: (number | string)[]) =>
     graph.message(field, (v) => {
@@ -69,9 +82,9 @@ function syntheticModel(): Uint8Array {
   node('MatMul', ['r', 'W2'], 'y');
   node('MatMul', ['x', 'Ws'], 'z');
   graph.string(2, 'synthetic');
-  init('W1', [K, N], W1);
+  init('W1', [K, N], W1, true);
   init('b1', [N], B1);
-  init('W2', [N, K], W2);
+  init('W2', [N, K], W2, true);
   init('Ws', [K, 4], WS);
   valueInfo(11, 'x', ['batch', 'seq', K]);
   valueInfo(12, 'y', ['batch', 'seq', K]);
@@ -161,7 +174,7 @@ test('quantizeColumnsInt8: per-column symmetric scales, ties to even, ±127', ()
 
 test('int8: MatMuls with weight matrices become DynamicQuantizeMatMul, and onnxruntime computes the operator as specified', async () => {
   const files = filesFromBytes(syntheticModel());
-  const { files: q, report } = applyPrecision(files, 'int8');
+  const { files: q, report } = await applyPrecision(files, 'int8');
   assert.equal(report.tensors, 2, 'W1 and W2; Ws has fewer elements than the threshold');
   assert.equal(report.biasesFolded, 1);
   assert.equal(report.parameters, 2 * K * N);
@@ -188,6 +201,32 @@ test('int8: MatMuls with weight matrices become DynamicQuantizeMatMul, and onnxr
   assert.ok(relMaxDiff(out.z.data, matmul(x, B * S, K, WS, 4)) < 1e-6, 'the small MatMul stays float32');
 });
 
+test('int8 of a model with external weights reads only the matrices it quantizes, and runs the same as from memory', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'imgprompt-precision-'));
+  try {
+    const external = { location: 'weights.bin', chunks: [] as Uint8Array[] };
+    writeFileSync(join(dir, 'model.onnx'), syntheticModel(external));
+    writeFileSync(join(dir, 'weights.bin'), Buffer.concat(external.chunks));
+    const reads: string[] = [];
+    const fs = { stat: nodeModelFileSystem.stat, readFile: (p: string) => (reads.push(p), nodeModelFileSystem.readFile(p)) };
+    const cache = new SessionCache({ fs });
+    const feeds = { x: { data: values(11, B * S * K, 1.5), dims: [B, S, K] } };
+    const lease = await cache.acquire({ modelPath: join(dir, 'model.onnx'), options: SESSION, patch: precisionPatch('int8') });
+    const fromDisk = await lease.session.run(feeds);
+    lease.release();
+    await cache.clear();
+    assert.deepEqual(reads.map((p) => basename(p)), ['model.onnx'], 'weights.bin is not read whole into memory');
+    const inMemory = await readExternalData(await readOnnxModelFiles(join(dir, 'model.onnx')));
+    const quantized = (await applyPrecision(inMemory, 'int8')).files;
+    assert.equal(quantized.info.nodes.filter((n) => n.opType === 'DynamicQuantizeMatMul').length, 2);
+    const expected = await run(quantized, feeds);
+    assert.deepEqual(fromDisk.y.data, expected.y.data);
+    assert.deepEqual(fromDisk.z.data, expected.z.data);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('fp16 / bf16 rounding matches the scalar conversions on edge cases and random values', () => {
   const patterns: number[] = [0, 0x80000000, 0x3f800000, 0x7f800000, 0xff800000, 0x7fc00000, 0x477fe000, 0x477ff000, 0x477fefff, 0x38800000, 0x387fffff, 0x33800000, 0x33000000, 0x00000001, 0x3f801000, 0x3f803000];
   const next = mulberry32(7);
@@ -211,12 +250,12 @@ test('fp16 / bf16 rounding matches the scalar conversions on edge cases and rand
   });
 });
 
-test('fp16 / bf16 variants change only float weights, each to a representable value; fp32 returns the files as they are', () => {
+test('fp16 / bf16 variants change only float weights, each to a representable value; fp32 returns the files as they are', async () => {
   const files = filesFromBytes(syntheticModel());
-  assert.equal(applyPrecision(files, 'fp32').files, files);
+  assert.equal((await applyPrecision(files, 'fp32')).files, files);
   const before = new Uint8Array(files.modelBytes);
   for (const precision of ['fp16', 'bf16'] as const) {
-    const { files: out, report } = applyPrecision(files, precision);
+    const { files: out, report } = await applyPrecision(files, precision);
     assert.equal(report.tensors, 4);
     assert.ok(report.parameters > 0.9 * (K * N * 2 + N + K * 4), `${precision}: ${report.parameters} values changed`);
     assert.deepEqual(out.info.nodes, files.info.nodes);
@@ -238,10 +277,13 @@ test('precision patches: keys name the variant, are cacheable, compose after ano
   const int8 = precisionPatch('int8')!;
   assert.match(int8.key, /^precision:int8:v\d+$/);
   assert.equal(int8.cacheable, true);
+  assert.equal(int8.needsWeightsInMemory, false, 'int8 reads only what it quantizes');
+  assert.equal(precisionPatch('fp16')!.needsWeightsInMemory, true);
   const lora = { key: 'lora:x', apply: (f: OnnxModelFiles) => f };
   const both = composePatches(lora, int8)!;
   assert.equal(both.key, `lora:x|${int8.key}`);
   assert.equal(both.cacheable, false, 'a LoRA set keeps the combination out of the optimized-graph cache');
+  assert.equal(both.needsWeightsInMemory, true, 'the LoRA merge needs the weights in memory');
   const files = filesFromBytes(syntheticModel());
   const out = await both.apply(files);
   assert.ok(out.info.nodes.some((n) => n.opType === 'DynamicQuantizeMatMul'));
@@ -267,13 +309,13 @@ test('tiny-shapes UNet: every variant stays close to float32, int8 runs reproduc
   const fusedAttention = fuseAttention(files).fused;
   assert.ok(fusedAttention > 0);
   for (const precision of ['int8', 'fp16', 'bf16'] as const) {
-    const variant = applyPrecision(files, precision).files;
+    const variant = (await applyPrecision(files, precision)).files;
     assert.equal(fuseAttention(variant).fused, fusedAttention, `${precision}: attention still fuses (Q, K, V from quantized projections)`);
     const first = Object.values(await run(variant, feeds))[0];
     const diff = relMaxDiff(first.data, reference.data);
     assert.ok(diff > 0 && diff < limits[precision], `${precision}: relative difference ${diff}`);
     if (precision === 'int8') {
-      const second = Object.values(await run(applyPrecision(files, precision).files, feeds))[0];
+      const second = Object.values(await run((await applyPrecision(files, precision)).files, feeds))[0];
       assert.deepEqual(second.data, first.data, 'int8 is deterministic across sessions');
     }
   }
