@@ -27,6 +27,17 @@ function formatBytes(bytes: number): string {
   return bytes >= 1024 ** 2 ? `${Math.round(bytes / 1024 ** 2)} MB` : `${Math.ceil(bytes / 1024)} KB`;
 }
 
+/**
+ * Memory the OS can give this process. On Linux: MemAvailable (page cache that can be reclaimed
+ * included) within the cgroup limit. Elsewhere the free-page count excludes reclaimable cache (macOS
+ * often reports a few hundred MB free on a machine with gigabytes to spare), so only the machine's total
+ * bounds a load there.
+ */
+function osAvailableMemory(): number {
+  if (process.platform !== 'linux') return totalmem();
+  return process.availableMemory?.() ?? freemem();
+}
+
 /** A modification of a component's weights (e.g. LoRAs merged in) applied before the session is created. */
 export interface WeightPatch {
   /** Identifies the patch's content (e.g. LoRA content hashes and weights); part of the cache key. */
@@ -116,7 +127,7 @@ export class SessionCache {
   constructor(options: SessionCacheOptions = {}) {
     this.budgetBytes = options.budgetBytes ?? Math.floor(totalmem() / 2);
     const limit = options.memoryLimitBytes;
-    const osAvailable = options.availableMemory ?? (() => process.availableMemory?.() ?? freemem());
+    const osAvailable = options.availableMemory ?? osAvailableMemory;
     this.availableMemory = () => {
       const available = osAvailable();
       if (limit === undefined) return available;
