@@ -17,6 +17,7 @@ import {
 } from './onnxModelFiles';
 import { ATTENTION_FUSION_KEY, fuseAttention } from './attentionFusion';
 import { optimizedModelKey } from './optimizedModelCache';
+import { ENGINE_VERSION } from '../version';
 import { ONNXRUNTIME_VERSION, OnnxSession, resolveSessionOptions, sessionOptionsKey, type OnnxSessionOptions } from './onnxSession';
 
 /** Memory kept beyond a model's weights for activations and the runtime itself. */
@@ -221,7 +222,8 @@ export class SessionCache {
         runtimeVersion: ONNXRUNTIME_VERSION,
         graphOptimizationLevel: resolved.graphOptimizationLevel,
         deterministic: resolved.deterministic,
-        transformKey: [resolved.fuseAttention ? ATTENTION_FUSION_KEY : 'unfused', patch?.key ?? 'unpatched'].join('+'),
+        // The engine version too: a change to a transform's code that changes results bumps it.
+        transformKey: [`engine-${ENGINE_VERSION}`, resolved.fuseAttention ? ATTENTION_FUSION_KEY : 'unfused', patch?.key ?? 'unpatched'].join('+'),
       });
     }
     this.makeRoom(entry);
@@ -236,8 +238,8 @@ export class SessionCache {
         files = await patch.apply(files, signal);
         throwIfAborted(signal);
       }
-      // Without a cache key (a LoRA set), a patched session is not cached: with external weights held in
-      // memory and no transformKey, OnnxSession.create keeps it out of the optimized-graph cache.
+      // Without a cache key (a LoRA set), OnnxSession.create keys a patched model with inline weights by
+      // its patched graph bytes, and keeps one with external weights held in memory out of the cache.
       session = await this.createFused(files, cacheKey === undefined ? options : { ...options, optimizedCacheKey: cacheKey });
     }
     entry.session = session;
