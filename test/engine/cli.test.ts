@@ -67,6 +67,7 @@ describe('imgprompt CLI', () => {
     const bytes = readFileSync(join(project.dir, 'p.png'));
     const recipe = readImageMetadata(bytes, 'p.png').recipe;
     assert.equal(recipe?.precision, 'int8');
+    assert.match(run('inspect', 'p.png').stdout, /\n  precision +int8\n/);
     assert.equal(run('render', '--force', 'p.imgprompt').status, 0);
     assert.ok(readFileSync(join(project.dir, 'p.png')).equals(bytes), 'an int8 re-render changed the bytes');
     project.write('p.imgprompt', scene('a large red circle on the left, blue background'));

@@ -42,6 +42,7 @@ function rows(meta: ImageMetadata): [string, string | undefined][] {
     ['size', meta.width !== undefined && meta.height !== undefined ? `${meta.width}x${meta.height}` : undefined],
     ['model', meta.model],
     ['model hash', meta.modelHash],
+    ['precision', meta.precision],
     ['loras', meta.loras.map((l) => `${l.name} @ ${l.weight}${l.hash ? ` (${l.hash})` : ''}`).join('\n') || undefined],
     ['init image', meta.initImage],
     ['denoise', meta.denoise?.toString()],
