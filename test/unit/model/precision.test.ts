@@ -17,6 +17,7 @@ import { ProtoWriter } from '../../../src/engine/model/onnxWriter';
 import { applyPrecision, precisionPatch, quantizeColumnsInt8, roundHalfEven, roundToBfloat16, roundToFloat16 } from '../../../src/engine/model/precision';
 import { composePatches, SessionCache } from '../../../src/engine/model/sessionCache';
 import { mulberry32 } from '../prng';
+import { fixture } from './onnxFixtures';
 
 const TINY_UNET = join(__dirname, '..', '..', '..', 'models', 'tiny-shapes', 'unet', 'model.onnx');
 const SESSION = { intraOpNumThreads: 1 } as const;
@@ -225,6 +226,16 @@ test('int8 of a model with external weights reads only the matrices it quantizes
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('an export stored in float16: int8 leaves it as it is (its MatMuls are float16); rounding touches only its float32 tensors', async () => {
+  const files = await readOnnxModelFiles(fixture('unet_float16').modelPath, { readExternalData: true });
+  const int8 = await applyPrecision(files, 'int8');
+  assert.equal(int8.report.tensors, 0);
+  assert.equal(int8.files, files);
+  const float32 = files.info.initializers.filter((i) => i.dataType === 1 && i.data.kind !== 'typed').length;
+  assert.ok(files.info.initializers.some((i) => i.dataType === 10), 'the fixture stores float16 weights');
+  assert.equal((await applyPrecision(files, 'fp16')).report.tensors, float32);
 });
 
 test('fp16 / bf16 rounding matches the scalar conversions on edge cases and random values', () => {
