@@ -15,7 +15,7 @@
 // The variant is deterministic (same bytes in, same bytes out), so renders with it stay reproducible bit
 // for bit; it is part of the recipe.
 import { ModelError } from '../errors';
-import { bfloat16Bits, fromFloat16Bits, toFloat16Bits } from './float16';
+import { fromFloat16Bits, toFloat16Bits } from './float16';
 import { CONTRIB_DOMAIN } from './attentionFusion';
 import { initializerBytes, readInitializerBytes, type OnnxModelFiles } from './onnxModelFiles';
 import { OnnxProtoError, parseOnnxModel, type OnnxInitializer } from './onnxProto';
@@ -123,7 +123,9 @@ export function roundToBfloat16(words: Uint32Array): number {
   let changed = 0;
   for (let i = 0; i < words.length; i++) {
     const x = words[i];
-    const r = (bfloat16Bits(x) << 16) >>> 0;
+    // Inline form of bfloat16Bits (this loop runs over every weight of a model): NaN stays NaN.
+    const nan = (x & 0x7f800000) === 0x7f800000 && (x & 0x7fffff) !== 0;
+    const r = nan ? (((x >>> 16) | 0x40) << 16) >>> 0 : (((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) << 16) >>> 0;
     if (r !== x) {
       words[i] = r;
       changed++;
@@ -140,14 +142,16 @@ function u32ToFloat(bits: number): number {
 }
 
 /** Rounds every float32 weight to float16 or bfloat16 precision, in copies of the buffers that hold them. */
-function roundWeights(files: OnnxModelFiles, precision: 'fp16' | 'bf16'): PrecisionResult {
+function roundWeights(files: OnnxModelFiles, precision: 'fp16' | 'bf16', inPlace: boolean): PrecisionResult {
   const targets = files.info.initializers.filter((i) => i.dataType === FLOAT && i.data.kind !== 'typed');
   const touchedExternal = new Set(targets.flatMap((i) => (i.data.kind === 'external' ? [i.data.location] : [])));
-  const out: OnnxModelFiles = {
-    ...files,
-    modelBytes: targets.some((i) => i.data.kind === 'raw') ? new Uint8Array(files.modelBytes) : files.modelBytes,
-    externalData: files.externalData.map((f) => (touchedExternal.has(f.location) && f.data ? { ...f, data: new Uint8Array(f.data) } : f)),
-  };
+  const out: OnnxModelFiles = inPlace
+    ? files
+    : {
+        ...files,
+        modelBytes: targets.some((i) => i.data.kind === 'raw') ? new Uint8Array(files.modelBytes) : files.modelBytes,
+        externalData: files.externalData.map((f) => (touchedExternal.has(f.location) && f.data ? { ...f, data: new Uint8Array(f.data) } : f)),
+      };
   let parameters = 0;
   const round = precision === 'fp16' ? roundToFloat16 : roundToBfloat16;
   for (const init of targets) {
@@ -255,17 +259,26 @@ async function quantizeMatMuls(files: OnnxModelFiles): Promise<PrecisionResult> 
   return { files: { ...files, modelBytes: bytes, info }, report: { precision: 'int8', tensors: replaced.size, biasesFolded, parameters } };
 }
 
+export interface ApplyPrecisionOptions {
+  /**
+   * fp16 / bf16: round in the given buffers instead of copies (for files read for this load alone, as
+   * SessionCache passes them to a patch). Default false.
+   */
+  readonly inPlace?: boolean;
+}
+
 /**
- * The files of `files` at `precision` (the inputs are never modified; 'fp32' returns them as they are).
- * fp16 / bf16 need the external weights in memory (readExternalData); int8 reads what it quantizes.
+ * The files of `files` at `precision` ('fp32' returns them as they are; nothing is modified unless
+ * `inPlace`). fp16 / bf16 need the external weights in memory (readExternalData); int8 reads what it
+ * quantizes and never modifies its input.
  */
-export async function applyPrecision(files: OnnxModelFiles, precision: Precision): Promise<PrecisionResult> {
+export async function applyPrecision(files: OnnxModelFiles, precision: Precision, options: ApplyPrecisionOptions = {}): Promise<PrecisionResult> {
   switch (precision) {
     case 'fp32':
       return { files, report: { precision, tensors: 0, biasesFolded: 0, parameters: 0 } };
     case 'fp16':
     case 'bf16':
-      return roundWeights(files, precision);
+      return roundWeights(files, precision, options.inPlace ?? false);
     case 'int8':
       return quantizeMatMuls(files);
   }
@@ -283,7 +296,8 @@ export function precisionPatch(precision: Precision, onReport?: (report: Precisi
     // int8 reads only the matrices it quantizes; rounding rewrites every weight, in memory.
     needsWeightsInMemory: precision !== 'int8',
     apply: async (files) => {
-      const { files: out, report } = await applyPrecision(files, precision);
+      // SessionCache hands a patch files read for this load alone: round them where they are.
+      const { files: out, report } = await applyPrecision(files, precision, { inPlace: true });
       onReport?.(report);
       return out;
     },

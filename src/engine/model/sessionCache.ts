@@ -43,7 +43,10 @@ function osAvailableMemory(): number {
 export interface WeightPatch {
   /** Identifies the patch's content (e.g. LoRA content hashes and weights); part of the cache key. */
   readonly key: string;
-  /** Returns the files to create the session from. Must not modify `files` in place (copy what it changes). */
+  /**
+   * Returns the files to create the session from. SessionCache reads `files` for this load alone, so a
+   * patch may write into their buffers; one applied elsewhere must get files it may change.
+   */
   apply(files: OnnxModelFiles, signal?: AbortSignal): OnnxModelFiles | Promise<OnnxModelFiles>;
   /**
    * The patched graph may go to the optimized-graph cache (keyed by the source files and `key`). Set
