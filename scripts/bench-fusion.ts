@@ -11,16 +11,11 @@ import { fuseAttention } from '../src/engine/model/attentionFusion';
 import { readOnnxModelFiles, type OnnxModelFiles } from '../src/engine/model/onnxModelFiles';
 import { OnnxSession, type HostTensor } from '../src/engine/model/onnxSession';
 import { ensureSd15Random, repoRoot } from '../test/scale/sd15Random';
+import { median } from './benchStats';
 
 const threads = Number(process.env.IMGPROMPT_THREADS) || 1;
 const runs = Number(process.env.BENCH_RUNS ?? 5);
 const SEQUENCE = 77;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 function feedsFor(session: OnnxSession, latent: number): Record<string, HostTensor> {
   const feeds: Record<string, HostTensor> = {};

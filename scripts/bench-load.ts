@@ -19,17 +19,12 @@ import { physicalCoreCount } from '../src/engine/model/cpuCores';
 import { UNet } from '../src/engine/model/unet';
 import { elementCount, floatTensor, type FloatTensor } from '../src/engine/model/tensor';
 import { ensureSd15Random, repoRoot } from '../test/scale/sd15Random';
+import { median } from './benchStats';
 
 const COMPONENTS = ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder'] as const;
 const runs = Math.max(1, Number(process.env.BENCH_RUNS ?? 5));
 const threads = Number(process.env.IMGPROMPT_THREADS) || physicalCoreCount();
 const work = mkdtempSync(join(tmpdir(), 'imgprompt-bench-load-'));
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 const fmt = (ms: number): string => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`);
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;

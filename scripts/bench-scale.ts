@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OnnxSession, SessionCache, type OnnxSessionOptions, type Precision, type PrecisionReport, acquireComponent, precisionPatch, physicalCoreCount, readOnnxModelFiles, UNet, floatTensor, elementCount } from '../src/engine/index';
 import { ensureSd15Random, readRandomWeightsInfo, readUNetShape, repoRoot, scaleFromEnv, SD15_UNET_SHAPE, unetFlops } from '../test/scale/sd15Random';
+import { median } from './benchStats';
 
 const COMPONENTS = ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder'] as const;
 const threads = Number(process.env.IMGPROMPT_THREADS) || physicalCoreCount();
@@ -22,12 +23,6 @@ const python = process.env.IMGPROMPT_PYTHON ?? '/usr/bin/python3';
 const MATMUL_N = 2048;
 /** BENCH_PRECISIONS: the weight-precision variants to measure beside fp32 (default int8,fp16,bf16). */
 const precisions = (process.env.BENCH_PRECISIONS ?? 'int8,fp16,bf16').split(',').map((p) => p.trim()).filter(Boolean);
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 async function timeMs(fn: () => Promise<unknown>, count: number): Promise<number> {
   await fn(); // warm-up

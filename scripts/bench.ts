@@ -7,17 +7,12 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Engine, encodePixelsToPng, loadCLIPTokenizer, resolveScene, type RenderResult } from '../src/engine/index';
+import { median } from './benchStats';
 
 const root = resolve(__dirname, '..');
 const model = join(root, 'models', 'tiny-shapes');
 const runs = Number(process.env.BENCH_RUNS ?? 9);
 const steps = 20;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 function ms(value: number): string {
   return `${value.toFixed(value < 10 ? 2 : 1)} ms`;

@@ -12,8 +12,9 @@ import { join, relative, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { Engine, type RGBImage } from '../src/engine/index';
-import { judgeImage, scoreSet, SCORE_FIELDS, type EvalItem, type JudgeVerdict, type SetScore } from '../src/engine/eval/index';
+import { judgeImage, sameVerdict, scoreSet, SCORE_FIELDS, type EvalItem, type JudgeVerdict, type SetScore } from '../src/engine/eval/index';
 import { EVAL_SETTINGS, loadEvalSets, renderEvalImage, shuffledPrompts } from '../src/engine/eval/evalSets';
+import { positiveIntegerOption } from './benchStats';
 
 const root = resolve(__dirname, '..');
 const results = join(root, 'tools', 'tiny-model', 'results');
@@ -34,13 +35,6 @@ function usage(message: string): never {
   process.exit(2);
 }
 
-function positiveInteger(value: string | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) usage(`--${name} must be a positive integer, got '${value}'`);
-  return n;
-}
-
 /** Tile k of a grid written by eval.py's grid() (8 columns of 128x128 tiles, 2-pixel gaps). */
 async function gridTiles(path: string, count: number): Promise<RGBImage[]> {
   const { data, info } = await sharp(path).removeAlpha().raw().toBuffer({ resolveWithObject: true });
@@ -55,11 +49,6 @@ async function gridTiles(path: string, count: number): Promise<RGBImage[]> {
     tiles.push({ data: out, width: tile, height: tile });
   }
   return tiles;
-}
-
-function sameVerdict(a: JudgeVerdict, b: JudgeVerdict): boolean {
-  const side = (v: number | null) => (v === null ? null : v < 0.5);
-  return a.background === b.background && a.object === b.object && side(a.x) === side(b.x) && side(a.y) === side(b.y);
 }
 
 function maxPixelDifference(a: RGBImage, b: RGBImage): number {
@@ -103,8 +92,8 @@ async function main(): Promise<void> {
   if (values.help) usage('renders the tiny-shapes evaluation through the engine');
   const modelDir = resolve(values.model ?? join(root, 'models', 'tiny-shapes'));
   if (!existsSync(join(modelDir, 'model_index.json'))) usage(`${modelDir} is not a model folder (no model_index.json)`);
-  const limit = positiveInteger(values.limit, 'limit');
-  const threads = positiveInteger(values.threads, 'threads') ?? (Number(process.env.IMGPROMPT_THREADS) || undefined);
+  const limit = positiveIntegerOption(values.limit, 'limit', usage);
+  const threads = positiveIntegerOption(values.threads, 'threads', usage) ?? (Number(process.env.IMGPROMPT_THREADS) || undefined);
   const promptsFile = resolve(values.prompts ?? join(results, 'eval_prompts.json'));
   const referenceFile = resolve(values.reference ?? join(results, 'eval.json'));
 

@@ -11,8 +11,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Engine, PRECISIONS, type PrecisionName, type RGBImage } from '../src/engine/index';
-import { judgeImage, scoreSet, type JudgeVerdict, type SetScore } from '../src/engine/eval/index';
+import { judgeImage, sameVerdict, scoreSet, type JudgeVerdict, type SetScore } from '../src/engine/eval/index';
 import { EVAL_SETTINGS, loadEvalSets, renderEvalImage, shuffledPrompts } from '../src/engine/eval/evalSets';
+import { positiveIntegerOption } from './benchStats';
 
 const root = resolve(__dirname, '..');
 const modelDir = join(root, 'models', 'tiny-shapes');
@@ -25,11 +26,6 @@ interface Comparison {
   readonly maxPixelDifference: number;
   readonly sameVerdict: number;
   readonly identicalImages: number;
-}
-
-function sameVerdict(a: JudgeVerdict, b: JudgeVerdict): boolean {
-  const side = (v: number | null) => (v === null ? null : v < 0.5);
-  return a.background === b.background && a.object === b.object && side(a.x) === side(b.x) && side(a.y) === side(b.y);
 }
 
 function compare(images: readonly RGBImage[], reference: readonly RGBImage[], verdicts: readonly JudgeVerdict[], referenceVerdicts: readonly JudgeVerdict[]): Comparison {
@@ -65,20 +61,15 @@ function pct(value: number | null): string {
   return value === null ? '—' : value.toFixed(1);
 }
 
-function positiveInteger(value: string | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) {
-    console.error(`eval-precision: --${name} must be a positive integer, got '${value}'`);
-    process.exit(2);
-  }
-  return n;
+function fail(message: string): never {
+  console.error(`eval-precision: ${message}`);
+  process.exit(2);
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { limit: { type: 'string' }, threads: { type: 'string' }, json: { type: 'string' } }, strict: true });
-  const limit = positiveInteger(values.limit, 'limit');
-  const threads = positiveInteger(values.threads, 'threads') ?? (Number(process.env.IMGPROMPT_THREADS) || undefined);
+  const limit = positiveIntegerOption(values.limit, 'limit', fail);
+  const threads = positiveIntegerOption(values.threads, 'threads', fail) ?? (Number(process.env.IMGPROMPT_THREADS) || undefined);
   const sets = loadEvalSets(join(results, 'eval_prompts.json'));
   const seen = sets.seen.slice(0, limit);
   const held = sets.held_out.slice(0, limit);

@@ -100,6 +100,12 @@ export function judgeImage(image: RGBImage): JudgeVerdict {
 }
 
 /** 'left' / 'right' for positions naming a side (corners included), else null (judge.horizontal_side). */
+/** Whether two verdicts agree on background, object colour and the object's sides of the centre. */
+export function sameVerdict(a: JudgeVerdict, b: JudgeVerdict): boolean {
+  const side = (v: number | null) => (v === null ? null : v < 0.5);
+  return a.background === b.background && a.object === b.object && side(a.x) === side(b.x) && side(a.y) === side(b.y);
+}
+
 export function horizontalSide(position: string): 'left' | 'right' | null {
   return position.includes('left') ? 'left' : position.includes('right') ? 'right' : null;
 }
