@@ -3,7 +3,7 @@
 // truncated or foreign model.onnx, external weights that are missing, outside the folder, or too short.
 // The bytes it returns are what a session is created from, and what a LoRA patch modifies.
 import { constants as bufferConstants } from 'node:buffer';
-import { open, stat } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import { ModelError } from '../errors';
 import { OnnxProtoError, onnxDataTypeSize, parseOnnxModel, type OnnxInitializer, type OnnxModelInfo } from './onnxProto';
@@ -39,6 +39,17 @@ export const nodeModelFileSystem: ModelFileSystem = {
 const READ_FILE_LIMIT = 2 ** 31 - 1;
 const READ_CHUNK_BYTES = 256 * 1024 * 1024;
 
+/** Fills `out` from the file at `position`, in chunks a single read accepts; returns the bytes read (fewer at the end of the file). */
+async function readInto(handle: FileHandle, out: Uint8Array, position: number): Promise<number> {
+  let done = 0;
+  while (done < out.length) {
+    const { bytesRead } = await handle.read(out, done, Math.min(READ_CHUNK_BYTES, out.length - done), position + done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  return done;
+}
+
 /** Reads a file of any size Node can hold in one Buffer: readFile below 2 GiB, chunked reads above. */
 export async function readWholeFile(path: string): Promise<Buffer> {
   const handle = await open(path, 'r');
@@ -46,14 +57,9 @@ export async function readWholeFile(path: string): Promise<Buffer> {
     const { size } = await handle.stat();
     if (size <= READ_FILE_LIMIT) return await handle.readFile();
     const out = Buffer.allocUnsafe(size);
-    let offset = 0;
-    while (offset < size) {
-      const { bytesRead } = await handle.read(out, offset, Math.min(READ_CHUNK_BYTES, size - offset), offset);
-      if (bytesRead === 0) break;
-      offset += bytesRead;
-    }
+    const read = await readInto(handle, out, 0);
     // A file that shrank while being read is reported by the caller's length check.
-    return offset === size ? out : out.subarray(0, offset);
+    return read === size ? out : out.subarray(0, read);
   } finally {
     await handle.close();
   }
@@ -273,11 +279,8 @@ export async function readInitializerBytes(files: OnnxModelFiles, init: OnnxInit
   const out = new Uint8Array(length);
   const handle = await open(file.path, 'r');
   try {
-    let done = 0;
-    while (done < length) {
-      const { bytesRead } = await handle.read(out, done, length - done, d.offset + done);
-      if (bytesRead === 0) throw new ModelError(`the external weights file ended before the bytes of '${init.name}' (it changed while being read?)`, file.path);
-      done += bytesRead;
+    if ((await readInto(handle, out, d.offset)) < length) {
+      throw new ModelError(`the external weights file ended before the bytes of '${init.name}' (it changed while being read?)`, file.path);
     }
   } finally {
     await handle.close();
@@ -288,7 +291,7 @@ export async function readInitializerBytes(files: OnnxModelFiles, init: OnnxInit
 /**
  * A view of an initializer's stored bytes (little-endian tensor data) inside the loaded files: in
  * model.onnx for inline weights, in its external-data file otherwise. Undefined for values stored in
- * typed protobuf fields (small constants). A weight patch copies the buffer and writes through this view.
+ * typed protobuf fields (small constants). A weight patch writes through this view.
  */
 export function initializerBytes(files: OnnxModelFiles, init: OnnxInitializer): Uint8Array | undefined {
   const d = init.data;

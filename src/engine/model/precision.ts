@@ -79,10 +79,18 @@ export function roundHalfEven(x: number): number {
   return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
+/**
+ * The bytes as float32 words: a view when they are 4-byte aligned, else a copy (inline raw_data need
+ * not be aligned). `copied` says which, so a writer can put its changes back.
+ */
+function float32Words(bytes: Uint8Array): { words: Uint32Array; copied: boolean } {
+  if (bytes.byteOffset % 4 === 0) return { words: new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 2), copied: false };
+  return { words: new Uint32Array(new Uint8Array(bytes).buffer), copied: true };
+}
+
 function floatView(bytes: Uint8Array): Float32Array {
-  // Inline raw_data need not be 4-byte aligned: copy when it is not.
-  if (bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-  return new Float32Array(new Uint8Array(bytes).buffer);
+  const { words } = float32Words(bytes);
+  return new Float32Array(words.buffer, words.byteOffset, words.length);
 }
 
 function rethrowProto(error: unknown, files: OnnxModelFiles, what: string): never {
@@ -156,11 +164,9 @@ function roundWeights(files: OnnxModelFiles, precision: 'fp16' | 'bf16', inPlace
   const round = precision === 'fp16' ? roundToFloat16 : roundToBfloat16;
   for (const init of targets) {
     const bytes = initializerBytes(out, init)!;
-    // Work on whole float32 words; inline raw_data need not be 4-byte aligned, so copy it when it is not.
-    const aligned = bytes.byteOffset % 4 === 0;
-    const words = aligned ? new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 2) : new Uint32Array(new Uint8Array(bytes).buffer);
+    const { words, copied } = float32Words(bytes);
     parameters += round(words);
-    if (!aligned) bytes.set(new Uint8Array(words.buffer));
+    if (copied) bytes.set(new Uint8Array(words.buffer));
   }
   return { files: out, report: { precision, tensors: targets.length, biasesFolded: 0, parameters } };
 }

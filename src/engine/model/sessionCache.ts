@@ -18,7 +18,7 @@ import {
 import { ATTENTION_FUSION_KEY, fuseAttention } from './attentionFusion';
 import { optimizedModelKey } from './optimizedModelCache';
 import { ENGINE_VERSION } from '../version';
-import { ONNXRUNTIME_VERSION, OnnxSession, resolveSessionOptions, sessionOptionsKey, type OnnxSessionOptions } from './onnxSession';
+import { ONNXRUNTIME_VERSION, OnnxSession, resolveSessionOptions, sessionOptionsKey, type OnnxSessionOptions, type ResolvedSessionOptions } from './onnxSession';
 
 /** Memory kept beyond a model's weights for activations and the runtime itself. */
 const MIN_HEADROOM_BYTES = 256 * 1024 * 1024;
@@ -195,7 +195,7 @@ export class SessionCache {
     await Promise.all(disposals);
   }
 
-  private load(key: string, modelPath: string, options: OnnxSessionOptions, patch: WeightPatch | undefined, signal?: AbortSignal): Entry {
+  private load(key: string, modelPath: string, options: ResolvedSessionOptions, patch: WeightPatch | undefined, signal?: AbortSignal): Entry {
     const entry: Entry = { key, ready: Promise.resolve(undefined as never), session: undefined, files: [], bytes: 0, leases: 0, evicted: false };
     entry.ready = this.createFor(entry, modelPath, options, patch, signal);
     entry.ready.catch(() => {
@@ -207,7 +207,7 @@ export class SessionCache {
   private async createFor(
     entry: Entry,
     modelPath: string,
-    options: OnnxSessionOptions,
+    options: ResolvedSessionOptions,
     patch: WeightPatch | undefined,
     signal?: AbortSignal,
   ): Promise<OnnxSession> {
@@ -217,22 +217,21 @@ export class SessionCache {
     entry.files = [files.modelIdentity, ...files.externalData];
     entry.bytes = entry.files.reduce((n, f) => n + f.size, 0);
     throwIfAborted(signal);
-    const resolved = resolveSessionOptions(options);
     let cacheKey: string | undefined;
-    if (resolved.optimizedCacheDir !== undefined && (patch === undefined || patch.cacheable === true)) {
+    if (options.optimizedCacheDir !== undefined && (patch === undefined || patch.cacheable === true)) {
       cacheKey = optimizedModelKey({
         files,
         runtimeVersion: ONNXRUNTIME_VERSION,
-        graphOptimizationLevel: resolved.graphOptimizationLevel,
-        deterministic: resolved.deterministic,
+        graphOptimizationLevel: options.graphOptimizationLevel,
+        deterministic: options.deterministic,
         // The engine version too: a change to a transform's code that changes results bumps it.
-        transformKey: [`engine-${ENGINE_VERSION}`, resolved.fuseAttention ? ATTENTION_FUSION_KEY : 'unfused', patch?.key ?? 'unpatched'].join('+'),
+        transformKey: [`engine-${ENGINE_VERSION}`, options.fuseAttention ? ATTENTION_FUSION_KEY : 'unfused', patch?.key ?? 'unpatched'].join('+'),
       });
     }
     this.makeRoom(entry);
     const weightsInMemory = patch !== undefined && patch.needsWeightsInMemory !== false;
     this.checkMemory(entry, modelPath, weightsInMemory);
-    let session = cacheKey === undefined ? undefined : await OnnxSession.fromOptimizedCache(cacheKey, modelPath, resolved);
+    let session = cacheKey === undefined ? undefined : await OnnxSession.fromOptimizedCache(cacheKey, modelPath, options);
     if (!session) {
       if (patch) {
         // Weights are read into memory only to be patched; otherwise onnxruntime reads them from disk.
