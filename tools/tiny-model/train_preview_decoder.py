@@ -326,6 +326,17 @@ def export_onnx(model: PreviewDecoder, out: str, sf: float, info: dict) -> None:
         f.write('\n')
 
 
+def load_or_build(path: str, build, what: str):
+    """The object saved at `path`, or built by `build()`, saved there atomically and timed."""
+    if os.path.exists(path):
+        return torch.load(path, weights_only=False)
+    t0 = time.time()
+    value = build()
+    train.atomic_save(value, path)
+    print(f'{what} in {time.time() - t0:.0f} s', flush=True)
+    return value
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--work', default=train_work_default())
@@ -387,27 +398,18 @@ def main() -> None:
     pool = None
     need_training = elapsed < args.minutes * 60 and step < args.steps
     vae = load_vae(args)
+    seed = train.RECIPE['seed'] + RECIPE['seed_offset']
     if need_training or args.eval:
-        pool_path = os.path.join(args.work, f'preview_pool_{args.pool_scenes}.pt')
-        if os.path.exists(pool_path):
-            pool = torch.load(pool_path, weights_only=False)
-        else:
-            t0 = time.time()
-            pool = build_pool(vae, args.pool_scenes,
-                              train.RECIPE['seed'] + RECIPE['seed_offset'] + 1, dev, args.workers)
-            pool = {k: v.cpu() for k, v in pool.items()}
-            train.atomic_save(pool, pool_path)
-            print(f'pool: {args.pool_scenes} scenes in {time.time() - t0:.0f} s', flush=True)
+        pool = load_or_build(
+            os.path.join(args.work, f'preview_pool_{args.pool_scenes}.pt'),
+            lambda: {k: v.cpu() for k, v in build_pool(vae, args.pool_scenes, seed + 1, dev, args.workers).items()},
+            f'pool: {args.pool_scenes} scenes')
     x0s = None
     if need_training and args.trajectories:
-        path = os.path.join(args.work, f'preview_x0_{args.trajectories}.pt')
-        if os.path.exists(path):
-            x0s = torch.load(path, weights_only=False)
-        else:
-            t0 = time.time()
-            x0s = sampler_x0(args.work, args.trajectories, train.RECIPE['seed'] + RECIPE['seed_offset'] + 2)
-            train.atomic_save(x0s, path)
-            print(f'sampler x0: {args.trajectories} runs in {time.time() - t0:.0f} s', flush=True)
+        x0s = load_or_build(
+            os.path.join(args.work, f'preview_x0_{args.trajectories}.pt'),
+            lambda: sampler_x0(args.work, args.trajectories, seed + 2),
+            f'sampler x0: {args.trajectories} runs')
 
     def save():
         train.atomic_save({'model': {k: v.cpu() for k, v in model.state_dict().items()}, 'opt': opt.state_dict(),
