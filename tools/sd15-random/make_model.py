@@ -33,7 +33,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'tiny-model'))
 
 import sd15  # noqa: E402
 from clip_bpe import BOS, BYTE_ENCODER, EOS  # noqa: E402
-from export import TextEncoderOnnx, UNetOnnx, VAEDecoderOnnx  # noqa: E402  (the tiny model's export wrappers)
+from export import TextEncoderOnnx, UNetOnnx, VAEDecoderOnnx, write_json  # noqa: E402  (the tiny model's export wrappers)
 
 OPSET = 17
 DIFFUSERS_VERSION = '0.25.0'
@@ -101,13 +101,6 @@ def write_tokenizer(folder: str, vocab_size: int, seed: int) -> None:
 
 
 # ------------------------------------------------------------------------------------------ configs
-
-def write_json(path: str, obj) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, 'w', encoding='utf-8') as f:
-        json.dump(obj, f, indent=2)
-        f.write('\n')
-
 
 def write_configs(root: str, c: dict) -> None:
     write_json(os.path.join(root, 'model_index.json'), {

@@ -101,7 +101,7 @@ def _export(module, args, path, inputs, outputs, axes):
                       opset_version=OPSET, do_constant_folding=True)
 
 
-def _json(path: str, obj) -> None:
+def write_json(path: str, obj) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, 'w', encoding='utf-8') as f:
         json.dump(obj, f, indent=2)
@@ -144,7 +144,7 @@ def export(source: str, out: str) -> dict:
               'vae_encoder': count_params(vae.encoder) + count_params(vae.quant_conv),
               'vae_decoder': count_params(vae.decoder) + count_params(vae.post_quant_conv)}
     buckets = [[w, h] for (w, h) in scenes.BUCKETS]
-    _json(os.path.join(out, 'model_index.json'), {
+    write_json(os.path.join(out, 'model_index.json'), {
         '_class_name': 'StableDiffusionPipeline',
         '_diffusers_version': DIFFUSERS_VERSION,
         'feature_extractor': [None, None],
@@ -166,7 +166,7 @@ def export(source: str, out: str) -> dict:
             'vae_encoder_output': 'posterior mean (unscaled); multiply by scaling_factor',
         },
     })
-    _json(os.path.join(out, 'scheduler', 'scheduler_config.json'), {
+    write_json(os.path.join(out, 'scheduler', 'scheduler_config.json'), {
         '_class_name': 'EulerDiscreteScheduler',
         '_diffusers_version': DIFFUSERS_VERSION,
         'beta_end': 0.012,
@@ -184,7 +184,7 @@ def export(source: str, out: str) -> dict:
         'use_karras_sigmas': False,
     })
     tc = te.config
-    _json(os.path.join(out, 'text_encoder', 'config.json'), {
+    write_json(os.path.join(out, 'text_encoder', 'config.json'), {
         '_name_or_path': 'tiny-shapes/text_encoder',
         'architectures': ['CLIPTextModel'],
         'model_type': 'clip_text_model',
@@ -204,7 +204,7 @@ def export(source: str, out: str) -> dict:
         'imgprompt_note': 'positions after the first EOS output the EOS hidden state',
     })
     uc = unet.config
-    _json(os.path.join(out, 'unet', 'config.json'), {
+    write_json(os.path.join(out, 'unet', 'config.json'), {
         '_class_name': 'UNet2DConditionModel',
         '_diffusers_version': DIFFUSERS_VERSION,
         'sample_size': scenes.NATIVE_SIZE[0] // 8,
@@ -227,7 +227,7 @@ def export(source: str, out: str) -> dict:
     })
     for name in ('vae_decoder', 'vae_encoder'):
         vc = vae.config
-        _json(os.path.join(out, name, 'config.json'), {
+        write_json(os.path.join(out, name, 'config.json'), {
             '_class_name': 'AutoencoderKL',
             '_diffusers_version': DIFFUSERS_VERSION,
             'act_fn': 'silu',
@@ -255,7 +255,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(int(os.environ.get('IMGPROMPT_THREADS', '2')))
     info = export(args.source, args.out)
-    _json(os.path.join(HERE, 'results', 'export.json'), info)
+    write_json(os.path.join(HERE, 'results', 'export.json'), info)
     print(json.dumps(info, indent=2))
 
 

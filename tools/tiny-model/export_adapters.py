@@ -114,7 +114,7 @@ def export_controlnet(cn, out: str, info: dict) -> str:
                        path, ['sample', 'timestep', 'encoder_hidden_states', 'controlnet_cond', 'conditioning_scale'],
                        outputs, axes)
     c = cn.config
-    export._json(os.path.join(folder, 'config.json'), {
+    export.write_json(os.path.join(folder, 'config.json'), {
         '_class_name': 'ControlNetModel',
         '_diffusers_version': export.DIFFUSERS_VERSION,
         'in_channels': c['in_channels'],
@@ -169,7 +169,7 @@ def update_index(out: str) -> dict:
     loras = sorted(os.path.relpath(p, out).replace(os.sep, '/') for p in glob.glob(os.path.join(out, 'loras', '*.safetensors')))
     if loras:
         ip['loras'] = loras
-    export._json(path, index)
+    export.write_json(path, index)
     return index
 
 
@@ -234,7 +234,7 @@ def main() -> None:
         result['onnx_check'] = {'ok': p.returncode == 0, 'lines': p.stdout.strip().splitlines()}
         if p.returncode != 0:
             raise SystemExit('onnxruntime check failed')
-    export._json(os.path.join(args.results, 'adapters_export.json'), result)
+    export.write_json(os.path.join(args.results, 'adapters_export.json'), result)
     print(json.dumps(result, indent=2))
 
 
