@@ -9,10 +9,17 @@ architectures follow the published designs; the code is our own.
 from __future__ import annotations
 
 import math
+import os
+import sys
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'tiny-model'))
+# The transformer block (norms, attentions, GEGLU feed-forward) is the tiny model's, with SD 1.5's
+# attention and feed-forward width.
+from models import BasicTransformerBlock  # noqa: E402
 
 # SD 1.5's published configs (runwayml/stable-diffusion-v1-5) and a toy variant with the same structure:
 # same block types, layer counts, heads, vocabulary and positions, only narrower.
@@ -207,41 +214,6 @@ class Attention(nn.Module):
         return self.to_out[0]((att @ v).transpose(1, 2).reshape(b, -1, d))
 
 
-class GEGLU(nn.Module):
-    def __init__(self, dim: int, inner: int):
-        super().__init__()
-        self.proj = nn.Linear(dim, inner * 2)
-
-    def forward(self, x):
-        a, gate = self.proj(x).chunk(2, dim=-1)
-        return a * F.gelu(gate)
-
-
-class FeedForward(nn.Module):
-    def __init__(self, dim: int, mult: int = 4):
-        super().__init__()
-        self.net = nn.ModuleList([GEGLU(dim, dim * mult), nn.Dropout(0.0), nn.Linear(dim * mult, dim)])
-
-    def forward(self, x):
-        return self.net[2](self.net[0](x))
-
-
-class BasicTransformerBlock(nn.Module):
-    def __init__(self, dim: int, heads: int, context_dim: int):
-        super().__init__()
-        self.norm1 = nn.LayerNorm(dim)
-        self.attn1 = Attention(dim, heads)
-        self.norm2 = nn.LayerNorm(dim)
-        self.attn2 = Attention(dim, heads, context_dim)
-        self.norm3 = nn.LayerNorm(dim)
-        self.ff = FeedForward(dim)
-
-    def forward(self, x, context):
-        x = x + self.attn1(self.norm1(x))
-        x = x + self.attn2(self.norm2(x), context)
-        return x + self.ff(self.norm3(x))
-
-
 class Transformer2DModel(nn.Module):
     """SD 1.5: GroupNorm, 1x1 conv proj_in/proj_out (use_linear_projection false), one transformer block."""
 
@@ -249,7 +221,7 @@ class Transformer2DModel(nn.Module):
         super().__init__()
         self.norm = nn.GroupNorm(groups, ch, eps=1e-6)
         self.proj_in = nn.Conv2d(ch, ch, 1)
-        self.transformer_blocks = nn.ModuleList([BasicTransformerBlock(ch, heads, context_dim)])
+        self.transformer_blocks = nn.ModuleList([BasicTransformerBlock(ch, heads, context_dim, attention=Attention, ff_mult=4)])
         self.proj_out = nn.Conv2d(ch, ch, 1)
 
     def forward(self, x, context):

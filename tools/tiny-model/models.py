@@ -317,14 +317,18 @@ class FeedForward(nn.Module):
 
 
 class BasicTransformerBlock(nn.Module):
-    def __init__(self, dim, heads, context_dim):
+    """`attention` and `ff_mult` let tools/sd15-random reuse the block with SD 1.5's attention (scale
+    on the scores, as diffusers exports it) and 4x feed-forward."""
+
+    def __init__(self, dim, heads, context_dim, attention=None, ff_mult=2):
         super().__init__()
+        attention = attention or Attention
         self.norm1 = nn.LayerNorm(dim)
-        self.attn1 = Attention(dim, heads)
+        self.attn1 = attention(dim, heads)
         self.norm2 = nn.LayerNorm(dim)
-        self.attn2 = Attention(dim, heads, context_dim)
+        self.attn2 = attention(dim, heads, context_dim)
         self.norm3 = nn.LayerNorm(dim)
-        self.ff = FeedForward(dim)
+        self.ff = FeedForward(dim, ff_mult)
 
     def forward(self, x, context):
         x = x + self.attn1(self.norm1(x))
