@@ -7,9 +7,9 @@
 // Run: nice -n 19 node --import tsx scripts/bench-fusion.ts
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { fuseAttention } from '../src/engine/model/attentionFusion';
-import { readOnnxModelFiles, type OnnxModelFiles } from '../src/engine/model/onnxModelFiles';
-import { OnnxSession, type HostTensor } from '../src/engine/model/onnxSession';
+import { fuseAttention } from '../src/engine/onnx/attentionFusion';
+import { readOnnxModelFiles, type OnnxModelFiles } from '../src/engine/onnx/onnxModelFiles';
+import { OnnxSession, type HostTensor } from '../src/engine/onnx/onnxSession';
 import { ensureSd15Random, repoRoot } from '../test/scale/sd15Random';
 import { median } from './benchStats';
 

@@ -12,12 +12,12 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OnnxSession, ONNXRUNTIME_VERSION, type OnnxSessionOptions } from '../src/engine/model/onnxSession';
-import { readOnnxModelFiles } from '../src/engine/model/onnxModelFiles';
-import { MAX_INLINE_BYTES_TO_CACHE, optimizedModelKey } from '../src/engine/model/optimizedModelCache';
-import { physicalCoreCount } from '../src/engine/model/cpuCores';
+import { OnnxSession, ONNXRUNTIME_VERSION, type OnnxSessionOptions } from '../src/engine/onnx/onnxSession';
+import { readOnnxModelFiles } from '../src/engine/onnx/onnxModelFiles';
+import { MAX_INLINE_BYTES_TO_CACHE, optimizedModelKey } from '../src/engine/onnx/optimizedModelCache';
+import { physicalCoreCount } from '../src/engine/onnx/cpuCores';
 import { UNet } from '../src/engine/model/unet';
-import { elementCount, floatTensor, type FloatTensor } from '../src/engine/model/tensor';
+import { elementCount, floatTensor, type FloatTensor } from '../src/engine/onnx/tensor';
 import { ensureSd15Random, repoRoot } from '../test/scale/sd15Random';
 import { median } from './benchStats';
 

@@ -5,8 +5,8 @@
 // here instead, so exporters that bake the scale out still work.
 import { ModelError } from '../errors';
 import { requireInput } from '../model/componentIO';
-import type { HostTensor, OnnxSession, OnnxValueInfo } from '../model/onnxSession';
-import type { FloatTensor } from '../model/tensor';
+import type { HostTensor, OnnxSession, OnnxValueInfo } from '../onnx/onnxSession';
+import type { FloatTensor } from '../onnx/tensor';
 import { residualNames, timestepFeed, type UNetResiduals } from '../model/unet';
 
 export interface ControlNetInput {

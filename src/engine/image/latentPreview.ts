@@ -4,7 +4,7 @@
 // (comfy/latent_formats.py, class SD15) for latents in the UNet's scaled space; they are a least-squares
 // fit, good for "what is emerging", not for colour accuracy. Other models (our tiny one) fit their own
 // with fitLatentRGBFactors from one decoded sample.
-import type { FloatTensor } from '../model/tensor';
+import type { FloatTensor } from '../onnx/tensor';
 
 export interface LatentRGBFactors {
   /** factors[channel] = [r, g, b] contribution of that latent channel. */

@@ -10,7 +10,7 @@
 import { stat } from 'node:fs/promises';
 import sharp from 'sharp';
 import { InputError } from '../errors';
-import type { FloatTensor } from '../model/tensor';
+import type { FloatTensor } from '../onnx/tensor';
 import { rgbToImageTensor, type RGBImage } from './rgbImage';
 
 export type ResizeFit = 'cover' | 'fill' | 'contain';

@@ -2,7 +2,7 @@
 // [1, 3, H, W] float tensors the VAE works in. Rounding follows diffusers' numpy_to_pil / pt_to_numpy
 // (`(x / 2 + 0.5).clamp(0, 1)`, then `* 255` and numpy's round-half-to-even), computed in float32 like
 // PyTorch, so our bytes equal diffusers' for the same decoder output.
-import type { FloatTensor } from '../model/tensor';
+import type { FloatTensor } from '../onnx/tensor';
 
 export interface RGBImage {
   /** width * height * 3 bytes, row-major, R G B per pixel. */

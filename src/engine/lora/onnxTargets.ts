@@ -10,7 +10,7 @@
 // scope maps onto a full module path at that point of the graph, and anonymous weights take the full path
 // of the nearest such anchor (same scope instance first, else the closest enclosing scope seen last).
 // Weights reached through a Cast (float16 storage behind a Cast to float32) are followed to the initializer.
-import type { OnnxInitializer, OnnxModelInfo, OnnxNode } from '../model/onnxProto';
+import type { OnnxInitializer, OnnxModelInfo, OnnxNode } from '../onnx/onnxProto';
 
 /** A weight a LoRA can patch. */
 export interface WeightTarget {

@@ -2,10 +2,10 @@
 // resolves to a MatMul / Gemm / Conv weight, W += Σ (alpha / rank × weight) · up @ down, computed in
 // float32 (float64 sums per row) and written back in the weight's dtype, on copies of the buffers.
 import { InputError, throwIfAborted } from '../errors';
-import { bfloat16Bits, toFloat16Bits } from '../model/float16';
-import { initializerBytes, type OnnxModelFiles } from '../model/onnxModelFiles';
-import type { OnnxInitializer, OnnxModelInfo } from '../model/onnxProto';
-import type { WeightPatch } from '../model/sessionCache';
+import { bfloat16Bits, toFloat16Bits } from '../onnx/float16';
+import { initializerBytes, type OnnxModelFiles } from '../onnx/onnxModelFiles';
+import type { OnnxInitializer, OnnxModelInfo } from '../onnx/onnxProto';
+import type { WeightPatch } from '../onnx/sessionCache';
 import { componentOfName, type LoraComponent } from './keyMapping';
 import type { LoraFile, LoraModule } from './loraFile';
 import { onnxWeightTargets, weightLayout, type WeightTarget } from './onnxTargets';

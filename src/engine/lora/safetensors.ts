@@ -5,7 +5,7 @@
 // range at a time, so memory stays bounded by what the caller uses.
 import { open, stat } from 'node:fs/promises';
 import { InputError, throwIfAborted } from '../errors';
-import { fromFloat16Bits } from '../model/float16';
+import { fromFloat16Bits } from '../onnx/float16';
 
 /** Default bound on the JSON header; real LoRA headers are at most a few MB. */
 export const MAX_SAFETENSORS_HEADER_BYTES = 100 * 1024 * 1024;

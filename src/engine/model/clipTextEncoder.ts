@@ -3,8 +3,8 @@
 // projection model). input_ids may be int32 (optimum) or int64 (other exporters); the session says which.
 import { ModelError } from '../errors';
 import { fixedDim, requireInput, requireOutput } from './componentIO';
-import type { OnnxSession, OnnxValueInfo } from './onnxSession';
-import type { FloatTensor } from './tensor';
+import type { OnnxSession, OnnxValueInfo } from '../onnx/onnxSession';
+import type { FloatTensor } from '../onnx/tensor';
 
 export interface TextEncoderOutput {
   /** [batch, sequenceLength, hiddenSize]. */

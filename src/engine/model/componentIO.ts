@@ -1,7 +1,7 @@
 // Checks that a session's graph has the inputs and outputs a component role needs, with an error that
 // lists what the graph does have (the usual cause: the wrong folder, or an exporter with other names).
 import { ModelError } from '../errors';
-import type { OnnxSession, OnnxValueInfo } from './onnxSession';
+import type { OnnxSession, OnnxValueInfo } from '../onnx/onnxSession';
 
 export type ComponentRole = 'text encoder' | 'UNet' | 'VAE decoder' | 'VAE encoder' | 'ControlNet';
 

@@ -1,9 +1,9 @@
 // Typed components from the session cache: `acquireComponent(cache, 'models/x/unet', UNet)` gives a UNet
 // whose session stays alive (and un-evicted) until the lease is released, typically at the end of a render.
 import { throwIfAborted } from '../errors';
-import { componentModelPath, nodeModelFileSystem, type ModelFileSystem } from './onnxModelFiles';
-import type { OnnxSession, OnnxSessionOptions } from './onnxSession';
-import type { SessionCache, WeightPatch } from './sessionCache';
+import { componentModelPath, nodeModelFileSystem, type ModelFileSystem } from '../onnx/onnxModelFiles';
+import type { OnnxSession, OnnxSessionOptions } from '../onnx/onnxSession';
+import type { SessionCache, WeightPatch } from '../onnx/sessionCache';
 
 export interface ComponentLease<T> {
   readonly component: T;

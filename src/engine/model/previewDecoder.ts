@@ -8,8 +8,8 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ModelError } from '../errors';
 import { imageTensorToRGB, type RGBImage } from '../image/rgbImage';
-import type { OnnxSession, OnnxValueInfo } from './onnxSession';
-import { floatTensor, formatDims, type FloatTensor } from './tensor';
+import type { OnnxSession, OnnxValueInfo } from '../onnx/onnxSession';
+import { floatTensor, formatDims, type FloatTensor } from '../onnx/tensor';
 
 /** The model folder's subfolder that holds a preview decoder, when the model ships one. */
 export const PREVIEW_DECODER_FOLDER = 'preview_decoder';

@@ -7,8 +7,8 @@
 // broadcasts into the Add, so such a UNet renders exactly like one exported without them.
 import { ModelError } from '../errors';
 import { requireInput, requireOutput } from './componentIO';
-import type { HostTensor, OnnxSession, OnnxValueInfo } from './onnxSession';
-import { formatDims, type FloatTensor } from './tensor';
+import type { HostTensor, OnnxSession, OnnxValueInfo } from '../onnx/onnxSession';
+import { formatDims, type FloatTensor } from '../onnx/tensor';
 
 const STANDARD_INPUTS = ['sample', 'timestep', 'encoder_hidden_states'];
 const DOWN_RESIDUAL = /^down_block_(?:additional_)?res(?:idual|_sample)?s?_?(\d+)$/;

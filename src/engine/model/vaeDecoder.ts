@@ -1,8 +1,8 @@
 // VAE decoder component: latents [batch, 4, h, w] -> image [batch, 3, 8h, 8w] in about [-1, 1].
 // The caller divides latents by the model's scaling factor first (it belongs to the model config).
 import { requireInput, requireOutput } from './componentIO';
-import type { OnnxSession } from './onnxSession';
-import type { FloatTensor } from './tensor';
+import type { OnnxSession } from '../onnx/onnxSession';
+import type { FloatTensor } from '../onnx/tensor';
 
 export class VAEDecoder {
   private readonly outputName: string;

@@ -10,8 +10,8 @@
 //   clamped to [-30, 20]).
 import { ModelError } from '../errors';
 import { requireInput, requireOutput } from './componentIO';
-import type { OnnxSession } from './onnxSession';
-import { elementCount, formatDims, type FloatTensor } from './tensor';
+import type { OnnxSession } from '../onnx/onnxSession';
+import { elementCount, formatDims, type FloatTensor } from '../onnx/tensor';
 
 export interface VAEEncodeOptions {
   /** Only for graphs that output `latent_parameters`. Default 'mean'. */

@@ -2,7 +2,7 @@
 // edit does not re-encode unchanged prompts. Truncation is reported, never silent.
 import type { CLIPTokenizer } from '../tokenizer';
 import type { CLIPTextEncoder } from '../model/clipTextEncoder';
-import type { FloatTensor } from '../model/tensor';
+import type { FloatTensor } from '../onnx/tensor';
 import type { StageTimings } from './StageTimings';
 
 export interface EncodedPrompt {

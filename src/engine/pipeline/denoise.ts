@@ -3,7 +3,7 @@
 import { addResiduals, controlActive, type ControlNet } from '../control/controlNet';
 import { throwIfAborted } from '../errors';
 import type { UNet, UNetResiduals } from '../model/unet';
-import { floatTensor, type FloatTensor } from '../model/tensor';
+import { floatTensor, type FloatTensor } from '../onnx/tensor';
 import type { RNG } from '../rng';
 import type { Scheduler } from '../schedulers';
 import type { StageTimings } from './StageTimings';

@@ -1,5 +1,5 @@
 // Small element-wise helpers for the denoising loop (float32 storage, float64 arithmetic per element).
-import { floatTensor, type FloatTensor } from '../model/tensor';
+import { floatTensor, type FloatTensor } from '../onnx/tensor';
 
 /** Stacks same-shaped [1, ...] tensors along the batch axis. */
 export function concatBatch(tensors: readonly FloatTensor[]): FloatTensor {

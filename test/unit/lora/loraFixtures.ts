@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { toFloat16Bits } from '../../../src/engine/model/float16';
+import { toFloat16Bits } from '../../../src/engine/onnx/float16';
 
 export interface TensorSpec {
   name: string;

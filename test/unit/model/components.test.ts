@@ -5,13 +5,13 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CancelledError } from '../../../src/engine/errors';
 import { CLIPTextEncoder } from '../../../src/engine/model/clipTextEncoder';
-import { readOnnxModelFiles } from '../../../src/engine/model/onnxModelFiles';
-import { OnnxSession } from '../../../src/engine/model/onnxSession';
+import { readOnnxModelFiles } from '../../../src/engine/onnx/onnxModelFiles';
+import { OnnxSession } from '../../../src/engine/onnx/onnxSession';
 import { ControlNet } from '../../../src/engine/control/controlNet';
 import { UNet } from '../../../src/engine/model/unet';
 import { VAEDecoder } from '../../../src/engine/model/vaeDecoder';
 import { VAEEncoder } from '../../../src/engine/model/vaeEncoder';
-import type { FloatTensor } from '../../../src/engine/model/tensor';
+import type { FloatTensor } from '../../../src/engine/onnx/tensor';
 import { allFixtures, asFloatTensor, maxAbsDiff, type ReferenceFixture } from './onnxFixtures';
 
 async function open(f: ReferenceFixture): Promise<OnnxSession> {

@@ -2,11 +2,11 @@
 // engine's default options (deterministic compute, graph optimisation 'all') and several threads.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readOnnxModelFiles } from '../../../src/engine/model/onnxModelFiles';
-import { OnnxSession } from '../../../src/engine/model/onnxSession';
+import { readOnnxModelFiles } from '../../../src/engine/onnx/onnxModelFiles';
+import { OnnxSession } from '../../../src/engine/onnx/onnxSession';
 import { UNet } from '../../../src/engine/model/unet';
 import { VAEDecoder } from '../../../src/engine/model/vaeDecoder';
-import type { FloatTensor } from '../../../src/engine/model/tensor';
+import type { FloatTensor } from '../../../src/engine/onnx/tensor';
 import { fixture } from './onnxFixtures';
 
 /** Deterministic pseudo-random floats in [-2, 2) (a 32-bit LCG; only the values' spread matters here). */

@@ -2,7 +2,7 @@
 // and their torch reference inputs/outputs.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FloatTensor } from '../../../src/engine/model/tensor';
+import type { FloatTensor } from '../../../src/engine/onnx/tensor';
 
 export const ONNX_FIXTURES = join(__dirname, '..', '..', 'fixtures', 'onnx');
 

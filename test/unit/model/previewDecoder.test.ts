@@ -13,8 +13,8 @@ import { ModelError } from '../../../src/engine/errors';
 import { fitLatentRGBFactors, latentToPreviewRGB } from '../../../src/engine/image/latentPreview';
 import { byteToUnit } from '../../../src/engine/image/rgbImage';
 import { readModelConfig } from '../../../src/engine/model/modelConfig';
-import { readOnnxModelFiles } from '../../../src/engine/model/onnxModelFiles';
-import { OnnxSession } from '../../../src/engine/model/onnxSession';
+import { readOnnxModelFiles } from '../../../src/engine/onnx/onnxModelFiles';
+import { OnnxSession } from '../../../src/engine/onnx/onnxSession';
 import {
   DEFAULT_PREVIEW_DECODER_CONFIG,
   PREVIEW_DECODER_FOLDER,
@@ -22,7 +22,7 @@ import {
   parsePreviewDecoderConfig,
   readPreviewDecoderConfig,
 } from '../../../src/engine/model/previewDecoder';
-import type { FloatTensor } from '../../../src/engine/model/tensor';
+import type { FloatTensor } from '../../../src/engine/onnx/tensor';
 import { VAEDecoder } from '../../../src/engine/model/vaeDecoder';
 import { VAEEncoder } from '../../../src/engine/model/vaeEncoder';
 import { fixture } from './onnxFixtures';

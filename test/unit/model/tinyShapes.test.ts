@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { CLIPTextEncoder } from '../../../src/engine/model/clipTextEncoder';
 import { acquireComponent } from '../../../src/engine/model/componentLease';
 import { readModelConfig } from '../../../src/engine/model/modelConfig';
-import { SessionCache } from '../../../src/engine/model/sessionCache';
+import { SessionCache } from '../../../src/engine/onnx/sessionCache';
 import { UNet } from '../../../src/engine/model/unet';
 import { VAEDecoder } from '../../../src/engine/model/vaeDecoder';
 import { VAEEncoder } from '../../../src/engine/model/vaeEncoder';
-import type { FloatTensor } from '../../../src/engine/model/tensor';
+import type { FloatTensor } from '../../../src/engine/onnx/tensor';
 
 const MODEL_DIR = process.env.IMGPROMPT_TEST_MODEL_DIR ?? join(__dirname, '..', '..', '..', 'models', 'tiny-shapes');
 const present = ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder'].every((c) => existsSync(join(MODEL_DIR, c, 'model.onnx')));

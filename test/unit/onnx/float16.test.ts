@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { float16ToFloat32, float32ToFloat16, fromFloat16Bits, toFloat16Bits } from '../../../src/engine/model/float16';
+import { float16ToFloat32, float32ToFloat16, fromFloat16Bits, toFloat16Bits } from '../../../src/engine/onnx/float16';
 
 // Bit patterns from the IEEE 754 binary16 definition (and numpy.float16(x).view(np.uint16)).
 test('known values convert to the IEEE binary16 bit patterns', () => {

@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { initializerBytes, readOnnxModelFiles } from '../../../src/engine/model/onnxModelFiles';
-import { OnnxProtoError, parseOnnxModel } from '../../../src/engine/model/onnxProto';
-import { fixture } from './onnxFixtures';
+import { initializerBytes, readOnnxModelFiles } from '../../../src/engine/onnx/onnxModelFiles';
+import { OnnxProtoError, parseOnnxModel } from '../../../src/engine/onnx/onnxProto';
+import { fixture } from '../model/onnxFixtures';
 
 test('reads graph inputs, outputs, opsets and nodes', () => {
   const info = parseOnnxModel(readFileSync(fixture('unet_timestep_float32_batch').modelPath));

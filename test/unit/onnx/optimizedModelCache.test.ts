@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readOnnxModelFiles, type OnnxModelFiles } from '../../../src/engine/model/onnxModelFiles';
-import { OnnxSession, ONNXRUNTIME_VERSION, type HostTensor, type OnnxSessionOptions } from '../../../src/engine/model/onnxSession';
-import { MAX_INLINE_BYTES_TO_CACHE, OptimizedModelCache, optimizedModelKey, type OptimizedModelKeyParts } from '../../../src/engine/model/optimizedModelCache';
-import { fixture } from './onnxFixtures';
+import { readOnnxModelFiles, type OnnxModelFiles } from '../../../src/engine/onnx/onnxModelFiles';
+import { OnnxSession, ONNXRUNTIME_VERSION, type HostTensor, type OnnxSessionOptions } from '../../../src/engine/onnx/onnxSession';
+import { MAX_INLINE_BYTES_TO_CACHE, OptimizedModelCache, optimizedModelKey, type OptimizedModelKeyParts } from '../../../src/engine/onnx/optimizedModelCache';
+import { fixture } from '../model/onnxFixtures';
 
 const root = mkdtempSync(join(tmpdir(), 'imgprompt-optimized-cache-'));
 after(() => rmSync(root, { recursive: true, force: true }));

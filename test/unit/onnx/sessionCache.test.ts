@@ -4,14 +4,14 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, utimesSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CancelledError, ModelError } from '../../../src/engine/errors';
-import { nodeModelFileSystem, type ModelFileSystem, type OnnxModelFiles } from '../../../src/engine/model/onnxModelFiles';
-import { OnnxSession } from '../../../src/engine/model/onnxSession';
-import { SessionCache, type WeightPatch } from '../../../src/engine/model/sessionCache';
+import { nodeModelFileSystem, type ModelFileSystem, type OnnxModelFiles } from '../../../src/engine/onnx/onnxModelFiles';
+import { OnnxSession } from '../../../src/engine/onnx/onnxSession';
+import { SessionCache, type WeightPatch } from '../../../src/engine/onnx/sessionCache';
 import { UNet } from '../../../src/engine/model/unet';
 import { acquireComponent } from '../../../src/engine/model/componentLease';
 import { VAEDecoder } from '../../../src/engine/model/vaeDecoder';
 import { VAEEncoder } from '../../../src/engine/model/vaeEncoder';
-import { asFloatTensor, fixture, maxAbsDiff } from './onnxFixtures';
+import { asFloatTensor, fixture, maxAbsDiff } from '../model/onnxFixtures';
 
 const root = mkdtempSync(join(tmpdir(), 'imgprompt-session-cache-'));
 after(() => rmSync(root, { recursive: true, force: true }));
