@@ -12,8 +12,8 @@ import { join, relative, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { Engine, type RGBImage } from '../src/engine/index';
-import { judgeImage, sameVerdict, scoreSet, SCORE_FIELDS, type EvalItem, type JudgeVerdict, type SetScore } from '../src/engine/eval/index';
-import { EVAL_SETTINGS, loadEvalSets, renderEvalImage, shuffledPrompts } from '../src/engine/eval/evalSets';
+import { judgeImage, sameVerdict, scoreSet, SCORE_FIELDS, type EvalItem, type JudgeVerdict, type SetScore } from './eval/index';
+import { EVAL_SETTINGS, loadEvalSets, renderEvalImage, shuffledPrompts } from './eval/evalSets';
 import { positiveIntegerOption } from './benchStats';
 
 const root = resolve(__dirname, '..');

@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Engine, PRECISIONS, type PrecisionName, type RGBImage } from '../src/engine/index';
-import { judgeImage, sameVerdict, scoreSet, type JudgeVerdict, type SetScore } from '../src/engine/eval/index';
-import { EVAL_SETTINGS, loadEvalSets, renderEvalImage, shuffledPrompts } from '../src/engine/eval/evalSets';
+import { judgeImage, sameVerdict, scoreSet, type JudgeVerdict, type SetScore } from './eval/index';
+import { EVAL_SETTINGS, loadEvalSets, renderEvalImage, shuffledPrompts } from './eval/evalSets';
 import { positiveIntegerOption } from './benchStats';
 
 const root = resolve(__dirname, '..');

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Engine, canny, encodePixelsToPng, hintOutputPath, resolveScene, type RenderJob, type RenderResult, type RGBImage } from '../../src/engine/index';
-import { judgeImage, MAX_DISTANCE, PALETTE } from '../../src/engine/eval/judge';
+import { judgeImage, MAX_DISTANCE, PALETTE } from '../../scripts/eval/judge';
 import { modelDir, modelName, repoRoot, tempProject } from './modelUnderTest';
 
 const builtinModelsDir = dirname(modelDir);

@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { Engine } from '../../src/engine/index';
-import { judgeImage, roundLikePython, scoreSet, type EvalItem, type JudgeVerdict, type SetScore } from '../../src/engine/eval/index';
-import { loadEvalSets, renderEvalImage, shuffledPrompts } from '../../src/engine/eval/evalSets';
+import { judgeImage, roundLikePython, scoreSet, type EvalItem, type JudgeVerdict, type SetScore } from '../../scripts/eval/index';
+import { loadEvalSets, renderEvalImage, shuffledPrompts } from '../../scripts/eval/evalSets';
 import { modelDir, modelName, repoRoot } from './modelUnderTest';
 
 const JUDGE_FIXTURES = join(repoRoot, 'test', 'fixtures', 'reference', 'judge');

@@ -1,5 +1,5 @@
 """Writes the pixel judge's reference cases (test/fixtures/reference/judge/): a few PNGs and judge.py's
-verdict on each, so the TypeScript port (src/engine/eval/judge.ts) can be checked rule for rule.
+verdict on each, so the TypeScript port (scripts/eval/judge.ts) can be checked rule for rule.
 
     /usr/bin/python3 tools/tiny-model/judge_fixtures.py
 

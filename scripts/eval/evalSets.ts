@@ -3,12 +3,8 @@
 // scheduler config), guidance 7.5, negative "", each item's seed with the torch CPU generator.
 import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { InputError } from '../errors';
-import type { RGBImage } from '../image/rgbImage';
-import type { Engine } from '../pipeline/Engine';
-import { resolveScene } from '../scene';
+import { InputError, resolveScene, type Engine, type PrecisionName, type RGBImage } from '../../src/engine/index';
 import type { EvalItem } from './score';
-import type { PrecisionName } from '../scene/sceneSpec';
 
 export const EVAL_SETTINGS = { width: 128, height: 128, steps: 20, sampler: 'euler', schedule: 'normal', guidance: 7.5, negative: '' } as const;
 

@@ -4,7 +4,7 @@
 // are the non-background pixels within 60 RGB units of their palette colour; the object colour is the
 // most common of those; its position is the centroid of every pixel of that colour. Ties go to the
 // earlier palette colour (numpy's argmin / argmax).
-import type { RGBImage } from '../image/rgbImage';
+import type { RGBImage } from '../../src/engine/index';
 
 /** The training palette of tools/tiny-model/scenes.py (COLOURS), in its order. */
 export const PALETTE: readonly { readonly name: string; readonly rgb: readonly [number, number, number] }[] = [
