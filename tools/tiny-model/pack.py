@@ -1,5 +1,6 @@
-"""Packs the training state into one compact, self-contained checkpoint (<= ~40 MB) that is committed as
-tools/tiny-model/checkpoints/latest.pt: tokenizer merges, VAE, EMA weights (float32, what is exported and
+"""Packs the training state into one compact, self-contained checkpoint (<= ~40 MB),
+tools/tiny-model/checkpoints/latest.pt (a build output git ignores; README.md says how to get the shipped
+one): tokenizer merges, VAE, EMA weights (float32, what is exported and
 evaluated), raw training weights (float16) and the attribute heads. The optimiser state is left out to
 stay small; `train.py --resume-from` restarts it with a short warm-up.
 
