@@ -2,9 +2,10 @@
 //
 // - 'int8': every MatMul whose second input is a float32 weight matrix [K, N] becomes onnxruntime's
 //   com.microsoft.DynamicQuantizeMatMul: the weights are stored as int8 with one scale per output column
-//   (symmetric, round to nearest, ±127), the activations are quantized to uint8 per call by the kernel,
-//   and a following bias Add ([N] constant) moves into the operator. On CPUs with VNNI this runs the
-//   projections 2–3x faster (docs/benchmarks.md); the convolutions stay float32.
+//   (symmetric, round to nearest, 7-bit range ±63, see INT8_WEIGHT_MAX), the activations are quantized
+//   to uint8 per call by the kernel, and a following bias Add ([N] constant) moves into the operator. On
+//   CPUs with VNNI this runs the projections 2–3x faster (docs/benchmarks.md); the convolutions stay
+//   float32.
 // - 'fp16' / 'bf16': every float32 weight is rounded to the nearest float16 / bfloat16 value and kept as
 //   float32. The arithmetic is exactly that of an export stored in that precision and widened at load,
 //   which is what onnxruntime's CPU provider does with such an export; it measures the quality cost of
@@ -25,9 +26,22 @@ import type { WeightPatch } from './sessionCache';
 
 export type Precision = PrecisionName;
 
-/** Version of the transforms below; part of the patch key, so a change re-creates cached graphs. */
-export const PRECISION_TRANSFORM_VERSION = 1;
+/**
+ * Version of the transforms below; part of the patch key, so a change re-creates cached graphs.
+ * 2: int8 weights in ±63 instead of ±127.
+ */
+export const PRECISION_TRANSFORM_VERSION = 2;
 
+/**
+ * Largest |int8 weight|. onnxruntime's u8 × s8 GEMM on x86 CPUs without VNNI (AVX2, AVX-512 without
+ * VNNI) multiplies with vpmaddubsw, which adds each pair of uint8 × int8 products into an int16 with
+ * saturation: with weights up to ±127 a pair reaches 2 · 255 · 127 = 64770 and is clipped, so the
+ * output depends on the CPU (measured 15 % off the operator's definition on AVX2). With ±63 a pair is
+ * at most 2 · 255 · 63 = 32130 < 32767: the integer products are exact on every kernel, and a render's
+ * bytes do not depend on whether the CPU has VNNI. It is the `reduce_range` of onnxruntime's
+ * quantization tool, applied everywhere.
+ */
+export const INT8_WEIGHT_MAX = 63;
 
 const FLOAT = 1;
 const INT8 = 3;
@@ -49,7 +63,7 @@ export interface PrecisionResult {
   readonly report: PrecisionReport;
 }
 
-/** Quantizes W [K, N] (row-major) per column: int8 values and N scales, scale = max|W[:, n]| / 127. */
+/** Quantizes W [K, N] (row-major) per column: int8 values in ±INT8_WEIGHT_MAX and N scales, scale = max|W[:, n]| / INT8_WEIGHT_MAX. */
 export function quantizeColumnsInt8(weights: Float32Array, k: number, n: number): { values: Int8Array; scales: Float32Array } {
   if (weights.length !== k * n) throw new RangeError(`quantizeColumnsInt8: ${weights.length} values do not fill [${k}, ${n}]`);
   const max = new Float64Array(n);
@@ -61,13 +75,13 @@ export function quantizeColumnsInt8(weights: Float32Array, k: number, n: number)
     }
   }
   const scales = new Float32Array(n);
-  for (let c = 0; c < n; c++) scales[c] = max[c] > 0 && Number.isFinite(max[c]) ? max[c] / 127 : 1;
+  for (let c = 0; c < n; c++) scales[c] = max[c] > 0 && Number.isFinite(max[c]) ? max[c] / INT8_WEIGHT_MAX : 1;
   const values = new Int8Array(k * n);
   for (let r = 0; r < k; r++) {
     const base = r * n;
     for (let c = 0; c < n; c++) {
       const q = roundHalfEven(weights[base + c] / scales[c]);
-      values[base + c] = q > 127 ? 127 : q < -127 ? -127 : q;
+      values[base + c] = q > INT8_WEIGHT_MAX ? INT8_WEIGHT_MAX : q < -INT8_WEIGHT_MAX ? -INT8_WEIGHT_MAX : q;
     }
   }
   return { values, scales };

@@ -14,7 +14,7 @@ import { nodeModelFileSystem, readExternalData, readOnnxModelFiles, type OnnxMod
 import { parseOnnxModel } from '../../../src/engine/onnx/onnxProto';
 import { OnnxSession, type HostTensor } from '../../../src/engine/onnx/onnxSession';
 import { ProtoWriter } from '../../../src/engine/onnx/onnxWriter';
-import { applyPrecision, precisionPatch, quantizeColumnsInt8, roundHalfEven, roundToBfloat16, roundToFloat16 } from '../../../src/engine/onnx/precision';
+import { applyPrecision, INT8_WEIGHT_MAX, precisionPatch, quantizeColumnsInt8, roundHalfEven, roundToBfloat16, roundToFloat16 } from '../../../src/engine/onnx/precision';
 import { composePatches, SessionCache } from '../../../src/engine/onnx/sessionCache';
 import { mulberry32 } from '../prng';
 import { fixture } from '../model/onnxFixtures';
@@ -160,15 +160,16 @@ function relMaxDiff(actual: ArrayLike<number>, expected: ArrayLike<number>): num
   return diff / scale;
 }
 
-test('quantizeColumnsInt8: per-column symmetric scales, ties to even, ±127', () => {
-  // Column 0: max 31.75 → scale 0.25; 0.625 / 0.25 = 2.5 rounds to 2, 0.875 / 0.25 = 3.5 to 4. Column 1:
-  // all zero → scale 1. Column 2: max 1.27 → scale 0.01, 0.5 → 50.
-  const w = Float32Array.from([0.625, 0, 1.27, -31.75, 0, 0.5, 0.875, 0, -1.27]);
+test('quantizeColumnsInt8: per-column symmetric scales, ties to even, ±63', () => {
+  // Column 0: max 15.75 → scale 0.25; 0.625 / 0.25 = 2.5 rounds to 2, 0.875 / 0.25 = 3.5 to 4. Column 1:
+  // all zero → scale 1. Column 2: max 0.63 → scale 0.01, 0.5 → 50.
+  const w = Float32Array.from([0.625, 0, 0.63, -15.75, 0, 0.5, 0.875, 0, -0.63]);
   const { values: q, scales } = quantizeColumnsInt8(w, 3, 3);
+  assert.equal(INT8_WEIGHT_MAX, 63);
   assert.equal(scales[0], 0.25);
   assert.equal(scales[1], 1);
   assert.ok(Math.abs(scales[2] - 0.01) < 1e-9, String(scales[2]));
-  assert.deepEqual([...q], [2, 0, 127, -127, 0, 50, 4, 0, -127]);
+  assert.deepEqual([...q], [2, 0, 63, -63, 0, 50, 4, 0, -63]);
   assert.deepEqual([roundHalfEven(0.5), roundHalfEven(1.5), roundHalfEven(2.5), roundHalfEven(-0.5), roundHalfEven(-1.5), roundHalfEven(-2.6)], [0, 2, 2, -0, -2, -3]);
   assert.throws(() => quantizeColumnsInt8(w, 2, 2), RangeError);
 });
@@ -184,13 +185,22 @@ test('int8: MatMuls with weight matrices become DynamicQuantizeMatMul, and onnxr
   const names = q.info.initializers.map((i) => i.name);
   assert.ok(!names.includes('W1') && !names.includes('W2'), 'replaced float weights are dropped');
   assert.ok(names.includes('Ws') && names.includes('b1'));
-  assert.equal(q.info.initializers.find((i) => i.name === 'W1_int8')?.dataType, 3);
+  const w1 = q.info.initializers.find((i) => i.name === 'W1_int8');
+  assert.equal(w1?.dataType, 3);
+  assert.equal(w1.data.kind, 'raw');
+  if (w1.data.kind === 'raw') {
+    const stored = new Int8Array(q.modelBytes.slice(w1.data.offset, w1.data.offset + w1.data.length).buffer);
+    assert.deepEqual(stored, quantizeColumnsInt8(W1, K, N).values);
+    assert.equal(Math.max(...stored.map(Math.abs)), INT8_WEIGHT_MAX, 'every column reaches ±63, no further');
+  }
   assert.equal(files.info.nodes.length, 5, 'the input files are untouched');
 
   const x = values(9, B * S * K, 1.5);
   const feeds = { x: { data: x, dims: [B, S, K] } };
   const out = await run(q, feeds);
-  // The reference: each quantized MatMul evaluated here from the operator's definition.
+  // The reference: each quantized MatMul evaluated here from the operator's definition. The input spans
+  // uint8 0..255, so a kernel that saturated pairs of products in int16 (onnxruntime's AVX2 u8 × s8 GEMM
+  // with weights beyond ±64) would miss this by about 15 %.
   const h = referenceQuantizedMatMul(x, B * S, K, W1, N, B1).map((v) => Math.max(0, v));
   const y = referenceQuantizedMatMul(h, B * S, N, W2, K);
   const yDiff = relMaxDiff(out.y.data, y);
@@ -300,7 +310,7 @@ test('precision patches: keys name the variant, are cacheable, compose after ano
   assert.ok(out.info.nodes.some((n) => n.opType === 'DynamicQuantizeMatMul'));
 });
 
-test('tiny-shapes UNet: every variant stays close to float32, int8 runs reproducibly', { skip: !existsSync(TINY_UNET) && 'models/tiny-shapes is absent' }, async () => {
+test('tiny-shapes UNet: every variant stays close to float32, int8 runs reproducibly', { skip: !existsSync(TINY_UNET) && 'models/tiny-shapes is absent' }, async (t) => {
   const files = await readOnnxModelFiles(TINY_UNET);
   const session = await OnnxSession.create(files, SESSION);
   const feeds: Record<string, HostTensor> = {};
@@ -315,8 +325,9 @@ test('tiny-shapes UNet: every variant stays close to float32, int8 runs reproduc
   }
   const reference = (await session.run(feeds)).out_sample ?? Object.values(await session.run(feeds))[0];
   await session.dispose();
-  // Tolerances (relative to the largest |output|): measured 0.4 % (int8), 0.02 % (fp16), 0.2 % (bf16).
-  const limits = { int8: 0.02, fp16: 0.002, bf16: 0.01 } as const;
+  // Tolerances (relative to the largest |output|): measured 1.7 % (int8; 1.0 % with ±127 weights computed
+  // exactly), 0.05 % (fp16), 0.5 % (bf16).
+  const limits = { int8: 0.03, fp16: 0.002, bf16: 0.01 } as const;
   const fusedAttention = fuseAttention(files).fused;
   assert.ok(fusedAttention > 0);
   for (const precision of ['int8', 'fp16', 'bf16'] as const) {
@@ -324,6 +335,7 @@ test('tiny-shapes UNet: every variant stays close to float32, int8 runs reproduc
     assert.equal(fuseAttention(variant).fused, fusedAttention, `${precision}: attention still fuses (Q, K, V from quantized projections)`);
     const first = Object.values(await run(variant, feeds))[0];
     const diff = relMaxDiff(first.data, reference.data);
+    t.diagnostic(`${precision}: relative difference from float32 ${diff.toExponential(2)}`);
     assert.ok(diff > 0 && diff < limits[precision], `${precision}: relative difference ${diff}`);
     if (precision === 'int8') {
       const second = Object.values(await run((await applyPrecision(files, precision)).files, feeds))[0];
