@@ -1,6 +1,6 @@
 // Session creation with and without the optimized-graph cache, and UNet call time by thread settings.
 // `nice -n 19 node --import tsx scripts/bench-load.ts [model folder...]`; default: models/tiny-shapes and
-// the toy random SD 1.5 (tools/sd15-random, generated into the cache when absent); `full` names the
+// the toy random SD 1.5 (tools/sd15_random, generated into the cache when absent); `full` names the
 // full-size one. Per component: read + create without a cache, the first load with a cache (writes the
 // entry; a fresh cache folder each time) and a cached load, medians of BENCH_RUNS (default 5); then one
 // UNet call from a cold and from a cached session, compared bit for bit. Last, the UNet of the first

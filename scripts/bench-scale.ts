@@ -1,5 +1,5 @@
 // `npm run bench:scale`: the engine at Stable Diffusion 1.5 scale on the random-weight model of
-// tools/sd15-random (IMGPROMPT_SCALE=full, the default, or toy; generated into the cache when absent).
+// tools/sd15_random (IMGPROMPT_SCALE=full, the default, or toy; generated into the cache when absent).
 // One run prints one table: cold session creation per component, UNet time per step (batch 2, as with
 // classifier-free guidance) at 512² and 256², the FLOPs of one UNet call counted from the config, the
 // time that count would take at this machine's measured float32 matmul peak (onnxruntime, same threads),
@@ -36,7 +36,8 @@ async function timeMs(fn: () => Promise<unknown>, count: number): Promise<number
 }
 
 function runPython(args: string[]): string {
-  const result = spawnSync(python, [join(repoRoot, 'tools', 'sd15-random', 'bench_torch.py'), ...args], {
+  const result = spawnSync(python, ['-m', 'tools.sd15_random.bench_torch', ...args], {
+    cwd: repoRoot,
     encoding: 'utf8',
     env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' },
     maxBuffer: 1 << 24,

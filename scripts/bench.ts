@@ -97,9 +97,10 @@ async function main(): Promise<void> {
 
     // PyTorch eager on the same weights, same algorithm, same machine, same run.
     const python = '/usr/bin/python3';
-    const torchBench = join(root, 'tools', 'tiny-model', 'bench_torch.py');
+    const torchBench = join(root, 'tools', 'tiny_model', 'bench_torch.py');
     if (existsSync(python) && existsSync(torchBench)) {
-      const run = spawnSync(python, [torchBench, '--steps', String(steps), '--runs', String(runs)], {
+      const run = spawnSync(python, ['-m', 'tools.tiny_model.bench_torch', '--steps', String(steps), '--runs', String(runs)], {
+        cwd: root,
         encoding: 'utf8',
         env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' },
       });
@@ -114,7 +115,7 @@ async function main(): Promise<void> {
         rows.push(['PyTorch eager', `not measured (${(run.stderr || line).trim().split('\n').pop()})`]);
       }
     } else {
-      rows.push(['PyTorch eager', 'not measured (python3-torch or tools/tiny-model/bench_torch.py missing)']);
+      rows.push(['PyTorch eager', 'not measured (python3-torch or tools/tiny_model/bench_torch.py missing)']);
     }
 
     const width = Math.max(...rows.map(([k]) => k.length));

@@ -1,4 +1,4 @@
-// `npm run eval:model`: the tiny-shapes quality evaluation of tools/tiny-model/eval.py run through the
+// `npm run eval:model`: the tiny-shapes quality evaluation of tools/tiny_model/eval.py run through the
 // engine: every prompt of results/eval_prompts.json (seen, held out, and the shuffled control) rendered
 // in memory with eval.py's settings, judged by the port of judge.py, and printed as eval.json's table
 // beside the PyTorch figures of results/eval.json. eval.json holds no per-image verdicts, so per-image
@@ -17,7 +17,7 @@ import { EVAL_SETTINGS, loadEvalSets, renderEvalImage, shuffledPrompts } from '.
 import { positiveIntegerOption } from './benchStats';
 
 const root = resolve(__dirname, '..');
-const results = join(root, 'tools', 'tiny-model', 'results');
+const results = join(root, 'tools', 'tiny_model', 'results');
 const GRID = { tile: 128, pad: 2, cols: 8 } as const;
 
 type SetName = 'seen' | 'held_out' | 'shuffled_control';

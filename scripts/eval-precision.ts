@@ -17,7 +17,7 @@ import { positiveIntegerOption } from './benchStats';
 
 const root = resolve(__dirname, '..');
 const modelDir = join(root, 'models', 'tiny-shapes');
-const results = join(root, 'tools', 'tiny-model', 'results');
+const results = join(root, 'tools', 'tiny_model', 'results');
 type SetName = 'seen' | 'held_out' | 'shuffled_control';
 const SET_NAMES: readonly SetName[] = ['seen', 'held_out', 'shuffled_control'];
 

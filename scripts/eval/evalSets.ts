@@ -1,4 +1,4 @@
-// The evaluation sets of tools/tiny-model/eval.py (results/eval_prompts.json) and their renders through
+// The evaluation sets of tools/tiny_model/eval.py (results/eval_prompts.json) and their renders through
 // the engine with eval.py's settings: native 128x128, 20 Euler steps (normal schedule: the model's own
 // scheduler config), guidance 7.5, negative "", each item's seed with the torch CPU generator.
 import { readFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// The deterministic pixel judge of tools/tiny-model/judge.py, ported rule for rule so the engine's renders
+// The deterministic pixel judge of tools/tiny_model/judge.py, ported rule for rule so the engine's renders
 // of the tiny-shapes model are scored exactly like the PyTorch ones: every pixel takes the nearest of the
 // eight palette colours; the background is the most common of them on the 2-pixel border; object pixels
 // are the non-background pixels within 60 RGB units of their palette colour; the object colour is the
@@ -6,7 +6,7 @@
 // earlier palette colour (numpy's argmin / argmax).
 import type { RGBImage } from '../../src/engine/index';
 
-/** The training palette of tools/tiny-model/scenes.py (COLOURS), in its order. */
+/** The training palette of tools/tiny_model/scenes.py (COLOURS), in its order. */
 export const PALETTE: readonly { readonly name: string; readonly rgb: readonly [number, number, number] }[] = [
   { name: 'red', rgb: [220, 40, 40] },
   { name: 'green', rgb: [40, 170, 60] },

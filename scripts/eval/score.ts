@@ -1,4 +1,4 @@
-// The per-set figures of tools/tiny-model/eval.py (score): colour and side accuracies in percent, rounded
+// The per-set figures of tools/tiny_model/eval.py (score): colour and side accuracies in percent, rounded
 // to one decimal the way Python's round() does, so the engine's table reads like results/eval.json.
 import { horizontalSide, verticalSide, type JudgeVerdict } from './judge';
 

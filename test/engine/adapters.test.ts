@@ -24,7 +24,7 @@ function foreground(image: RGBImage): Uint8Array {
   return mask;
 }
 
-/** tools/tiny-model/styles.py outline_score: share of dark pixels (luma < 90) in the 2-pixel inner rim of the foreground. */
+/** tools/tiny_model/styles.py outline_score: share of dark pixels (luma < 90) in the 2-pixel inner rim of the foreground. */
 function outlineScore(image: RGBImage): number {
   const { width: w, height: h } = image;
   const fg = foreground(image);

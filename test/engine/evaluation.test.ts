@@ -1,6 +1,6 @@
 // The tiny-shapes quality evaluation through the engine. First the port of the pixel judge and of
 // eval.py's scoring against the Python originals (test/fixtures/reference/judge/, written by
-// tools/tiny-model/judge_fixtures.py); then a fixed subset of results/eval_prompts.json rendered with
+// tools/tiny_model/judge_fixtures.py); then a fixed subset of results/eval_prompts.json rendered with
 // eval.py's settings, held to lower bounds the model passes with margin (full figures: npm run eval:model).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +14,7 @@ import { loadEvalSets, renderEvalImage, shuffledPrompts } from '../../scripts/ev
 import { modelDir, modelName, repoRoot } from './modelUnderTest';
 
 const JUDGE_FIXTURES = join(repoRoot, 'test', 'fixtures', 'reference', 'judge');
-const PROMPTS = join(repoRoot, 'tools', 'tiny-model', 'results', 'eval_prompts.json');
+const PROMPTS = join(repoRoot, 'tools', 'tiny_model', 'results', 'eval_prompts.json');
 
 interface JudgeCase {
   file: string;
@@ -28,7 +28,7 @@ interface JudgeReference {
   scores: { items: EvalItem[]; score: SetScore }[];
 }
 
-describe('pixel judge and scoring vs tools/tiny-model (judge.py, eval.py)', () => {
+describe('pixel judge and scoring vs tools/tiny_model (judge.py, eval.py)', () => {
   const reference = JSON.parse(readFileSync(join(JUDGE_FIXTURES, 'verdicts.json'), 'utf8')) as JudgeReference;
 
   test('every fixture image gets judge.py\'s verdict (colours exactly, centroid within 1e-12)', async () => {

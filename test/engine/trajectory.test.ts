@@ -1,5 +1,5 @@
 // The TypeScript engine against the PyTorch reference (test/fixtures/reference/model/trajectory.json,
-// written by tools/tiny-model/make_fixtures.py from the shipped weights): same prompt ids, same initial
+// written by tools/tiny_model/make_fixtures.py from the shipped weights): same prompt ids, same initial
 // noise, the latents after every Euler step within 1e-3 (onnxruntime vs torch float32 kernels), and
 // the decoded image within ±1 per channel.
 import { describe, test } from 'node:test';
@@ -44,7 +44,7 @@ describe('engine vs the PyTorch reference trajectory', { skip: process.env.IMGPR
       const file = join(modelDir, component, 'model.onnx');
       assert.ok(existsSync(file), `${file} is missing`);
       const actual = createHash('sha256').update(readFileSync(file)).digest('hex');
-      assert.equal(actual, sha, `${component}/model.onnx changed since the fixture was made: rerun tools/tiny-model/make_fixtures.py`);
+      assert.equal(actual, sha, `${component}/model.onnx changed since the fixture was made: rerun tools/tiny_model/make_fixtures.py`);
     }
   });
 

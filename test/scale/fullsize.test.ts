@@ -1,5 +1,5 @@
 // The engine at real Stable Diffusion 1.5 scale, on a random-weight model in exactly optimum's ONNX layout
-// (tools/sd15-random), generated into the cache on first use. Not part of the default suite:
+// (tools/sd15_random), generated into the cache on first use. Not part of the default suite:
 //   IMGPROMPT_SCALE=full|toy node --import tsx --test test/scale/fullsize.test.ts
 // full (default) is SD 1.5's architecture (~4.3 GB, UNet weights in external data); toy has the same
 // structure, narrower. Renders 256x256 and 512x512 for 2 steps in-process with every sampler and checks
@@ -49,13 +49,12 @@ interface Description {
   tokens?: number[][];
 }
 
-/** tools/sd15-random/describe.py: FLOPs and module names read off the PyTorch modules, and token ids. */
+/** tools/sd15_random/describe.py: FLOPs and module names read off the PyTorch modules, and token ids. */
 function describeModules(height: number, width: number, batch: number, tokenize?: { dir: string; prompts: string[] }, of: Scale = scale): Description {
   const python = process.env.IMGPROMPT_PYTHON ?? '/usr/bin/python3';
-  const script = join(repoRoot, 'tools', 'sd15-random', 'describe.py');
-  const args = [script, '--scale', of, '--height', String(height), '--width', String(width), '--batch', String(batch)];
+  const args = ['-m', 'tools.sd15_random.describe', '--scale', of, '--height', String(height), '--width', String(width), '--batch', String(batch)];
   if (tokenize) args.push('--tokenizer', tokenize.dir, ...tokenize.prompts.flatMap((p) => ['--prompt', p]));
-  const result = spawnSync(python, args, { encoding: 'utf8', env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' }, maxBuffer: 1 << 24 });
+  const result = spawnSync(python, args, { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' }, maxBuffer: 1 << 24 });
   assert.equal(result.status, 0, `describe.py failed: ${result.stderr}`);
   return JSON.parse(result.stdout.trim().split('\n').at(-1) as string) as Description;
 }

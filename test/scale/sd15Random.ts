@@ -1,5 +1,5 @@
 // The random-weight Stable Diffusion 1.5 model folder that the scale test and `npm run bench:scale` use:
-// where it lives, generating it on demand (tools/sd15-random/make_model.sh), and the UNet's FLOPs per
+// where it lives, generating it on demand (tools/sd15_random/make_model.sh), and the UNet's FLOPs per
 // call counted from its config.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -47,10 +47,10 @@ export function ensureSd15Random(scale: Scale): { dir: string; generatedMs: numb
   const info = readRandomWeightsInfo(dir);
   if (info?.scale === scale) return { dir, generatedMs: 0 };
   const start = performance.now();
-  const result = spawnSync('sh', [join(repoRoot, 'tools', 'sd15-random', 'make_model.sh'), '--scale', scale, '--out', dir], {
+  const result = spawnSync('sh', [join(repoRoot, 'tools', 'sd15_random', 'make_model.sh'), '--scale', scale, '--out', dir], {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
-  if (result.status !== 0) throw new Error(`tools/sd15-random/make_model.sh --scale ${scale} failed (exit ${result.status ?? result.signal})`);
+  if (result.status !== 0) throw new Error(`tools/sd15_random/make_model.sh --scale ${scale} failed (exit ${result.status ?? result.signal})`);
   if (readRandomWeightsInfo(dir)?.scale !== scale) throw new Error(`make_model.sh finished but ${dir} has no random_weights.json for scale ${scale}`);
   return { dir, generatedMs: performance.now() - start };
 }

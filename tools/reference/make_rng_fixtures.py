@@ -2,7 +2,7 @@
 """Writes test/fixtures/reference/rng/torch_randn.json: exact float32 bits of torch.randn on the CPU.
 
 Reference for src/engine/rng (TorchCPUGenerator). Run with Debian's torch (tools only, never at run time):
-    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 tools/reference/make_rng_fixtures.py
+    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 -m tools.reference.make_rng_fixtures
 Each case seeds a fresh torch.Generator and draws one or more tensors in sequence from it, so the
 fixtures also pin how a stream continues across calls (ancestral noise after the initial noise) and
 the Box-Muller cache of the small-tensor path. Small tensors store every value as base64 of

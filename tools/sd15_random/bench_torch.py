@@ -1,7 +1,8 @@
 """PyTorch side of `npm run bench:scale` (scripts/bench-scale.ts).
 
-    bench_torch.py matmul-graph OUT N      writes a one-node MatMul graph (float32 [N,N] x [N,N]) to OUT
-    bench_torch.py unet --scale S --seed K --sizes 64x64,32x32 --batch 2 --runs R --threads T
+    python3 -m tools.sd15_random.bench_torch matmul-graph OUT N
+        writes a one-node MatMul graph (float32 [N,N] x [N,N]) to OUT
+    python3 -m tools.sd15_random.bench_torch unet --scale S --seed K --sizes 64x64,32x32 --batch 2 --runs R --threads T
         rebuilds the UNet with make_model.py's seeded random weights (the same weights as the ONNX export)
         and prints JSON: median eager milliseconds per UNet call per latent size, and torch.mm GFLOPS
 """
@@ -9,15 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import sys
 import time
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import sd15  # noqa: E402
+from . import sd15
 
 
 def matmul_graph(out: str, n: int) -> None:

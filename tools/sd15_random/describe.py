@@ -7,9 +7,10 @@ references for the engine-side tests:
 - modules: the dotted paths of every Linear and Conv2d of the UNet and the text encoder, the names
   LoRA keys use;
 - tokens (with --tokenizer DIR and --prompt TEXT, repeatable): the 77 ids of each prompt from the
-  Python CLIP tokenizer of tools/tiny-model/clip_bpe.py reading DIR's vocab.json and merges.txt.
+  Python CLIP tokenizer of tools/tiny_model/clip_bpe.py reading DIR's vocab.json and merges.txt.
 
-    describe.py --scale toy --height 32 --width 32 --batch 2   -> prints JSON {"flops": {...}, "modules": {...}}
+    python3 -m tools.sd15_random.describe --scale toy --height 32 --width 32 --batch 2
+        -> prints JSON {"flops": {...}, "modules": {...}}
 
 The toy scale runs on real (random) weights; --scale full is run on the 'meta' device (shapes only, no
 weights, no arithmetic), so it needs neither the memory nor the time of the full model.
@@ -18,17 +19,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 
 import torch
 from torch import nn
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'tiny-model'))
-import sd15  # noqa: E402
-import clip_bpe  # noqa: E402
+from tools.tiny_model import clip_bpe
+
+from . import sd15
 
 
 def count(unet: nn.Module, sample, timestep, context) -> dict:

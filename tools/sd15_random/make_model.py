@@ -1,6 +1,8 @@
 """Writes a seeded random-weight Stable Diffusion 1.5 model folder in the optimum / diffusers ONNX layout.
 
-    make_model.py [--scale full|toy] [--out DIR] [--seed N] [--no-check]
+    python3 -m tools.sd15_random.make_model [--scale full|toy] [--out DIR] [--seed N] [--no-check]
+
+(from the repository root; make_model.sh does that from anywhere)
 
 full: SD 1.5's exact architecture (UNet 859,520,964 parameters; UNet weights in unet/model.onnx_data,
 about 3.4 GB; the folder is about 4.3 GB). toy: the same structure, narrower, for tests. Graph inputs,
@@ -19,7 +21,6 @@ import json
 import os
 import random
 import shutil
-import sys
 import tempfile
 import time
 
@@ -27,13 +28,12 @@ import onnx
 import torch
 from onnx import TensorProto
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'tiny-model'))
+from tools.tiny_model.clip_bpe import BOS, BYTE_ENCODER, EOS
+from tools.tiny_model.export import TextEncoderOnnx, UNetOnnx, VAEDecoderOnnx, write_json  # the tiny model's export wrappers
 
-import sd15  # noqa: E402
-from clip_bpe import BOS, BYTE_ENCODER, EOS  # noqa: E402
-from export import TextEncoderOnnx, UNetOnnx, VAEDecoderOnnx, write_json  # noqa: E402  (the tiny model's export wrappers)
+from . import sd15
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 OPSET = 17
 DIFFUSERS_VERSION = '0.25.0'
@@ -343,7 +343,7 @@ def main() -> None:
         write_tokenizer(os.path.join(staging, 'tokenizer'), c['text']['vocab_size'], a.seed)
         export_all(nets, c, staging, work, a.scale)
         write_json(os.path.join(staging, 'random_weights.json'), {
-            'generator': 'tools/sd15-random/make_model.py', 'generator_version': GENERATOR_VERSION,
+            'generator': 'tools/sd15_random/make_model.py', 'generator_version': GENERATOR_VERSION,
             'scale': a.scale, 'seed': a.seed, 'parameters': counts, 'max_abs_latent_50_steps': check,
             'note': 'random weights in Stable Diffusion 1.5\'s architecture: for engine and scale tests; the images are noise'})
         mask = os.umask(0)

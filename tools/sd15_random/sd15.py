@@ -9,17 +9,14 @@ architectures follow the published designs; the code is our own.
 from __future__ import annotations
 
 import math
-import os
-import sys
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'tiny-model'))
 # The transformer block (norms, attentions, GEGLU feed-forward) is the tiny model's, with SD 1.5's
 # attention and feed-forward width.
-from models import BasicTransformerBlock  # noqa: E402
+from tools.tiny_model.models import BasicTransformerBlock
 
 # SD 1.5's published configs (runwayml/stable-diffusion-v1-5) and a toy variant with the same structure:
 # same block types, layer counts, heads, vocabulary and positions, only narrower.

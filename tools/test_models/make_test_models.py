@@ -11,7 +11,7 @@ latent_parameters (mean and log-variance concatenated on the channel axis, as op
 The graphs are architecturally faithful in their interfaces only; their insides are a few small layers so
 every file stays a few KB. Run from the repository root:
 
-    OMP_WAIT_POLICY=PASSIVE nice -n 10 /usr/bin/python3 tools/test-models/make_test_models.py
+    OMP_WAIT_POLICY=PASSIVE nice -n 10 /usr/bin/python3 -m tools.test_models.make_test_models
 
 Needs Debian's python3-torch (1.13) and python3-onnx (1.12); exports at opset 17. Deterministic: the same
 seeds give the same weights, inputs and references on every run.
@@ -253,7 +253,7 @@ def write_fixture(name, component, description, inputs, outputs, tolerance):
             {
                 "component": component,
                 "description": description,
-                "generator": "tools/test-models/make_test_models.py (PyTorch %s, opset %d)" % (torch.__version__, OPSET),
+                "generator": "tools/test_models/make_test_models.py (PyTorch %s, opset %d)" % (torch.__version__, OPSET),
                 "tolerance": tolerance,
                 "inputs": inputs,
                 "outputs": outputs,

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
 import time
 
 import numpy as np
 import torch
 
-import export
-import train
-from schedule import alphas_cumprod
+from . import export
+from . import train
+from .schedule import alphas_cumprod
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -61,8 +60,7 @@ def load_plain_data(work: str):
     path = os.path.join(work, 'data.pkl')
     if not os.path.exists(path):
         return None
-    with open(path, 'rb') as f:
-        return pickle.load(f)
+    return train.load_pickle(path)
 
 
 def encode_latents(vae, images: list[np.ndarray]) -> np.ndarray:

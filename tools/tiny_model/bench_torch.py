@@ -1,7 +1,7 @@
 """PyTorch eager on the same tiny-shapes weights and the same algorithm as the engine (Euler, CFG batch 2,
 native size), timed for `npm run bench`. Prints one JSON line: median render and UNet-call times.
 
-    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 tools/tiny-model/bench_torch.py --steps 20 --runs 9
+    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 -m tools.tiny_model.bench_torch --steps 20 --runs 9
 """
 from __future__ import annotations
 
@@ -9,14 +9,12 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import export  # noqa: E402
-from sample import generate  # noqa: E402
+from . import export
+from .sample import generate
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -1,7 +1,7 @@
 """Writes the model card models/tiny-shapes/README.md from the recipe and the measured results
-(tools/tiny-model/results/{export,training,eval}.json).
+(tools/tiny_model/results/{export,training,eval}.json).
 
-    /usr/bin/python3 tools/tiny-model/card.py
+    /usr/bin/python3 -m tools.tiny_model.card
 """
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import json
 import os
 import re
 
-import scenes
-import train
+from . import scenes
+from . import train
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -81,7 +81,7 @@ def main() -> None:
                        for k, value, target in met if value is None or value < target)
     status = (f'**Status: {met_count} of {len(met)} quality targets met' + (f' (missing: {misses})' if misses else '')
               + '.** The model is still undertrained (loss was still falling when this run stopped); continue with '
-              '`RESUME=1 tools/tiny-model/train_all.sh` and the card regenerates itself.')
+              '`RESUME=1 tools/tiny_model/train_all.sh` and the card regenerates itself.')
     card = f"""# tiny-shapes
 
 The embedded default model of imgprompt: a tiny text-to-image latent diffusion model, trained from
@@ -149,21 +149,21 @@ bucket. Text encoder: {t['pretrain_steps']} steps on training-only attribute hea
 second object colour, shape, position, count). UNet + text encoder jointly: {tr.get('unet_steps', 'n/a')} steps, batch
 {u['batch']}, AdamW lr {u['lr']}, EMA {u['ema_decay']} (exported), min-SNR-{u['min_snr_gamma']:g} weighting, offset noise
 {u['offset_noise']}, attribute-head loss weight {u['aux_weight']}; {hours:.2f} h of UNet training on 2 shared
-CPU cores. Every hyperparameter and seed is in `tools/tiny-model/train.py` (`RECIPE`). Last log lines:
+CPU cores. Every hyperparameter and seed is in `tools/tiny_model/train.py` (`RECIPE`). Last log lines:
 
 {log_lines}
 
-Retrain: `tools/tiny-model/setup.sh` then `tools/tiny-model/train_all.sh` (resumable; `RESUME=1` continues
-from `tools/tiny-model/checkpoints/latest.pt`).
+Retrain: `tools/tiny_model/setup.sh` then `tools/tiny_model/train_all.sh` (resumable; `RESUME=1` continues
+from `tools/tiny_model/checkpoints/latest.pt`).
 
 ## Measured quality
 
-Pixel judge (`tools/tiny-model/judge.py`, fixed before training): background = most common palette colour
+Pixel judge (`tools/tiny_model/judge.py`, fixed before training): background = most common palette colour
 on the border, object colour = most common other palette colour, position from the object pixels'
 centroid. {ev.get('seen', {}).get('n', 'n/a')} single-object prompts per set, native 128x128, 20 Euler steps, guidance 7.5,
 negative "", model after {ev.get('model_steps', 'n/a')} UNet steps. "seen": pairs seen in training, new seeds and
 evaluation-only wordings; "held out": the pairs above; "shuffled": the seen set rendered from another
-item's prompt (control). Rerun: `tools/tiny-model/eval.sh`.
+item's prompt (control). Rerun: `tools/tiny_model/eval.sh`.
 
 {status}
 
@@ -187,13 +187,13 @@ On the data renderer's own images the judge reads background and object colour c
 - `preview_decoder/`: a TAESD-style decoder for live step previews (not part of the model hash; see
   `docs/previews.md`).
 
-Trained with `tools/tiny-model/train_adapters.sh` and `train_preview_decoder.py` on this base.
+Trained with `tools/tiny_model/train_adapters.sh` and `train_preview_decoder.py` on this base.
 
 ## Limitations
 
 A toy: it knows only the vocabulary above, at about 128x128 pixels. Two-object prompts and counts are
 not evaluated. Quality figures are from the PyTorch weights that were exported; the ONNX graphs agree
-with them to about 1e-5 (`node tools/tiny-model/check_onnx.mjs`).
+with them to about 1e-5 (`node tools/tiny_model/check_onnx.mjs`).
 """
     with open(os.path.join(MODEL, 'README.md'), 'w', encoding='utf-8') as f:
         f.write(card)

@@ -2,7 +2,7 @@
 // the UNet with ControlNet residual inputs, fed zeros [1, C, 1, 1], must equal the base export bit for
 // bit; fed with PyTorch's residuals it must match PyTorch; the ControlNet's outputs must match PyTorch,
 // and chained ControlNet -> UNet in onnxruntime must match the PyTorch chain. Exits 1 on a failure.
-//   node tools/tiny-model/check_adapters_onnx.mjs <model dir> <base unet.onnx> <case.json>
+//   node tools/tiny_model/check_adapters_onnx.mjs <model dir> <base unet.onnx> <case.json>
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';

@@ -1,7 +1,7 @@
 // Loads every models/tiny-shapes component in onnxruntime-node and compares its outputs with the PyTorch
 // reference fixtures (test/fixtures/reference/model/, written by make_fixtures.py). Prints the maximum
 // absolute difference per output; exits 1 when one exceeds the fixture's tolerance.
-//   node tools/tiny-model/check_onnx.mjs
+//   node tools/tiny_model/check_onnx.mjs
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -1,13 +1,13 @@
 """Measures tiny-shapes with the pixel judge (judge.py) and writes the figures.
 
-    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 tools/tiny-model/eval.py [--checkpoint PATH | --work DIR] [--n 96]
+    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 -m tools.tiny_model.eval [--checkpoint PATH | --work DIR] [--n 96]
 
 Sets (single-object scenes, native 128x128, 20 Euler steps, guidance 7.5, negative prompt ""):
 - seen: (object colour, background) pairs seen in training, with new seeds and evaluation-only wordings;
 - held_out: the pairs in scenes.HELD_OUT_PAIRS, never seen in training;
 - shuffled: the seen set's images rendered from another item's prompt, judged against the original
   item (a control: near chance when the judge cannot be satisfied without following the prompt).
-Writes tools/tiny-model/results/eval.json and an image grid.
+Writes tools/tiny_model/results/eval.json and an image grid.
 """
 from __future__ import annotations
 
@@ -20,10 +20,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-import export
-import scenes
-from judge import horizontal_side, judge, vertical_side
-from sample import generate
+from . import export
+from . import scenes
+from .judge import horizontal_side, judge, vertical_side
+from .sample import generate
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EVAL_SEED = 777

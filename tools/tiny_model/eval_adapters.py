@@ -1,7 +1,7 @@
 """Measures the tiny-shapes adapters (PyTorch, deterministic) and writes results/adapters.json, image grids
 and the adapter cards (models/tiny-shapes/loras/<name>.md, controlnet/canny/README.md).
 
-    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 tools/tiny-model/eval_adapters.py [--n 32]
+    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 -m tools.tiny_model.eval_adapters [--n 32]
 
 All renders: 128x128, 20 Euler steps, guidance 7.5, negative prompt "", the sampler of sample.py.
 - LoRA: the shipped .safetensors files are loaded onto the base UNet and rendered at weight 0 / 0.5 / 1 with
@@ -27,18 +27,18 @@ import numpy as np
 import torch
 from PIL import Image
 
-import export
-import hints
-import lora
-import safetensors_io
-import scenes
-import styles
-from adapter_common import DEFAULT_CHECKPOINT, DEFAULT_WORK, HERE, REPO
-from eval import grid
-from judge import judge
-from sample import encode_prompts, initial_noise
-from schedule import euler_schedule
-from train_controlnet import hint_tensor, load_trained
+from . import export
+from . import hints
+from . import lora
+from . import safetensors_io
+from . import scenes
+from . import styles
+from .adapter_common import DEFAULT_CHECKPOINT, DEFAULT_WORK, HERE, REPO
+from .eval import grid
+from .judge import judge
+from .sample import encode_prompts, initial_noise
+from .schedule import euler_schedule
+from .train_controlnet import hint_tensor, load_trained
 
 EVAL_SEED = 31337
 LORA_OBJECTS = ['red', 'green', 'yellow', 'orange', 'white']
@@ -238,14 +238,14 @@ def lora_card(path: str, meta: dict, result: dict, style_doc: str) -> str:
 - Base model: {meta['base_model']} (models/tiny-shapes); the base weights were frozen.
 - Targets: {meta['targets']}; {meta['layers']} layers, rank {meta['rank']}, alpha {meta['alpha']}.
 - Naming: {naming}.
-- Training data: {meta.get('scenes')} procedural scenes (tools/tiny-model/scenes.py) rendered in the style
-  (tools/tiny-model/styles.py) and encoded with the base VAE; a quarter of each batch is the base training
+- Training data: {meta.get('scenes')} procedural scenes (tools/tiny_model/scenes.py) rendered in the style
+  (tools/tiny_model/styles.py) and encoded with the base VAE; a quarter of each batch is the base training
   set with plain captions (keeps prompts without the trigger word close to the base).
 - Training: {meta['steps']} steps, batch {meta['batch']}, {int(meta['train_seconds']) // 60} min {int(meta['train_seconds']) % 60} s on 2 CPU
   cores; loss and noise schedule as the base (eps, offset noise 0.1, min-SNR 5); AdamW lr {meta.get('lr')}.
-- Reproduce: `tools/tiny-model/train_adapters.sh`.
+- Reproduce: `tools/tiny_model/train_adapters.sh`.
 
-## Measured (tools/tiny-model/eval_adapters.py, results/adapters.json)
+## Measured (tools/tiny_model/eval_adapters.py, results/adapters.json)
 
 {result['n']} single-object prompts, one seed each, 128x128, 20 Euler steps, guidance 7.5. Style metric:
 {METRIC_DOCS[key]}
@@ -302,9 +302,9 @@ tensor, 6) and controlnet_mid_block. {info.get('parameters', '')} parameters.
 frozen; data: the base training scenes with hints.canny(render, L, 2L), L in 40/70/100 (edges of the scene
 redrawn black on white where colours of equal luma hide them); half of the hints lose
 random edge segments, half are warped by a smooth displacement of up to 2 px (so scribbles work too);
-caption dropout 0.3, and (see the steps above) captions without position and size words. Reproduce: `tools/tiny-model/train_adapters.sh`.
+caption dropout 0.3, and (see the steps above) captions without position and size words. Reproduce: `tools/tiny_model/train_adapters.sh`.
 
-## Measured (tools/tiny-model/eval_adapters.py, results/adapters.json)
+## Measured (tools/tiny_model/eval_adapters.py, results/adapters.json)
 
 Mask IoU between judge.py's object pixels of the render and the hint's shape, at conditioning scale 1 vs
 without the ControlNet (same prompt and seed; prompts name colour and shape, no position or size).
@@ -362,7 +362,7 @@ def main() -> None:
         grid(rows, 8).save(os.path.join(args.out, 'adapters_controlnet.png'))
         cfg = os.path.join(args.model, 'controlnet', 'canny', 'config.json')
         if not args.no_cards and os.path.isdir(os.path.dirname(cfg)):
-            from models import count_params
+            from .models import count_params
             with open(os.path.join(os.path.dirname(cfg), 'README.md'), 'w') as fh:
                 fh.write(controlnet_card(dict(info, parameters=count_params(cn)), results['controlnet']))
     results['eval_seconds'] = round(time.time() - t0, 1)

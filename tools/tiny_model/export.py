@@ -1,6 +1,6 @@
 """Exports a tiny-shapes checkpoint to models/tiny-shapes/ in the diffusers / optimum ONNX layout.
 
-    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 tools/tiny-model/export.py [--source DIR|FILE] [--out models/tiny-shapes]
+    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 -m tools.tiny_model.export [--source DIR|FILE] [--out models/tiny-shapes]
 
 Names and dtypes follow optimum's Stable Diffusion export: text_encoder input_ids (int32) ->
 last_hidden_state, pooler_output; unet sample, timestep (float32 [batch]), encoder_hidden_states ->
@@ -16,10 +16,10 @@ import shutil
 
 import torch
 
-import clip_bpe
-import scenes
-import train
-from models import count_params
+from . import clip_bpe
+from . import scenes
+from . import train
+from .models import count_params
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -250,7 +250,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--source', default=os.environ.get('IMGPROMPT_TRAIN_DIR',
                                                        os.path.expanduser('~/.cache/imgprompt-train')),
-                    help='training work folder or packed checkpoint (tools/tiny-model/checkpoints/latest.pt)')
+                    help='training work folder or packed checkpoint (tools/tiny_model/checkpoints/latest.pt)')
     ap.add_argument('--out', default=os.path.join(REPO, 'models', 'tiny-shapes'))
     args = ap.parse_args()
     torch.set_num_threads(int(os.environ.get('IMGPROMPT_THREADS', '2')))

@@ -1,7 +1,7 @@
 """Adapter export, run after export.py: ControlNet residual inputs on the UNet, the canny ControlNet, and
 the adapter entries of model_index.json; then checks both graphs in onnxruntime-node against PyTorch.
 
-    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 tools/tiny-model/export_adapters.py [--checkpoint PATH] [--work DIR]
+    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 -m tools.tiny_model.export_adapters [--checkpoint PATH] [--work DIR]
 
 - unet/model.onnx is re-exported from the same weights with extra inputs down_block_additional_residual_0..5
   and mid_block_additional_residual (float32 [batch, C, h, w], all dims but C dynamic), added to the skip
@@ -29,10 +29,10 @@ import numpy as np
 import onnx
 import torch
 
-import export
-from adapter_common import DEFAULT_CHECKPOINT, DEFAULT_WORK, HERE, REPO, adapter_dir
-from models import count_params, skip_channels
-from train_controlnet import load_trained
+from . import export
+from .adapter_common import DEFAULT_CHECKPOINT, DEFAULT_WORK, HERE, REPO, adapter_dir
+from .models import count_params, skip_channels
+from .train_controlnet import load_trained
 
 RESIDUAL = 'down_block_additional_residual_{}'
 MID_RESIDUAL = 'mid_block_additional_residual'
@@ -88,7 +88,7 @@ def export_unet(unet, out: str, base_copy: str) -> list[int]:
 
 def _residuals_for(unet, sample):
     """Random tensors shaped like the ControlNet outputs for `sample` (the tracer records the adds)."""
-    from models import ControlNetModel
+    from .models import ControlNetModel
     cn = ControlNetModel(unet)
     b, _, h, w = sample.shape
     shapes = [r.shape for r in cn(sample, torch.zeros(b), torch.zeros(b, 77, unet.config['cross_attention_dim']),

@@ -2,7 +2,7 @@
 whole images of every bucket so borders are learnt too. Latents do not change, so this can run while or
 after the UNet trains. Resumable; writes vae_decoder_ft.pt into the work folder, which load_vae prefers.
 
-    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 tools/tiny-model/finetune_decoder.py --minutes 20
+    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 -m tools.tiny_model.finetune_decoder --minutes 20
 """
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-import scenes
-import train
+from . import scenes
+from . import train
 
 RECIPE = {'batch': 6, 'lr': 5e-4, 'seed_offset': 11}
 

@@ -1,7 +1,7 @@
 """Renders the illustration grid docs/images/tiny-shapes-grid.png (seed 42 + row, 20 Euler steps,
-guidance 7.5) from the packed checkpoint, and lists its prompts in tools/tiny-model/results/grid.json.
+guidance 7.5) from the packed checkpoint, and lists its prompts in tools/tiny_model/results/grid.json.
 
-    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 tools/tiny-model/grid.py
+    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 -m tools.tiny_model.grid
 """
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-import export
-from sample import generate
+from . import export
+from .sample import generate
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))

@@ -5,8 +5,8 @@ Both sides compute in exact integers held in float64 up to the gradient, then on
 (+, -, *, comparisons) in the same order, so their masks agree bit for bit. The steps are documented at
 the top of canny.ts and scribble.ts.
 
-    /usr/bin/python3 tools/tiny-model/hints.py --make-fixtures   # writes test/fixtures/reference/hints/
-    /usr/bin/python3 tools/tiny-model/hints.py --bench           # time per 128x128 image
+    /usr/bin/python3 -m tools.tiny_model.hints --make-fixtures   # writes test/fixtures/reference/hints/
+    /usr/bin/python3 -m tools.tiny_model.hints --bench           # time per 128x128 image
 """
 from __future__ import annotations
 
@@ -184,7 +184,7 @@ def _scribble_inputs() -> dict[str, np.ndarray]:
 
 def make_fixtures() -> None:
     from PIL import Image
-    import scenes
+    from . import scenes
     os.makedirs(FIXTURES, exist_ok=True)
     inputs: dict[str, np.ndarray] = {}
     for seed, size in ((1, (128, 128)), (2, (128, 128)), (3, (160, 96)), (4, (160, 96))):
@@ -206,13 +206,13 @@ def make_fixtures() -> None:
             entry['outputs'] = {'scribble': {}}
         manifest.append(entry)
     with open(os.path.join(FIXTURES, 'manifest.json'), 'w') as f:
-        json.dump({'writer': 'tools/tiny-model/hints.py --make-fixtures', 'numpy': np.__version__, 'cases': manifest}, f, indent=1)
+        json.dump({'writer': 'tools/tiny_model/hints.py --make-fixtures', 'numpy': np.__version__, 'cases': manifest}, f, indent=1)
         f.write('\n')
     print(f'wrote {len(manifest)} cases to {os.path.relpath(FIXTURES, REPO)}')
 
 
 def bench() -> None:
-    import scenes
+    from . import scenes
     rng = np.random.default_rng(0)
     images = [scenes.render(scenes.sample_scene(rng, (128, 128), held_out=None)) for _ in range(50)]
     strokes = list(_scribble_inputs().values())

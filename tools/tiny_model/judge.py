@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scenes import COLOUR_NAMES, COLOURS
+from .scenes import COLOUR_NAMES, COLOURS
 
 _PALETTE = np.array([COLOURS[c] for c in COLOUR_NAMES], dtype=np.float32)
 MAX_DISTANCE = 60.0

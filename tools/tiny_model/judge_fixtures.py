@@ -1,7 +1,7 @@
 """Writes the pixel judge's reference cases (test/fixtures/reference/judge/): a few PNGs and judge.py's
 verdict on each, so the TypeScript port (scripts/eval/judge.ts) can be checked rule for rule.
 
-    /usr/bin/python3 tools/tiny-model/judge_fixtures.py
+    /usr/bin/python3 -m tools.tiny_model.judge_fixtures
 
 Cases: tiles of the PyTorch renders in results/eval_seen.png / eval_held_out.png (real model output),
 the data renderer's scenes with and without noise, and edge cases of every rule (the 60-unit distance,
@@ -17,8 +17,8 @@ import os
 import numpy as np
 from PIL import Image
 
-import scenes
-from judge import MAX_DISTANCE, MIN_OBJECT_FRACTION, judge
+from . import scenes
+from .judge import MAX_DISTANCE, MIN_OBJECT_FRACTION, judge
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -110,7 +110,7 @@ def cases(rng: np.random.Generator) -> list[tuple[str, str, np.ndarray]]:
 
 
 def score_sets(rng: np.random.Generator, verdicts: list[dict]) -> list[dict]:
-    from eval import score  # imports torch; only needed here
+    from .eval import score  # imports torch; only needed here
     items = []
     for v in verdicts:
         # Half the time the item agrees with the verdict, so every accuracy lands away from 0 and 100.
@@ -132,7 +132,7 @@ def main() -> None:
                         'verdict': judge(img)})
     scores = score_sets(rng, [c['verdict'] for c in listing])
     with open(os.path.join(OUT, 'verdicts.json'), 'w') as f:
-        json.dump({'generator': 'tools/tiny-model/judge_fixtures.py', 'cases': listing, 'scores': scores}, f, indent=1)
+        json.dump({'generator': 'tools/tiny_model/judge_fixtures.py', 'cases': listing, 'scores': scores}, f, indent=1)
         f.write('\n')
     print(f'wrote {len(listing)} cases to {os.path.relpath(OUT, REPO)}')
 

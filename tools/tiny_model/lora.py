@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-import safetensors_io
+from . import safetensors_io
 
 ATTENTION_TARGETS = r'\.attn[12]\.(to_q|to_k|to_v|to_out\.0)$'
 # LoCon: the resnet convs of the two highest-resolution up blocks (where texture and edges are drawn).

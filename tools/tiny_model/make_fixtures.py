@@ -1,7 +1,7 @@
 """Writes the engine's reference fixtures (test/fixtures/reference/model/) from the PyTorch model that
 models/tiny-shapes/ was exported from, so onnxruntime can be checked against torch.
 
-    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 tools/tiny-model/make_fixtures.py [--source latest.pt]
+    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 -m tools.tiny_model.make_fixtures [--source latest.pt]
 
 Float tensors are stored as {"shape": [...], "dtype": "float32", "base64": <little-endian float32>}.
 """
@@ -16,10 +16,10 @@ import os
 import numpy as np
 import torch
 
-import export
-import scenes
-from sample import generate
-from schedule import euler_schedule
+from . import export
+from . import scenes
+from .sample import generate
+from .schedule import euler_schedule
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -74,7 +74,7 @@ def main() -> None:
     tok, te, unet, vae, scaling, info = export.load_components(args.source)
     onnx_hashes = {c: file_sha256(os.path.join(args.model, c, 'model.onnx'))
                    for c in ('text_encoder', 'unet', 'vae_decoder', 'vae_encoder')}
-    common = {'generated_by': 'tools/tiny-model/make_fixtures.py', 'torch_version': torch.__version__,
+    common = {'generated_by': 'tools/tiny_model/make_fixtures.py', 'torch_version': torch.__version__,
               'model': 'models/tiny-shapes', 'model_steps': info['unet_steps'], 'onnx_sha256': onnx_hashes}
 
     write('tokenizer.json', {
@@ -160,7 +160,7 @@ def main() -> None:
     })
 
     write('randn.json', {
-        'generated_by': 'tools/tiny-model/make_fixtures.py', 'torch_version': torch.__version__,
+        'generated_by': 'tools/tiny_model/make_fixtures.py', 'torch_version': torch.__version__,
         'description': 'torch.randn(shape, generator=torch.Generator().manual_seed(seed)), float32, CPU',
         'cases': [{'seed': str(seed), 'shape': shape,
                    'values': tensor(torch.randn(shape, generator=torch.Generator().manual_seed(seed)))}

@@ -317,7 +317,7 @@ class FeedForward(nn.Module):
 
 
 class BasicTransformerBlock(nn.Module):
-    """`attention` and `ff_mult` let tools/sd15-random reuse the block with SD 1.5's attention (scale
+    """`attention` and `ff_mult` let tools/sd15_random reuse the block with SD 1.5's attention (scale
     on the scores, as diffusers exports it) and 4x feed-forward."""
 
     def __init__(self, dim, heads, context_dim, attention=None, ff_mult=2):

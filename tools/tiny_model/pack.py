@@ -1,10 +1,10 @@
 """Packs the training state into one compact, self-contained checkpoint (<= ~40 MB),
-tools/tiny-model/checkpoints/latest.pt (a build output git ignores; README.md says how to get the shipped
+tools/tiny_model/checkpoints/latest.pt (a build output git ignores; README.md says how to get the shipped
 one): tokenizer merges, VAE, EMA weights (float32, what is exported and
 evaluated), raw training weights (float16) and the attribute heads. The optimiser state is left out to
 stay small; `train.py --resume-from` restarts it with a short warm-up.
 
-    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 tools/tiny-model/pack.py [--work DIR] [--out PATH]
+    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 -m tools.tiny_model.pack [--work DIR] [--out PATH]
 """
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import os
 
 import torch
 
-import clip_bpe
-import train
+from . import clip_bpe
+from . import train
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -1,7 +1,7 @@
 """Text-to-image with the PyTorch tiny-shapes model: Euler (diffusers EulerDiscreteScheduler semantics,
 leading spacing) with classifier-free guidance, the same algorithm the TypeScript engine runs.
 
-    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 tools/tiny-model/sample.py "a red circle on the left, blue background" out.png
+    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 -m tools.tiny_model.sample "a red circle on the left, blue background" out.png
 """
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-import clip_bpe
-from schedule import euler_schedule
+from . import clip_bpe
+from .schedule import euler_schedule
 
 
 def encode_prompts(tok: clip_bpe.Tokenizer, te, prompts: list[str]) -> torch.Tensor:
@@ -52,7 +52,7 @@ def generate(tok, te, unet, vae, scaling: float, prompts: list[str], seeds: list
 
 
 def main() -> None:
-    import export
+    from . import export
     ap = argparse.ArgumentParser()
     ap.add_argument('prompt')
     ap.add_argument('out')

@@ -2,7 +2,7 @@
 round trip, judge on ground-truth renders, a few training steps of every stage, packing, resuming,
 ONNX export with the expected names, and one sampling call.
 
-    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 tools/tiny-model/smoke_test.py
+    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 -m tools.tiny_model.smoke_test
 
 Exits non-zero with a message on the first failure.
 """
@@ -17,14 +17,11 @@ import numpy as np
 import onnx
 import torch
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+from . import clip_bpe, export, scenes
+from .judge import judge
+from .sample import generate
 
-import clip_bpe  # noqa: E402
-import export  # noqa: E402
-import scenes  # noqa: E402
-from judge import judge  # noqa: E402
-from sample import generate  # noqa: E402
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 EXPECTED_IO = {
     'text_encoder': (['input_ids'], ['last_hidden_state', 'pooler_output']),
@@ -40,8 +37,10 @@ def check(cond: bool, message: str) -> None:
 
 
 def run(args: list[str]) -> None:
+    """Runs `args[0]` (a module of this package, e.g. 'train') as `python -m` from the repository root."""
     env = dict(os.environ, OMP_WAIT_POLICY='PASSIVE')
-    res = subprocess.run([sys.executable, *args], cwd=HERE, env=env, capture_output=True, text=True)
+    res = subprocess.run([sys.executable, '-m', f'{__package__}.{args[0]}', *args[1:]], cwd=REPO, env=env,
+                         capture_output=True, text=True)
     check(res.returncode == 0, f'{" ".join(args)} exited {res.returncode}:\n{res.stdout[-2000:]}\n{res.stderr[-2000:]}')
 
 
@@ -69,11 +68,11 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         work = os.path.join(tmp, 'work')
-        run(['train.py', '--toy', '--work', work, '--unet-steps', '3'])
+        run(['train', '--toy', '--work', work, '--unet-steps', '3'])
         packed = os.path.join(tmp, 'latest.pt')
         # The summary goes to the temp folder: a smoke test must not touch the committed results.
-        run(['pack.py', '--work', work, '--out', packed, '--summary', os.path.join(os.path.dirname(packed), 'training.json')])
-        run(['train.py', '--toy', '--work', os.path.join(tmp, 'resumed'), '--resume-from', packed, '--unet-steps', '5'])
+        run(['pack', '--work', work, '--out', packed, '--summary', os.path.join(os.path.dirname(packed), 'training.json')])
+        run(['train', '--toy', '--work', os.path.join(tmp, 'resumed'), '--resume-from', packed, '--unet-steps', '5'])
         out = os.path.join(tmp, 'model')
         export.export(packed, out)
         for name, (inputs, outputs) in EXPECTED_IO.items():

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-import scenes
-from judge import MAX_DISTANCE, _PALETTE
+from . import scenes
+from .judge import MAX_DISTANCE, _PALETTE
 
 STYLES = ('outline', 'striped')
 STYLE_VERSION = 2  # bump when a rendering changes: latent caches are keyed on it

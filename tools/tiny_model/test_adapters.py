@@ -1,6 +1,6 @@
 """Checks of the adapter tools at toy size (random weights, no checkpoint needed; about 15 s on one core).
 
-    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 tools/tiny-model/test_adapters.py
+    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 -m tools.tiny_model.test_adapters
 """
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ import tempfile
 import numpy as np
 import torch
 
-import lora
-import safetensors_io
-import scenes
-import styles
-import train
-from eval_adapters import enclosed, iou
-from models import ControlNetModel
-from train_controlnet import augment, warp, CONFIG
+from . import lora
+from . import safetensors_io
+from . import scenes
+from . import styles
+from . import train
+from .eval_adapters import enclosed, iou
+from .models import ControlNetModel
+from .train_controlnet import augment, warp, CONFIG
 
 
 def check_safetensors(tmp: str) -> None:

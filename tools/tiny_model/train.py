@@ -6,7 +6,7 @@ Every stage writes its result into the work folder (default $IMGPROMPT_TRAIN_DIR
 The UNet stage checkpoints every few minutes (weights, EMA, optimiser, RNG state) and stops cleanly at
 --unet-minutes, --unet-steps, or when a file named STOP appears in the work folder.
 
-    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 tools/tiny-model/train.py --unet-minutes 90
+    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 -m tools.tiny_model.train --unet-minutes 90
 """
 from __future__ import annotations
 
@@ -20,10 +20,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-import clip_bpe
-import scenes
-from models import AutoencoderKL, TextAuxHeads, TextEncoder, UNet2DConditionModel, count_params
-from schedule import alphas_cumprod
+from . import clip_bpe
+from . import scenes
+from .models import AutoencoderKL, TextAuxHeads, TextEncoder, UNet2DConditionModel, count_params
+from .schedule import alphas_cumprod
 
 # The whole recipe. Changing any value changes the model; the model card quotes these.
 RECIPE = {
@@ -55,6 +55,19 @@ def to_tensor(images: list[np.ndarray]) -> torch.Tensor:
 def atomic_save(obj, path: str) -> None:
     torch.save(obj, path + '.tmp')
     os.replace(path + '.tmp', path)
+
+
+class _WorkFolderUnpickler(pickle.Unpickler):
+    # Work folders made before the tools became the package tools.tiny_model pickled scenes.Scene under
+    # the top-level module name `scenes`; they stay readable instead of costing a rebuild of the data set.
+    def find_class(self, module: str, name: str):
+        return super().find_class(scenes.__name__ if module == 'scenes' else module, name)
+
+
+def load_pickle(path: str):
+    """A work-folder pickle (data.pkl, the style caches), from this or an earlier layout of the tools."""
+    with open(path, 'rb') as f:
+        return _WorkFolderUnpickler(f).load()
 
 
 # ------------------------------------------------------------------------------------------ stages
@@ -231,8 +244,7 @@ def make_unet(r: dict) -> UNet2DConditionModel:
 
 def stage_unet(work: str, r: dict, minutes: float, max_steps: int) -> None:
     c = r['unet']
-    with open(os.path.join(work, 'data.pkl'), 'rb') as f:
-        data = pickle.load(f)
+    data = load_pickle(os.path.join(work, 'data.pkl'))
     scaling = data['scaling_factor']
     bucket_sizes = list(data['buckets'])
     torch.manual_seed(r['seed'] + 4)
@@ -358,7 +370,7 @@ def main() -> None:
     ap.add_argument('--unet-minutes', type=float, default=90)
     ap.add_argument('--unet-steps', type=int, default=1_000_000)
     ap.add_argument('--toy', action='store_true', help='tiny sizes for the smoke test')
-    ap.add_argument('--resume-from', help='packed checkpoint (tools/tiny-model/checkpoints/latest.pt) to continue')
+    ap.add_argument('--resume-from', help='packed checkpoint (tools/tiny_model/checkpoints/latest.pt) to continue')
     args = ap.parse_args()
     torch.set_num_threads(int(os.environ.get('IMGPROMPT_THREADS', '2')))
     r = json.loads(json.dumps(RECIPE))

@@ -1,6 +1,6 @@
 """Trains the canny ControlNet for tiny-shapes with the base UNet and text encoder frozen; resumable.
 
-    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 tools/tiny-model/train_controlnet.py --minutes 30
+    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 -m tools.tiny_model.train_controlnet --minutes 30
 
 Data: the base training set (<work>/data.pkl: scenes and VAE latents per aspect bucket). Hints are
 hints.canny of each scene's render (thresholds low/high = L/2L with L drawn per scene from 40/70/100, so
@@ -23,12 +23,12 @@ import time
 import numpy as np
 import torch
 
-import clip_bpe
-import scenes
-import train
-from adapter_common import (DEFAULT_CHECKPOINT, DEFAULT_WORK, DiffusionLoss, adapter_dir, atomic_save, load_base,
+from . import clip_bpe
+from . import scenes
+from . import train
+from .adapter_common import (DEFAULT_CHECKPOINT, DEFAULT_WORK, DiffusionLoss, adapter_dir, atomic_save, load_base,
                             load_plain_data, log, optimizer_step)
-from models import ControlNetModel, count_params
+from .models import ControlNetModel, count_params
 
 SEED = 5101
 HINT_VERSION = 2
@@ -38,7 +38,7 @@ CONFIG = {'batch': 16, 'lr': 5e-4, 'warmup': 100, 'caption_dropout': 0.3, 'capti
 
 
 def canny_hint(rgb: np.ndarray, low: float) -> np.ndarray:
-    import hints  # written alongside the engine's preprocessor; imported late on purpose
+    from . import hints  # written alongside the engine's preprocessor; imported late on purpose
     return hints.canny(rgb, low, 2 * low)
 
 

@@ -1,7 +1,7 @@
 """Trains a style LoRA for tiny-shapes with the base model frozen; resumable.
 
-    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 tools/tiny-model/train_lora.py --style outline --format kohya \
-        --minutes 9 [--checkpoint tools/tiny-model/checkpoints/latest.pt] [--out models/tiny-shapes/loras]
+    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 -m tools.tiny_model.train_lora --style outline --format kohya \
+        --minutes 9 [--checkpoint tools/tiny_model/checkpoints/latest.pt] [--out models/tiny-shapes/loras]
 
 Data: style renderings (styles.py) of freshly sampled scenes, encoded once with the base VAE and cached in
 <work>/adapters/style_<style>.pkl, captioned "<trigger>, <caption>". A quarter of every batch is the base
@@ -20,13 +20,13 @@ import time
 import numpy as np
 import torch
 
-import clip_bpe
-import lora
-import safetensors_io
-import scenes
-import styles
-import train
-from adapter_common import (DEFAULT_CHECKPOINT, DEFAULT_WORK, REPO, DiffusionLoss, adapter_dir, atomic_save,
+from . import clip_bpe
+from . import lora
+from . import safetensors_io
+from . import scenes
+from . import styles
+from . import train
+from .adapter_common import (DEFAULT_CHECKPOINT, DEFAULT_WORK, REPO, DiffusionLoss, adapter_dir, atomic_save,
                             checkpoint_id, encode_latents, encoder_hash, load_base, load_plain_data, log,
                             optimizer_step)
 
@@ -43,8 +43,7 @@ def style_cache(work: str, style: str, vae, n: int, seed: int) -> dict:
     path = os.path.join(adapter_dir(work), f'style_{style}.pkl')
     fp = encoder_hash(vae)
     if os.path.exists(path):
-        with open(path, 'rb') as f:
-            cache = pickle.load(f)
+        cache = train.load_pickle(path)
         if cache['encoder'] == fp and cache['n'] == n and cache.get('version') == styles.STYLE_VERSION:
             return cache['buckets']
     rng = np.random.default_rng(seed)

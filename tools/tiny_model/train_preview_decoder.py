@@ -13,15 +13,16 @@ minute; rerunning continues until --minutes in all.
 The shipped model was trained on a GPU machine without the work folder, so the VAE and the held-out
 latents travel in one small folder:
 
-    /usr/bin/python3 tools/tiny-model/train_preview_decoder.py --pack-vae tools/tiny-model/runs/dev
-    # there, GPU: 5 minutes, then resumed to 8.5 minutes in all
-    python3 train_preview_decoder.py --work runs/dev --vae runs/dev/vae.pt --checkpoint ck.pt \
+    /usr/bin/python3 -m tools.tiny_model.train_preview_decoder --pack-vae tools/tiny_model/runs/dev
+    # there (a checkout's root), GPU: 5 minutes, then resumed to 8.5 minutes in all
+    python3 -m tools.tiny_model.train_preview_decoder --work tools/tiny_model/runs/dev \
+        --vae tools/tiny_model/runs/dev/vae.pt --checkpoint ck.pt \
         --pool-scenes 32000 --workers 14 --batch 128 --minutes 5 --eval
     # here, with ck.pt copied to WORK/preview_decoder.pt: fine-tune on CPU with sampler x0s, then export
-    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 tools/tiny-model/train_preview_decoder.py --device cpu \
+    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 -m tools.tiny_model.train_preview_decoder --device cpu \
         --checkpoint WORK/preview_decoder_ft.pt --init WORK/preview_decoder.pt --lr 3e-4 \
         --pool-scenes 2000 --trajectories 480 --batch 16 --minutes 9
-    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 tools/tiny-model/train_preview_decoder.py \
+    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 -m tools.tiny_model.train_preview_decoder \
         --checkpoint WORK/preview_decoder_ft.pt --minutes 9 --steps 0 --pool-scenes 2000 --eval --export
 
 On CPU (2 threads) the same script trains with e.g. --pool-scenes 2000 --batch 16. --export writes
@@ -36,7 +37,6 @@ import json
 import math
 import multiprocessing
 import os
-import pickle
 import time
 
 import numpy as np
@@ -44,9 +44,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-import scenes
-import train
-from models import AutoencoderKL, count_params
+from . import scenes
+from . import train
+from .models import AutoencoderKL, count_params
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -175,8 +175,7 @@ def held_out_latents(work: str) -> list[tuple[tuple[int, int], torch.Tensor]]:
     copy = os.path.join(work, 'held_out.pt')
     if os.path.exists(copy):
         return torch.load(copy, weights_only=False)
-    with open(os.path.join(work, 'data.pkl'), 'rb') as f:
-        data = pickle.load(f)
+    data = train.load_pickle(os.path.join(work, 'data.pkl'))
     return [(size, torch.from_numpy(data['buckets'][size]['latents'][-n:].astype(np.float32)))
             for size, n in HELD_OUT.items()]
 
@@ -240,9 +239,9 @@ def evaluate(model: PreviewDecoder, vae: AutoencoderKL, sf: float, pool: dict | 
 def sampler_x0(work: str, n: int, seed: int, steps: int = 20) -> dict:
     """The x0 predictions (scaled latents, every step) of n sampler runs over the buckets, with guidance
     drawn from [3, 9] per batch of 16: what the engine's previews are made from."""
-    import export
-    from sample import encode_prompts, initial_noise
-    from schedule import euler_schedule
+    from . import export
+    from .sample import encode_prompts, initial_noise
+    from .schedule import euler_schedule
     tok, te, unet, _, _, _ = export.load_components(work)
     rng = np.random.default_rng(seed)
     timesteps, sigmas, init_sigma = euler_schedule(steps)
@@ -274,9 +273,9 @@ def evaluate_trajectories(model: PreviewDecoder, work: str, sf: float, n: int = 
     """PSNR of previews of real sampler states: n prompts, Euler with guidance 7.5 (sample.py's
     algorithm); at each step x0 = latents - sigma * eps (the engine's predOriginal) is decoded by both
     decoders. Returns mean PSNR (dB) at a few steps: preview vs real decoder of the same x0."""
-    import export
-    from sample import encode_prompts, initial_noise
-    from schedule import euler_schedule
+    from . import export
+    from .sample import encode_prompts, initial_noise
+    from .schedule import euler_schedule
     tok, te, unet, vae, _, _ = export.load_components(work)
     rng = np.random.default_rng(train.RECIPE['seed'] + 5)
     prompts = [scenes.caption(scenes.sample_scene(rng, (128, 128)), rng) for _ in range(n)]
@@ -310,7 +309,7 @@ def export_onnx(model: PreviewDecoder, out: str, sf: float, info: dict) -> None:
     config = {
         '_class_name': 'PreviewDecoder',
         'description': 'Tiny latent decoder for step previews, trained to imitate vae_decoder '
-                       '(tools/tiny-model/train_preview_decoder.py).',
+                       '(tools/tiny_model/train_preview_decoder.py).',
         'input': 'scaled',
         'scaling_factor': sf,
         'latent_channels': model.config['latent_channels'],

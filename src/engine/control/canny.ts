@@ -1,4 +1,4 @@
-// Canny edge detection for ControlNet hints. tools/tiny-model/hints.py implements the same steps; the
+// Canny edge detection for ControlNet hints. tools/tiny_model/hints.py implements the same steps; the
 // ControlNet is trained on its masks, so both must give the same pixels for the same RGB input.
 //
 // Every step up to the gradient is integer arithmetic held exactly in float64, and the rest uses only

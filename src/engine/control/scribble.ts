@@ -1,5 +1,5 @@
 // Scribble hints: a drawing in either polarity turned into 1-pixel white lines on black, as the scribble
-// ControlNet expects. tools/tiny-model/hints.py implements the same steps (its masks train the model).
+// ControlNet expects. tools/tiny_model/hints.py implements the same steps (its masks train the model).
 // 1. Luma in thousandths, L = 299 R + 587 G + 114 B (as canny.ts).
 // 2. Polarity: the background is the majority. If more than half of the pixels are bright
 //    (Y > 127.5, i.e. the median is above mid-grey) the lines are dark and the image is inverted.

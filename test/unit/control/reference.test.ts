@@ -1,4 +1,4 @@
-// The TypeScript preprocessors against tools/tiny-model/hints.py (numpy, the one the ControlNet is trained
+// The TypeScript preprocessors against tools/tiny_model/hints.py (numpy, the one the ControlNet is trained
 // with) on the cases in test/fixtures/reference/hints/. Both compute in exact integers up to the gradient
 // and then with the same IEEE operations in the same order, so the masks are expected to be identical;
 // the brief's acceptance floor is 99.5 % agreement per case, checked separately so a drift shows its size.

@@ -1,4 +1,4 @@
-// Loads the tiny ONNX fixtures under test/fixtures/onnx (built by tools/test-models/make_test_models.py)
+// Loads the tiny ONNX fixtures under test/fixtures/onnx (built by tools/test_models/make_test_models.py)
 // and their torch reference inputs/outputs.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -366,7 +366,7 @@ test('tiny-shapes UNet: every attention block fuses and the output is unchanged'
 const toyPresent = readRandomWeightsInfo(TOY_DIR)?.scale === 'toy';
 test(
   'toy SD 1.5 UNet and VAE (diffusers attention): every attention block fuses and the output is unchanged',
-  { skip: toyPresent ? false : `the toy SD 1.5 model is absent (${TOY_DIR}); generate it with sh tools/sd15-random/make_model.sh --scale toy` },
+  { skip: toyPresent ? false : `the toy SD 1.5 model is absent (${TOY_DIR}); generate it with sh tools/sd15_random/make_model.sh --scale toy` },
   async () => {
     const unetDir = join(TOY_DIR, 'unet');
     const config = JSON.parse(readFileSync(join(unetDir, 'config.json'), 'utf8')) as Record<string, unknown>;

@@ -1,6 +1,6 @@
 // TorchCPUGenerator against the embedded model's own torch.randn references
 // (test/fixtures/reference/model/randn.json and trajectory.json's initial noise, written by
-// tools/tiny-model/make_fixtures.py). Bit-exact. Skipped, with the reason, until those files exist.
+// tools/tiny_model/make_fixtures.py). Bit-exact. Skipped, with the reason, until those files exist.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';

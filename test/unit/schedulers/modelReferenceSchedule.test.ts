@@ -1,5 +1,5 @@
 // The euler schedule of the embedded model's reference trajectory (test/fixtures/reference/model/
-// trajectory.json, from tools/tiny-model/schedule.py: SD betas, leading spacing, steps_offset 1).
+// trajectory.json, from tools/tiny_model/schedule.py: SD betas, leading spacing, steps_offset 1).
 // That script accumulates alphas_cumprod in float32 numpy where torch (and we) accumulate in double,
 // so sigmas agree to 1e-5 relative (7e-7 measured) rather than bit for bit. Skipped until the file exists.
 import { describe, test } from 'node:test';

@@ -151,11 +151,11 @@ describe('loading errors name the file and the problem', () => {
 });
 
 // The embedded model's tokenizer against the ids of its Python training tokenizer
-// (tools/tiny-model/clip_bpe.py), written by tools/tiny-model/make_fixtures.py.
+// (tools/tiny_model/clip_bpe.py), written by tools/tiny_model/make_fixtures.py.
 const REFERENCE = join(REPO, 'test/fixtures/reference/model/tokenizer.json');
 const MODEL_TOKENIZER = join(REPO, 'models/tiny-shapes/tokenizer');
 const referenceMissing = !existsSync(REFERENCE)
-  ? 'test/fixtures/reference/model/tokenizer.json is not there yet (written by tools/tiny-model/make_fixtures.py)'
+  ? 'test/fixtures/reference/model/tokenizer.json is not there yet (written by tools/tiny_model/make_fixtures.py)'
   : !existsSync(join(MODEL_TOKENIZER, 'vocab.json'))
     ? 'models/tiny-shapes/tokenizer is not there yet'
     : false;

@@ -1,4 +1,4 @@
-// Runs the tiny-model recipe's own smoke test (tools/tiny-model/smoke_test.py: every training stage at toy
+// Runs the tiny-model recipe's own smoke test (tools/tiny_model/smoke_test.py: every training stage at toy
 // size, packing, resuming, ONNX export with optimum's names) when a Python with torch and onnx is present.
 // Without one the test is reported as skipped with the reason, never as passed.
 import { test } from 'node:test';
@@ -13,17 +13,18 @@ const python = process.env.IMGPROMPT_PYTHON ?? '/usr/bin/python3';
 const env = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' };
 
 function torchMissing(): string | false {
-  if (!existsSync(python)) return `${python} does not exist (set IMGPROMPT_PYTHON; see tools/tiny-model/setup.sh)`;
+  if (!existsSync(python)) return `${python} does not exist (set IMGPROMPT_PYTHON; see tools/tiny_model/setup.sh)`;
   const probe = spawnSync(python, ['-c', 'import torch, onnx, numpy, PIL'], { env, encoding: 'utf8', timeout: 60_000 });
   if (probe.status !== 0) {
     const why = (probe.stderr || probe.error?.message || '').trim().split('\n').pop();
-    return `${python} cannot import torch/onnx/numpy/PIL (${why}); run tools/tiny-model/setup.sh`;
+    return `${python} cannot import torch/onnx/numpy/PIL (${why}); run tools/tiny_model/setup.sh`;
   }
   return false;
 }
 
 test('tiny-model smoke test: every stage at toy size, pack, resume, export', { skip: torchMissing(), timeout: 600_000 }, () => {
-  const result = spawnSync(python, [join(root, 'tools', 'tiny-model', 'smoke_test.py')], {
+  const result = spawnSync(python, ['-m', 'tools.tiny_model.smoke_test'], {
+    cwd: root,
     env,
     encoding: 'utf8',
     timeout: 590_000,
@@ -33,8 +34,8 @@ test('tiny-model smoke test: every stage at toy size, pack, resume, export', { s
 });
 
 test('adapter tools at toy size: safetensors writer, LoRA naming, ControlNet, hint augmentation, evaluation masks', { skip: torchMissing(), timeout: 300_000 }, () => {
-  const result = spawnSync(python, [join(root, 'tools', 'tiny-model', 'test_adapters.py')], {
-    cwd: join(root, 'tools', 'tiny-model'),
+  const result = spawnSync(python, ['-m', 'tools.tiny_model.test_adapters'], {
+    cwd: root,
     env,
     encoding: 'utf8',
     timeout: 290_000,
