@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Engine, encodePixelsToPng, loadCLIPTokenizer, resolveScene, type RenderResult } from '../src/engine/index';
+import { createRenderService, encodePixelsToPng, loadCLIPTokenizer, type RenderedJob, type RenderService } from '../src/engine/index';
 import { median } from './benchStats';
 
 const root = resolve(__dirname, '..');
@@ -25,13 +25,8 @@ async function main(): Promise<void> {
     const scene = join(dir, 'bench.imgprompt');
     const text = `model: tiny-shapes\nprompt: a large red circle on the left, blue background\nseed: 42\nsampler: euler\nsteps: ${steps}\nguidance: 7.5\n`;
     writeFileSync(scene, text);
-    const resolved = resolveScene(text, {
-      file: scene,
-      projectRoot: dir,
-      builtinModelsDir: join(root, 'models'),
-    });
-    const engine = await Engine.create({ threads: Number(process.env.IMGPROMPT_THREADS) || undefined });
-    const [job] = await engine.plan(resolved, dir);
+    const engine = await createRenderService({ threads: Number(process.env.IMGPROMPT_THREADS) || undefined });
+    const { job } = (await engine.plan({ file: scene, text, context: { projectRoot: dir, builtinModelsDir: join(root, 'models') } })).jobs[0];
     console.log(`imgprompt bench: tiny-shapes ${job.recipe.width}x${job.recipe.height}, ${steps} steps euler, CFG 7.5 (batch 2), ${runs} runs`);
 
     // Cold: first render in this process (session creation included).
@@ -39,17 +34,17 @@ async function main(): Promise<void> {
     await engine.render(job);
     const coldMs = performance.now() - coldStart;
 
-    const results: RenderResult[] = [];
+    const results: RenderedJob[] = [];
     for (let i = 0; i < runs; i++) results.push(await engine.render(job));
     // The same renders with the prompt cache emptied each time (what PyTorch's loop below does).
-    const uncachedResults: RenderResult[] = [];
+    const uncachedResults: RenderedJob[] = [];
     for (let i = 0; i < runs; i++) {
-      engine.forgetPrompts();
+      engine.backend.forgetPrompts?.();
       uncachedResults.push(await engine.render(job));
     }
     const uncached = uncachedResults.map((r) => r.timings.totalMs);
     const textEncoderMs = median(uncachedResults.map((r) => r.timings.stages.textEncoder ?? 0));
-    const stage = (name: keyof RenderResult['timings']['stages']) => median(results.map((r) => r.timings.stages[name] ?? 0));
+    const stage = (name: keyof RenderedJob['timings']['stages']) => median(results.map((r) => r.timings.stages[name] ?? 0));
     const total = median(results.map((r) => r.timings.totalMs));
     const ort = median(results.map((r) => r.timings.onnxRuntimeMs));
     const overheads = results.map((r) => r.timings.totalMs - r.timings.onnxRuntimeMs);
@@ -126,7 +121,7 @@ async function main(): Promise<void> {
 }
 
 /** LoRA merge time, the cost of a cached patched session, and ControlNet time per step (when the model ships them). */
-async function adapterRows(engine: Engine, dir: string, plainTotal: number): Promise<[string, string][]> {
+async function adapterRows(engine: RenderService, dir: string, plainTotal: number): Promise<[string, string][]> {
   const lora = join(model, 'loras', 'outline.safetensors');
   const controlnet = join(model, 'controlnet', 'canny', 'model.onnx');
   if (!existsSync(lora) || !existsSync(controlnet)) return [['adapters', 'not measured (the model ships no loras/outline.safetensors or controlnet/canny)']];
@@ -134,7 +129,7 @@ async function adapterRows(engine: Engine, dir: string, plainTotal: number): Pro
     const text = `model: tiny-shapes\nprompt: outline, a large red circle on the left, blue background\nseed: 42\nsampler: euler\nsteps: ${steps}\nguidance: 7.5\n${extra}`;
     const file = join(dir, name);
     writeFileSync(file, text);
-    const [job] = await engine.plan(resolveScene(text, { file, projectRoot: dir, builtinModelsDir: join(root, 'models') }), dir);
+    const { job } = (await engine.plan({ file, text, context: { projectRoot: dir, builtinModelsDir: join(root, 'models') } })).jobs[0];
     return job;
   };
   // Every new weight is a new patch key: the UNet and text encoder are merged and their sessions created again.
@@ -159,7 +154,7 @@ async function adapterRows(engine: Engine, dir: string, plainTotal: number): Pro
   writeFileSync(hintFile, await encodePixelsToPng({ ...plainImage, channels: 3 }));
   const controlled = await jobFor('control:\n  - type: canny\n    image: hint.png\n', 'control.imgprompt');
   await engine.render(controlled);
-  const controlResults: RenderResult[] = [];
+  const controlResults: RenderedJob[] = [];
   for (let i = 0; i < runs; i++) controlResults.push(await engine.render(controlled));
   const controlStep = median(controlResults.map((r) => (r.timings.stages.controlnet ?? 0) / steps));
   const controlTotal = median(controlResults.map((r) => r.timings.totalMs));

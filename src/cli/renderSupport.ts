@@ -1,8 +1,7 @@
-// What render, verify and watch share: one Engine per process, scene → jobs, and progress display.
-import { readFileSync } from 'node:fs';
+// What render, verify and watch share: one render service per process, scene → plan, and progress display.
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { Engine, formatDiagnostic, resolveScene, SceneError, type RenderJob, type RenderProgress } from '../engine/index';
+import { createRenderService, formatDiagnostic, SceneError, type RenderPlan, type RenderProgress, type RenderService } from '../engine/index';
 import { UsageError, type CliIO } from './command';
 import { displayPath, sceneContext } from './sceneContext';
 
@@ -32,36 +31,24 @@ export function memoryLimit(env: NodeJS.ProcessEnv): number | undefined {
   return Math.floor(Number(match[1]) * scale);
 }
 
-export function createEngine(env: NodeJS.ProcessEnv): Promise<Engine> {
-  return Engine.create({ cacheDir: cacheDir(env), threads: threads(env), memoryLimitBytes: memoryLimit(env) });
+export function createService(env: NodeJS.ProcessEnv): Promise<RenderService> {
+  return createRenderService({ cacheDir: cacheDir(env), threads: threads(env), memoryLimitBytes: memoryLimit(env) });
 }
 
-export interface PlannedScene {
-  readonly file: string;
-  readonly jobs: RenderJob[];
-  readonly warnings: string[];
-}
-
-/** Reads, resolves and plans one scene; scene problems come back as SceneError with every diagnostic. */
-export async function planScene(engine: Engine, file: string, modelPaths: readonly string[], io: CliIO, signal: AbortSignal): Promise<PlannedScene> {
-  const context = sceneContext(file, modelPaths, io.cwd, io.env);
-  let text: string;
+/** Plans one scene through the render service; scene problems come back as SceneError with every diagnostic. */
+export async function planScene(service: RenderService, file: string, modelPaths: readonly string[], io: CliIO, signal: AbortSignal): Promise<RenderPlan> {
+  const { file: _file, ...context } = sceneContext(file, modelPaths, io.cwd, io.env);
   try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new SceneError(displayPath(file, io.cwd), [
-      { severity: 'error', code: 'missing-file', message: `cannot read: ${(error as Error).message}`, range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } } },
-    ]);
-  }
-  let resolved;
-  try {
-    resolved = resolveScene(text, context);
+    return await service.plan({ file, context }, signal);
   } catch (error) {
     if (error instanceof SceneError) throw new SceneError(displayPath(file, io.cwd), error.diagnostics);
     throw error;
   }
-  const warnings = resolved.diagnostics.map((d) => formatDiagnostic(displayPath(file, io.cwd), d));
-  return { file, jobs: await engine.plan(resolved, context.projectRoot, signal), warnings };
+}
+
+/** The plan's warnings as compiler-style lines. */
+export function planWarnings(plan: RenderPlan, io: CliIO): string[] {
+  return plan.warnings.map((d) => formatDiagnostic(displayPath(plan.file, io.cwd), d));
 }
 
 /** A one-line progress display: a bar redrawn in place on a terminal, nothing in logs (CI). */

@@ -12,7 +12,7 @@ export {
   type ModelDefaults,
   type ModelLocation,
   type ModelLookup,
-  type SchedulerConfig,
+  type ModelScheduler,
   type UNetConfig,
   type VAEConfig,
   type TextEncoderConfig,
@@ -53,9 +53,15 @@ export {
   type SchedulerOptions,
   type StepOutput,
   type SigmaSchedule,
-  type SchedulerConfig as DiffusersSchedulerConfig,
+  type SchedulerConfig,
 } from './schedulers/index';
 export * from './pipeline';
+export * from './render/index';
+export { createRenderService } from './createRenderService';
+export type { EngineOptions } from './options';
+export { familyOf, MODEL_FAMILIES, type ModelFamily, type Conditioning } from './model/families';
+export { readFileBounded, READ_CAPS } from './io/readBounded';
 export * from './worker';
 export * from './diff/index';
 export * from './lora/index';
+export { escapeTerminalText, escapeTerminalJson, type TerminalTextOptions } from './text/terminalText';

@@ -39,7 +39,8 @@ export interface HistoryEntryView {
 }
 
 /** Whether the PNG on disk was rendered from the scene as it is now. */
-export type OutputFreshness = 'up-to-date' | 'out-of-date' | 'missing' | 'unknown';
+/** An output's state as the engine judges it (render/freshness.ts), or `unknown` before it has been checked. */
+export type OutputFreshness = 'up-to-date' | 'stale' | 'missing' | 'unknown';
 
 export interface PreviewState {
   /** The scene's file name and URI (as text); absent for a provenance-only view of a PNG. */

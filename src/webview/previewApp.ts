@@ -139,7 +139,7 @@ export class PreviewApp {
     this.persist({ ...state.persist, tab: this.tab });
     document.body.dataset.freshness = state.freshness;
     this.sceneName.textContent = state.sceneName ?? state.outputName ?? '';
-    this.freshness.textContent = state.provenanceOnly ? 'Provenance' : state.freshness === 'missing' ? 'Not rendered' : state.freshness === 'up-to-date' ? 'Up to date' : state.freshness === 'out-of-date' ? 'Out of date' : 'Not checked';
+    this.freshness.textContent = state.provenanceOnly ? 'Provenance' : state.freshness === 'missing' ? 'Not rendered' : state.freshness === 'up-to-date' ? 'Up to date' : state.freshness === 'stale' ? 'Out of date' : 'Not checked';
     this.freshness.className = `badge ${state.freshness}`;
     this.freshness.title = state.freshnessReason ?? FRESHNESS_TEXT[state.freshness];
     this.lockButton.textContent = state.locked ? 'Unlock' : 'Lock';

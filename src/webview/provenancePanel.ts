@@ -6,7 +6,7 @@ import { h, replaceChildren } from './dom';
 
 export const FRESHNESS_TEXT: Record<OutputFreshness, string> = {
   'up-to-date': 'Up to date with its scene',
-  'out-of-date': 'Out of date: the scene changed since this render',
+  stale: 'Out of date: the scene changed since this render',
   missing: 'Not rendered yet',
   unknown: 'Not checked against the scene yet (render or save the scene to check)',
 };

@@ -6,9 +6,19 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { Engine, canny, encodePixelsToPng, hintOutputPath, resolveScene, type RenderJob, type RenderResult, type RGBImage } from '../../src/engine/index';
+import {
+  createRenderService,
+  type RenderService,
+  canny,
+  encodePixelsToPng,
+  hintOutputPath,
+  resolveScene,
+  type RenderJob,
+  type RenderedJob,
+  type RGBImage,
+} from '../../src/engine/index';
 import { judgeImage, MAX_DISTANCE, PALETTE } from '../../scripts/eval/judge';
-import { modelDir, modelName, repoRoot, tempProject } from './modelUnderTest';
+import { modelDir, modelName, repoRoot, tempProject, jobsOf, renderToFile, localBackend } from './modelUnderTest';
 
 const builtinModelsDir = dirname(modelDir);
 const otherModel = process.env.IMGPROMPT_TEST_MODEL_DIR ? 'the adapters are trained for tiny-shapes; another model is under test' : false;
@@ -78,22 +88,22 @@ function centroidDistance(mask: Uint8Array, width: number, cx: number, cy: numbe
   return n === 0 ? Math.hypot(width, mask.length / width) : Math.hypot(sx / n - cx, sy / n - cy);
 }
 
-function samePixels(a: RenderResult, b: RenderResult): boolean {
+function samePixels(a: RenderedJob, b: RenderedJob): boolean {
   return Buffer.from(a.image.data).equals(Buffer.from(b.image.data));
 }
 
 describe('adapters on ' + modelName, { skip: otherModel }, () => {
-  let engine: Engine;
+  let engine: RenderService;
   const project = tempProject();
   const plan = async (text: string, name = 'scene.imgprompt'): Promise<RenderJob> => {
     const file = project.write(name, text);
-    const [job] = await engine.plan(resolveScene(text, { file, projectRoot: project.dir, builtinModelsDir }), project.dir);
+    const [job] = await jobsOf(engine, resolveScene(text, { file, projectRoot: project.dir, builtinModelsDir }), project.dir);
     return job;
   };
   const scene = (prompt: string, extra = '', seed = 7) => `model: ${modelName}\nprompt: ${prompt}\nseed: ${seed}\nsteps: 12\nguidance: 7.5\n${extra}`;
 
   before(async () => {
-    engine = await Engine.create({ threads: 2 });
+    engine = await createRenderService({ threads: 2 });
   });
   after(async () => {
     await engine.dispose();
@@ -142,9 +152,9 @@ describe('adapters on ' + modelName, { skip: otherModel }, () => {
   test('a LoRA merges once: the next render with the same LoRA and weight reuses the patched sessions', async () => {
     const text = scene('striped, a large yellow square on the right, black background', 'loras:\n  - file: striped\n    weight: 0.8\n');
     const first = await engine.render(await plan(text));
-    const before = engine.sessions.stats;
+    const before = localBackend(engine).sessions.stats;
     const second = await engine.render(await plan(text));
-    assert.equal(engine.sessions.stats.misses, before.misses, 'no session was created again');
+    assert.equal(localBackend(engine).sessions.stats.misses, before.misses, 'no session was created again');
     assert.equal(second.timings.stages.lora ?? 0, 0, 'no weights were merged again');
     assert.ok(samePixels(first, second));
   });
@@ -206,7 +216,7 @@ describe('adapters on ' + modelName, { skip: otherModel }, () => {
     assert.ok(samePixels(plain, off), 'strength 0 changed pixels');
     assert.ok(samePixels(plain, empty), 'an empty step window changed pixels');
     const job = await plan(scene(prompt, 'control:\n  - type: scribble\n    image: house.png\n'), 'house.imgprompt');
-    const on = await engine.renderToFile(job, { saveHints: true });
+    const on = await renderToFile(engine, job, { saveHints: true });
     assert.ok(!samePixels(plain, on), 'the scribble changed nothing');
     assert.ok((on.timings.stages.controlnet ?? 0) > 0);
     const saved = hintOutputPath(job.output, 1);

@@ -4,24 +4,33 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { CancelledError, Engine, ModelError, readImageMetadata, resolveScene, type RenderJob } from '../../src/engine/index';
-import { copyModel, modelDir, modelName, repoRoot, tempProject } from './modelUnderTest';
+import {
+  CancelledError,
+  createRenderService,
+  judgeFreshness,
+  type RenderService,
+  ModelError,
+  readImageMetadata,
+  resolveScene,
+  type RenderJob,
+} from '../../src/engine/index';
+import { copyModel, modelDir, modelName, repoRoot, tempProject, jobsOf, renderToFile } from './modelUnderTest';
 
 const builtinModelsDir = dirname(modelDir);
 
 describe('Engine on ' + modelName, () => {
-  let engine: Engine;
+  let engine: RenderService;
   const project = tempProject();
 
   const plan = async (text: string, name = 'scene.imgprompt', modelsDir = builtinModelsDir): Promise<RenderJob[]> => {
     const file = project.write(name, text);
     const resolved = resolveScene(text, { file, projectRoot: project.dir, builtinModelsDir: modelsDir });
-    return engine.plan(resolved, project.dir);
+    return jobsOf(engine, resolved, project.dir);
   };
   const scene = (extra = '') => `model: ${modelName}\nprompt: a large red circle on the left, blue background\nseed: 42\nsteps: 6\nguidance: 7\n${extra}`;
 
   before(async () => {
-    engine = await Engine.create({ threads: 2 });
+    engine = await createRenderService({ threads: 2 });
   });
   after(async () => {
     await engine.dispose();
@@ -30,7 +39,7 @@ describe('Engine on ' + modelName, () => {
 
   test('renders a PNG of the resolved size carrying recipe, infotext and AI disclosure', async () => {
     const [job] = await plan(scene());
-    const result = await engine.renderToFile(job);
+    const result = await renderToFile(engine, job);
     assert.equal(result.image.width, job.recipe.width);
     assert.equal(result.image.height, job.recipe.height);
     const report = readImageMetadata(readFileSync(job.output), job.output);
@@ -49,17 +58,17 @@ describe('Engine on ' + modelName, () => {
     const a = await engine.render(job);
     const b = await engine.render(job);
     assert.ok(a.png.equals(b.png), 'two renders of one recipe differ');
-    await engine.renderToFile(job);
-    assert.equal((await engine.status(job)).state, 'up-to-date');
+    await renderToFile(engine, job);
+    assert.equal((await judgeFreshness(job)).state, 'up-to-date');
   });
 
   test('a pixel-affecting edit makes the output stale; a purpose edit does not', async () => {
     const [job] = await plan(scene());
-    await engine.renderToFile(job);
+    await renderToFile(engine, job);
     const [seedEdit] = await plan(scene().replace('seed: 42', 'seed: 43'));
-    assert.equal((await engine.status(seedEdit)).state, 'stale');
+    assert.equal((await judgeFreshness(seedEdit)).state, 'stale');
     const [purposeEdit] = await plan(scene('purpose: a new sentence\n'));
-    assert.equal((await engine.status(purposeEdit)).state, 'up-to-date');
+    assert.equal((await judgeFreshness(purposeEdit)).state, 'up-to-date');
   });
 
   test('different seeds give different images; with guidance 1 the negative prompt has no effect', async () => {
@@ -89,13 +98,13 @@ describe('Engine on ' + modelName, () => {
 
   test('cancelling mid-render stops within one step and leaves the previous output untouched', async () => {
     const [job] = await plan(scene().replace('steps: 6', 'steps: 12'));
-    await engine.renderToFile(job);
+    await renderToFile(engine, job);
     const before = readFileSync(job.output);
     const [edited] = await plan(scene().replace('steps: 6', 'steps: 12').replace('seed: 42', 'seed: 99'));
     const controller = new AbortController();
     let stepsSeen = 0;
     await assert.rejects(
-      engine.renderToFile(edited, {
+      renderToFile(engine, edited, {
         signal: controller.signal,
         onProgress: (p) => {
           if (p.phase === 'denoise') {
@@ -128,7 +137,7 @@ describe('Engine on ' + modelName, () => {
   test('image-to-image starts from the init image: low strength stays close to it', async () => {
     // The init image shows something else entirely (another prompt), so only the init can explain closeness.
     const [source] = await plan(scene().replace('a large red circle on the left, blue background', 'a large black square on the right, white background'));
-    await engine.renderToFile(source);
+    await renderToFile(engine, source);
     const init = join(project.dir, 'init.png');
     writeFileSync(init, readFileSync(source.output));
     const distance = (a: Uint8Array, b: Uint8Array) => a.reduce((s, v, i) => s + Math.abs(v - b[i]), 0) / a.length;
@@ -149,7 +158,7 @@ describe('Engine on ' + modelName, () => {
     const unet = join(copy, 'unet', 'model.onnx');
     truncateSync(unet, Math.floor(statSync(unet).size / 2));
     const [job] = await plan(scene().replace(`model: ${modelName}`, `model: ./models/${modelName}`), 'broken.imgprompt');
-    await assert.rejects(engine.renderToFile(job), (error: unknown) => error instanceof ModelError && error.message.includes(unet));
+    await assert.rejects(renderToFile(engine, job), (error: unknown) => error instanceof ModelError && error.message.includes(unet));
     assert.equal(existsSync(job.output), false);
   });
 

@@ -8,7 +8,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { Engine } from '../../src/engine/index';
+import {
+  createRenderService,
+  type RenderService,
+} from '../../src/engine/index';
 import { judgeImage, roundLikePython, scoreSet, type EvalItem, type JudgeVerdict, type SetScore } from '../../scripts/eval/index';
 import { loadEvalSets, renderEvalImage, shuffledPrompts } from '../../scripts/eval/evalSets';
 import { modelDir, modelName, repoRoot } from './modelUnderTest';
@@ -87,7 +90,7 @@ const BOUNDS = {
 } as const;
 
 describe(`evaluation of ${modelName} through the engine (${SUBSET} seen, ${SUBSET} held out, ${SUBSET} shuffled)`, () => {
-  let engine: Engine;
+  let engine: RenderService;
   const projectDir = mkdtempSync(join(tmpdir(), 'imgprompt-eval-'));
   const sets = loadEvalSets(PROMPTS);
   const seen = sets.seen.slice(0, SUBSET);
@@ -100,7 +103,7 @@ describe(`evaluation of ${modelName} through the engine (${SUBSET} seen, ${SUBSE
   };
 
   before(async () => {
-    engine = await Engine.create({ threads: 1 });
+    engine = await createRenderService({ threads: 1 });
   });
   after(async () => {
     await engine.dispose();

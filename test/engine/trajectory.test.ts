@@ -7,8 +7,12 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Engine, loadCLIPTokenizer, resolveScene } from '../../src/engine/index';
-import { modelDir, repoRoot, tempProject } from './modelUnderTest';
+import {
+  createRenderService,
+  loadCLIPTokenizer,
+  resolveScene,
+} from '../../src/engine/index';
+import { modelDir, repoRoot, tempProject, jobsOf } from './modelUnderTest';
 
 const FIXTURE = join(repoRoot, 'test', 'fixtures', 'reference', 'model', 'trajectory.json');
 
@@ -54,7 +58,7 @@ describe('engine vs the PyTorch reference trajectory', { skip: process.env.IMGPR
     assert.deepEqual(tokenizer.encodePrompt(reference.negative).ids, reference.negative_ids);
 
     const project = tempProject();
-    const engine = await Engine.create({ threads: 2 });
+    const engine = await createRenderService({ threads: 2 });
     try {
       const text = [
         `model: tiny-shapes`,
@@ -69,7 +73,7 @@ describe('engine vs the PyTorch reference trajectory', { skip: process.env.IMGPR
       ].join('\n');
       const file = project.write('trajectory.imgprompt', text);
       const resolved = resolveScene(text, { file, projectRoot: project.dir, builtinModelsDir: join(repoRoot, 'models') });
-      const [job] = await engine.plan(resolved, project.dir);
+      const [job] = await jobsOf(engine, resolved, project.dir);
       const worst: number[] = [];
       const result = await engine.render(job, {
         onStepLatents: (step, latents) => {

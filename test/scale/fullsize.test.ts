@@ -14,7 +14,8 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import {
   CLIPTextEncoder,
-  Engine,
+  createRenderService,
+  type RenderService,
   SAMPLERS,
   loadCLIPTokenizer,
   parseOnnxModel,
@@ -25,9 +26,10 @@ import {
   VAEEncoder,
   acquireComponent,
   type RenderJob,
-  type RenderResult,
+  type RenderedJob,
 } from '../../src/engine/index';
 import { onnxWeightTargets } from '../../src/engine/lora/index';
+import { jobsOf, localBackend } from '../engine/modelUnderTest';
 import { ensureSd15Random, readRandomWeightsInfo, readUNetShape, repoRoot, scaleFromEnv, SD15_UNET_SHAPE, unetFlops, type Scale } from './sd15Random';
 
 const scale = scaleFromEnv();
@@ -61,24 +63,24 @@ function describeModules(height: number, width: number, batch: number, tokenize?
 
 describe(`SD 1.5 architecture with random weights (${scale} scale)`, { skip }, () => {
   let modelDir: string;
-  let engine: Engine;
+  let engine: RenderService;
   let project: string;
   let job: RenderJob;
   let planScene: (extra: string, size?: number) => Promise<RenderJob>;
-  let first: RenderResult;
+  let first: RenderedJob;
   const firstLatents: Float32Array[] = [];
 
   before(async () => {
     modelDir = ensureSd15Random(scale).dir;
     project = mkdtempSync(join(tmpdir(), 'imgprompt-scale-'));
     mkdirSync(join(project, '.git'));
-    engine = await Engine.create({ threads: Number(process.env.IMGPROMPT_THREADS) || undefined, cacheDir: join(project, '.hash-cache') });
+    engine = await createRenderService({ threads: Number(process.env.IMGPROMPT_THREADS) || undefined, cacheDir: join(project, '.hash-cache') });
     planScene = async (extra, size = SIZE) => {
       const text = `model: ${basename(modelDir)}\nprompt: a red circle on a blue background\nseed: 42\nsize: {width: ${size}, height: ${size}}\nsteps: ${STEPS}\n${extra}`;
       const file = join(project, 'scale.imgprompt');
       writeFileSync(file, text);
       const resolved = resolveScene(text, { file, projectRoot: project, modelSearchPaths: [dirname(modelDir)] });
-      return (await engine.plan(resolved, project))[0];
+      return (await jobsOf(engine, resolved, project))[0];
     };
     job = await planScene('sampler: euler\nguidance: 7.5\n');
     first = await engine.render(job, { onStepLatents: (_step, latents) => firstLatents.push(Float32Array.from(latents)) });
@@ -133,10 +135,10 @@ describe(`SD 1.5 architecture with random weights (${scale} scale)`, { skip }, (
 
   test('the graphs take and return what optimum exports: names, dtypes, dynamic axes', async () => {
     const leases = await Promise.all([
-      acquireComponent(engine.sessions, join(modelDir, 'text_encoder'), CLIPTextEncoder),
-      acquireComponent(engine.sessions, join(modelDir, 'unet'), UNet),
-      acquireComponent(engine.sessions, join(modelDir, 'vae_decoder'), VAEDecoder),
-      acquireComponent(engine.sessions, join(modelDir, 'vae_encoder'), VAEEncoder),
+      acquireComponent(localBackend(engine).sessions, join(modelDir, 'text_encoder'), CLIPTextEncoder),
+      acquireComponent(localBackend(engine).sessions, join(modelDir, 'unet'), UNet),
+      acquireComponent(localBackend(engine).sessions, join(modelDir, 'vae_decoder'), VAEDecoder),
+      acquireComponent(localBackend(engine).sessions, join(modelDir, 'vae_encoder'), VAEEncoder),
     ]);
     try {
       const [text, unet, decoder, encoder] = leases.map((l) => l.component) as [CLIPTextEncoder, UNet, VAEDecoder, VAEEncoder];
@@ -191,10 +193,10 @@ describe(`SD 1.5 architecture with random weights (${scale} scale)`, { skip }, (
   });
 
   test('a second render is byte-identical and reuses every session (cache hits, no misses)', async () => {
-    const before = engine.sessions.stats;
+    const before = localBackend(engine).sessions.stats;
     const again: Float32Array[] = [];
     const second = await engine.render(job, { onStepLatents: (_step, latents) => again.push(Float32Array.from(latents)) });
-    const afterStats = engine.sessions.stats;
+    const afterStats = localBackend(engine).sessions.stats;
     assert.ok(second.png.equals(first.png), 'the PNGs differ');
     assert.deepEqual(again.map((l) => Buffer.from(l.buffer).toString('base64')), firstLatents.map((l) => Buffer.from(l.buffer).toString('base64')));
     assert.equal(afterStats.misses, before.misses, 'a session was created again');
@@ -210,17 +212,17 @@ describe(`SD 1.5 architecture with random weights (${scale} scale)`, { skip }, (
     assert.equal(a.image.width * a.image.height, SIZE * SIZE);
     assert.ok(latents.length === STEPS && latents.every((l) => l.every(Number.isFinite)), 'int8 latents not finite');
     assert.ok(!a.png.equals(first.png), 'int8 rendered the same bytes as fp32');
-    const misses = engine.sessions.stats.misses;
+    const misses = localBackend(engine).sessions.stats.misses;
     const b = await engine.render(int8Job);
     assert.ok(b.png.equals(a.png), 'the int8 re-render differs');
-    assert.equal(engine.sessions.stats.misses, misses, 'the int8 UNet session was created again');
+    assert.equal(localBackend(engine).sessions.stats.misses, misses, 'the int8 UNet session was created again');
   });
 
   test('a memory limit below what the UNet needs is a clear ModelError naming it, and the engine still renders after', async () => {
     // At full size 2 GB holds the text encoder and the VAE but not the UNet. The toy model's components
     // are all far below the 256 MB headroom, so there a 128 MB limit refuses whichever loads first.
     const full = scale === 'full';
-    const tight = await Engine.create({ memoryLimitBytes: full ? 2 * 1024 ** 3 : 128 * 1024 ** 2 });
+    const tight = await createRenderService({ memoryLimitBytes: full ? 2 * 1024 ** 3 : 128 * 1024 ** 2 });
     try {
       await assert.rejects(tight.render(job), (error: unknown) => {
         assert.ok(error instanceof Error && error.name === 'ModelError', String(error));

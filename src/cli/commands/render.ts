@@ -1,8 +1,8 @@
 // `imgprompt render`: renders scenes whose outputs are missing or stale (all with --force), writing each
 // PNG atomically with its recipe and provenance.
-import { CancelledError, SceneError, hintOutputPath, type Engine } from '../../engine/index';
+import { CancelledError, SceneError, type RenderService } from '../../engine/index';
 import type { Command } from '../command';
-import { createEngine, planScene, progressLine, seconds } from '../renderSupport';
+import { createService, planScene, planWarnings, progressLine, seconds } from '../renderSupport';
 import { displayPath, takeSceneOptions } from '../sceneContext';
 import { expandSceneTargets, takeFlagsAndTargets } from '../sceneTargets';
 
@@ -31,28 +31,36 @@ export const renderCommand: Command = {
     const { files, problems } = expandSceneTargets(targets, io.cwd);
     for (const p of problems) io.stderr(`${displayPath(p.target, io.cwd)}: error: ${p.message}\n`);
     let failed = problems.length;
-    let engine: Engine | undefined;
+    let service: RenderService | undefined;
     try {
-      engine = await createEngine(io.env);
+      service = await createService(io.env);
       for (const file of files) {
         const shown = displayPath(file, io.cwd);
         try {
-          const planned = await planScene(engine, file, modelPaths, io, signal);
-          for (const w of planned.warnings) io.stderr(`${w}\n`);
-          for (const job of planned.jobs) {
-            const out = displayPath(job.output, io.cwd);
-            if (!force && (await engine.status(job)).state === 'up-to-date') {
-              io.stdout(`${out}: up to date\n`);
-              continue;
-            }
-            const bar = progressLine(io, out);
-            const result = await engine.renderToFile(job, { signal, onProgress: bar.update, saveHints });
-            bar.done();
-            for (const w of result.warnings) io.stderr(`${shown}: warning: ${w}\n`);
-            io.stdout(`${out}: rendered ${job.recipe.width}x${job.recipe.height}, ${job.recipe.steps} steps in ${seconds(result.timings.totalMs)}\n`);
-            for (const l of result.loras) io.stdout(`  LoRA ${l.file} × ${l.weight}: ${l.matched} of ${l.total} modules applied\n`);
-            if (saveHints) for (const i of result.hints.keys()) io.stdout(`  hint ${displayPath(hintOutputPath(job.output, i + 1), io.cwd)}\n`);
-          }
+          const plan = await planScene(service, file, modelPaths, io, signal);
+          for (const w of planWarnings(plan, io)) io.stderr(`${w}\n`);
+          let bar: ReturnType<typeof progressLine> | undefined;
+          await service.execute(plan, {
+            signal,
+            force,
+            saveHints,
+            events: {
+              onJobStart: (_index, job) => (bar = progressLine(io, displayPath(job.output, io.cwd))),
+              onProgress: (_index, _count, progress) => bar?.update(progress),
+              onJobDone: (_index, outcome) => {
+                bar?.done();
+                bar = undefined;
+                const out = displayPath(outcome.job.output, io.cwd);
+                const r = outcome.render;
+                if (outcome.action === 'skipped' || !r) return io.stdout(`${out}: up to date\n`);
+                for (const w of r.warnings) io.stderr(`${shown}: warning: ${w}\n`);
+                const { recipe } = outcome.job;
+                io.stdout(`${out}: rendered ${recipe.width}x${recipe.height}, ${recipe.steps} steps in ${seconds(r.timings.totalMs)}\n`);
+                for (const l of r.loras) io.stdout(`  LoRA ${l.file} × ${l.weight}: ${l.matched} of ${l.total} modules applied\n`);
+                for (const path of outcome.written.slice(1)) io.stdout(`  hint ${displayPath(path, io.cwd)}\n`);
+              },
+            },
+          });
         } catch (error) {
           if (error instanceof CancelledError) throw error;
           failed++;
@@ -62,7 +70,7 @@ export const renderCommand: Command = {
         }
       }
     } finally {
-      await engine?.dispose();
+      await service?.dispose();
     }
     return failed > 0 ? 1 : 0;
   },

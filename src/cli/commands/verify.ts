@@ -1,9 +1,9 @@
 // `imgprompt verify`: checks that every figure is up to date with its scene (for CI): lists each missing
 // or stale PNG and which inputs changed; with --rerender also renders in memory and compares pixels.
 import sharp from 'sharp';
-import { CancelledError, describeChange, SceneError, type Engine, type RenderJob } from '../../engine/index';
+import { CancelledError, describeChange, SceneError, type RenderJob, type RenderService } from '../../engine/index';
 import type { Command, CliIO } from '../command';
-import { createEngine, planScene } from '../renderSupport';
+import { createService, planScene } from '../renderSupport';
 import { displayPath, takeSceneOptions } from '../sceneContext';
 import { expandSceneTargets, takeFlagsAndTargets } from '../sceneTargets';
 
@@ -17,8 +17,8 @@ options:
   --model-path DIR   a folder of model folders (repeatable; also IMGPROMPT_MODEL_PATH)`;
 
 /** Compares a fresh in-memory render with the pixels in the file. */
-async function comparePixels(engine: Engine, job: RenderJob, io: CliIO, signal: AbortSignal): Promise<string | undefined> {
-  const result = await engine.render(job, { signal });
+async function comparePixels(service: RenderService, job: RenderJob, io: CliIO, signal: AbortSignal): Promise<string | undefined> {
+  const result = await service.render(job, { signal });
   const { data, info } = await sharp(job.output).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   const out = displayPath(job.output, io.cwd);
   if (info.width !== result.image.width || info.height !== result.image.height) {
@@ -48,14 +48,13 @@ export const verifyCommand: Command = {
     for (const p of problems) io.stderr(`${displayPath(p.target, io.cwd)}: error: ${p.message}\n`);
     let bad = problems.length;
     let good = 0;
-    const engine = await createEngine(io.env);
+    const service = await createService(io.env);
     try {
       for (const file of files) {
         try {
-          const planned = await planScene(engine, file, modelPaths, io, signal);
-          for (const job of planned.jobs) {
+          const plan = await planScene(service, file, modelPaths, io, signal);
+          for (const { job, freshness: status } of plan.jobs) {
             const out = displayPath(job.output, io.cwd);
-            const status = await engine.status(job);
             if (status.state === 'missing') {
               bad++;
               io.stdout(`${out}: missing (render ${displayPath(file, io.cwd)})\n`);
@@ -65,7 +64,7 @@ export const verifyCommand: Command = {
               const why = changes.length > 0 ? changes.map((c) => `\n  ${describeChange(c)}`).join('') : ' (its stored recipe is unreadable or was not written by imgprompt)';
               io.stdout(`${out}: stale${why}\n`);
             } else if (rerender) {
-              const problem = await comparePixels(engine, job, io, signal);
+              const problem = await comparePixels(service, job, io, signal);
               if (problem) {
                 bad++;
                 io.stdout(`${problem}\n`);
@@ -84,7 +83,7 @@ export const verifyCommand: Command = {
         }
       }
     } finally {
-      await engine.dispose();
+      await service.dispose();
     }
     io.stderr(`verified ${good + bad} figure${good + bad === 1 ? '' : 's'}: ${good} up to date, ${bad} with problems\n`);
     return bad > 0 ? 1 : 0;

@@ -3,7 +3,7 @@
 import { watch as chokidarWatch, type FSWatcher } from 'chokidar';
 import { CancelledError, SceneError } from '../../engine/index';
 import type { Command } from '../command';
-import { createEngine, planScene, seconds } from '../renderSupport';
+import { createService, planScene, planWarnings, seconds } from '../renderSupport';
 import { displayPath, takeSceneOptions } from '../sceneContext';
 import { expandSceneTargets, takeFlagsAndTargets } from '../sceneTargets';
 
@@ -28,7 +28,7 @@ export const watchCommand: Command = {
     for (const p of problems) io.stderr(`${displayPath(p.target, io.cwd)}: error: ${p.message}\n`);
     if (files.length === 0) return 1;
 
-    const engine = await createEngine(io.env);
+    const service = await createService(io.env);
     const watcher: FSWatcher = chokidarWatch(files, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 50, pollInterval: 10 } });
     /** Which scenes depend on each watched file. */
     const dependents = new Map<string, Set<string>>(files.map((f) => [f, new Set([f])]));
@@ -39,23 +39,26 @@ export const watchCommand: Command = {
     const renderOne = async (scene: string, controller: AbortController) => {
       const shown = displayPath(scene, io.cwd);
       try {
-        const planned = await planScene(engine, scene, modelPaths, io, controller.signal);
-        for (const w of planned.warnings) io.stderr(`${w}\n`);
-        for (const job of planned.jobs) {
-          for (const f of [...job.recipe.loras, ...job.recipe.control, ...(job.recipe.init ? [job.recipe.init] : [])]) {
-            if (!dependents.has(f.path)) {
-              dependents.set(f.path, new Set());
-              watcher.add(f.path);
-            }
-            dependents.get(f.path)?.add(scene);
+        const plan = await planScene(service, scene, modelPaths, io, controller.signal);
+        for (const w of planWarnings(plan, io)) io.stderr(`${w}\n`);
+        const { recipe } = plan.resolved;
+        for (const f of [...recipe.loras, ...recipe.control, ...(recipe.init ? [recipe.init] : [])]) {
+          if (!dependents.has(f.path)) {
+            dependents.set(f.path, new Set());
+            watcher.add(f.path);
           }
-          if ((await engine.status(job)).state === 'up-to-date') {
-            io.stdout(`${displayPath(job.output, io.cwd)}: up to date\n`);
-            continue;
-          }
-          const result = await engine.renderToFile(job, { signal: controller.signal });
-          io.stdout(`${displayPath(job.output, io.cwd)}: rendered in ${seconds(result.timings.totalMs)}\n`);
+          dependents.get(f.path)?.add(scene);
         }
+        await service.execute(plan, {
+          signal: controller.signal,
+          events: {
+            onJobDone: (_index, outcome) => {
+              const out = displayPath(outcome.job.output, io.cwd);
+              if (outcome.action === 'skipped' || !outcome.render) io.stdout(`${out}: up to date\n`);
+              else io.stdout(`${out}: rendered in ${seconds(outcome.render.timings.totalMs)}\n`);
+            },
+          },
+        });
       } catch (error) {
         if (error instanceof CancelledError) io.stdout(`${shown}: render cancelled (changed again)\n`);
         else if (error instanceof SceneError) io.stderr(`${error.message}\n`);
@@ -89,7 +92,7 @@ export const watchCommand: Command = {
     current?.controller.abort();
     clearTimeout(timer);
     await watcher.close();
-    await engine.dispose();
+    await service.dispose();
     return 0;
   },
 };

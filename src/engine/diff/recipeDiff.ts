@@ -1,6 +1,6 @@
 // The recipe diff the preview shows beside an image diff: every pixel-affecting field that differs
 // between two stored recipes (from recipeChanges), with prompts broken down as word diffs.
-import { recipeChanges, type RecipeChange } from '../pipeline/recipeChanges';
+import { recipeChanges, type RecipeChange } from '../scene/recipeChanges';
 import { wordDiff, type WordDiffSegment } from './wordDiff';
 
 export interface RecipeFieldDiff extends RecipeChange {

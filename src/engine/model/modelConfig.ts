@@ -9,21 +9,15 @@
 import { basename, isAbsolute, join, normalize, resolve } from 'node:path';
 import { ModelError } from '../errors';
 import { nodeFileSystem, type SceneFileSystem } from '../scene/sceneFileSystem';
+import { parseSchedulerConfig, type SchedulerConfig } from '../schedulers/SchedulerConfig';
 import { SAMPLERS, SCHEDULES, type SamplerName, type ScheduleName } from '../scene/sceneSpec';
 
-export interface SchedulerConfig {
+/** The model's scheduler: its diffusers class and the settings the samplers read (schedulers/SchedulerConfig). */
+export interface ModelScheduler {
   /** diffusers class name, e.g. `EulerDiscreteScheduler`, `PNDMScheduler`. */
   className: string;
-  numTrainTimesteps: number;
-  betaStart: number;
-  betaEnd: number;
-  betaSchedule: string;
-  predictionType: string;
-  timestepSpacing: string;
-  stepsOffset: number;
-  useKarrasSigmas: boolean;
-  setAlphaToOne: boolean;
-  clipSample: boolean;
+  /** The settings the file states; absent ones take each sampler's own defaults, as in diffusers. */
+  config: SchedulerConfig;
   /** The whole file, for settings not modelled here. */
   raw: Readonly<Record<string, unknown>>;
 }
@@ -79,7 +73,7 @@ export interface ModelConfig {
   pipelineClass?: string;
   /** Component folders listed in model_index.json (`unet`, `vae_decoder`, ...). */
   components: string[];
-  scheduler: SchedulerConfig;
+  scheduler: ModelScheduler;
   unet: UNetConfig;
   vae: VAEConfig;
   textEncoder: TextEncoderConfig;
@@ -230,7 +224,6 @@ class Fields {
 }
 
 // Stable Diffusion 1.5's values, used where an export leaves a field out.
-const SD15_SCHEDULER = { numTrainTimesteps: 1000, betaStart: 0.00085, betaEnd: 0.012, betaSchedule: 'scaled_linear' };
 const SD15_UNET_BLOCKS = [320, 640, 1280, 1280];
 const SD15_VAE_BLOCKS = [128, 256, 512, 512];
 const SD15_VAE_SCALING = 0.18215;
@@ -243,24 +236,12 @@ const SAMPLER_OF_SCHEDULER: Record<string, SamplerName> = {
   LCMScheduler: 'lcm',
 };
 
-function readScheduler(fs: SceneFileSystem, dir: string): SchedulerConfig {
+function readScheduler(fs: SceneFileSystem, dir: string): ModelScheduler {
   const path = join(dir, 'scheduler', 'scheduler_config.json');
   const json = readJson(fs, path, false) ?? {};
-  const f = new Fields(json, path);
-  return {
-    className: f.string('_class_name', 'PNDMScheduler'),
-    numTrainTimesteps: f.number('num_train_timesteps', SD15_SCHEDULER.numTrainTimesteps, true),
-    betaStart: f.number('beta_start', SD15_SCHEDULER.betaStart, true),
-    betaEnd: f.number('beta_end', SD15_SCHEDULER.betaEnd, true),
-    betaSchedule: f.string('beta_schedule', SD15_SCHEDULER.betaSchedule),
-    predictionType: f.string('prediction_type', 'epsilon'),
-    timestepSpacing: f.string('timestep_spacing', 'leading'),
-    stepsOffset: f.number('steps_offset', 0),
-    useKarrasSigmas: f.boolean('use_karras_sigmas', false),
-    setAlphaToOne: f.boolean('set_alpha_to_one', false),
-    clipSample: f.boolean('clip_sample', false),
-    raw: json,
-  };
+  const className = json._class_name;
+  if (className !== undefined && typeof className !== 'string') throw new ModelError(`_class_name must be a string, got ${JSON.stringify(className)}`, path);
+  return { className: className ?? 'PNDMScheduler', config: parseSchedulerConfig(json, path), raw: json };
 }
 
 function readUNet(fs: SceneFileSystem, dir: string): UNetConfig {
@@ -333,7 +314,7 @@ function readTokenizer(fs: SceneFileSystem, dir: string, maxPositions: number): 
   };
 }
 
-function readImgpromptBlock(index: Json, path: string, scheduler: SchedulerConfig) {
+function readImgpromptBlock(index: Json, path: string, scheduler: ModelScheduler) {
   const block = index.imgprompt;
   const blockJson = typeof block === 'object' && block !== null && !Array.isArray(block) ? (block as Json) : {};
   const buckets: { width: number; height: number }[] = [];
@@ -350,7 +331,7 @@ function readImgpromptBlock(index: Json, path: string, scheduler: SchedulerConfi
   const isLcm = sampler === 'lcm';
   const fallback: ModelDefaults = {
     sampler,
-    schedule: scheduler.useKarrasSigmas ? 'karras' : 'normal',
+    schedule: scheduler.config.useKarrasSigmas ? 'karras' : 'normal',
     steps: isLcm ? 4 : 20,
     // LCM is distilled without classifier-free guidance; 1 disables the second branch.
     guidance: isLcm ? 1 : 7.5,

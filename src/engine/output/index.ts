@@ -20,4 +20,3 @@ export { XMP_KEYWORD, TRAINED_ALGORITHMIC_MEDIA, IMGPROMPT_XMP_NS, buildXmpPacke
 export { IMGPROMPT_KEYWORD, PARAMETERS_KEYWORD, buildMetadataEntries } from './metadataEntries';
 export { encodePixelsToPng, encodePngWithMetadata, type RawImage } from './encodePng';
 export { writeFileAtomic, tempPathFor, type AtomicWriteOptions } from './writeFileAtomic';
-export { hintOutputPath } from './hintOutputPath';

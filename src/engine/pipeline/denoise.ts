@@ -39,7 +39,12 @@ export interface DenoiseInput {
   readonly cond: FloatTensor;
   /** The negative prompt's embedding; absent when guidance ≤ 1 (the second branch is skipped). */
   readonly uncond?: FloatTensor;
+  /** Further UNet inputs of the prompt and of the negative prompt (SDXL's text_embeds, time_ids). */
+  readonly extra?: Readonly<Record<string, FloatTensor>>;
+  readonly uncondExtra?: Readonly<Record<string, FloatTensor>>;
   readonly guidance: number;
+  /** guidance_rescale (0 = off): see rescaleGuided. */
+  readonly guidanceRescale?: number;
   readonly controls?: readonly DenoiseControl[];
   /** First step index (0 for text-to-image; later for image-to-image). */
   readonly startIndex: number;
@@ -56,6 +61,12 @@ export async function denoise(input: DenoiseInput): Promise<FloatTensor> {
   const useGuidance = input.uncond !== undefined && input.guidance > 1;
   // Batch order [uncond, cond], as diffusers concatenates them.
   const hiddenStates = useGuidance && input.uncond ? concatBatch([input.uncond, input.cond]) : input.cond;
+  const extra: Record<string, FloatTensor> = {};
+  for (const [name, cond] of Object.entries(input.extra ?? {})) {
+    const uncond = input.uncondExtra?.[name];
+    extra[name] = useGuidance && uncond ? concatBatch([uncond, cond]) : cond;
+  }
+  const rescale = input.guidanceRescale ?? 0;
   const run = scheduler.begin(input.rng);
   let latents = input.latents.data;
   const total = scheduler.numInferenceSteps - input.startIndex;
@@ -79,18 +90,44 @@ export async function denoise(input: DenoiseInput): Promise<FloatTensor> {
     }
     const before = unet.runTimeMs;
     const output = await timings.time('unet', () =>
-      unet.predict({ sample, timestep, encoderHiddenStates: hiddenStates, residuals }, signal),
+      unet.predict({ sample, timestep, encoderHiddenStates: hiddenStates, residuals, extra }, signal),
     );
     timings.addOnnxRuntime(unet.runTimeMs - before);
     const stepOutput = await timings.time('scheduler', () => {
       const size = latents.length;
-      const noisePred = useGuidance
-        ? guide(output.data.subarray(0, size), output.data.subarray(size, 2 * size), input.guidance)
-        : output.data;
+      let noisePred = output.data;
+      if (useGuidance) {
+        const cond = output.data.subarray(size, 2 * size);
+        noisePred = guide(output.data.subarray(0, size), cond, input.guidance);
+        if (rescale > 0) noisePred = rescaleGuided(noisePred, cond, rescale);
+      }
       return run.step(noisePred, index, latents);
     });
     latents = stepOutput.prevSample;
     await input.onStep?.({ step: index - input.startIndex + 1, total, predOriginal: stepOutput.predOriginalSample, latents });
   }
   return floatTensor(latents, dims);
+}
+
+/** Unbiased standard deviation over every element (torch's `std`, correction 1), in float64. */
+function standardDeviation(values: Float32Array): number {
+  let mean = 0;
+  for (const v of values) mean += v;
+  mean /= values.length;
+  let sum = 0;
+  for (const v of values) sum += (v - mean) * (v - mean);
+  return Math.sqrt(sum / Math.max(1, values.length - 1));
+}
+
+/**
+ * guidance_rescale (Lin et al. 2023, §3.4, as diffusers' rescale_noise_cfg): scales the guided prediction
+ * to the standard deviation of the prompt-only prediction, then mixes `factor` of that with `1 − factor`
+ * of the guided one. Counters over-exposure at high guidance. One image per batch here, so the deviation
+ * is over all its elements.
+ */
+export function rescaleGuided(guided: Float32Array, cond: Float32Array, factor: number): Float32Array {
+  const ratio = standardDeviation(cond) / standardDeviation(guided);
+  const out = new Float32Array(guided.length);
+  for (let i = 0; i < guided.length; i++) out[i] = factor * (guided[i] * ratio) + (1 - factor) * guided[i];
+  return out;
 }

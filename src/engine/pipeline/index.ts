@@ -1,4 +1,4 @@
-// Rendering: scenes → jobs → pixels and PNGs.
-export { Engine, type EngineOptions, type PortableRecipe, type RenderJob, type OutputState, type OutputStatus, type RenderProgress, type RenderOptions, type RenderResult, type LoraReport, type PreparedHint } from './Engine';
-export { recipeChanges, describeChange, type RecipeChange } from './recipeChanges';
+// The local pipeline: renders jobs on this machine through onnxruntime.
+export { LocalOnnxBackend } from './LocalOnnxBackend';
+export { rescaleGuided } from './denoise';
 export type { StageTimingReport, Stage } from './StageTimings';

@@ -1,6 +1,7 @@
 // The scene layer's public API: parse → check (files) → analyze/resolve (model) → recipe + hash.
 export type { Scene, SceneSize, SceneLora, SceneControl, SceneInit, SceneLocation, SceneLocations } from './scene';
 export * from './sceneSpec';
+export * from './sceneOptions';
 export { parseScene, hasErrors, type ParsedScene } from './parseScene';
 export { checkScene, checkParsedScene, isInside, projectRef, type SceneContext, type CheckedScene, type ScenePath } from './checkScene';
 export { analyzeScene, resolveScene, COMFORTABLE_AREA_RATIO, type ResolveContext, type ResolvedScene, type SceneAnalysis } from './resolveScene';
@@ -9,3 +10,5 @@ export { canonicalJson, recipeHash, recipeHashMaterial, RECIPE_FORMAT, type Reci
 export { nodeFileSystem, type SceneFileSystem, type EntryKind } from './sceneFileSystem';
 export { editDistance, didYouMean } from './didYouMean';
 export { LineIndex } from './sourceRange';
+export * from './outputPaths';
+export { recipeChanges, describeChange, type RecipeChange } from './recipeChanges';

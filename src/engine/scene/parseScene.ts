@@ -5,6 +5,7 @@ import { isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type Nod
 import type { SceneDiagnostic, Severity, SourceRange } from '../errors';
 import { suggestionSuffix } from './didYouMean';
 import { LineIndex } from './sourceRange';
+import { tuningOption, type TuningOptionKey } from './sceneOptions';
 import type { Scene, SceneControl, SceneInit, SceneLocation, SceneLora, SceneSize } from './scene';
 import {
   CONTROL_KEYS,
@@ -386,7 +387,7 @@ class SceneReader {
   }
 
   scene(root: Value): Scene {
-    const scene: Scene = { loras: [], control: [] };
+    const scene: Scene = { loras: [], control: [], options: {} };
     const whole = this.lines.range(0, 0);
     if (root === null || root === undefined || (isScalar(root) && root.value === null)) {
       this.report('error', 'empty-scene', `the scene is empty; it needs at least 'prompt' (and usually 'model' and 'seed')`, whole);
@@ -450,6 +451,12 @@ class SceneReader {
         case 'variants':
           scene.variants = this.variants(node);
           break;
+        default: {
+          const option = tuningOption(key);
+          if (!option) break;
+          const value = option.type === 'number' ? this.number(node, key, option.limits) : this.choice(node, key, option.values, key);
+          if (value !== undefined) scene.options[option.key as TuningOptionKey] = value;
+        }
       }
     }
     scene.variants?.forEach((seed, i) => {

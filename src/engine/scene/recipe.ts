@@ -8,6 +8,7 @@
 // hashes the same on every machine. The engine version always enters it.
 import { createHash } from 'node:crypto';
 import { ENGINE_VERSION } from '../version';
+import { tuningOptionsForRecipe, type TuningOptions } from './sceneOptions';
 import type { ControlType, PrecisionName, RngName, SamplerName, ScheduleName } from './sceneSpec';
 
 export const RECIPE_FORMAT = 'imgprompt.recipe/1';
@@ -38,6 +39,8 @@ export interface Recipe {
   rng: RngName;
   /** Weight precision of the UNet; hashed only when not `fp32`, so older recipes keep their hashes. */
   precision: PrecisionName;
+  /** Tuning options (sceneOptions.ts), every one with its value; hashed only where not at its default. */
+  options: TuningOptions;
   loras: (RecipeFile & { weight: number })[];
   control: (RecipeFile & { type: ControlType; strength: number; start: number; end: number })[];
   init: (RecipeFile & { strength: number }) | null;
@@ -98,6 +101,7 @@ export function recipeHashMaterial(recipe: Recipe, inputs: RecipeHashInputs = {}
     guidance: recipe.guidance,
     rng: recipe.rng,
     precision: recipe.precision === 'fp32' ? undefined : recipe.precision,
+    options: tuningOptionsForRecipe(recipe.options),
     loras: recipe.loras.map((l) => ({ ...file(l), weight: l.weight })),
     control: recipe.control.map((c) => ({ ...file(c), type: c.type, strength: c.strength, start: c.start, end: c.end })),
     init: recipe.init && { ...file(recipe.init), strength: recipe.init.strength },

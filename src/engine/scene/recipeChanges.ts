@@ -21,8 +21,15 @@ function show(value: Json | undefined): string | undefined {
 /** Fields a recipe leaves out when they have their default (so older recipes keep their hashes). */
 const OMITTED_DEFAULTS: Readonly<Record<string, Json>> = { precision: 'fp32' };
 
+/** Objects a recipe leaves out when empty (tuning options all at their defaults). */
+const OMITTED_WHEN_EMPTY = new Set(['options']);
+
 function walk(path: string, a: Json | undefined, b: Json | undefined, out: RecipeChange[]): void {
   if (IGNORED.has(path)) return;
+  if (OMITTED_WHEN_EMPTY.has(path)) {
+    a ??= {};
+    b ??= {};
+  }
   if (path in OMITTED_DEFAULTS) {
     a ??= OMITTED_DEFAULTS[path];
     b ??= OMITTED_DEFAULTS[path];

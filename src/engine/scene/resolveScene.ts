@@ -2,7 +2,7 @@
 // from the model (size, sampler, schedule, steps, guidance), the size budget put on the model's grid,
 // paths absolute. Model-dependent problems (bad configs, sizes off the grid, sizes far beyond what the
 // model was trained at) are reported here, at the scene line they concern.
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { ModelError, SceneError, type SceneDiagnostic, type SourceRange } from '../errors';
 import { controlNetDir, readModelConfig, type ModelConfig } from '../model/modelConfig';
 import { checkScene, type CheckedScene, type SceneContext, type ScenePath } from './checkScene';
@@ -10,12 +10,16 @@ import { nearestGridMultiples, sizeForBudget } from './megapixelBudget';
 import { hasErrors, sortDiagnostics } from './parseScene';
 import { RECIPE_FORMAT, type Recipe, type RecipeFile } from './recipe';
 import { SCENE_DEFAULTS } from './sceneSpec';
+import { sceneOutputPath, variantOutputPath } from './outputPaths';
+import { resolveTuningOptions } from './sceneOptions';
 
 export interface ResolveContext extends SceneContext {
   /** Reads a model folder's configs. Long-lived hosts pass a caching loader; defaults to readModelConfig. */
   loadModelConfig?: (dir: string) => ModelConfig;
-  /** Where the output goes when the scene has no `output:` key (an editor's output-folder setting). */
-  defaultOutput?: string;
+  /** Where the output goes when the scene has no `output:` key (the editor's `imgprompt.outputPattern`). */
+  outputPattern?: string;
+  /** The workspace folder holding the scene, for `${workspaceFolder}` in the pattern. */
+  workspaceFolder?: string;
 }
 
 export interface ResolvedScene {
@@ -151,7 +155,7 @@ export function analyzeScene(input: string | CheckedScene, context: ResolveConte
 
   const { scene, paths } = checked;
   const sceneFile = resolve(context.file);
-  const output = paths.get('output')?.path ?? context.defaultOutput ?? join(dirname(sceneFile), `${basename(sceneFile, extname(sceneFile))}.png`);
+  const output = sceneOutputPath(sceneFile, { written: paths.get('output')?.path, pattern: context.outputPattern, workspaceFolder: context.workspaceFolder });
   const modelFile: RecipeFile = { path: model.dir, ref: checked.model.name };
   const recipe: Recipe = {
     format: RECIPE_FORMAT,
@@ -168,6 +172,7 @@ export function analyzeScene(input: string | CheckedScene, context: ResolveConte
     guidance: scene.guidance ?? model.defaults.guidance,
     rng: scene.rng ?? SCENE_DEFAULTS.rng,
     precision: scene.precision ?? SCENE_DEFAULTS.precision,
+    options: resolveTuningOptions(scene.options),
     loras: scene.loras.map((l, i) => ({ ...file(paths, `loras[${i}].file`), weight: l.weight ?? SCENE_DEFAULTS.loraWeight })),
     control: scene.control.map((c, i) => ({
       ...file(paths, `control[${i}].image`),
@@ -180,10 +185,9 @@ export function analyzeScene(input: string | CheckedScene, context: ResolveConte
     output,
     purpose: scene.purpose === undefined ? null : normaliseText(scene.purpose),
   };
-  const stem = join(dirname(output), basename(output, extname(output)));
   const variants = (scene.variants ?? [])
     .filter((seed) => seed.toString() !== recipe.seed)
-    .map((seed): Recipe => ({ ...recipe, seed: seed.toString(), output: `${stem}-${seed}.png` }));
+    .map((seed): Recipe => ({ ...recipe, seed: seed.toString(), output: variantOutputPath(output, seed) }));
   const warnings = diagnostics.filter((d) => d.severity !== 'error');
   return { checked, diagnostics, resolved: { recipe, variants, model, diagnostics: warnings, checked } };
 }

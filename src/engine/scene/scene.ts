@@ -2,6 +2,7 @@
 // undefined when absent or invalid (the diagnostics say which); `locations` maps each key path to where
 // its key and value are in the source, so later checks (files, model, size) report at the right place.
 import type { SourceRange } from '../errors';
+import type { TuningOptionKey, TuningValue } from './sceneOptions';
 import type { ControlType, PrecisionName, RngName, SamplerName, ScheduleName } from './sceneSpec';
 
 /** `{megapixels, aspect}` (either may be left to defaults) or `{width, height}`. */
@@ -48,6 +49,8 @@ export interface Scene {
   /** Extra seeds rendered beside the main one. */
   variants?: bigint[];
   purpose?: string;
+  /** Tuning options (sceneOptions.ts) the scene states. */
+  options: Partial<Record<TuningOptionKey, TuningValue>>;
 }
 
 /** Where a key and its value are. Paths join keys and list indices with dots: `loras.0.file`. */

@@ -1,7 +1,9 @@
 // The vocabulary of the scene format v1: key names, allowed values and numeric limits. The parser, the
 // JSON Schema test, and the extension's completion all read these lists, so they cannot drift apart.
 
-export const SCENE_KEYS = [
+import { TUNING_OPTIONS } from './sceneOptions';
+
+const CORE_SCENE_KEYS = [
   'model',
   'prompt',
   'negative',
@@ -20,7 +22,9 @@ export const SCENE_KEYS = [
   'variants',
   'purpose',
 ] as const;
-export type SceneKey = (typeof SCENE_KEYS)[number];
+/** Every top-level key: the core keys, then the tuning options of sceneOptions.ts. */
+export const SCENE_KEYS = [...CORE_SCENE_KEYS, ...TUNING_OPTIONS.map((o) => o.key)] as const;
+export type SceneKey = (typeof CORE_SCENE_KEYS)[number] | (typeof TUNING_OPTIONS)[number]['key'];
 
 export const SAMPLERS = ['euler', 'euler_a', 'ddim', 'dpmpp_2m', 'lcm'] as const;
 export type SamplerName = (typeof SAMPLERS)[number];

@@ -5,7 +5,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { CancelledError, InputError, ModelError, SceneError } from '../errors';
 import type { FromWorker, SerializedError, ToWorker, WorkerRenderRequest, WorkerRenderResult } from './protocol';
-import type { RenderProgress } from '../pipeline';
+import type { RenderProgress } from '../render/RenderBackend';
 
 export class WorkerCrashedError extends Error {
   override readonly name = 'WorkerCrashedError';

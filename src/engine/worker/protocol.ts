@@ -1,7 +1,10 @@
 // Messages between the render worker thread and its client (the extension host or any Node caller).
 import type { SceneDiagnostic } from '../errors';
-import type { LoraReport, OutputState, PortableRecipe, RenderProgress } from '../pipeline';
+import type { EngineOptions } from '../options';
 import type { StageTimingReport } from '../pipeline/StageTimings';
+import type { FreshnessState } from '../render/freshness';
+import type { LoraReport, RenderProgress } from '../render/RenderBackend';
+import type { PortableRecipe } from '../render/renderJob';
 
 /** Where a scene sits: everything resolveScene needs besides the text. */
 export interface WorkerSceneContext {
@@ -25,19 +28,20 @@ export interface WorkerRenderRequest {
   readonly dryRun?: boolean;
   /** Only plan and compare with the existing outputs: report missing / stale / up to date, render nothing. */
   readonly checkOnly?: boolean;
-  /**
-   * Where the main output goes when the scene has no `output:` key (the editor's output-folder setting);
-   * variants go beside it as `<stem>-<seed>.png`.
-   */
-  readonly defaultOutput?: string;
+  /** Where the main output goes when the scene has no `output:` key (the editor's `imgprompt.outputPattern`). */
+  readonly outputPattern?: string;
+  /** The workspace folder holding the scene, for `${workspaceFolder}` in the pattern. */
+  readonly workspaceFolder?: string;
 }
 
 export interface WorkerJobResult {
   readonly output: string;
   readonly hash: string;
   /** What this request did or found: rendered it, or (checkOnly, or nothing to do) the output's state. */
-  readonly state: 'rendered' | OutputState;
-  readonly previousState: OutputState;
+  readonly state: 'rendered' | FreshnessState;
+  readonly previousState: FreshnessState;
+  /** Why the output was (or is) not up to date, in a phrase (freshness.ts). */
+  readonly reason: string;
   /** For a stale output: the pixel-affecting fields that differ from the recipe stored in the PNG. */
   readonly changes?: readonly string[];
   readonly metadata: PortableRecipe;
@@ -64,7 +68,7 @@ export interface SerializedError {
 export type ToWorker =
   | { readonly type: 'render'; readonly id: number; readonly request: WorkerRenderRequest }
   | { readonly type: 'cancel'; readonly id: number }
-  | { readonly type: 'configure'; readonly threads?: number; readonly cacheDir?: string; readonly memoryLimitBytes?: number };
+  | ({ readonly type: 'configure' } & EngineOptions);
 
 export type FromWorker =
   | { readonly type: 'progress'; readonly id: number; readonly job: number; readonly jobs: number; readonly progress: RenderProgress }

@@ -1,14 +1,13 @@
 // Entry of the engine's render process (bundled as out/worker.js, started with child_process.fork): owns
-// one Engine and its caches, renders one request at a time, and reports progress. A separate process,
-// not a worker thread, so that a native crash or running out of memory inside onnxruntime can never take
-// the caller (the VS Code extension host) down with it; terminating a worker thread mid-run can abort
-// the whole process. Cancellation arrives as a message: onnxruntime runs off the event loop, so the
+// one render service and its caches, renders one request at a time, and reports progress. A separate
+// process, not a worker thread, so that a native crash or running out of memory inside onnxruntime can
+// never take the caller (the VS Code extension host) down with it; terminating a worker thread mid-run can
+// abort the whole process. Cancellation arrives as a message: onnxruntime runs off the event loop, so the
 // message is handled during a UNet call and the loop stops before the next step.
-import { readFile } from 'node:fs/promises';
+import { createRenderService } from '../createRenderService';
 import { CancelledError } from '../errors';
-import { Engine, type RenderProgress } from '../pipeline';
-import { ModelConfigCache } from '../model/modelConfig';
-import { resolveScene } from '../scene';
+import type { EngineOptions } from '../options';
+import type { RenderService } from '../render/RenderService';
 import type { FromWorker, SerializedError, ToWorker, WorkerJobResult, WorkerRenderRequest, WorkerRenderResult } from './protocol';
 
 if (!process.send) throw new Error('the render worker must be started with child_process.fork');
@@ -19,9 +18,8 @@ const port = {
 // The caller went away (closed, crashed): nothing is left to render for.
 process.on('disconnect', () => process.exit(0));
 
-let engineOptions: { threads?: number; cacheDir?: string; memoryLimitBytes?: number } = {};
-let engine: Promise<Engine> | undefined;
-const modelConfigs = new ModelConfigCache();
+let engineOptions: EngineOptions = {};
+let service: Promise<RenderService> | undefined;
 const running = new Map<number, AbortController>();
 let queue: Promise<void> = Promise.resolve();
 
@@ -38,49 +36,61 @@ function serialize(error: unknown): SerializedError {
 }
 
 async function render(id: number, request: WorkerRenderRequest, signal: AbortSignal): Promise<WorkerRenderResult> {
-  engine ??= Engine.create(engineOptions);
-  const e = await engine;
-  const text = request.text ?? (await readFile(request.scene.file, 'utf8'));
-  const resolved = resolveScene(text, {
-    file: request.scene.file,
-    projectRoot: request.scene.projectRoot,
-    modelSearchPaths: request.scene.modelSearchPaths,
-    builtinModelsDir: request.scene.builtinModelsDir,
-    loadModelConfig: (dir) => modelConfigs.load(dir),
-    defaultOutput: request.defaultOutput,
+  service ??= createRenderService(engineOptions);
+  const s = await service;
+  const { scene } = request;
+  const plan = await s.plan(
+    {
+      file: scene.file,
+      text: request.text,
+      context: {
+        projectRoot: scene.projectRoot,
+        modelSearchPaths: scene.modelSearchPaths,
+        builtinModelsDir: scene.builtinModelsDir,
+        outputPattern: request.outputPattern,
+        workspaceFolder: request.workspaceFolder,
+      },
+    },
+    signal,
+  );
+  const jobs: WorkerJobResult[] = [];
+  const checked = (planned: (typeof plan.jobs)[number]): WorkerJobResult => {
+    const { job, freshness } = planned;
+    const changes = freshness.changes?.map((c) => c.field);
+    return { output: job.output, hash: job.hash, state: freshness.state, previousState: freshness.state, reason: freshness.reason, changes, metadata: job.metadata, warnings: [] };
+  };
+  if (request.checkOnly) return { jobs: plan.jobs.map(checked), diagnostics: plan.warnings };
+  const outcomes = await s.execute(plan, {
+    signal,
+    force: request.force,
+    dryRun: request.dryRun,
+    previews: request.previews,
+    saveHints: request.saveHints,
+    events: { onProgress: (job, count, progress) => post({ type: 'progress', id, job, jobs: count, progress }) },
   });
-  const jobs = await e.plan(resolved, request.scene.projectRoot, signal);
-  const results: WorkerJobResult[] = [];
-  for (const [index, job] of jobs.entries()) {
-    const status = await e.status(job);
-    if (request.checkOnly || (!request.force && !request.dryRun && status.state === 'up-to-date')) {
-      const changes = status.changes?.map((c) => c.field);
-      results.push({ output: job.output, hash: job.hash, state: status.state, previousState: status.state, changes, metadata: job.metadata, warnings: [] });
+  for (const [index, outcome] of outcomes.entries()) {
+    if (outcome.action === 'skipped' || !outcome.render) {
+      jobs.push(checked(plan.jobs[index]));
       continue;
     }
-    const options = {
-      signal,
-      previews: request.previews,
-      saveHints: request.saveHints,
-      onProgress: (progress: RenderProgress) =>
-        post({ type: 'progress', id, job: index, jobs: jobs.length, progress }),
-    };
-    const result = request.dryRun ? await e.render(job, options) : await e.renderToFile(job, options);
-    results.push({ output: job.output, hash: job.hash, state: 'rendered', previousState: status.state, metadata: job.metadata, timings: result.timings, warnings: result.warnings, loras: result.loras });
+    const { job, before, render: r } = outcome;
+    jobs.push({ output: job.output, hash: job.hash, state: 'rendered', previousState: before.state, reason: before.reason, metadata: job.metadata, timings: r.timings, warnings: r.warnings, loras: r.loras });
   }
-  return { jobs: results, diagnostics: resolved.diagnostics };
+  return { jobs, diagnostics: plan.warnings };
 }
 
 port.on('message', (message: ToWorker) => {
   switch (message.type) {
-    case 'configure':
-      engineOptions = { threads: message.threads, cacheDir: message.cacheDir, memoryLimitBytes: message.memoryLimitBytes };
-      if (engine) {
-        const old = engine;
-        engine = undefined;
-        void old.then((e) => e.dispose());
+    case 'configure': {
+      const { type: _type, ...options } = message;
+      engineOptions = options;
+      if (service) {
+        const old = service;
+        service = undefined;
+        void old.then((s) => s.dispose());
       }
       return;
+    }
     case 'cancel':
       running.get(message.id)?.abort();
       return;

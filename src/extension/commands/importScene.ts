@@ -2,8 +2,7 @@
 // ComfyUI or InvokeAI (the engine's interop), writes NAME.imgprompt beside it and opens it.
 import { basename, dirname, extname } from 'node:path';
 import * as vscode from 'vscode';
-import { readImageMetadataFile } from '../../engine/interop/readImageMetadata';
-import { sceneFromMetadata } from '../../engine/interop/sceneFromMetadata';
+import { readImageMetadataFile, sceneFromMetadata } from '../../engine/editor';
 import { UserError } from '../util/userError';
 import type { CommandRunner } from './commandRunner';
 import { COMMANDS } from './commandIds';

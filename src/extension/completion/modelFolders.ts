@@ -3,7 +3,7 @@
 // lookup. Plain Node, unit-tested on the fixture models.
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ModelLocation } from '../../engine/model/modelConfig';
+import type { ModelLocation } from '../../engine/editor';
 
 export interface ModelFolder {
   name: string;

@@ -4,8 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, extname, join, relative, sep } from 'node:path';
 import * as vscode from 'vscode';
-import { isInside } from '../../engine/scene/checkScene';
-import { SCENE_KEYS } from '../../engine/scene/sceneSpec';
+import { isInside, SCENE_KEYS } from '../../engine/editor';
 import type { Config } from '../config/config';
 import { sceneCursor, type SceneCursor } from '../language/sceneCursor';
 import { enumValues, genericPath, keyDocumentation, keysAt, schemaAt } from '../language/sceneDocs';

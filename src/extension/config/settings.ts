@@ -3,7 +3,7 @@
 // config.ts reads VS Code's configuration through it.
 import { homedir } from 'node:os';
 import { isAbsolute, join, normalize, resolve } from 'node:path';
-import { UserError } from '../util/userError';
+import { checkOutputPattern } from '../../engine/editor';
 
 export const SETTINGS_SECTION = 'imgprompt';
 
@@ -117,30 +117,3 @@ export function resolveModelPaths(paths: readonly string[], workspaceFolder: str
   return out;
 }
 
-export const OUTPUT_PATTERN_VARIABLES = ['sceneDir', 'sceneName', 'workspaceFolder'] as const;
-export type OutputPatternVariable = (typeof OUTPUT_PATTERN_VARIABLES)[number];
-
-/** Why `pattern` is unusable, or undefined when it is fine. */
-export function checkOutputPattern(pattern: string): string | undefined {
-  for (const m of pattern.matchAll(/\$\{([^}]*)\}/g)) {
-    if (!(OUTPUT_PATTERN_VARIABLES as readonly string[]).includes(m[1])) {
-      return `unknown variable \${${m[1]}} in ${JSON.stringify(pattern)}; allowed: ${OUTPUT_PATTERN_VARIABLES.map((v) => `\${${v}}`).join(', ')}`;
-    }
-  }
-  if (!pattern.trim().toLowerCase().endsWith('.png')) return `${JSON.stringify(pattern)} must end in .png`;
-  return undefined;
-}
-
-/** The absolute output path for a scene without `output:`. Throws UserError for a bad pattern. */
-export function expandOutputPattern(pattern: string, values: Record<OutputPatternVariable, string | undefined>): string {
-  const problem = checkOutputPattern(pattern);
-  if (problem) throw new UserError(`${SETTINGS_SECTION}.outputPattern: ${problem}`);
-  let missing: string | undefined;
-  const expanded = pattern.trim().replace(/\$\{([^}]*)\}/g, (_all, name: OutputPatternVariable) => {
-    const v = values[name];
-    if (v === undefined) missing ??= name;
-    return v ?? '';
-  });
-  if (missing !== undefined) throw new UserError(`${SETTINGS_SECTION}.outputPattern uses \${${missing}}, which has no value for this scene (it is not inside a workspace folder)`);
-  return isAbsolute(expanded) ? normalize(expanded) : resolve(values.sceneDir ?? '', expanded);
-}

@@ -5,8 +5,8 @@
 import { statSync } from 'node:fs';
 import { relative } from 'node:path';
 import * as vscode from 'vscode';
-import { hasErrors } from '../../engine/scene/parseScene';
-import type { OutputState, OutputStatus } from '../render/outputStatus';
+import { hasErrors } from '../../engine/editor';
+import type { OutputReport, OutputStatus } from '../render/outputStatus';
 import { LANGUAGE_ID, type DocumentAnalysis, type SceneAnalyzer } from '../scene/sceneAnalyzer';
 import { Disposable } from '../util/disposable';
 import { DIAGNOSTIC_SOURCE, toDiagnostic, toRange } from './toDiagnostic';
@@ -118,21 +118,21 @@ export class SceneDiagnostics extends Disposable {
     if (hasErrors(result.diagnostics) || !result.context) return undefined;
     const output = this.analyzer.outputPath(document, result);
     if (!output) return undefined;
-    let state: OutputState | undefined = this.outputStatus.reported(document.uri, output);
+    let state: OutputReport['freshness'] | undefined = this.outputStatus.reported(document.uri, output);
     // A reported "missing" may be stale (the PNG was written since); a stat settles it. An existing PNG
     // that the renderer has not compared yet is neither flagged nor called up to date.
-    if (state === undefined || state.kind === 'missing') state = isFile(output) ? undefined : { kind: 'missing' };
-    if (!state || state.kind === 'up-to-date') return undefined;
+    if (state === undefined || state.state === 'missing') state = isFile(output) ? undefined : { state: 'missing' };
+    if (!state || state.state === 'up-to-date') return undefined;
     const shown = relative(result.context.projectRoot, output).split('\\').join('/') || output;
     const how = vscode.workspace.isTrusted ? 'save the scene or run "imgprompt: Render" to create it' : 'rendering needs a trusted workspace';
     const message =
-      state.kind === 'missing'
+      state.state === 'missing'
         ? `output ${shown} has not been rendered yet; ${how}`
         : `output ${shown} is out of date${state.reason ? ` (${state.reason})` : ''}; ${how.replace('create', 'update')}`;
     const where = result.parsed.locations.get('output')?.value ?? result.parsed.lines.lineRange(0);
     const diagnostic = new vscode.Diagnostic(toRange(where), message, vscode.DiagnosticSeverity.Information);
     diagnostic.source = DIAGNOSTIC_SOURCE;
-    diagnostic.code = state.kind === 'missing' ? 'output-missing' : 'output-out-of-date';
+    diagnostic.code = state.state === 'missing' ? 'output-missing' : 'output-out-of-date';
     return diagnostic;
   }
 }

@@ -2,8 +2,7 @@
 // locations where another line explains the problem (the first of two duplicate keys, the model whose
 // grid or native size a size warning is about).
 import * as vscode from 'vscode';
-import type { SceneDiagnostic, Severity, SourceRange } from '../../engine/errors';
-import type { ParsedScene } from '../../engine/scene/parseScene';
+import type { SceneDiagnostic, Severity, SourceRange, ParsedScene } from '../../engine/editor';
 
 export const DIAGNOSTIC_SOURCE = 'imgprompt';
 

@@ -2,7 +2,7 @@
 // components are present on disk, the VAE scaling factor, the scheduler class and the defaults a scene
 // inherits. Pure (the file checks go through an injected stat), unit-tested on the fixture models.
 import { join } from 'node:path';
-import type { ModelConfig, ModelLocation } from '../../engine/model/modelConfig';
+import type { ModelConfig, ModelLocation } from '../../engine/editor';
 
 /** Components with ONNX graphs, in pipeline order; `model.onnx` inside each must exist. */
 export const ONNX_COMPONENTS = ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder', 'vae_encoder'] as const;
@@ -41,7 +41,7 @@ export function formatModelCard(config: ModelConfig, location: ModelLocation, co
   const graphs = components.map((c) => `${c.name} ${c.present ? '✓' : c.listed ? '✗ missing' : ''}`.trim());
   lines.push(`- components: ${graphs.join(', ') || 'none found'}`);
   lines.push(`- VAE scaling factor ${config.vae.scalingFactor}, latent ${config.vae.latentChannels} channels, text encoder width ${config.textEncoder.hiddenSize}`);
-  lines.push(`- scheduler \`${config.scheduler.className}\` (${config.scheduler.predictionType} prediction, ${config.scheduler.timestepSpacing} spacing)`);
+  lines.push(`- scheduler \`${config.scheduler.className}\` (${config.scheduler.config.predictionType ?? 'epsilon'} prediction, ${config.scheduler.config.timestepSpacing ?? 'leading'} spacing)`);
   const d = config.defaults;
   lines.push(`- defaults: sampler ${d.sampler}, schedule ${d.schedule}, ${d.steps} steps, guidance ${d.guidance}`);
   lines.push('', `\`${config.dir}\``);

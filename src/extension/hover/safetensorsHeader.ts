@@ -2,7 +2,7 @@
 // `ss_*` keys) and what the tensor shapes say (rank from the `lora_down` / `lora_A` matrices). The header
 // is read and validated by the engine's reader (src/engine/lora/safetensors.ts), which never reads
 // tensor data; this file adapts its errors into reasons for the hover.
-import { parseSafetensorsHeaderJson, readSafetensors, SafetensorsError } from '../../engine/lora/safetensors';
+import { parseSafetensorsHeaderJson, readSafetensors, SafetensorsError } from '../../engine/editor';
 
 /** Real LoRA headers are a few hundred kB at most; anything larger is not worth reading for a hover. */
 export const MAX_HEADER_BYTES = 16 * 1024 * 1024;

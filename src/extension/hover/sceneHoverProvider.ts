@@ -3,8 +3,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
-import type { SourcePosition, SourceRange } from '../../engine/errors';
-import { readModelConfig } from '../../engine/model/modelConfig';
+import { type SourcePosition, type SourceRange, readModelConfig } from '../../engine/editor';
 import { genericPath, keyDocumentation, valueDocumentation } from '../language/sceneDocs';
 import { LANGUAGE_ID, type DocumentAnalysis, type SceneAnalyzer } from '../scene/sceneAnalyzer';
 import { toRange } from '../diagnostics/toDiagnostic';

@@ -1,7 +1,7 @@
 // Text of new scenes: the New Scene command's template and the scene Insert Figure writes beside a
 // Markdown document. Kept minimal on purpose: no size, sampler or steps, so the model's own defaults
 // apply and a new scene checks clean. Pure, unit-tested (every template must parse without problems).
-import { SCENE_DEFAULTS } from '../../engine/scene/sceneSpec';
+import { SCENE_DEFAULTS } from '../../engine/editor';
 
 export interface SceneTemplateOptions {
   /** Scene name without extension; names the output PNG. */

@@ -2,7 +2,7 @@
 // link detection in a long document do not re-read every image. Files that cannot be read (or are not
 // PNGs) are remembered as having no metadata.
 import { stat } from 'node:fs/promises';
-import { readImageMetadataFile, type ImageMetadataReport } from '../../engine/interop/readImageMetadata';
+import { readImageMetadataFile, type ImageMetadataReport } from '../../engine/editor';
 
 /** Larger files are not read for a hover: figures are small, and a huge file is not ours. */
 const MAX_PNG_BYTES = 64 * 1024 * 1024;

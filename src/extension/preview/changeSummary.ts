@@ -1,6 +1,6 @@
 // One line saying which recipe change produced a render, for the history strip: the prompt's added and
 // removed words, then the other fields (`seed 1234→7`), shortened to fit under a thumbnail.
-import { recipeDiff } from '../../engine/diff/recipeDiff';
+import { recipeDiff } from '../../engine/editor';
 
 export function changeSummary(before: unknown, after: unknown, maxLength = 80): string {
   if (before === undefined) return 'first render';

@@ -1,8 +1,6 @@
 // Computes what the diff view shows for two PNGs: pixel statistics and the magnitude map (decoded with
 // sharp, loaded lazily so activation stays light) and the recipe diff of their stored recipes.
-import { diffImages, type PixelImage } from '../../engine/diff/imageDiff';
-import { recipeDiff } from '../../engine/diff/recipeDiff';
-import { InputError } from '../../engine/errors';
+import { diffImages, type PixelImage, recipeDiff, InputError } from '../../engine/editor';
 import type { DiffView } from '../../shared/protocol';
 
 export interface DiffSide {

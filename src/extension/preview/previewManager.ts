@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { OutputFreshness, PreviewWebviewState } from '../../shared/protocol';
+import type { OutputReport } from '../render/outputStatus';
 import { GitHistory } from '../history/gitHistory';
 import { RenderHistory } from '../history/renderHistory';
 import type { RenderEvents } from '../render/renderEvents';
@@ -20,7 +21,7 @@ export interface PreviewManagerOptions {
   /** The PNG a scene writes (e.g. SceneAnalyzer.outputPath); by default its `output:` or NAME.png beside it. */
   readonly outputPathOf?: (scene: vscode.Uri, text: string) => string | undefined;
   /** The renderer's last word on `output` of `scene` (e.g. from OutputStatus.reported). */
-  readonly outputState?: (scene: vscode.Uri, output: string) => { kind: 'missing' | 'up-to-date' | 'out-of-date'; reason?: string } | undefined;
+  readonly outputState?: (scene: vscode.Uri, output: string) => OutputReport['freshness'] | undefined;
   /** Follow the active editor (imgprompt.previewFollowsEditor); read on every editor change. */
   readonly followsEditor?: () => boolean;
 }
@@ -156,10 +157,10 @@ export class PreviewManager extends Disposable implements vscode.WebviewPanelSer
 
   private freshnessOf(scene: vscode.Uri, output: string, storedHash: string | undefined): { state: OutputFreshness; reason?: string } | undefined {
     const reported = this.options.outputState?.(scene, output);
-    if (reported) return { state: reported.kind, ...(reported.reason ? { reason: reported.reason } : {}) };
+    if (reported) return reported;
     const dirty = vscode.workspace.textDocuments.some((d) => d.uri.toString() === scene.toString() && d.isDirty);
     const last = this.rendered.get(output);
-    if (!dirty && last !== undefined && storedHash !== undefined) return last === storedHash ? { state: 'up-to-date' } : { state: 'out-of-date', reason: 'the file on disk is not the last render' };
+    if (!dirty && last !== undefined && storedHash !== undefined) return last === storedHash ? { state: 'up-to-date' } : { state: 'stale', reason: 'the file on disk is not the last render' };
     return undefined;
   }
 

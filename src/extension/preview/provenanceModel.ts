@@ -3,8 +3,7 @@
 // and onnxruntime versions, and the AI-generated disclosure. Images not made by imgprompt are shown
 // read-only with whatever their tool recorded.
 import { basename } from 'node:path';
-import type { ImageMetadataReport } from '../../engine/interop/readImageMetadata';
-import { hintOutputPath } from '../../engine/output/hintOutputPath';
+import { type ImageMetadataReport, hintOutputPath } from '../../engine/editor';
 import type { ImageView, OutputFreshness, ProvenanceRow, ProvenanceView } from '../../shared/protocol';
 
 type Json = Readonly<Record<string, unknown>>;

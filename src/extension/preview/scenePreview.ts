@@ -4,8 +4,7 @@
 import { stat } from 'node:fs/promises';
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import * as vscode from 'vscode';
-import { readImageMetadataFile } from '../../engine/interop/readImageMetadata';
-import { parseScene } from '../../engine/scene/parseScene';
+import { readImageMetadataFile, parseScene, sceneOutputPath } from '../../engine/editor';
 import type {
   HistoryEntryView,
   HostToWebview,
@@ -221,7 +220,7 @@ export class ScenePreview extends Disposable {
     }
     const parsed = parseScene(text);
     const prompt = parsed.scene.prompt ?? '';
-    const outputFile = this.services.outputPathOf(scene, text) ?? defaultOutputPath(scene.fsPath, parsed.scene.output);
+    const outputFile = this.services.outputPathOf(scene, text) ?? sceneOutputPath(scene.fsPath, { written: parsed.scene.output === undefined ? undefined : resolve(dirname(scene.fsPath), parsed.scene.output) });
     const report = await readImageMetadataFile(outputFile).catch(() => undefined);
     const recipe = report?.recipe as Record<string, unknown> | undefined;
     // Alt text describes what the image shows: the prompt it was rendered from, not the edited scene.
@@ -244,7 +243,7 @@ export class ScenePreview extends Disposable {
       const sceneInfo = await stat(scene.fsPath).catch(() => undefined);
       const dirty = vscode.workspace.textDocuments.some((d) => d.uri.toString() === scene.toString() && d.isDirty);
       if (dirty || (sceneInfo && sceneInfo.mtimeMs > workingInfo.mtimeMs + 1)) {
-        freshness = 'out-of-date';
+        freshness = 'stale';
         freshnessReason = dirty ? 'the scene has unsaved changes' : 'the scene was saved after this image was written';
       }
     }
@@ -389,11 +388,6 @@ export class ScenePreview extends Disposable {
   }
 }
 
-/** Where a scene writes when the caller has no better answer: its `output:` beside it, else NAME.png. */
-export function defaultOutputPath(sceneFile: string, output: string | undefined): string {
-  if (output) return isAbsolute(output) ? output : resolve(dirname(sceneFile), output);
-  return join(dirname(sceneFile), `${basename(sceneFile, extname(sceneFile))}.png`);
-}
 
 function altText(prompt: string, what: string): string {
   return prompt ? `${what}: ${prompt}` : what;

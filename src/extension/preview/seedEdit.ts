@@ -1,8 +1,7 @@
 // "Use this seed": the text edits that make a variant seed the scene's seed, touching only the values
 // (comments, quoting style and layout stay as written). The old seed takes the variant's place in
 // `variants.seeds`, so no render is lost and no seed is listed twice. Pure: offsets in the scene text.
-import { parseScene } from '../../engine/scene/parseScene';
-import { LineIndex } from '../../engine/scene/sourceRange';
+import { parseScene, LineIndex } from '../../engine/editor';
 
 export interface TextEdit {
   readonly start: number;

@@ -1,9 +1,7 @@
 // What a PNG says about how it was made, as Markdown: a short summary for hovers on image links, and the
 // full provenance document (every source, our recipe, raw text chunks, warnings) for Show Image
 // Provenance. Pure, unit-tested on the fixture PNGs.
-import type { ImageMetadata, MetadataSource } from '../../engine/interop/imageMetadata';
-import type { ImageMetadataReport } from '../../engine/interop/readImageMetadata';
-import type { JsonValue } from '../../engine/interop/parseJsonLossless';
+import type { ImageMetadata, MetadataSource, ImageMetadataReport, JsonValue } from '../../engine/editor';
 
 const SOURCE_NAME: Record<MetadataSource, string> = {
   imgprompt: 'imgprompt',

@@ -1,7 +1,7 @@
 // Show Image Provenance, for now as a read-only Markdown document beside the editor (the preview panel
 // will show it richer later): a virtual document per PNG, generated on open from its metadata.
 import * as vscode from 'vscode';
-import { readImageMetadataFile } from '../../engine/interop/readImageMetadata';
+import { readImageMetadataFile } from '../../engine/editor';
 import type { CommandRunner } from '../commands/commandRunner';
 import { COMMANDS } from '../commands/commandIds';
 import { pngTarget } from '../commands/commandTargets';

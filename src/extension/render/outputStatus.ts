@@ -1,21 +1,15 @@
-// Whether each scene's PNG is missing, out of date or up to date, as shown in the scene's diagnostics.
-// The diagnostics find "missing" themselves (a stat); only the renderer knows "out of date" (it compares
-// recipe hashes), so it reports what it learns here and the diagnostics of that scene refresh.
+// What the renderer last learned about each scene's PNG (the engine's freshness judgement: missing, stale
+// with why, up to date), as shown in the scene's diagnostics and the preview. The diagnostics find
+// "missing" themselves (a stat); only the renderer knows "stale" (it compares recipe hashes), so it
+// reports what it learns here and the diagnostics of that scene refresh.
 import * as vscode from 'vscode';
-
-export type OutputState =
-  | { kind: 'missing' }
-  | { kind: 'up-to-date' }
-  | {
-      kind: 'out-of-date';
-      /** Why, in a phrase: `the prompt changed`, `the model files changed`, `rendered by another engine version`. */
-      reason?: string;
-    };
+import type { FreshnessState } from '../../engine/editor';
 
 export interface OutputReport {
   /** Absolute path of the PNG the state is about (a report for another path is ignored, e.g. after `output:` changed). */
   output: string;
-  state: OutputState;
+  /** The engine's judgement; `reason` says why a stale output is stale (`seed: 1 → 2`). */
+  freshness: { state: FreshnessState; reason?: string };
 }
 
 export class OutputStatus implements vscode.Disposable {
@@ -36,9 +30,9 @@ export class OutputStatus implements vscode.Disposable {
   }
 
   /** The renderer's last word on `output` of `scene`, if it still concerns that output path. */
-  reported(scene: vscode.Uri, output: string): OutputState | undefined {
+  reported(scene: vscode.Uri, output: string): OutputReport['freshness'] | undefined {
     const r = this.reports.get(scene.toString());
-    return r && r.output === output ? r.state : undefined;
+    return r && r.output === output ? r.freshness : undefined;
   }
 
   dispose(): void {

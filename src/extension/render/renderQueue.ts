@@ -5,8 +5,7 @@
 // fires RenderEvents for the preview (live step previews, finished outputs).
 import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
-import { CancelledError } from '../../engine/errors';
-import type { RenderWorkerClient, WorkerProgress, WorkerRenderRequest, WorkerRenderResult } from '../../engine/worker';
+import { CancelledError, RenderWorkerClient, type FreshnessState, type WorkerProgress, type WorkerRenderRequest, type WorkerRenderResult } from '../../engine/editor';
 import type { Config } from '../config/config';
 import { LANGUAGE_ID, type SceneAnalyzer } from '../scene/sceneAnalyzer';
 import { COMMANDS } from '../commands/commandIds';
@@ -144,7 +143,7 @@ export class RenderQueue extends Disposable implements Renderer, RenderEvents {
       try {
         const result = await this.runWorker(scene, { checkOnly: true }, undefined);
         for (const job of result.jobs) {
-          this.reportOutputState(scene, job.output, job.state === 'rendered' ? 'up-to-date' : job.state, job.changes);
+          this.reportOutputState(scene, job.output, job.state === 'rendered' ? 'up-to-date' : job.state, job.reason);
           if (job.state === 'up-to-date' || job.state === 'rendered') upToDate++;
           else {
             const why = job.state === 'stale' && job.changes?.length ? ` (${job.changes.join(', ')} changed)` : '';
@@ -311,13 +310,13 @@ export class RenderQueue extends Disposable implements Renderer, RenderEvents {
     if (!context) throw new Error(`${scene.toString()} is not a file on disk; save it first`);
     const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === scene.toString());
     const text = open ? open.getText() : await readFile(scene.fsPath, 'utf8');
-    const defaultOutput = open ? this.options.analyzer.outputPath(open) : undefined;
     const client = await this.workerClient();
     return client.render(
       {
         scene: { file: context.file, projectRoot: context.projectRoot, modelSearchPaths: context.modelSearchPaths ?? [], builtinModelsDir: context.builtinModelsDir },
         text,
-        defaultOutput,
+        outputPattern: context.outputPattern,
+        workspaceFolder: context.workspaceFolder,
         ...extra,
       },
       { signal, onProgress },
@@ -330,10 +329,7 @@ export class RenderQueue extends Disposable implements Renderer, RenderEvents {
       this.clientSettings = JSON.stringify(settings);
       const create =
         this.options.createClient ??
-        (async (o: WorkerClientSettings) => {
-          const { RenderWorkerClient } = await import('../../engine/worker/RenderWorkerClient');
-          return new RenderWorkerClient(o);
-        });
+        (async (o: WorkerClientSettings) => new RenderWorkerClient(o));
       this.client = create(settings);
       this.client.catch(() => (this.client = undefined));
     }
@@ -357,11 +353,8 @@ export class RenderQueue extends Disposable implements Renderer, RenderEvents {
     await (await old).dispose();
   }
 
-  private reportOutputState(scene: vscode.Uri, output: string, state: 'up-to-date' | 'stale' | 'missing', changes?: readonly string[]): void {
-    this.options.outputStatus.report(scene, {
-      output,
-      state: state === 'stale' ? { kind: 'out-of-date', reason: changes?.length ? `${changes.join(', ')} changed` : undefined } : { kind: state },
-    });
+  private reportOutputState(scene: vscode.Uri, output: string, state: FreshnessState, reason?: string): void {
+    this.options.outputStatus.report(scene, { output, freshness: state === 'stale' ? { state, reason } : { state } });
   }
 
   private showNotification(scene: vscode.Uri, name: string, controller: AbortController): vscode.Disposable {

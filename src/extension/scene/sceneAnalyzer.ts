@@ -4,12 +4,9 @@
 // their paths have nothing to resolve against.
 import { dirname } from 'node:path';
 import * as vscode from 'vscode';
-import { parseScene, type ParsedScene } from '../../engine/scene/parseScene';
-import { analyzeScene, type ResolveContext, type SceneAnalysis } from '../../engine/scene/resolveScene';
-import type { SceneDiagnostic } from '../../engine/errors';
+import { parseScene, type ParsedScene, analyzeScene, sceneOutputPath, type ResolveContext, type SceneAnalysis, type SceneDiagnostic } from '../../engine/editor';
 import type { Config } from '../config/config';
 import { Disposable } from '../util/disposable';
-import { sceneOutputPath } from './sceneOutputPath';
 
 export const LANGUAGE_ID = 'imgprompt';
 
@@ -54,11 +51,14 @@ export class SceneAnalyzer extends Disposable {
     if (scene.scheme !== 'file') return undefined;
     const folder = vscode.workspace.getWorkspaceFolder(scene);
     const file = scene.fsPath;
+    const workspaceFolder = folder?.uri.scheme === 'file' ? folder.uri.fsPath : undefined;
     return {
       file,
-      projectRoot: folder?.uri.scheme === 'file' ? folder.uri.fsPath : dirname(file),
+      projectRoot: workspaceFolder ?? dirname(file),
       modelSearchPaths: this.config.modelSearchPaths(scene),
       builtinModelsDir: this.builtinModelsDir,
+      outputPattern: this.config.get(scene).outputPattern,
+      workspaceFolder,
     };
   }
 
@@ -83,9 +83,9 @@ export class SceneAnalyzer extends Disposable {
   /** The PNG a file scene writes (its `output:` or the output pattern), or undefined for non-file documents. */
   outputPath(document: vscode.TextDocument, result: DocumentAnalysis = this.analyze(document)): string | undefined {
     if (!result.context) return undefined;
-    const folder = vscode.workspace.getWorkspaceFolder(document.uri);
+    const { context } = result;
     const written = result.analysis?.checked.paths.get('output')?.path;
-    return sceneOutputPath(result.context.file, written, this.config.get(document.uri).outputPattern, folder?.uri.scheme === 'file' ? folder.uri.fsPath : undefined);
+    return result.analysis?.resolved?.recipe.output ?? sceneOutputPath(context.file, { written, pattern: context.outputPattern, workspaceFolder: context.workspaceFolder });
   }
 
   override dispose(): void {

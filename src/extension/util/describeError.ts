@@ -1,7 +1,7 @@
 // Turns anything a command can throw into what the user should see: engine errors (SceneError,
 // ModelError, InputError) as their own precise messages, cancellation as nothing, UserError as written,
 // and anything else as an unexpected failure that points at the log. Pure, unit-tested.
-import { CancelledError, InputError, ModelError, SceneError, formatDiagnostic } from '../../engine/errors';
+import { CancelledError, InputError, ModelError, SceneError, formatDiagnostic } from '../../engine/editor';
 import { UserError, type UserErrorAction, type UserErrorSeverity } from './userError';
 
 export interface ErrorPresentation {

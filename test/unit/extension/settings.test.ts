@@ -3,9 +3,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join, resolve } from 'node:path';
-import { DEFAULT_SETTINGS, checkOutputPattern, expandOutputPattern, normalizeSettings, resolveModelPaths } from '../../../src/extension/config/settings';
-import { sceneOutputPath } from '../../../src/extension/scene/sceneOutputPath';
-import { UserError } from '../../../src/extension/util/userError';
+import { DEFAULT_SETTINGS, normalizeSettings, resolveModelPaths } from '../../../src/extension/config/settings';
+import { checkOutputPattern, expandOutputPattern, sceneOutputPath, InputError } from '../../../src/engine/editor';
 
 const root = resolve('/projects/docs');
 
@@ -66,16 +65,16 @@ describe('output pattern', () => {
     assert.match(checkOutputPattern('${sceneDir}/${scene}.png') ?? '', /unknown variable \$\{scene\}/);
     assert.match(checkOutputPattern('${sceneDir}/${sceneName}.jpg') ?? '', /must end in \.png/);
     assert.equal(checkOutputPattern('${sceneDir}/${sceneName}.PNG'), undefined);
-    assert.throws(() => expandOutputPattern('${x}.png', { sceneDir: root, sceneName: 'a', workspaceFolder: root }), UserError);
+    assert.throws(() => expandOutputPattern('${x}.png', { sceneDir: root, sceneName: 'a', workspaceFolder: root }), InputError);
   });
 
   test('${workspaceFolder} outside a workspace is an error, and sceneOutputPath falls back to the default', () => {
     assert.throws(() => expandOutputPattern('${workspaceFolder}/${sceneName}.png', { sceneDir: root, sceneName: 'a', workspaceFolder: undefined }), /no value for this scene/);
-    assert.equal(sceneOutputPath(join(root, 'a.imgprompt'), undefined, '${workspaceFolder}/x/${sceneName}.png', undefined), join(root, 'a.png'));
+    assert.equal(sceneOutputPath(join(root, 'a.imgprompt'), { pattern: '${workspaceFolder}/x/${sceneName}.png' }), join(root, 'a.png'));
   });
 
   test("a scene's own output wins over the pattern", () => {
-    assert.equal(sceneOutputPath(join(root, 'a.imgprompt'), join(root, 'b.png'), 'out/${sceneName}.png', root), join(root, 'b.png'));
-    assert.equal(sceneOutputPath(join(root, 'a.imgprompt'), undefined, 'out/${sceneName}.png', root), join(root, 'out', 'a.png'));
+    assert.equal(sceneOutputPath(join(root, 'a.imgprompt'), { written: join(root, 'b.png'), pattern: 'out/${sceneName}.png', workspaceFolder: root }), join(root, 'b.png'));
+    assert.equal(sceneOutputPath(join(root, 'a.imgprompt'), { pattern: 'out/${sceneName}.png', workspaceFolder: root }), join(root, 'out', 'a.png'));
   });
 });

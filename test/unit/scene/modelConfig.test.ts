@@ -17,8 +17,8 @@ describe('readModelConfig', () => {
     // The exported VAE config has no scaling_factor; SD 1.5's is 0.18215 (its published vae config).
     assert.equal(m.vae.scalingFactor, 0.18215);
     assert.equal(m.scheduler.className, 'PNDMScheduler');
-    assert.equal(m.scheduler.stepsOffset, 1);
-    assert.equal(m.scheduler.betaSchedule, 'scaled_linear');
+    assert.equal(m.scheduler.config.stepsOffset, 1);
+    assert.equal(m.scheduler.config.betaSchedule, 'scaled_linear');
     assert.equal(m.unet.crossAttentionDim, 768);
     assert.equal(m.tokenizer.modelMaxLength, 77);
     assert.equal(m.tokenizer.bosToken, '<|startoftext|>');

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { describeChange, recipeChanges } from '../../../src/engine/pipeline/recipeChanges';
+import { describeChange, recipeChanges } from '../../../src/engine/scene/recipeChanges';
 
 const base = {
   prompt: 'a red circle',

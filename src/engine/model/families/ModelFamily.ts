@@ -1,0 +1,56 @@
+// What differs between model families (SD 1.x/2.x today; SDXL and others next), behind one interface so
+// the staged pipeline never branches on the family: which text encoders a prompt goes through and what
+// conditioning they produce (hidden states plus extra UNet inputs such as SDXL's `text_embeds` and
+// `time_ids`), the latent layout and scale, and the linear latent→RGB map for cheap previews.
+// A new family is a new file here plus its entry in families/index.ts.
+import type { LatentRGBFactors } from '../../image/latentPreview';
+import type { FloatTensor } from '../../onnx/tensor';
+import type { WeightPatch } from '../../onnx/sessionCache';
+import type { Recipe } from '../../scene';
+import type { CLIPTokenizer } from '../../tokenizer';
+import type { ModelConfig } from '../modelConfig';
+import type { OnnxSession } from '../../onnx/onnxSession';
+
+/** The conditioning of one prompt: what the UNet reads beside the latents. */
+export interface Conditioning {
+  /** Text hidden states [1, sequence, width]. */
+  readonly hiddenStates: FloatTensor;
+  /** Further UNet inputs by graph name (SDXL: `text_embeds`, `time_ids`); empty for SD 1.x/2.x. */
+  readonly extra: Readonly<Record<string, FloatTensor>>;
+  /** Set when the prompt was longer than the tokenizer's context: the text that was cut. */
+  readonly droppedText?: string;
+  /** The tokenizer's context length (for the truncation warning). */
+  readonly maxLength: number;
+}
+
+/** What a family needs from the pipeline to encode prompts: typed components, tokenizers, a cache. */
+export interface ConditioningServices {
+  acquire<T>(component: string, Type: new (session: OnnxSession) => T, patch?: WeightPatch): Promise<T>;
+  tokenizer(folder: string): Promise<CLIPTokenizer>;
+  /** The weight patch (LoRAs) for a text-encoder component, if any. */
+  patchFor(component: string): WeightPatch | undefined;
+  /** Caches an encoding under a key that names the encoder's weights and the text. */
+  cached(key: string, encode: () => Promise<Conditioning>): Promise<Conditioning>;
+  readonly signal?: AbortSignal;
+  /** Times a stage and records onnxruntime's share of it. */
+  timed<T>(stage: 'tokenize' | 'textEncoder', work: () => Promise<T>, session?: OnnxSession): Promise<T>;
+}
+
+export interface ModelFamily {
+  /** A stable id for logs and errors, e.g. `sd1` (SD 1.x and 2.x share one pipeline). */
+  readonly id: string;
+  /** Human-readable, e.g. `Stable Diffusion 1.x/2.x`. */
+  readonly label: string;
+  /** Whether this family runs `model` (by its components and configs). */
+  matches(model: ModelConfig): boolean;
+  /** The text-encoder components a LoRA may patch (`text_encoder`, `text_encoder_2`). */
+  readonly textEncoders: readonly string[];
+  /** Encodes one prompt of the recipe (the positive or the negative). */
+  encodePrompt(text: string, recipe: Recipe, model: ModelConfig, services: ConditioningServices): Promise<Conditioning>;
+  /** Latent dims [1, C, h, w] for an output of the recipe's size. */
+  latentDims(model: ModelConfig, width: number, height: number): number[];
+  /** The factor between VAE latents and the UNet's latent space. */
+  latentScale(model: ModelConfig): number;
+  /** A first guess at the linear latent→RGB map, until one is fitted to a real decode. */
+  readonly previewFactors: LatentRGBFactors;
+}

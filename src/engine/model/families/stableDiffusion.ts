@@ -1,0 +1,44 @@
+// Stable Diffusion 1.x and 2.x: one CLIP text encoder whose last hidden state conditions the UNet, four
+// latent channels at 1/8 of the image size, the VAE's scaling factor (0.18215 for SD 1.x/2.x, read from
+// its config). SD 2.x differs only in configs (OpenCLIP-H width, v-prediction), which come from the files.
+import { join } from 'node:path';
+import { SD15_LATENT_RGB_FACTORS } from '../../image/latentPreview';
+import { CLIPTextEncoder } from '../clipTextEncoder';
+import type { ModelConfig } from '../modelConfig';
+import type { Conditioning, ConditioningServices, ModelFamily } from './ModelFamily';
+
+export const stableDiffusion: ModelFamily = {
+  id: 'sd1',
+  label: 'Stable Diffusion 1.x/2.x',
+  textEncoders: ['text_encoder'],
+  previewFactors: SD15_LATENT_RGB_FACTORS,
+
+  matches(model: ModelConfig): boolean {
+    return !model.components.includes('text_encoder_2');
+  },
+
+  async encodePrompt(text, _recipe, model, services: ConditioningServices): Promise<Conditioning> {
+    const patch = services.patchFor('text_encoder');
+    // A LoRA on the text encoder changes the embeddings: the cache key names the patched weights.
+    const key = `${join(model.dir, 'text_encoder')}${patch ? `#${patch.key}` : ''}\0${text}`;
+    return services.cached(key, async () => {
+      const [tokenizer, encoder] = await Promise.all([services.tokenizer(join(model.dir, 'tokenizer')), services.acquire('text_encoder', CLIPTextEncoder, patch)]);
+      const tokenized = await services.timed('tokenize', async () => tokenizer.encodePrompt(text));
+      const output = await services.timed('textEncoder', () => encoder.encode([tokenized.ids], services.signal), encoder.session);
+      return {
+        hiddenStates: output.lastHiddenState,
+        extra: {},
+        maxLength: tokenizer.maxLength,
+        ...(tokenized.truncated ? { droppedText: tokenized.droppedText } : {}),
+      };
+    });
+  },
+
+  latentDims(model, width, height) {
+    return [1, model.vae.latentChannels, height / model.vaeScaleFactor, width / model.vaeScaleFactor];
+  },
+
+  latentScale(model) {
+    return model.vae.scalingFactor;
+  },
+};

@@ -1,0 +1,207 @@
+// The local backend: renders a job on this machine through onnxruntime, in stages — encode the prompts
+// (through the model family's text encoders), prepare latents (noise, or an encoded init image) and hints,
+// denoise (scheduler over the UNet with guidance and ControlNets), decode with the VAE. Owns every cache
+// that makes the next render faster: ONNX sessions, tokenizers, prompt embeddings, LoRA files and reports.
+import { join } from 'node:path';
+import { ModelError, throwIfAborted } from '../errors';
+import type { RGBImage } from '../image/rgbImage';
+import { imageTensorToRGB } from '../image/rgbImage';
+import { acquireComponent, type ComponentLease } from '../model/componentLease';
+import { familyOf, type Conditioning, type ConditioningServices } from '../model/families';
+import type { ModelConfig } from '../model/modelConfig';
+import { UNet } from '../model/unet';
+import { VAEDecoder } from '../model/vaeDecoder';
+import type { EngineOptions } from '../options';
+import { ONNXRUNTIME_VERSION, type OnnxSession, type OnnxSessionOptions } from '../onnx/onnxSession';
+import { OptimizedModelCache } from '../onnx/optimizedModelCache';
+import { precisionPatch } from '../onnx/precision';
+import { composePatches, SessionCache, type WeightPatch } from '../onnx/sessionCache';
+import { floatTensor } from '../onnx/tensor';
+import type { BackendRender, BackendRenderOptions, RenderBackend } from '../render/RenderBackend';
+import type { RenderJob } from '../render/renderJob';
+import { TorchCPUGenerator } from '../rng';
+import { createScheduler, type Scheduler } from '../schedulers';
+import { numberOption, type Recipe } from '../scene';
+import { loadCLIPTokenizer, type CLIPTokenizer } from '../tokenizer';
+import { denoise } from './denoise';
+import { prepareHints, prepareLatents } from './latentStage';
+import { LoraStage, loraWarnings } from './LoraStage';
+import { PreviewStage } from './PreviewStage';
+import { StageTimings } from './StageTimings';
+import { allFinite, divided } from './tensorMath';
+
+/** The optimized-graph cache's folder inside EngineOptions.cacheDir, and its disk budget (a full SD 1.5 UNet entry is 3.4 GB). */
+const OPTIMIZED_CACHE_FOLDER = 'optimized';
+const OPTIMIZED_CACHE_BUDGET_BYTES = 8 * 1024 ** 3;
+const PROMPT_CACHE_CAPACITY = 64;
+
+export class LocalOnnxBackend implements RenderBackend {
+  readonly name = 'local-onnx';
+  readonly runtimeVersion = ONNXRUNTIME_VERSION;
+  readonly sessions: SessionCache;
+  private readonly sessionOptions: OnnxSessionOptions;
+  private readonly tokenizers = new Map<string, Promise<CLIPTokenizer>>();
+  /** Prompt encodings by encoder weights and text, least recently used first. */
+  private readonly prompts = new Map<string, Promise<Conditioning>>();
+  private readonly loras = new LoraStage();
+  private readonly previews = new PreviewStage();
+
+  constructor(options: EngineOptions = {}) {
+    this.sessions = new SessionCache({ budgetBytes: options.sessionBudgetBytes, memoryLimitBytes: options.memoryLimitBytes });
+    this.sessionOptions = {
+      intraOpNumThreads: options.threads,
+      graphOptimizationLevel: 'all',
+      deterministic: true,
+      ...(options.cacheDir ? { optimizedCacheDir: join(options.cacheDir, OPTIMIZED_CACHE_FOLDER) } : {}),
+    };
+    if (options.cacheDir) {
+      // Keep the optimized graphs within budget (most recently used first); never fails a start.
+      void new OptimizedModelCache(join(options.cacheDir, OPTIMIZED_CACHE_FOLDER)).prune({ maxBytes: OPTIMIZED_CACHE_BUDGET_BYTES }).catch(() => undefined);
+    }
+  }
+
+  async render(job: RenderJob, options: BackendRenderOptions = {}): Promise<BackendRender> {
+    const { signal, onProgress } = options;
+    const { recipe, model } = job;
+    const family = familyOf(model);
+    const timings = new StageTimings();
+    const warnings: string[] = [];
+    // Every lease taken during the render, settled or not, is released when it ends, however it ends.
+    const leases: Promise<ComponentLease<unknown>>[] = [];
+    const acquire = async <T>(component: string, Type: new (session: OnnxSession) => T, patch?: WeightPatch): Promise<T> => {
+      const lease = timings.time('load', () => acquireComponent(this.sessions, join(model.dir, component), Type, { options: this.sessionOptions, signal, patch }));
+      leases.push(lease as Promise<ComponentLease<unknown>>);
+      return (await lease).component;
+    };
+    try {
+      onProgress?.({ phase: 'load', step: 0, total: recipe.steps });
+      const loraUses = await timings.time('load', () => this.loras.open(job, signal));
+      const loraReports = await timings.time('load', () => this.loras.report(job, loraUses, signal));
+      warnings.push(...loraWarnings(loraReports));
+      const patches = new Map(family.textEncoders.map((c) => [c, this.loras.patch(c as 'text_encoder', loraUses, timings)]));
+      // The precision variant applies to the UNet (where the time goes), after any LoRA is merged.
+      const unetPatch = composePatches(this.loras.patch('unet', loraUses, timings), precisionPatch(recipe.precision));
+      // The UNet and VAE load while the prompts are encoded.
+      const unetPending = acquire('unet', UNet, unetPatch);
+      const vaePending = acquire('vae_decoder', VAEDecoder);
+      unetPending.catch(() => undefined);
+      vaePending.catch(() => undefined);
+
+      onProgress?.({ phase: 'encode', step: 0, total: recipe.steps });
+      const services = this.conditioningServices(acquire, patches, timings, signal);
+      const cond = await family.encodePrompt(recipe.prompt, recipe, model, services);
+      if (cond.droppedText) warnings.push(`prompt truncated to ${cond.maxLength} tokens; dropped: "${cond.droppedText}"`);
+      let uncond: Conditioning | undefined;
+      if (recipe.guidance > 1) {
+        uncond = await family.encodePrompt(recipe.negative, recipe, model, services);
+        if (uncond.droppedText) warnings.push(`negative prompt truncated to ${uncond.maxLength} tokens; dropped: "${uncond.droppedText}"`);
+      }
+      const [unet, vaeDecoder] = await Promise.all([unetPending, vaePending]);
+
+      const scheduler = this.scheduler(model, recipe);
+      const latentDims = family.latentDims(model, recipe.width, recipe.height);
+      const rng = new TorchCPUGenerator(BigInt(recipe.seed));
+      const start = await prepareLatents({ job, family, scheduler, rng, latentDims, acquire, timings, signal });
+      const { hints, controls } = await prepareHints(job, acquire, timings, signal);
+
+      const previewer = options.previews && onProgress ? await this.previews.begin(model, family, acquire, warnings) : undefined;
+      const final = await denoise({
+        controls,
+        unet,
+        scheduler,
+        rng,
+        latents: start.latents,
+        cond: cond.hiddenStates,
+        uncond: uncond?.hiddenStates,
+        extra: cond.extra,
+        uncondExtra: uncond?.extra,
+        guidance: recipe.guidance,
+        guidanceRescale: numberOption(recipe.options, 'guidance_rescale'),
+        startIndex: start.startIndex,
+        timings,
+        signal,
+        onStep: async ({ step, total, predOriginal, latents }) => {
+          options.onStepLatents?.(step, latents);
+          if (!onProgress) return;
+          if (!previewer) return onProgress({ phase: 'denoise', step, total });
+          const began = performance.now();
+          const preview: RGBImage = await previewer(predOriginal, latentDims, signal);
+          timings.add('preview', performance.now() - began);
+          onProgress({ phase: 'denoise', step, total, preview });
+        },
+      });
+      if (!allFinite(final.data)) {
+        throw new ModelError('the denoising loop produced NaN or infinite latents: the UNet or its weights are broken (with precision: fp16 or bf16, try fp32)', join(model.dir, 'unet'));
+      }
+
+      onProgress?.({ phase: 'decode', step: recipe.steps, total: recipe.steps });
+      throwIfAborted(signal);
+      const before = vaeDecoder.session.runTimeMs;
+      const decoded = await timings.time('vaeDecoder', () => vaeDecoder.decode(floatTensor(divided(final.data, family.latentScale(model)), latentDims), signal));
+      timings.addOnnxRuntime(vaeDecoder.session.runTimeMs - before);
+      if (!allFinite(decoded.data)) {
+        throw new ModelError('the VAE decoder produced NaN or infinite pixels (a known failure of half-precision VAEs): use a float32 VAE export', join(model.dir, 'vae_decoder'));
+      }
+      this.previews.learn(model, final, decoded);
+      const image = imageTensorToRGB(decoded);
+      throwIfAborted(signal);
+      return { image, hints, loras: loraReports, warnings, timings: timings.report() };
+    } finally {
+      for (const settled of await Promise.allSettled(leases)) if (settled.status === 'fulfilled') settled.value.release();
+    }
+  }
+
+  /** Drops cached prompt embeddings (the next render re-encodes its prompts). */
+  forgetPrompts(): void {
+    this.prompts.clear();
+  }
+
+  async dispose(): Promise<void> {
+    await this.sessions.clear();
+    this.prompts.clear();
+  }
+
+  private conditioningServices(
+    acquire: ConditioningServices['acquire'],
+    patches: ReadonlyMap<string, WeightPatch | undefined>,
+    timings: StageTimings,
+    signal?: AbortSignal,
+  ): ConditioningServices {
+    return {
+      acquire,
+      signal,
+      patchFor: (component) => patches.get(component),
+      tokenizer: (folder) => {
+        let pending = this.tokenizers.get(folder);
+        if (!pending) {
+          pending = loadCLIPTokenizer(folder);
+          pending.catch(() => this.tokenizers.delete(folder));
+          this.tokenizers.set(folder, pending);
+        }
+        return pending;
+      },
+      cached: (key, encode) => {
+        let pending = this.prompts.get(key);
+        if (pending) {
+          this.prompts.delete(key); // most recently used goes last
+        } else {
+          pending = encode();
+          pending.catch(() => this.prompts.delete(key));
+        }
+        this.prompts.set(key, pending);
+        while (this.prompts.size > PROMPT_CACHE_CAPACITY) this.prompts.delete(this.prompts.keys().next().value as string);
+        return pending;
+      },
+      timed: async (stage, work, session) => {
+        const before = session?.runTimeMs ?? 0;
+        const result = await timings.time(stage, work);
+        if (session) timings.addOnnxRuntime(session.runTimeMs - before);
+        return result;
+      },
+    };
+  }
+
+  private scheduler(model: ModelConfig, recipe: Recipe): Scheduler {
+    return createScheduler(recipe.sampler, recipe.schedule, model.scheduler.config, recipe.steps);
+  }
+}

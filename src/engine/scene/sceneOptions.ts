@@ -1,0 +1,76 @@
+// Tuning options: scalar scene keys declared once, here, with their type, limits, default and
+// documentation. The parser, the recipe (and its hash), the portable recipe in the PNG, recipe diffs,
+// the PNG importer and the editor's completion and hover all read this table, so a new option is one
+// entry here plus the code that uses its value (and the JSON Schema, grammar and docs that describe it).
+//
+// An option at its default is left out of the hash and of the PNG, so adding one never changes the
+// identity of an existing figure.
+import type { NumberLimits } from './sceneSpec';
+
+export interface NumberOption {
+  readonly key: string;
+  readonly type: 'number';
+  readonly limits: NumberLimits;
+  readonly default: number;
+  /** One or two sentences for hover and docs. */
+  readonly doc: string;
+}
+
+export interface ChoiceOption {
+  readonly key: string;
+  readonly type: 'choice';
+  readonly values: readonly string[];
+  readonly default: string;
+  readonly doc: string;
+}
+
+export type TuningOption = NumberOption | ChoiceOption;
+
+export const TUNING_OPTIONS = [
+  {
+    key: 'guidance_rescale',
+    type: 'number',
+    limits: { min: 0, max: 1 },
+    default: 0,
+    doc:
+      'Rescales the guided prediction toward the standard deviation of the prompt-only prediction ' +
+      '(Lin et al. 2023, "Common Diffusion Noise Schedules and Sample Steps are Flawed", §3.4): ' +
+      '0 is off; about 0.7 counters the over-exposure of high guidance, notably with v-prediction models.',
+  },
+] as const satisfies readonly TuningOption[];
+
+export type TuningOptionKey = (typeof TUNING_OPTIONS)[number]['key'];
+export type TuningValue = number | string;
+/** Every tuning option with its value (defaults filled). */
+export type TuningOptions = Readonly<Record<TuningOptionKey, TuningValue>>;
+
+export const TUNING_OPTION_KEYS: readonly TuningOptionKey[] = TUNING_OPTIONS.map((o) => o.key);
+
+export function tuningOption(key: string): TuningOption | undefined {
+  return (TUNING_OPTIONS as readonly TuningOption[]).find((o) => o.key === key);
+}
+
+/** The options a scene states, with every other option at its default. */
+export function resolveTuningOptions(stated: Readonly<Partial<Record<string, TuningValue>>>): TuningOptions {
+  const out: Record<string, TuningValue> = {};
+  for (const o of TUNING_OPTIONS as readonly TuningOption[]) out[o.key] = stated[o.key] ?? o.default;
+  return out as TuningOptions;
+}
+
+/** The options that differ from their defaults, for hashes and PNGs; undefined when none do. */
+export function tuningOptionsForRecipe(options: Readonly<Partial<Record<string, TuningValue>>> | undefined): Record<string, TuningValue> | undefined {
+  if (!options) return undefined;
+  const out: Record<string, TuningValue> = {};
+  for (const o of TUNING_OPTIONS as readonly TuningOption[]) {
+    const v = options[o.key];
+    if (v !== undefined && v !== o.default) out[o.key] = v;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** A number option's value as a number (the recipe keeps every value typed by its declaration). */
+export function numberOption(options: TuningOptions, key: TuningOptionKey): number {
+  const v = options[key];
+  if (typeof v !== 'number') throw new TypeError(`tuning option ${key} is not a number`);
+  return v;
+}
