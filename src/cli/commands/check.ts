@@ -1,7 +1,9 @@
 // `imgprompt check`: validates scenes (syntax, keys, values, referenced files, model, size) and prints
-// every problem as `file:line:col: severity: message`. Exit 1 when any scene has an error.
+// every problem as `file:line:col: severity: message`, one line each, with control characters from the
+// scene (keys, values, file names) shown as escapes (escapeTerminalText). Exit 1 when any scene has an error.
 import { readFileSync } from 'node:fs';
 import { analyzeScene, formatDiagnostic, type SceneDiagnostic } from '../../engine/index';
+import { escapeTerminalJson, escapeTerminalText } from '../../engine/text/terminalText';
 import type { Command } from '../command';
 import { displayPath, sceneContext, takeSceneOptions } from '../sceneContext';
 import { expandSceneTargets, takeFlagsAndTargets } from '../sceneTargets';
@@ -57,9 +59,9 @@ export const checkCommand: Command = {
     const warnings = all.filter((d) => d.severity === 'warning').length;
     if (json) {
       const files = results.map((r) => ({ file: displayPath(r.file, io.cwd), diagnostics: r.diagnostics }));
-      io.stdout(`${JSON.stringify({ files, errors, warnings }, null, 2)}\n`);
+      io.stdout(`${escapeTerminalJson(JSON.stringify({ files, errors, warnings }, null, 2))}\n`);
     } else {
-      for (const r of results) for (const d of r.diagnostics) io.stdout(`${formatDiagnostic(displayPath(r.file, io.cwd), d)}\n`);
+      for (const r of results) for (const d of r.diagnostics) io.stdout(`${escapeTerminalText(formatDiagnostic(displayPath(r.file, io.cwd), d))}\n`);
       const scenes = results.length === 1 ? '1 scene' : `${results.length} scenes`;
       io.stderr(`checked ${scenes}: ${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}\n`);
     }

@@ -6,6 +6,7 @@ import { InputError } from '../../engine/errors';
 import { readImageMetadataFile } from '../../engine/interop/readImageMetadata';
 import { sceneFromMetadata } from '../../engine/interop/sceneFromMetadata';
 import { writeFileAtomic } from '../../engine/output/writeFileAtomic';
+import { escapeTerminalText } from '../../engine/text/terminalText';
 import { UsageError, type Command } from '../command';
 
 const usage = `usage: imgprompt import PNG [-o FILE] [--force]
@@ -44,16 +45,17 @@ export const importCommand: Command = {
     const target = output === '-' ? undefined : resolve(io.cwd, output ?? join(dirname(pngPath), `${basename(pngPath, extname(pngPath))}.imgprompt`));
     const report = await readImageMetadataFile(pngPath);
     if (!report.metadata) {
-      const keys = report.text.map((t) => t.keyword);
+      const keys = report.text.map((t) => escapeTerminalText(t.keyword));
       throw new InputError(`no generation metadata to import${keys.length ? ` (text chunks: ${keys.join(', ')})` : ''}`, png);
     }
     const text = sceneFromMetadata(report.metadata, { sourceFile: basename(pngPath), sceneDir: target ? dirname(target) : io.cwd });
     if (!target) {
-      io.stdout(text);
+      // Exact when piped (it may be redirected into a scene file); escaped when a terminal would obey it.
+      io.stdout(io.isTTY ? escapeTerminalText(text, { multiline: true }) : text);
       return 0;
     }
     await writeFileAtomic(target, text, { overwrite: parsed.values.force === true, signal });
-    io.stdout(`wrote ${target} (from ${report.metadata.source} metadata)\n`);
+    io.stdout(`wrote ${escapeTerminalText(target)} (from ${report.metadata.source} metadata)\n`);
     return 0;
   },
 };

@@ -1,10 +1,12 @@
 // `imgprompt inspect`: shows how PNGs were made, from our own metadata or from AUTOMATIC1111, ComfyUI or
-// InvokeAI's, plus provenance (AI disclosure, recipe hash, engine version).
+// InvokeAI's, plus provenance (AI disclosure, recipe hash, engine version). Everything a PNG says is
+// printed through escapeTerminalText, so control sequences hidden in metadata are shown, not obeyed.
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { InputError } from '../../engine/errors';
 import type { ImageMetadata } from '../../engine/interop/imageMetadata';
 import { readImageMetadataFile, type ImageMetadataReport } from '../../engine/interop/readImageMetadata';
+import { escapeTerminalJson, escapeTerminalText } from '../../engine/text/terminalText';
 import { UsageError, type Command } from '../command';
 
 const usage = `usage: imgprompt inspect [--json] PNG...
@@ -14,6 +16,7 @@ guidance (CFG), size, model, LoRAs and image-to-image strength, read from imgpro
 AUTOMATIC1111's "parameters", ComfyUI's "prompt"/"workflow" graphs or InvokeAI's "invokeai_metadata";
 what does not map is listed too. Also shows the provenance: the AI-generated disclosure (XMP IPTC
 DigitalSourceType), recipe hash and engine version. Exits 1 if any file is not a readable PNG.
+Control characters in the metadata are printed as visible escapes (ESC as \\x1b).
 
 options:
   --json   print an array of {file, metadata, sources, provenance, textKeywords, warnings}`;
@@ -25,9 +28,10 @@ const SOURCE_NAME: Record<ImageMetadata['source'], string> = {
   invokeai: 'InvokeAI',
 };
 
-/** JSON with bigint seeds written as exact integer literals. */
+/** JSON with bigint seeds written as exact integer literals, safe to print on a terminal. */
 function toJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `\u0000bigint:${v}` : v), 2).replace(/"\\u0000bigint:(-?\d+)"/g, '$1');
+  const json = JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `\u0000bigint:${v}` : v), 2).replace(/"\\u0000bigint:(-?\d+)"/g, '$1');
+  return escapeTerminalJson(json);
 }
 
 function rows(meta: ImageMetadata): [string, string | undefined][] {
@@ -43,24 +47,28 @@ function rows(meta: ImageMetadata): [string, string | undefined][] {
     ['model', meta.model],
     ['model hash', meta.modelHash],
     ['precision', meta.precision],
-    ['loras', meta.loras.map((l) => `${l.name} @ ${l.weight}${l.hash ? ` (${l.hash})` : ''}`).join('\n') || undefined],
+    ['loras', meta.loras.map((l) => escapeTerminalText(`${l.name} @ ${l.weight}${l.hash ? ` (${l.hash})` : ''}`)).join('\n') || undefined],
     ['init image', meta.initImage],
     ['denoise', meta.denoise?.toString()],
     ['purpose', meta.purpose],
   ];
 }
 
+/** Aligned `key  value` rows; keys and values escaped for the terminal, values may span lines. */
 function table(pairs: [string, string | undefined][], indent: string): string[] {
-  const present = pairs.filter((p): p is [string, string] => p[1] !== undefined && p[1] !== '');
+  const present = pairs
+    .filter((p): p is [string, string] => p[1] !== undefined && p[1] !== '')
+    .map(([k, v]): [string, string] => [escapeTerminalText(k), escapeTerminalText(v, { multiline: true })]);
   const width = Math.max(0, ...present.map(([k]) => k.length));
   return present.map(([k, v]) => `${indent}${k.padEnd(width)}  ${v.split('\n').join(`\n${indent}${' '.repeat(width + 2)}`)}`);
 }
 
-function describe(report: ImageMetadataReport, displayName: string): string {
+function describe(report: ImageMetadataReport, file: string): string {
+  const displayName = escapeTerminalText(file);
   const lines: string[] = [];
   const meta = report.metadata;
   if (!meta) {
-    const keys = report.text.map((t) => t.keyword);
+    const keys = report.text.map((t) => escapeTerminalText(t.keyword));
     lines.push(`${displayName}: no generation metadata found${keys.length ? ` (text chunks: ${keys.join(', ')})` : ' (no text chunks)'}`);
   } else {
     const others = report.sources.slice(1).map((s) => SOURCE_NAME[s.source]);
@@ -90,7 +98,7 @@ function describe(report: ImageMetadataReport, displayName: string): string {
       '    ',
     ),
   );
-  for (const warning of report.warnings) lines.push(`  warning: ${warning}`);
+  for (const warning of report.warnings) lines.push(`  warning: ${escapeTerminalText(warning)}`);
   return lines.join('\n');
 }
 
@@ -119,7 +127,7 @@ export const inspectCommand: Command = {
       } catch (error) {
         if (!(error instanceof InputError)) throw error;
         failed = true;
-        io.stderr(`${error.message}\n`);
+        io.stderr(`${escapeTerminalText(error.message)}\n`);
       }
     }
     if (parsed.values.json) {

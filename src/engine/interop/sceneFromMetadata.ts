@@ -4,6 +4,7 @@
 import { isAbsolute, relative, sep } from 'node:path';
 import { Document } from 'yaml';
 import type { ImageMetadata, MetadataSource } from './imageMetadata';
+import { escapeTerminalText } from '../text/terminalText';
 
 export interface SceneFromMetadataOptions {
   /** The image it came from, named in the header comment. */
@@ -15,10 +16,13 @@ export interface SceneFromMetadataOptions {
 const LABEL: Record<MetadataSource, string> = { imgprompt: 'imgprompt', automatic1111: 'a1111', comfyui: 'comfyui', invokeai: 'invokeai' };
 const MODEL_KEY: Record<MetadataSource, string> = { imgprompt: 'model', automatic1111: 'Model', comfyui: 'ckpt_name', invokeai: 'model' };
 
-/** One comment line per fact; a YAML comment cannot span lines, so newlines are shown as `\n`. */
+/**
+ * One comment line per fact. A YAML comment cannot span lines, so newlines are shown as `\n`, and other
+ * control characters (a lone CR would end the comment for YAML 1.2 readers) as escapes.
+ */
 function commentLine(source: MetadataSource, key: string, value: string): string {
-  const text = value.replace(/\r?\n/g, '\\n');
-  return ` ${LABEL[source]}: ${key}${source === 'automatic1111' ? ':' : ''} ${text}`;
+  const text = escapeTerminalText(value.replace(/\r?\n/g, '\\n'));
+  return ` ${LABEL[source]}: ${escapeTerminalText(key)}${source === 'automatic1111' ? ':' : ''} ${text}`;
 }
 
 function scenePath(file: string, sceneDir: string | undefined): string {
@@ -64,7 +68,7 @@ export function sceneFromMetadata(meta: ImageMetadata, options: SceneFromMetadat
   for (const [key, value] of Object.entries(meta.unmapped)) notes.push(commentLine(src, key, value));
 
   const doc = new Document(scene);
-  const from = options.sourceFile ? ` from ${options.sourceFile}` : '';
+  const from = options.sourceFile ? ` from ${escapeTerminalText(options.sourceFile)}` : '';
   const header = [` Imported${from} (${LABEL[src]} metadata) by imgprompt import.`];
   if (notes.length) header.push(' Not mapped to scene keys, kept for reference:', ...notes);
   doc.commentBefore = header.join('\n');
