@@ -38,11 +38,11 @@ describe('package.json contributions', () => {
     for (const [name, value] of Object.entries(DEFAULT_SETTINGS)) assert.deepEqual(properties[`${SETTINGS_SECTION}.${name}`].default, value, name);
   });
 
-  test('Restricted Mode: limited support, described, model paths restricted', () => {
+  test('Restricted Mode: limited support, described, model paths and output locations restricted', () => {
     const trust = manifest.capabilities.untrustedWorkspaces;
     assert.equal(trust.supported, 'limited');
     assert.match(trust.description, /renders nothing/);
-    assert.deepEqual(trust.restrictedConfigurations, ['imgprompt.modelPaths']);
+    assert.deepEqual(trust.restrictedConfigurations, ['imgprompt.modelPaths', 'imgprompt.outputPattern', 'imgprompt.figureFolder']);
   });
 
   test('activates for Markdown (image-link hovers) as well as scenes', () => {
