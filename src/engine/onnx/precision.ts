@@ -17,9 +17,8 @@
 // for bit; it is part of the recipe.
 import { ModelError } from '../errors';
 import { fromFloat16Bits, toFloat16Bits } from './float16';
-import { CONTRIB_DOMAIN } from './attentionFusion';
 import { initializerBytes, readInitializerBytes, type OnnxModelFiles } from './onnxModelFiles';
-import { OnnxProtoError, parseOnnxModel, type OnnxInitializer } from './onnxProto';
+import { CONTRIB_DOMAIN, OnnxProtoError, parseOnnxModel, type OnnxInitializer } from './onnxProto';
 import { parseEditableModel, writeEditedModel, type EditableNode, type NewInitializer, type NewNode } from './onnxWriter';
 import type { PrecisionName } from '../scene/sceneSpec';
 import type { WeightPatch } from './sessionCache';

@@ -13,7 +13,7 @@ import { bfloat16Bits, fromFloat16Bits, toFloat16Bits } from '../../../src/engin
 import { nodeModelFileSystem, readExternalData, readOnnxModelFiles, type OnnxModelFiles } from '../../../src/engine/onnx/onnxModelFiles';
 import { parseOnnxModel } from '../../../src/engine/onnx/onnxProto';
 import { OnnxSession, type HostTensor } from '../../../src/engine/onnx/onnxSession';
-import { ProtoWriter } from '../../../src/engine/onnx/onnxWriter';
+import { ProtoWriter } from '../../../src/engine/onnx/protobuf';
 import { applyPrecision, INT8_WEIGHT_MAX, precisionPatch, quantizeColumnsInt8, roundHalfEven, roundToBfloat16, roundToFloat16 } from '../../../src/engine/onnx/precision';
 import { composePatches, SessionCache } from '../../../src/engine/onnx/sessionCache';
 import { mulberry32 } from '../prng';

@@ -1,6 +1,8 @@
-// A bounds-checked protobuf wire-format reader over a byte range (the encoding spec's varints,
-// length-delimited fields, fixed32/64), shared by the ONNX model reader and the graph rewriter. Every
-// error is an OnnxProtoError with the offset where reading failed.
+// The protobuf wire format (the encoding spec's varints, length-delimited fields, fixed32/64), once, for
+// every ONNX message the engine reads or writes: a bounds-checked reader over a byte range and a writer
+// that appends fields to a list of chunks. Every read error is an OnnxProtoError with the offset where
+// reading failed.
+
 /** The file is not a well-formed ONNX protobuf; `offset` is where reading failed. */
 export class OnnxProtoError extends Error {
   override readonly name = 'OnnxProtoError';
@@ -17,6 +19,8 @@ export const WIRE_VARINT = 0;
 export const WIRE_FIXED64 = 1;
 export const WIRE_BYTES = 2;
 export const WIRE_FIXED32 = 5;
+
+const utf8 = new TextDecoder('utf-8', { fatal: false });
 
 export class ProtoReader {
   pos: number;
@@ -46,7 +50,7 @@ export class ProtoReader {
     throw new OnnxProtoError('malformed number (varint longer than 10 bytes)', this.pos, false);
   }
 
-  /** A varint read as a two's-complement int64 (negative attribute values take 10 bytes). */
+  /** A varint read as a two's-complement int64 (negative values take 10 bytes). */
   int64(): number {
     let result = 0n;
     let shift = 0n;
@@ -74,6 +78,7 @@ export class ProtoReader {
     return v;
   }
 
+  /** A length-delimited value: its payload's [start, end), which the reader moves past. */
   span(): [number, number] {
     const length = this.varint();
     const start = this.pos;
@@ -84,6 +89,7 @@ export class ProtoReader {
     return [start, start + length];
   }
 
+  /** A reader over an embedded message's payload. */
   sub(): ProtoReader {
     const [start, end] = this.span();
     return new ProtoReader(this.bytes, start, end);
@@ -91,7 +97,7 @@ export class ProtoReader {
 
   string(): string {
     const [start, end] = this.span();
-    return new TextDecoder('utf-8', { fatal: false }).decode(this.bytes.subarray(start, end));
+    return utf8.decode(this.bytes.subarray(start, end));
   }
 
   skip(wireType: number): void {
@@ -113,7 +119,7 @@ export class ProtoReader {
     }
   }
 
-  /** Repeated scalars, packed (wire type 2) or one per field. */
+  /** Repeated scalars, packed (wire type 2) or one per field; values past `limit` are read and dropped. */
   repeated(wireType: number, one: (r: ProtoReader) => number, into: number[], limit: number): void {
     if (wireType === WIRE_BYTES) {
       const p = this.sub();
@@ -134,5 +140,81 @@ export class ProtoReader {
   private advance(n: number): void {
     this.need(n);
     this.pos += n;
+  }
+}
+
+const utf8Encoder = new TextEncoder();
+
+/** Appends protobuf fields to a growing list of chunks; `finish` joins them. */
+export class ProtoWriter {
+  private readonly chunks: Uint8Array[] = [];
+  private length = 0;
+
+  get byteLength(): number {
+    return this.length;
+  }
+
+  /** Appends bytes already encoded (a field copied from another message), without copying them. */
+  raw(bytes: Uint8Array): this {
+    this.chunks.push(bytes);
+    this.length += bytes.length;
+    return this;
+  }
+
+  varint(value: number | bigint): this {
+    let v = BigInt.asUintN(64, BigInt(value));
+    const out: number[] = [];
+    do {
+      let b = Number(v & 0x7fn);
+      v >>= 7n;
+      if (v !== 0n) b |= 0x80;
+      out.push(b);
+    } while (v !== 0n);
+    return this.raw(Uint8Array.from(out));
+  }
+
+  key(field: number, wireType: number): this {
+    return this.varint(field * 8 + wireType);
+  }
+
+  int(field: number, value: number): this {
+    return this.key(field, WIRE_VARINT).varint(value);
+  }
+
+  float(field: number, value: number): this {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setFloat32(0, value, true);
+    return this.key(field, WIRE_FIXED32).raw(b);
+  }
+
+  bytes(field: number, payload: Uint8Array): this {
+    return this.key(field, WIRE_BYTES).varint(payload.length).raw(payload);
+  }
+
+  string(field: number, value: string): this {
+    return this.bytes(field, utf8Encoder.encode(value));
+  }
+
+  /** Appends a length-delimited field holding `inner`'s bytes, without copying them. */
+  embed(field: number, inner: ProtoWriter): this {
+    this.key(field, WIRE_BYTES).varint(inner.length);
+    for (const c of inner.chunks) this.raw(c);
+    return this;
+  }
+
+  message(field: number, build: (w: ProtoWriter) => void): this {
+    const w = new ProtoWriter();
+    build(w);
+    return this.embed(field, w);
+  }
+
+  finish(): Uint8Array {
+    const out = new Uint8Array(this.length);
+    let o = 0;
+    for (const c of this.chunks) {
+      out.set(c, o);
+      o += c.length;
+    }
+    return out;
   }
 }
