@@ -1,6 +1,6 @@
 // Lint: mostly the TypeScript compiler's job; this file exists to enforce the dependency direction
 // webview → shared ← extension → engine (engine, cli and webview never import `vscode`; the webview
-// never imports Node modules).
+// never imports Node modules; the extension imports the engine only through src/engine/editor.ts).
 import tseslint from 'typescript-eslint';
 import { builtinModules } from 'node:module';
 
@@ -37,7 +37,10 @@ export default tseslint.config(
     files: ['src/extension/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {
-        patterns: [{ group: ['**/webview/**', '**/cli/**'], message: 'The extension talks to the webview only through src/shared/protocol.ts.' }],
+        patterns: [
+          { group: ['**/webview/**', '**/cli/**'], message: 'The extension talks to the webview only through src/shared/protocol.ts.' },
+          { group: ['**/engine/**', '!**/engine/editor'], message: 'The extension reaches the engine only through its public entry src/engine/editor.ts (no onnxruntime or sharp in the extension host).' },
+        ],
       }],
     },
   },

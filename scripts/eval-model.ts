@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { Engine, type RGBImage } from '../src/engine/index';
+import { createRenderService, type RGBImage } from '../src/engine/index';
 import { judgeImage, sameVerdict, scoreSet, SCORE_FIELDS, type EvalItem, type JudgeVerdict, type SetScore } from './eval/index';
 import { EVAL_SETTINGS, loadEvalSets, renderEvalImage, shuffledPrompts } from './eval/evalSets';
 import { positiveIntegerOption } from './benchStats';
@@ -111,7 +111,7 @@ async function main(): Promise<void> {
   console.log(`${s.width}x${s.height}, ${s.steps} steps ${s.sampler} (${s.schedule}), guidance ${s.guidance}, negative ${JSON.stringify(s.negative)}; ${seen.length} seen, ${held.length} held out, ${seen.length} shuffled (${total} renders)`);
 
   const projectDir = mkdtempSync(join(tmpdir(), 'imgprompt-eval-'));
-  const engine = await Engine.create({ threads });
+  const engine = await createRenderService({ threads });
   const runs = {} as Record<SetName, SetRun>;
   const started = performance.now();
   let done = 0;

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Engine, PRECISIONS, type PrecisionName, type RGBImage } from '../src/engine/index';
+import { createRenderService, PRECISIONS, type PrecisionName, type RGBImage } from '../src/engine/index';
 import { judgeImage, sameVerdict, scoreSet, type JudgeVerdict, type SetScore } from './eval/index';
 import { EVAL_SETTINGS, loadEvalSets, renderEvalImage, shuffledPrompts } from './eval/evalSets';
 import { positiveIntegerOption } from './benchStats';
@@ -82,7 +82,7 @@ async function main(): Promise<void> {
   console.log(`eval-precision: tiny-shapes, ${s.width}x${s.height}, ${s.steps} steps ${s.sampler}, guidance ${s.guidance}; ${seen.length} seen, ${held.length} held out, ${seen.length} shuffled, at ${PRECISIONS.join(', ')}`);
 
   const projectDir = mkdtempSync(join(tmpdir(), 'imgprompt-eval-precision-'));
-  const engine = await Engine.create({ threads });
+  const engine = await createRenderService({ threads });
   const images = {} as Record<PrecisionName, Record<SetName, RGBImage[]>>;
   const verdicts = {} as Record<PrecisionName, Record<SetName, JudgeVerdict[]>>;
   const scores = {} as Record<PrecisionName, Record<SetName, SetScore>>;

@@ -3,7 +3,7 @@
 // scheduler config), guidance 7.5, negative "", each item's seed with the torch CPU generator.
 import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { InputError, resolveScene, type Engine, type PrecisionName, type RGBImage } from '../../src/engine/index';
+import { InputError, type RenderService, type PrecisionName, type RGBImage } from '../../src/engine/index';
 import type { EvalItem } from './score';
 
 export const EVAL_SETTINGS = { width: 128, height: 128, steps: 20, sampler: 'euler', schedule: 'normal', guidance: 7.5, negative: '' } as const;
@@ -68,7 +68,7 @@ export function evalSceneText(modelName: string, prompt: string, seed: number, p
 }
 
 export interface EvalRenderContext {
-  readonly engine: Engine;
+  readonly engine: RenderService;
   /** The model folder; its parent is searched as the models folder. */
   readonly modelDir: string;
   /** A folder standing in for the project (nothing is written there). */
@@ -82,7 +82,7 @@ export interface EvalRenderContext {
 export async function renderEvalImage(context: EvalRenderContext, prompt: string, seed: number): Promise<RGBImage> {
   const { engine, modelDir, projectDir, signal, precision } = context;
   const text = evalSceneText(basename(modelDir), prompt, seed, precision);
-  const resolved = resolveScene(text, { file: join(projectDir, 'eval.imgprompt'), projectRoot: projectDir, builtinModelsDir: dirname(modelDir) });
-  const [job] = await engine.plan(resolved, projectDir, signal);
+  const plan = await engine.plan({ file: join(projectDir, 'eval.imgprompt'), text, context: { projectRoot: projectDir, builtinModelsDir: dirname(modelDir) } }, signal);
+  const { job } = plan.jobs[0];
   return (await engine.render(job, { signal })).image;
 }

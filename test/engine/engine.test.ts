@@ -71,6 +71,25 @@ describe('Engine on ' + modelName, () => {
     assert.equal((await judgeFreshness(purposeEdit)).state, 'up-to-date');
   });
 
+  test('guidance_rescale: 0 is the same figure as no key; 0.7 changes the pixels, the hash and the stored recipe', async () => {
+    const [plain] = await plan(scene());
+    const [zero] = await plan(scene('guidance_rescale: 0\n'));
+    const [rescaled] = await plan(scene('guidance_rescale: 0.7\n'));
+    assert.equal(zero.hash, plain.hash, 'an option at its default leaves the hash alone');
+    assert.equal(zero.metadata.options, undefined);
+    assert.notEqual(rescaled.hash, plain.hash);
+    assert.deepEqual(rescaled.metadata.options, { guidance_rescale: 0.7 });
+    const a = await engine.render(plain);
+    const b = await engine.render(rescaled);
+    assert.ok(!Buffer.from(a.image.data).equals(Buffer.from(b.image.data)), 'the rescale changed no pixel');
+    const stored = readImageMetadata(b.png, 'rescaled.png').recipe as { options?: Record<string, unknown> };
+    assert.deepEqual(stored.options, { guidance_rescale: 0.7 });
+    await renderToFile(engine, plain);
+    const stale = await judgeFreshness(rescaled);
+    assert.equal(stale.state, 'stale');
+    assert.match(stale.reason, /options\.guidance_rescale: \(none\) → 0\.7/);
+  });
+
   test('different seeds give different images; with guidance 1 the negative prompt has no effect', async () => {
     const [a] = await plan(scene());
     const [b] = await plan(scene().replace('seed: 42', 'seed: 7'));

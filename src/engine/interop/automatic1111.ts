@@ -3,7 +3,7 @@
 // the last line holds the parameters when at least three `Key: value` pairs match there; lines before it are
 // the prompt until one starts with "Negative prompt:"; values may be JSON-quoted.
 import { describeValue, parseCount, parseNumber, parseSeed, type ImageLoRA, type ImageMetadata } from './imageMetadata';
-import { isMappedA1111Schedule, samplerFromA1111 } from './samplerNames';
+import { isMappedA1111Schedule, samplerFromA1111 } from '../output/samplerNames';
 
 /** One `Key: value` pair of the parameter line (the key starts with a word character). */
 const PARAM = /\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)/g;

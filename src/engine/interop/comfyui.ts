@@ -4,7 +4,7 @@
 // parameters are found by walking from the sampler node to its conditioning, model and latent inputs.
 import { parseJsonLossless } from './parseJsonLossless';
 import { describeValue, parseCount, parseNumber, parseSeed, type ImageLoRA, type ImageMetadata } from './imageMetadata';
-import { samplerFromComfy } from './samplerNames';
+import { samplerFromComfy } from '../output/samplerNames';
 
 export interface ComfyNode {
   class_type: string;

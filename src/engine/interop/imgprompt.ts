@@ -1,6 +1,6 @@
 // Reads our own iTXt `imgprompt` chunk (the canonical recipe JSON) back into normalised metadata.
 import { describeValue, parseCount, parseNumber, parseSeed, type ImageLoRA, type ImageMetadata } from './imageMetadata';
-import { isSamplerName, isScheduleName } from './samplerNames';
+import { isSamplerName, isScheduleName } from '../output/samplerNames';
 import { parseJsonLossless, type JsonValue } from './parseJsonLossless';
 import { loraName } from '../output/recipeFields';
 import { PRECISIONS, type PrecisionName } from '../scene/sceneSpec';

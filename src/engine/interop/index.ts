@@ -10,7 +10,7 @@ export {
   isSamplerName,
   isScheduleName,
   type SamplerChoice,
-} from './samplerNames';
+} from '../output/samplerNames';
 export { parseInfotext, parseInfotextParams, extractLoraTags } from './automatic1111';
 export { parseComfyPrompt, parseComfyWorkflow, comfyWorkflowToGraph, metadataFromComfyGraph, toComfyGraph, type ComfyGraph, type ComfyNode } from './comfyui';
 export { parseInvokeMetadata, metadataFromInvoke } from './invokeai';

@@ -3,7 +3,7 @@
 // Model and LoRA references changed shape between 3.x ({model_name}) and 4.x+ ({key, hash, name}).
 import { parseJsonLossless } from './parseJsonLossless';
 import { describeValue, parseCount, parseNumber, parseSeed, type ImageMetadata } from './imageMetadata';
-import { samplerFromInvoke } from './samplerNames';
+import { samplerFromInvoke } from '../output/samplerNames';
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

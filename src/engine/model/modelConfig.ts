@@ -8,9 +8,9 @@
 // unet.sample_size × the VAE factor. Missing fields fall back to Stable Diffusion 1.5's published configs.
 import { basename, isAbsolute, join, normalize, resolve } from 'node:path';
 import { ModelError } from '../errors';
-import { nodeFileSystem, type SceneFileSystem } from '../scene/sceneFileSystem';
+import { nodeFileSystem, type SceneFileSystem } from '../io/sceneFileSystem';
 import { parseSchedulerConfig, type SchedulerConfig } from '../schedulers/SchedulerConfig';
-import { SAMPLERS, SCHEDULES, type SamplerName, type ScheduleName } from '../scene/sceneSpec';
+import { SAMPLERS, SCHEDULES, type SamplerName, type ScheduleName } from '../schedulers/samplerNames';
 
 /** The model's scheduler: its diffusers class and the settings the samplers read (schedulers/SchedulerConfig). */
 export interface ModelScheduler {

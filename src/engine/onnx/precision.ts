@@ -20,7 +20,7 @@ import { fromFloat16Bits, toFloat16Bits } from './float16';
 import { initializerBytes, readInitializerBytes, type OnnxModelFiles } from './onnxModelFiles';
 import { CONTRIB_DOMAIN, OnnxProtoError, parseOnnxModel, type OnnxInitializer } from './onnxProto';
 import { parseEditableModel, writeEditedModel, type EditableNode, type NewInitializer, type NewNode } from './onnxWriter';
-import type { PrecisionName } from '../scene/sceneSpec';
+import type { PrecisionName } from './precisionNames';
 import type { WeightPatch } from './sessionCache';
 
 export type Precision = PrecisionName;

@@ -3,7 +3,7 @@
 // infotext_utils.parse_generation_parameters: prompt line(s), an optional "Negative prompt: " line, then one
 // line of "Key: value" pairs joined by ", ", a value quoted as a JSON string when it contains a comma,
 // colon or newline (infotext_utils.quote).
-import { isSamplerName, isScheduleName, samplerToA1111, scheduleToA1111 } from '../interop/samplerNames';
+import { isSamplerName, isScheduleName, samplerToA1111, scheduleToA1111 } from './samplerNames';
 import { hexDigest, loraFile, loraName, modelName, type RecipeMetadataFields } from './recipeFields';
 
 /** A1111's quoting rule for one parameter value. */

@@ -27,7 +27,7 @@ import { denoise } from './denoise';
 import { prepareHints, prepareLatents } from './latentStage';
 import { LoraStage, loraWarnings } from './LoraStage';
 import { PreviewStage } from './PreviewStage';
-import { StageTimings } from './StageTimings';
+import { StageTimings } from '../render/StageTimings';
 import { allFinite, divided } from './tensorMath';
 
 /** The optimized-graph cache's folder inside EngineOptions.cacheDir, and its disk budget (a full SD 1.5 UNet entry is 3.4 GB). */

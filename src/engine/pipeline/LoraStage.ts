@@ -9,7 +9,7 @@ import type { OnnxModelInfo } from '../onnx/onnxProto';
 import type { WeightPatch } from '../onnx/sessionCache';
 import type { LoraReport } from '../render/RenderBackend';
 import type { RenderJob } from '../render/renderJob';
-import type { StageTimings } from './StageTimings';
+import type { StageTimings } from '../render/StageTimings';
 
 /** Memoizes a promise per key; a rejected one is forgotten so the next call retries. */
 function memo<T>(map: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {

@@ -6,7 +6,7 @@ import type { UNet, UNetResiduals } from '../model/unet';
 import { floatTensor, type FloatTensor } from '../onnx/tensor';
 import type { RNG } from '../rng';
 import type { Scheduler } from '../schedulers';
-import type { StageTimings } from './StageTimings';
+import type { StageTimings } from '../render/StageTimings';
 import { concatBatch, guide } from './tensorMath';
 
 export interface DenoiseStep {

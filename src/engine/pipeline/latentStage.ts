@@ -13,7 +13,7 @@ import type { RenderJob } from '../render/renderJob';
 import type { TorchCPUGenerator } from '../rng';
 import { img2imgStartIndex, type Scheduler } from '../schedulers';
 import type { DenoiseControl } from './denoise';
-import type { StageTimings } from './StageTimings';
+import type { StageTimings } from '../render/StageTimings';
 import { scaled } from './tensorMath';
 
 type Acquire = <T>(component: string, Type: new (session: OnnxSession) => T) => Promise<T>;

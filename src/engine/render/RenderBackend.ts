@@ -2,7 +2,7 @@
 // today; remote servers (ComfyUI, A1111) and other execution providers implement the same interface.
 // A backend renders in memory; the service owns planning, freshness, PNG encoding, provenance and writing.
 import type { RGBImage } from '../image/rgbImage';
-import type { StageTimingReport } from '../pipeline/StageTimings';
+import type { StageTimingReport } from './StageTimings';
 import type { RenderJob } from './renderJob';
 
 export interface RenderProgress {

@@ -5,7 +5,7 @@ import { CancelledError } from '../errors';
 import type { RGBImage } from '../image/rgbImage';
 import { encodePixelsToPng, encodePngWithMetadata } from '../output/encodePng';
 import { writeFileAtomic } from '../output/writeFileAtomic';
-import type { StageTimingReport } from '../pipeline/StageTimings';
+import type { StageTimingReport } from './StageTimings';
 import { hintOutputPath } from '../scene/outputPaths';
 import type { Freshness } from './freshness';
 import type { BackendRender, BackendRenderOptions, RenderBackend, RenderProgress } from './RenderBackend';

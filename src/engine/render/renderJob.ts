@@ -6,6 +6,7 @@ import { ModelError, throwIfAborted } from '../errors';
 import type { FileHashCache } from '../hash/fileHashCache';
 import { hashModelFolder } from '../hash/modelHash';
 import { controlNetDir, type ModelConfig } from '../model/modelConfig';
+import { PRECISION_TRANSFORM_VERSION } from '../onnx/precision';
 import { TorchCPUGenerator } from '../rng';
 import { recipeHash, tuningOptionsForRecipe, type Recipe, type ResolvedScene } from '../scene';
 import { ENGINE_VERSION } from '../version';
@@ -98,7 +99,10 @@ export async function jobsForScene(
   }
   await hashes.save();
   return [recipe, ...resolved.variants].map((r) => {
-    const hash = recipeHash(r, { contentHashes: content, extra });
+    // A precision variant's pixels depend on how its weights are transformed: a changed transform makes
+    // its figures stale (fp32 is untransformed, so its hashes never change this way).
+    const precisionExtra: Record<string, string> = r.precision === 'fp32' ? {} : { precisionTransform: String(PRECISION_TRANSFORM_VERSION) };
+    const hash = recipeHash(r, { contentHashes: content, extra: { ...extra, ...precisionExtra } });
     const metadata: PortableRecipe = {
       format: r.format,
       scene: portablePath(projectRoot, r.scene),

@@ -7,7 +7,7 @@ import type { SceneDiagnostic } from '../errors';
 import { isBareModelName, locateModel, type ModelLocation } from '../model/modelConfig';
 import { didYouMean } from './didYouMean';
 import { parseScene, sortDiagnostics, type ParsedScene } from './parseScene';
-import { nodeFileSystem, type SceneFileSystem } from './sceneFileSystem';
+import { nodeFileSystem, type SceneFileSystem } from '../io/sceneFileSystem';
 import { SCENE_DEFAULTS } from './sceneSpec';
 
 export interface SceneContext {

@@ -1,6 +1,7 @@
 // The vocabulary of the scene format v1: key names, allowed values and numeric limits. The parser, the
 // JSON Schema test, and the extension's completion all read these lists, so they cannot drift apart.
 
+import type { PrecisionName } from '../onnx/precisionNames';
 import { TUNING_OPTIONS } from './sceneOptions';
 
 const CORE_SCENE_KEYS = [
@@ -26,11 +27,8 @@ const CORE_SCENE_KEYS = [
 export const SCENE_KEYS = [...CORE_SCENE_KEYS, ...TUNING_OPTIONS.map((o) => o.key)] as const;
 export type SceneKey = (typeof CORE_SCENE_KEYS)[number] | (typeof TUNING_OPTIONS)[number]['key'];
 
-export const SAMPLERS = ['euler', 'euler_a', 'ddim', 'dpmpp_2m', 'lcm'] as const;
-export type SamplerName = (typeof SAMPLERS)[number];
-
-export const SCHEDULES = ['normal', 'karras'] as const;
-export type ScheduleName = (typeof SCHEDULES)[number];
+export { SAMPLERS, SCHEDULES, type SamplerName, type ScheduleName } from '../schedulers/samplerNames';
+export { PRECISIONS, type PrecisionName } from '../onnx/precisionNames';
 
 export const CONTROL_TYPES = ['canny', 'scribble', 'raw'] as const;
 export type ControlType = (typeof CONTROL_TYPES)[number];
@@ -39,13 +37,6 @@ export type ControlType = (typeof CONTROL_TYPES)[number];
 export const RNGS = ['cpu'] as const;
 export type RngName = (typeof RNGS)[number];
 
-/**
- * Weight precision of the UNet: `fp32` as exported; `int8` quantizes its matrix multiplications (faster
- * on CPUs with VNNI, small quality cost); `fp16` / `bf16` round its weights to half precision (the
- * arithmetic of a half-size export widened at load; no speed change on CPU). docs/precision.md.
- */
-export const PRECISIONS = ['fp32', 'int8', 'fp16', 'bf16'] as const;
-export type PrecisionName = (typeof PRECISIONS)[number];
 
 export const SIZE_BUDGET_KEYS = ['megapixels', 'aspect'] as const;
 export const SIZE_PIXEL_KEYS = ['width', 'height'] as const;

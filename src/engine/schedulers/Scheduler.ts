@@ -10,7 +10,7 @@
 // functions here are correctly rounded; torch's float32 exp/log may differ in the last bit).
 
 import type { RNG } from '../rng';
-import type { SamplerName, ScheduleName } from '../scene/sceneSpec';
+import type { SamplerName, ScheduleName } from './samplerNames';
 
 // Sampler and schedule names are the scene format's (`sampler:` and `schedule:` keys).
 export type { SamplerName };

@@ -7,7 +7,7 @@ import { DPMSolverMultistepScheduler } from './DPMSolverMultistepScheduler';
 import { EulerAncestralScheduler } from './EulerAncestralScheduler';
 import { EulerDiscreteScheduler } from './EulerDiscreteScheduler';
 import { LCMScheduler } from './LCMScheduler';
-import { SAMPLERS, SCHEDULES } from '../scene/sceneSpec';
+import { SAMPLERS, SCHEDULES } from './samplerNames';
 import type { SamplerName, Scheduler, SchedulerOptions, SigmaSchedule } from './Scheduler';
 import type { SchedulerConfig } from './SchedulerConfig';
 

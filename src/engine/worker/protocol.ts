@@ -1,7 +1,7 @@
 // Messages between the render worker thread and its client (the extension host or any Node caller).
 import type { SceneDiagnostic } from '../errors';
 import type { EngineOptions } from '../options';
-import type { StageTimingReport } from '../pipeline/StageTimings';
+import type { StageTimingReport } from '../render/StageTimings';
 import type { FreshnessState } from '../render/freshness';
 import type { LoraReport, RenderProgress } from '../render/RenderBackend';
 import type { PortableRecipe } from '../render/renderJob';

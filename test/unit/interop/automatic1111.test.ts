@@ -2,7 +2,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { extractLoraTags, parseInfotext, parseInfotextParams } from '../../../src/engine/interop/automatic1111';
-import { samplerFromA1111 } from '../../../src/engine/interop/samplerNames';
+import { samplerFromA1111 } from '../../../src/engine/output/samplerNames';
 
 describe('parseInfotext', () => {
   test('multi-line prompt, LoRA tags, negative, quoted values with commas, Hires keys kept unmapped', () => {

@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseInvokeMetadata } from '../../../src/engine/interop/invokeai';
 import { parseJsonLossless } from '../../../src/engine/interop/parseJsonLossless';
-import { samplerFromComfy, samplerFromInvoke } from '../../../src/engine/interop/samplerNames';
+import { samplerFromComfy, samplerFromInvoke } from '../../../src/engine/output/samplerNames';
 
 describe('parseInvokeMetadata', () => {
   test('4.x layout: model and LoRA references with name and hash, Karras scheduler suffix', () => {

@@ -3,10 +3,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { CONTROL_KEYS, CONTROL_TYPES, INIT_KEYS, LIMITS, LORA_KEYS, PRECISIONS, RNGS, SAMPLERS, SCENE_KEYS, SCHEDULES, SIZE_BUDGET_KEYS, SIZE_PIXEL_KEYS } from '../../../src/engine/index';
+import { CONTROL_KEYS, CONTROL_TYPES, INIT_KEYS, LIMITS, LORA_KEYS, PRECISIONS, RNGS, SAMPLERS, SCENE_KEYS, SCHEDULES, SIZE_BUDGET_KEYS, SIZE_PIXEL_KEYS, TUNING_OPTIONS, type TuningOption } from '../../../src/engine/index';
 
 interface SchemaNode {
   description?: string;
+  type?: string;
+  default?: unknown;
   properties?: Record<string, SchemaNode>;
   items?: SchemaNode;
   oneOf?: SchemaNode[];
@@ -49,4 +51,17 @@ test('docs/scene-format.md documents every key', () => {
   const doc = readFileSync(resolve(__dirname, '../../../docs/scene-format.md'), 'utf8');
   for (const key of SCENE_KEYS) assert.match(doc, new RegExp(`^#+ \`${key}\``, 'm'), key);
   for (const name of [...SAMPLERS, ...SCHEDULES, ...CONTROL_TYPES, ...PRECISIONS]) assert.ok(doc.includes(`\`${name}\``), name);
+});
+
+test('every tuning option (sceneOptions.ts) is in the schema with its type, limits, default and documentation', () => {
+  for (const option of TUNING_OPTIONS as readonly TuningOption[]) {
+    const node = props[option.key];
+    assert.ok(node, option.key);
+    assert.equal(node.description, option.doc, `${option.key}: the schema's description is the registry's doc`);
+    assert.equal(node.default, option.default);
+    if (option.type === 'number') {
+      assert.equal(node.type, 'number');
+      assert.deepEqual([node.minimum, node.maximum], [option.limits.min, option.limits.max]);
+    } else assert.deepEqual(node.enum, [...option.values]);
+  }
 });

@@ -6,10 +6,15 @@
 import type { LatentRGBFactors } from '../../image/latentPreview';
 import type { FloatTensor } from '../../onnx/tensor';
 import type { WeightPatch } from '../../onnx/sessionCache';
-import type { Recipe } from '../../scene';
 import type { CLIPTokenizer } from '../../tokenizer';
 import type { ModelConfig } from '../modelConfig';
 import type { OnnxSession } from '../../onnx/onnxSession';
+
+/** The size of the image being rendered, in pixels. */
+export interface OutputSize {
+  readonly width: number;
+  readonly height: number;
+}
 
 /** The conditioning of one prompt: what the UNet reads beside the latents. */
 export interface Conditioning {
@@ -45,8 +50,8 @@ export interface ModelFamily {
   matches(model: ModelConfig): boolean;
   /** The text-encoder components a LoRA may patch (`text_encoder`, `text_encoder_2`). */
   readonly textEncoders: readonly string[];
-  /** Encodes one prompt of the recipe (the positive or the negative). */
-  encodePrompt(text: string, recipe: Recipe, model: ModelConfig, services: ConditioningServices): Promise<Conditioning>;
+  /** Encodes one prompt (the positive or the negative) for an output of `size` (SDXL conditions on it). */
+  encodePrompt(text: string, size: OutputSize, model: ModelConfig, services: ConditioningServices): Promise<Conditioning>;
   /** Latent dims [1, C, h, w] for an output of the recipe's size. */
   latentDims(model: ModelConfig, width: number, height: number): number[];
   /** The factor between VAE latents and the UNet's latent space. */

@@ -17,7 +17,7 @@ export const stableDiffusion: ModelFamily = {
     return !model.components.includes('text_encoder_2');
   },
 
-  async encodePrompt(text, _recipe, model, services: ConditioningServices): Promise<Conditioning> {
+  async encodePrompt(text, _size, model, services: ConditioningServices): Promise<Conditioning> {
     const patch = services.patchFor('text_encoder');
     // A LoRA on the text encoder changes the embeddings: the cache key names the patched weights.
     const key = `${join(model.dir, 'text_encoder')}${patch ? `#${patch.key}` : ''}\0${text}`;
