@@ -2,6 +2,11 @@
 // an input is a literal or a link `[sourceNodeId, outputIndex]`) and, as a fallback, `workflow` (the UI
 // graph, converted here to the API form for the node types whose widget order is known). The generation
 // parameters are found by walking from the sampler node to its conditioning, model and latent inputs.
+// Hostile graphs are bounded: node and link counts are capped, each walk follows one input per node and
+// stops with an InputError naming the nodes when it comes back to a node it has passed (a cycle), and node
+// ids are looked up as own properties only (an id like "constructor" is not a node).
+import { InputError } from '../errors';
+import { METADATA_LIMITS } from './metadataLimits';
 import { parseJsonLossless } from './parseJsonLossless';
 import { describeValue, parseCount, parseNumber, parseSeed, type ImageLoRA, type ImageMetadata } from './imageMetadata';
 import { samplerFromComfy } from '../output/samplerNames';
@@ -13,8 +18,6 @@ export interface ComfyNode {
 export type ComfyGraph = Record<string, ComfyNode>;
 
 const SAMPLER_TYPES = new Set(['KSampler', 'KSamplerAdvanced', 'SamplerCustom', 'SamplerCustomAdvanced']);
-/** Walks stop after this many hops, so a cyclic or absurd graph cannot loop. */
-const MAX_DEPTH = 64;
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -24,11 +27,25 @@ function isLink(v: unknown): v is [string | number, number] {
   return Array.isArray(v) && v.length === 2 && (typeof v[0] === 'string' || typeof v[0] === 'number') && typeof v[1] === 'number';
 }
 
-/** Validates the API-format graph's shape, keeping only well-formed nodes. */
+function checkNodeCount(count: number, what: string): void {
+  if (count > METADATA_LIMITS.comfyNodes) throw new InputError(`ComfyUI ${what} has ${count} nodes; a graph may have at most ${METADATA_LIMITS.comfyNodes}`);
+}
+
+/** An empty graph without a prototype, so that ids such as `__proto__` or `constructor` are plain keys. */
+function emptyGraph(): ComfyGraph {
+  return Object.create(null) as ComfyGraph;
+}
+
+/**
+ * Validates the API-format graph's shape, keeping only well-formed nodes. Throws InputError for a graph of
+ * more than METADATA_LIMITS.comfyNodes nodes.
+ */
 export function toComfyGraph(value: unknown): ComfyGraph | undefined {
   if (!isRecord(value)) return undefined;
-  const graph: ComfyGraph = {};
-  for (const [id, node] of Object.entries(value)) {
+  const entries = Object.entries(value);
+  checkNodeCount(entries.length, 'prompt graph');
+  const graph = emptyGraph();
+  for (const [id, node] of entries) {
     if (isRecord(node) && typeof node.class_type === 'string' && isRecord(node.inputs)) {
       graph[id] = { class_type: node.class_type, inputs: node.inputs };
     }
@@ -36,18 +53,44 @@ export function toComfyGraph(value: unknown): ComfyGraph | undefined {
   return Object.keys(graph).length ? graph : undefined;
 }
 
+/**
+ * The nodes one walk has passed, in order. Each walk follows a single input from node to node, so coming
+ * back to a node means the graph is cyclic and the walk would never end.
+ */
+class Walk {
+  private readonly path: { id: string; node: ComfyNode }[] = [];
+  private readonly seen = new Map<string, number>();
+
+  constructor(private readonly inputs: string) {}
+
+  /** Records a step; throws InputError naming the cycle's nodes when the node was passed before. */
+  visit(id: string, node: ComfyNode): void {
+    const at = this.seen.get(id);
+    if (at !== undefined) {
+      const cycle = this.path.slice(at);
+      const shown = cycle.length > 8 ? [...cycle.slice(0, 4), undefined, ...cycle.slice(-3)] : cycle;
+      const names = shown.map((n) => (n ? `node ${n.id} (${n.node.class_type})` : `… ${cycle.length - 7} more …`));
+      throw new InputError(`ComfyUI graph has a cycle through its ${this.inputs} inputs: ${[...names, `node ${id}`].join(' → ')}`);
+    }
+    this.seen.set(id, this.path.length);
+    this.path.push({ id, node });
+  }
+}
+
 class GraphReader {
   readonly meta: ImageMetadata = { source: 'comfyui', loras: [], unmapped: {} };
   private readonly controls = new Set<string>();
+  /** The next suffix to try per note key, so notes under one key cost O(1) each, not O(notes). */
+  private readonly noteSuffix = new Map<string, number>();
 
   constructor(private readonly graph: ComfyGraph) {}
 
-  /** The node a link points at, with the link's output index. */
+  /** The node a link points at, with the link's output index (own properties only). */
   follow(ref: unknown): { id: string; node: ComfyNode; output: number } | undefined {
     if (!isLink(ref)) return undefined;
     const id = String(ref[0]);
-    const node = this.graph[id];
-    return node ? { id, node, output: ref[1] } : undefined;
+    if (!Object.hasOwn(this.graph, id)) return undefined;
+    return { id, node: this.graph[id], output: ref[1] };
   }
 
   /** An input's literal value; a link to a primitive-like node yields that node's first scalar input. */
@@ -64,40 +107,50 @@ class GraphReader {
 
   note(key: string, value: unknown): void {
     if (value === undefined || value === null || value === '') return;
+    const unmapped = this.meta.unmapped;
     let k = key;
-    for (let n = 2; k in this.meta.unmapped; n++) k = `${key} ${n}`;
-    this.meta.unmapped[k] = describeValue(value);
+    let n = this.noteSuffix.get(key) ?? 2;
+    if (Object.hasOwn(unmapped, k)) {
+      while (Object.hasOwn(unmapped, `${key} ${n}`)) n++;
+      k = `${key} ${n++}`;
+    }
+    this.noteSuffix.set(key, n);
+    unmapped[k] = describeValue(value);
   }
 
   /** The prompt text behind a conditioning input, recording ControlNets passed on the way. */
-  text(ref: unknown, depth = 0): string | undefined {
-    const target = this.follow(ref);
-    if (!target || depth > MAX_DEPTH) return undefined;
-    const { id, node, output } = target;
-    switch (node.class_type) {
-      case 'CLIPTextEncode': {
-        const text = this.value(node, 'text');
-        return typeof text === 'string' ? text : undefined;
-      }
-      case 'CLIPTextEncodeSDXL': {
-        const g = this.value(node, 'text_g');
-        const l = this.value(node, 'text_l');
-        if (typeof g === 'string' && typeof l === 'string' && l !== g && l !== '') this.note('text_l', l);
-        return typeof g === 'string' ? g : typeof l === 'string' ? l : undefined;
-      }
-      case 'ControlNetApply':
-      case 'ControlNetApplyAdvanced':
-      case 'ControlNetApplySD3': {
-        this.control(id, node);
-        const side = node.class_type === 'ControlNetApply' ? 'conditioning' : output === 1 ? 'negative' : 'positive';
-        return this.text(node.inputs[side], depth + 1);
-      }
-      default: {
-        const next = node.inputs.conditioning ?? node.inputs.conditioning_1 ?? node.inputs.conditioning_to ?? node.inputs.positive;
-        if (next !== undefined && node.inputs.conditioning_2 !== undefined) this.note('conditioning', `${node.class_type} combines several prompts; the first is shown`);
-        return this.text(next, depth + 1);
+  text(ref: unknown): string | undefined {
+    const walk = new Walk('conditioning');
+    for (let target = this.follow(ref); target; ) {
+      const { id, node, output } = target;
+      walk.visit(id, node);
+      switch (node.class_type) {
+        case 'CLIPTextEncode': {
+          const text = this.value(node, 'text');
+          return typeof text === 'string' ? text : undefined;
+        }
+        case 'CLIPTextEncodeSDXL': {
+          const g = this.value(node, 'text_g');
+          const l = this.value(node, 'text_l');
+          if (typeof g === 'string' && typeof l === 'string' && l !== g && l !== '') this.note('text_l', l);
+          return typeof g === 'string' ? g : typeof l === 'string' ? l : undefined;
+        }
+        case 'ControlNetApply':
+        case 'ControlNetApplyAdvanced':
+        case 'ControlNetApplySD3': {
+          this.control(id, node);
+          const side = node.class_type === 'ControlNetApply' ? 'conditioning' : output === 1 ? 'negative' : 'positive';
+          target = this.follow(node.inputs[side]);
+          break;
+        }
+        default: {
+          const next = node.inputs.conditioning ?? node.inputs.conditioning_1 ?? node.inputs.conditioning_to ?? node.inputs.positive;
+          if (next !== undefined && node.inputs.conditioning_2 !== undefined) this.note('conditioning', `${node.class_type} combines several prompts; the first is shown`);
+          target = this.follow(next);
+        }
       }
     }
+    return undefined;
   }
 
   control(id: string, node: ComfyNode): void {
@@ -116,63 +169,65 @@ class GraphReader {
   }
 
   /** Follows the model input through LoRA loaders and model patches to the checkpoint. */
-  model(ref: unknown, loras: ImageLoRA[] = [], depth = 0): void {
-    const target = this.follow(ref);
-    if (!target || depth > MAX_DEPTH) {
-      this.meta.loras = loras.reverse();
-      return;
-    }
-    const { node } = target;
-    switch (node.class_type) {
-      case 'LoraLoader':
-      case 'LoraLoaderModelOnly': {
-        const name = this.value(node, 'lora_name');
-        const weight = parseNumber(this.value(node, 'strength_model')) ?? 1;
-        if (typeof name === 'string') loras.push({ name, weight });
-        const clip = parseNumber(this.value(node, 'strength_clip'));
-        if (clip !== undefined && clip !== weight) this.note('strength_clip', `${describeValue(name)}: ${clip}`);
-        break;
+  model(ref: unknown): void {
+    const loras: ImageLoRA[] = [];
+    const walk = new Walk('model');
+    for (let target = this.follow(ref); target; target = this.follow(target.node.inputs.model)) {
+      const { id, node } = target;
+      walk.visit(id, node);
+      switch (node.class_type) {
+        case 'LoraLoader':
+        case 'LoraLoaderModelOnly': {
+          const name = this.value(node, 'lora_name');
+          const weight = parseNumber(this.value(node, 'strength_model')) ?? 1;
+          if (typeof name === 'string') loras.push({ name, weight });
+          const clip = parseNumber(this.value(node, 'strength_clip'));
+          if (clip !== undefined && clip !== weight) this.note('strength_clip', `${describeValue(name)}: ${clip}`);
+          break;
+        }
+        case 'CheckpointLoaderSimple':
+        case 'CheckpointLoader':
+        case 'ImageOnlyCheckpointLoader':
+        case 'UNETLoader': {
+          const name = this.value(node, node.class_type === 'UNETLoader' ? 'unet_name' : 'ckpt_name');
+          if (typeof name === 'string') this.meta.model = name;
+          this.meta.loras = loras.reverse();
+          return;
+        }
+        default:
+          if (node.inputs.model === undefined) this.note('model', node.class_type);
+          else if (!node.class_type.startsWith('ModelSampling')) this.note('model patch', node.class_type);
       }
-      case 'CheckpointLoaderSimple':
-      case 'CheckpointLoader':
-      case 'ImageOnlyCheckpointLoader':
-      case 'UNETLoader': {
-        const name = this.value(node, node.class_type === 'UNETLoader' ? 'unet_name' : 'ckpt_name');
-        if (typeof name === 'string') this.meta.model = name;
-        this.meta.loras = loras.reverse();
-        return;
-      }
-      default:
-        if (node.inputs.model === undefined) this.note('model', node.class_type);
-        else if (!node.class_type.startsWith('ModelSampling')) this.note('model patch', node.class_type);
     }
-    this.model(node.inputs.model, loras, depth + 1);
+    this.meta.loras = loras.reverse();
   }
 
-  latent(ref: unknown, depth = 0): void {
-    const target = this.follow(ref);
-    if (!target || depth > MAX_DEPTH) return;
-    const { node } = target;
-    const inputs = node.inputs;
-    if (inputs.width !== undefined && inputs.height !== undefined && node.class_type.startsWith('Empty')) {
-      const width = parseCount(this.value(node, 'width'));
-      const height = parseCount(this.value(node, 'height'));
-      if (width) this.meta.width = width;
-      if (height) this.meta.height = height;
-      const batch = parseCount(this.value(node, 'batch_size'));
-      if (batch && batch > 1) this.note('batch_size', batch);
-      return;
+  latent(ref: unknown): void {
+    const walk = new Walk('latent');
+    for (let target = this.follow(ref); target; ) {
+      const { id, node } = target;
+      walk.visit(id, node);
+      const inputs = node.inputs;
+      if (inputs.width !== undefined && inputs.height !== undefined && node.class_type.startsWith('Empty')) {
+        const width = parseCount(this.value(node, 'width'));
+        const height = parseCount(this.value(node, 'height'));
+        if (width) this.meta.width = width;
+        if (height) this.meta.height = height;
+        const batch = parseCount(this.value(node, 'batch_size'));
+        if (batch && batch > 1) this.note('batch_size', batch);
+        return;
+      }
+      if (node.class_type.startsWith('VAEEncode')) {
+        const image = this.follow(inputs.pixels)?.node;
+        const name = image?.class_type === 'LoadImage' ? this.value(image, 'image') : undefined;
+        if (typeof name === 'string') this.meta.initImage = name;
+        else this.note('init image', image?.class_type);
+        if (node.class_type !== 'VAEEncode') this.note('latent', node.class_type);
+        return;
+      }
+      this.note('latent', node.class_type);
+      target = this.follow(inputs.samples ?? inputs.latent ?? inputs.latent_image);
     }
-    if (node.class_type.startsWith('VAEEncode')) {
-      const image = this.follow(inputs.pixels)?.node;
-      const name = image?.class_type === 'LoadImage' ? this.value(image, 'image') : undefined;
-      if (typeof name === 'string') this.meta.initImage = name;
-      else this.note('init image', image?.class_type);
-      if (node.class_type !== 'VAEEncode') this.note('latent', node.class_type);
-      return;
-    }
-    this.note('latent', node.class_type);
-    this.latent(inputs.samples ?? inputs.latent ?? inputs.latent_image, depth + 1);
   }
 
   sigmas(ref: unknown): void {
@@ -277,13 +332,17 @@ function pickSampler(graph: ComfyGraph): [string, ComfyNode] | undefined {
     .sort(([a], [b]) => Number(a) - Number(b) || a.localeCompare(b));
   const fromEmpty = samplers.find(([, n]) => {
     const latent = n.inputs.latent_image;
-    return isLink(latent) && graph[String(latent[0])]?.class_type.startsWith('Empty');
+    return isLink(latent) && Object.hasOwn(graph, String(latent[0])) && graph[String(latent[0])].class_type.startsWith('Empty');
   });
   return fromEmpty ?? samplers[0];
 }
 
-/** Normalised metadata from an API-format graph (the `prompt` chunk). Undefined if it has no sampler. */
+/**
+ * Normalised metadata from an API-format graph (the `prompt` chunk). Undefined if it has no sampler;
+ * InputError for a cycle on a walked path (naming its nodes) or more nodes than the cap.
+ */
 export function metadataFromComfyGraph(graph: ComfyGraph): ImageMetadata | undefined {
+  checkNodeCount(Object.keys(graph).length, 'graph');
   const picked = pickSampler(graph);
   if (!picked) return undefined;
   const reader = new GraphReader(graph);
@@ -294,15 +353,22 @@ export function metadataFromComfyGraph(graph: ComfyGraph): ImageMetadata | undef
   return reader.meta;
 }
 
-/** Parses the `prompt` chunk text. Undefined when it is not an API graph with a sampler. */
-export function parseComfyPrompt(text: string): ImageMetadata | undefined {
-  let value: unknown;
+/** The JSON value of a chunk's text; undefined when it is not JSON (InputError when it passes a cap). */
+function parseJsonText(text: string): unknown {
   try {
-    value = parseJsonLossless(text);
-  } catch {
-    return undefined;
+    return parseJsonLossless(text);
+  } catch (error) {
+    if (error instanceof SyntaxError) return undefined;
+    throw error;
   }
-  const graph = toComfyGraph(value);
+}
+
+/**
+ * Parses the `prompt` chunk text. Undefined when it is not an API graph with a sampler; InputError when
+ * it passes a cap (JSON size or depth, node count) or its graph has a cycle.
+ */
+export function parseComfyPrompt(text: string): ImageMetadata | undefined {
+  const graph = toComfyGraph(parseJsonText(text));
   return graph ? metadataFromComfyGraph(graph) : undefined;
 }
 
@@ -330,19 +396,26 @@ const WIDGETS: Record<string, string[]> = {
   PrimitiveNode: ['value'],
 };
 
-/** Converts a UI-format workflow (`{nodes, links}`) to an API-format graph, as far as widget orders are known. */
+/**
+ * Converts a UI-format workflow (`{nodes, links}`) to an API-format graph, as far as widget orders are
+ * known. InputError for more nodes or links than the caps.
+ */
 export function comfyWorkflowToGraph(workflow: unknown): ComfyGraph | undefined {
   if (!isRecord(workflow) || !Array.isArray(workflow.nodes) || !Array.isArray(workflow.links)) return undefined;
+  checkNodeCount(workflow.nodes.length, 'workflow');
+  if (workflow.links.length > METADATA_LIMITS.comfyLinks) {
+    throw new InputError(`ComfyUI workflow has ${workflow.links.length} links; a workflow may have at most ${METADATA_LIMITS.comfyLinks}`);
+  }
   const links = new Map<number, [string, number]>();
   for (const link of workflow.links) {
     // [linkId, fromNode, fromSlot, toNode, toSlot, type]
     if (Array.isArray(link) && typeof link[0] === 'number' && typeof link[2] === 'number') links.set(link[0], [String(link[1]), link[2]]);
   }
-  const graph: ComfyGraph = {};
+  const graph = emptyGraph();
   for (const node of workflow.nodes) {
     if (!isRecord(node) || typeof node.type !== 'string' || node.mode === 4 /* bypassed */) continue;
-    const inputs: Record<string, unknown> = {};
-    const names = WIDGETS[node.type] ?? [];
+    const inputs = Object.create(null) as Record<string, unknown>;
+    const names = Object.hasOwn(WIDGETS, node.type) ? WIDGETS[node.type] : [];
     const widgets = Array.isArray(node.widgets_values) ? node.widgets_values : [];
     names.forEach((name, i) => {
       if (i < widgets.length) inputs[name] = widgets[i];
@@ -357,14 +430,8 @@ export function comfyWorkflowToGraph(workflow: unknown): ComfyGraph | undefined 
   return Object.keys(graph).length ? graph : undefined;
 }
 
-/** Parses the `workflow` chunk text (used when `prompt` is missing or unreadable). */
+/** Parses the `workflow` chunk text (used when `prompt` is missing or unreadable); errors as parseComfyPrompt. */
 export function parseComfyWorkflow(text: string): ImageMetadata | undefined {
-  let value: unknown;
-  try {
-    value = parseJsonLossless(text);
-  } catch {
-    return undefined;
-  }
-  const graph = comfyWorkflowToGraph(value);
+  const graph = comfyWorkflowToGraph(parseJsonText(text));
   return graph ? metadataFromComfyGraph(graph) : undefined;
 }

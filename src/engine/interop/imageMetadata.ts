@@ -1,6 +1,7 @@
 // The normalised generation metadata that `inspect`, `import` and the preview's provenance panel show,
 // whichever tool wrote the image.
 import type { PrecisionName, SamplerName, ScheduleName } from '../scene/sceneSpec';
+import { METADATA_LIMITS } from './metadataLimits';
 
 export type MetadataSource = 'imgprompt' | 'automatic1111' | 'comfyui' | 'invokeai';
 
@@ -41,12 +42,17 @@ export interface ImageMetadata {
   unmapped: Record<string, string>;
 }
 
-/** Parses an integer seed from text or a JSON number, exactly (bigint beyond 2^53). */
+/**
+ * Parses an integer seed from text or a JSON number, exactly (bigint beyond 2^53). Text of more than
+ * METADATA_LIMITS.seedDigits digits is not a seed (and would cost a quadratic BigInt parse).
+ */
 export function parseSeed(value: unknown): number | bigint | undefined {
   if (typeof value === 'bigint') return value;
   if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
-  if (typeof value !== 'string' || !/^\s*\d+\s*$/.test(value)) return undefined;
-  const big = BigInt(value.trim());
+  if (typeof value !== 'string') return undefined;
+  const digits = value.trim();
+  if (digits.length > METADATA_LIMITS.seedDigits || !/^\d+$/.test(digits)) return undefined;
+  const big = BigInt(digits);
   return big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
 }
 

@@ -16,14 +16,19 @@ function str(v: JsonValue | undefined): string | undefined {
 /** Members of the recipe that are mapped or reported as provenance rather than listed as unmapped. */
 const MAPPED = new Set(['format', 'scene', 'output', 'prompt', 'negative', 'seed', 'steps', 'sampler', 'schedule', 'guidance', 'width', 'height', 'model', 'loras', 'purpose', 'init', 'hash', 'engine', 'rng', 'precision']);
 
-/** Parses the imgprompt chunk text losslessly (64-bit seeds stay exact). Undefined if not a JSON object. */
+/**
+ * Parses the imgprompt chunk text losslessly (64-bit seeds stay exact). Undefined if not a JSON object;
+ * InputError when it passes a cap of parseJsonLossless (size, depth, values).
+ */
 export function parseRecipeText(text: string): Record<string, JsonValue> | undefined {
+  let value: JsonValue;
   try {
-    const value = parseJsonLossless(text);
-    return isRecord(value) ? value : undefined;
-  } catch {
-    return undefined;
+    value = parseJsonLossless(text);
+  } catch (error) {
+    if (error instanceof SyntaxError) return undefined;
+    throw error;
   }
+  return isRecord(value) ? value : undefined;
 }
 
 /** Normalised metadata from a stored recipe. */

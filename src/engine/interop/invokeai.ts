@@ -59,12 +59,14 @@ export function metadataFromInvoke(data: Record<string, unknown>): ImageMetadata
   return meta;
 }
 
-/** Parses the invokeai_metadata chunk text. Undefined when it is not a JSON object. */
+/** Parses the invokeai_metadata chunk text. Undefined when it is not a JSON object; InputError past a cap. */
 export function parseInvokeMetadata(text: string): ImageMetadata | undefined {
+  let value: unknown;
   try {
-    const value: unknown = parseJsonLossless(text);
-    return isRecord(value) ? metadataFromInvoke(value) : undefined;
-  } catch {
-    return undefined;
+    value = parseJsonLossless(text);
+  } catch (error) {
+    if (error instanceof SyntaxError) return undefined;
+    throw error;
   }
+  return isRecord(value) ? metadataFromInvoke(value) : undefined;
 }

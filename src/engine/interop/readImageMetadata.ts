@@ -1,11 +1,13 @@
 // One entry point for "what does this PNG say about how it was made": every known metadata source, the
-// best of them, our provenance (AI disclosure, recipe hash, engine version) and the stored recipe.
-import { readFile } from 'node:fs/promises';
+// best of them, our provenance (AI disclosure, recipe hash, engine version) and the stored recipe. The PNG
+// is foreign data: its text chunks share one inflate budget and a count cap, and a chunk a parser refuses
+// (malformed, over a cap, a cyclic graph) becomes a warning naming the chunk, never a crash or a hang.
 import { InputError } from '../errors';
+import { READ_CAPS, readFileBounded } from '../io/readBounded';
 import type { JsonValue } from './parseJsonLossless';
 import { IMGPROMPT_KEYWORD, PARAMETERS_KEYWORD } from '../output/metadataEntries';
-import { parsePngChunks } from '../output/pngChunks';
-import { decodeTextChunk, type PngTextEntry } from '../output/pngText';
+import { parsePngChunks, type PngChunk } from '../output/pngChunks';
+import { decodeTextChunk, inflateBudget, InflateCapError, isCompressedTextChunk, isTextChunk, MAX_TEXT_CHUNKS, type PngTextEntry } from '../output/pngText';
 import { readXmpProvenance, TRAINED_ALGORITHMIC_MEDIA, XMP_KEYWORD } from '../output/xmpPacket';
 import { parseInfotext } from './automatic1111';
 import { parseComfyPrompt, parseComfyWorkflow } from './comfyui';
@@ -53,58 +55,70 @@ function str(v: JsonValue | undefined): string | undefined {
 
 /** Reads every metadata source from PNG bytes. A file that is not a valid PNG is an InputError naming it. */
 export function readImageMetadata(bytes: Uint8Array, file = '<buffer>'): ImageMetadataReport {
-  const chunks = parsePngChunks(bytes, { file });
   const report: ImageMetadataReport = { file, sources: [], provenance: { aiGenerated: false }, text: [], warnings: [] };
-  for (const chunk of chunks) {
-    if (chunk.type !== 'tEXt' && chunk.type !== 'zTXt' && chunk.type !== 'iTXt') continue;
-    try {
-      report.text.push(decodeTextChunk(chunk, file));
-    } catch (error) {
-      if (!(error instanceof InputError)) throw error;
-      report.warnings.push(error.message);
-    }
-  }
-  const text = (keyword: string): string | undefined => report.text.find((t) => t.keyword === keyword)?.text;
+  readTextChunks(parsePngChunks(bytes, { file }), report);
+  const texts = new Map<string, string>();
+  for (const t of report.text) if (!texts.has(t.keyword)) texts.set(t.keyword, t.text);
+  const text = (keyword: string): string | undefined => texts.get(keyword);
   const unreadable = (keyword: string): void => {
     report.warnings.push(`${file}: text chunk '${keyword}' is not in the expected format; ignored`);
   };
+  /** Runs a parser on a chunk's text; an InputError (over a cap, a cyclic graph) becomes a warning naming the chunk. */
+  const refusedAsWarning = <T>(keyword: string, parser: () => T): T | undefined => {
+    try {
+      return parser();
+    } catch (error) {
+      if (!(error instanceof InputError)) throw error;
+      report.warnings.push(`${file}: text chunk '${keyword}': ${error.message}; ignored`);
+      return undefined;
+    }
+  };
+  /** One source's metadata, or a warning: the parser's reason, or "not in the expected format". */
+  const source = <T>(keyword: string, parser: () => T | undefined): T | undefined => {
+    const before = report.warnings.length;
+    const value = refusedAsWarning(keyword, parser);
+    if (value === undefined && report.warnings.length === before) unreadable(keyword);
+    return value;
+  };
 
   const ours = text(IMGPROMPT_KEYWORD);
-  if (ours !== undefined) {
-    const recipe = parseRecipeText(ours);
-    if (recipe) {
-      report.recipe = recipe;
-      report.sources.push(metadataFromRecipe(recipe));
-      const engine = recipe.engine && typeof recipe.engine === 'object' && !Array.isArray(recipe.engine) ? (recipe.engine as Record<string, JsonValue>) : {};
-      const p = report.provenance;
-      const hash = str(recipe.hash);
-      if (hash) p.recipeHash = hash;
-      const version = str(engine.version);
-      if (version) p.engineVersion = version;
-      const ort = str(engine.onnxruntime);
-      if (ort) p.onnxruntimeVersion = ort;
-      const rng = str(recipe.rng);
-      if (rng) p.rng = rng;
-    } else unreadable(IMGPROMPT_KEYWORD);
+  const recipe = ours === undefined ? undefined : source(IMGPROMPT_KEYWORD, () => parseRecipeText(ours));
+  if (recipe) {
+    report.recipe = recipe;
+    report.sources.push(metadataFromRecipe(recipe));
+    const engine = recipe.engine && typeof recipe.engine === 'object' && !Array.isArray(recipe.engine) ? (recipe.engine as Record<string, JsonValue>) : {};
+    const p = report.provenance;
+    const hash = str(recipe.hash);
+    if (hash) p.recipeHash = hash;
+    const version = str(engine.version);
+    if (version) p.engineVersion = version;
+    const ort = str(engine.onnxruntime);
+    if (ort) p.onnxruntimeVersion = ort;
+    const rng = str(recipe.rng);
+    if (rng) p.rng = rng;
   }
   const invoke = text('invokeai_metadata');
-  if (invoke !== undefined) {
-    const meta = parseInvokeMetadata(invoke);
-    if (meta) report.sources.push(meta);
-    else unreadable('invokeai_metadata');
-  }
+  const invokeMeta = invoke === undefined ? undefined : source('invokeai_metadata', () => parseInvokeMetadata(invoke));
+  if (invokeMeta) report.sources.push(invokeMeta);
+  // ComfyUI: the API graph in `prompt`, else the UI graph in `workflow`; one warning when neither reads.
   const comfyPrompt = text('prompt');
   const comfyWorkflow = text('workflow');
-  const comfy = (comfyPrompt !== undefined ? parseComfyPrompt(comfyPrompt) : undefined) ?? (comfyWorkflow !== undefined ? parseComfyWorkflow(comfyWorkflow) : undefined);
-  if (comfy) report.sources.push(comfy);
-  else if (comfyPrompt !== undefined || comfyWorkflow !== undefined) unreadable(comfyPrompt !== undefined ? 'prompt' : 'workflow');
+  if (comfyPrompt !== undefined || comfyWorkflow !== undefined) {
+    const before = report.warnings.length;
+    const comfy =
+      (comfyPrompt !== undefined ? refusedAsWarning('prompt', () => parseComfyPrompt(comfyPrompt)) : undefined) ??
+      (comfyWorkflow !== undefined ? refusedAsWarning('workflow', () => parseComfyWorkflow(comfyWorkflow)) : undefined);
+    if (comfy) report.sources.push(comfy);
+    else if (report.warnings.length === before) unreadable(comfyPrompt !== undefined ? 'prompt' : 'workflow');
+  }
   const parameters = text(PARAMETERS_KEYWORD);
-  if (parameters !== undefined) report.sources.push(parseInfotext(parameters));
+  const a1111 = parameters === undefined ? undefined : refusedAsWarning(PARAMETERS_KEYWORD, () => parseInfotext(parameters));
+  if (a1111) report.sources.push(a1111);
   report.metadata = report.sources[0];
 
   const xmp = text(XMP_KEYWORD);
-  if (xmp !== undefined) {
-    const x = readXmpProvenance(xmp);
+  const x = xmp === undefined ? undefined : refusedAsWarning(XMP_KEYWORD, () => readXmpProvenance(xmp));
+  if (x) {
     const p = report.provenance;
     if (x.digitalSourceType) {
       p.digitalSourceType = x.digitalSourceType;
@@ -116,12 +130,16 @@ export function readImageMetadata(bytes: Uint8Array, file = '<buffer>'): ImageMe
   return report;
 }
 
-/** Reads a PNG file's metadata; unreadable files and non-PNGs are InputErrors naming the file. */
+/**
+ * Reads a PNG file's metadata; unreadable files and non-PNGs are InputErrors naming the file. Only a
+ * regular file of at most READ_CAPS.image bytes is read (a FIFO, a device or a huge file is refused).
+ */
 export async function readImageMetadataFile(path: string): Promise<ImageMetadataReport> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(path);
+    bytes = await readFileBounded(path, READ_CAPS.image, 'PNG');
   } catch (error) {
+    if (error instanceof InputError) throw error;
     throw new InputError(`cannot read file (${error instanceof Error && 'code' in error ? String((error as NodeJS.ErrnoException).code) : String(error)})`, path);
   }
   return readImageMetadata(bytes, path);
@@ -134,6 +152,42 @@ export async function readImageMetadataFile(path: string): Promise<ImageMetadata
 export function readStoredRecipeHash(bytes: Uint8Array, file = '<buffer>'): string | undefined {
   const chunk = parsePngChunks(bytes, { file }).find((c) => c.type === 'iTXt' && c.data.subarray(0, IMGPROMPT_KEYWORD.length + 1).equals(Buffer.from(`${IMGPROMPT_KEYWORD}\0`, 'latin1')));
   if (!chunk) return undefined;
-  const recipe = parseRecipeText(decodeTextChunk(chunk, file).text);
-  return recipe ? str(recipe.hash) : undefined;
+  try {
+    const recipe = parseRecipeText(decodeTextChunk(chunk, file).text);
+    return recipe ? str(recipe.hash) : undefined;
+  } catch (error) {
+    if (error instanceof InputError) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Decodes the text chunks into report.text: one inflate budget for the file, at most MAX_TEXT_CHUNKS
+ * chunks. A malformed chunk is a warning; once the budget is spent the remaining compressed chunks are
+ * skipped (counted in that warning) and uncompressed ones still read.
+ */
+function readTextChunks(chunks: readonly PngChunk[], report: ImageMetadataReport): void {
+  const budget = inflateBudget();
+  let count = 0;
+  let capWarning = -1;
+  let skipped = 0;
+  for (const chunk of chunks) {
+    if (!isTextChunk(chunk)) continue;
+    if (++count > MAX_TEXT_CHUNKS) {
+      report.warnings.push(`${report.file}: more than ${MAX_TEXT_CHUNKS} text chunks; the rest are ignored`);
+      break;
+    }
+    if (capWarning >= 0 && isCompressedTextChunk(chunk)) {
+      skipped++;
+      continue;
+    }
+    try {
+      report.text.push(decodeTextChunk(chunk, report.file, budget));
+    } catch (error) {
+      if (!(error instanceof InputError)) throw error;
+      if (error instanceof InflateCapError) capWarning = report.warnings.length;
+      report.warnings.push(error.message);
+    }
+  }
+  if (skipped) report.warnings[capWarning] += `; ${skipped} more compressed text chunk${skipped === 1 ? '' : 's'} skipped`;
 }

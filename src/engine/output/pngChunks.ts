@@ -1,6 +1,7 @@
 // PNG container codec: splits a PNG file into its chunks (validating signature, lengths and CRC-32 against
 // the buffer so a hostile file can neither over-read nor make us allocate beyond its own size) and joins
 // chunks back into a file. Follows the PNG specification (ISO/IEC 15948, W3C PNG 3rd ed.), section 5.
+// The number of chunks is capped too: an empty chunk costs 12 bytes in the file but an object here.
 import { crc32 } from 'node:zlib';
 import { InputError } from '../errors';
 
@@ -8,6 +9,12 @@ export const PNG_SIGNATURE: Buffer = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 
 
 /** The largest chunk data length the specification allows (2^31 − 1). */
 const MAX_CHUNK_LENGTH = 0x7fffffff;
+
+/**
+ * The most chunks a PNG may have (2^18). Encoders write image data in IDAT chunks of 8 to 64 KiB (libpng,
+ * Pillow), so even a 256 MiB file has a few tens of thousands; more is a file built to exhaust memory.
+ */
+export const MAX_PNG_CHUNKS = 262_144;
 
 export interface PngChunk {
   /** Four ASCII letters, e.g. `IHDR`, `tEXt`, `IDAT`. */
@@ -71,6 +78,7 @@ export function parsePngChunks(bytes: Uint8Array, options: ParsePngOptions = {})
       }
     }
     if (chunks.length === 0 && type !== 'IHDR') fail(`corrupt PNG: the first chunk is '${type}', expected 'IHDR'`);
+    if (chunks.length === MAX_PNG_CHUNKS) fail(`PNG has more than ${MAX_PNG_CHUNKS} chunks (chunk '${type}' at byte ${offset}); refusing to read it`);
     chunks.push({ type, data });
     offset = end;
     if (type === 'IEND') return chunks;

@@ -1,6 +1,8 @@
 // PNG text chunks: reading tEXt, zTXt and iTXt (compressed or not) and writing tEXt and iTXt, then
 // inserting them into an encoded PNG before its first IDAT. Layouts follow the PNG specification
-// (W3C PNG 3rd ed., 11.3.3); decompression is capped so a small hostile chunk cannot inflate unboundedly.
+// (W3C PNG 3rd ed., 11.3.3). Decompression is capped per file, not per chunk (an InflateBudget shared by
+// the chunks of one file), and so is the number of text chunks, so many small hostile chunks cannot add
+// up to gigabytes.
 import { deflateSync, inflateSync } from 'node:zlib';
 import { InputError } from '../errors';
 import { encodePngChunks, parsePngChunks, type PngChunk } from './pngChunks';
@@ -21,8 +23,25 @@ export interface PngTextEntry {
   translatedKeyword?: string;
 }
 
-/** Inflated text larger than this is refused (a decompression bomb guard). */
-export const MAX_INFLATED_TEXT_BYTES = 64 * 1024 * 1024;
+/**
+ * The most bytes the compressed text chunks (zTXt, compressed iTXt) of one PNG may inflate to, in total
+ * (a decompression bomb guard). Real metadata is kilobytes; the largest ComfyUI workflows are a few MiB.
+ */
+export const MAX_INFLATED_TEXT_BYTES = 8 * 1024 * 1024;
+
+/** The most text chunks (tEXt, zTXt, iTXt) one PNG may have. Real files have one to a dozen. */
+export const MAX_TEXT_CHUNKS = 1024;
+
+/** What is left of one file's inflate allowance; pass the same budget for every chunk of a file. */
+export interface InflateBudget {
+  /** Bytes the file's compressed text chunks may still inflate to. */
+  remaining: number;
+}
+
+/** A fresh budget for one file: MAX_INFLATED_TEXT_BYTES in total. */
+export function inflateBudget(): InflateBudget {
+  return { remaining: MAX_INFLATED_TEXT_BYTES };
+}
 
 const TEXT_TYPES = new Set<string>(['tEXt', 'zTXt', 'iTXt']);
 
@@ -44,17 +63,39 @@ export function isLatin1Text(text: string): boolean {
   return !/[^\x01-\xff]/.test(text);
 }
 
-function inflateText(data: Buffer, where: string, file: string): Buffer {
+/** The error when a chunk would take the file past its inflate allowance. */
+export class InflateCapError extends InputError {}
+
+function inflateText(data: Buffer, where: string, file: string, budget: InflateBudget): Buffer {
+  let text: Buffer | undefined;
   try {
-    return inflateSync(data, { maxOutputLength: MAX_INFLATED_TEXT_BYTES });
+    // zlib stops as soon as the output passes the limit (RangeError), so a bomb costs at most the budget.
+    text = inflateSync(data, { maxOutputLength: Math.max(1, budget.remaining) });
   } catch (error) {
-    const reason = error instanceof RangeError ? `inflates beyond ${MAX_INFLATED_TEXT_BYTES} bytes` : 'holds corrupt compressed data';
-    throw new InputError(`${where} ${reason}`, file);
+    if (!(error instanceof RangeError)) throw new InputError(`${where} holds corrupt compressed data`, file);
   }
+  if (text === undefined || text.length > budget.remaining) {
+    budget.remaining = 0;
+    throw new InflateCapError(`${where} inflates past the ${MAX_INFLATED_TEXT_BYTES} bytes in total that a PNG's compressed text chunks may hold`, file);
+  }
+  budget.remaining -= text.length;
+  return text;
 }
 
-/** Decodes one tEXt, zTXt or iTXt chunk. Throws InputError for a malformed one. */
-export function decodeTextChunk(chunk: PngChunk, file = '<buffer>'): PngTextEntry {
+/** True for a zTXt or compressed iTXt chunk (the ones that inflate). */
+export function isCompressedTextChunk(chunk: PngChunk): boolean {
+  if (chunk.type === 'zTXt') return true;
+  if (chunk.type !== 'iTXt') return false;
+  const nul = chunk.data.indexOf(0);
+  return nul >= 0 && chunk.data[nul + 1] === 1;
+}
+
+/**
+ * Decodes one tEXt, zTXt or iTXt chunk. Throws InputError for a malformed one, and InflateCapError when
+ * its text would take the file past its inflate budget (a fresh one per call unless given: pass one budget
+ * for all the chunks of a file).
+ */
+export function decodeTextChunk(chunk: PngChunk, file = '<buffer>', budget: InflateBudget = inflateBudget()): PngTextEntry {
   const { type, data } = chunk;
   if (!TEXT_TYPES.has(type)) throw new RangeError(`not a text chunk: '${type}'`);
   const nul = data.indexOf(0);
@@ -64,7 +105,7 @@ export function decodeTextChunk(chunk: PngChunk, file = '<buffer>'): PngTextEntr
   if (type === 'tEXt') return { chunkType: 'tEXt', keyword, text: data.toString('latin1', nul + 1), compressed: false };
   if (type === 'zTXt') {
     if (nul + 2 > data.length || data[nul + 1] !== 0) throw new InputError(`malformed ${where}: unknown compression method`, file);
-    return { chunkType: 'zTXt', keyword, text: inflateText(data.subarray(nul + 2), where, file).toString('latin1'), compressed: true };
+    return { chunkType: 'zTXt', keyword, text: inflateText(data.subarray(nul + 2), where, file, budget).toString('latin1'), compressed: true };
   }
   // iTXt: keyword NUL flag method language NUL translated NUL text
   if (nul + 3 > data.length) throw new InputError(`malformed ${where}: truncated header`, file);
@@ -77,7 +118,7 @@ export function decodeTextChunk(chunk: PngChunk, file = '<buffer>'): PngTextEntr
   return {
     chunkType: 'iTXt',
     keyword,
-    text: (compressed ? inflateText(body, where, file) : body).toString('utf8'),
+    text: (compressed ? inflateText(body, where, file, budget) : body).toString('utf8'),
     compressed,
     languageTag: data.toString('latin1', nul + 3, langEnd),
     translatedKeyword: data.toString('utf8', langEnd + 1, transEnd),
@@ -89,9 +130,20 @@ function chunkKeyword(chunk: PngChunk): string {
   return chunk.data.toString('latin1', 0, nul < 0 ? chunk.data.length : nul);
 }
 
-/** Every text entry of a PNG, in file order. */
+/** True for a tEXt, zTXt or iTXt chunk. */
+export function isTextChunk(chunk: PngChunk): boolean {
+  return TEXT_TYPES.has(chunk.type);
+}
+
+/**
+ * Every text entry of a PNG, in file order. Throws InputError for a malformed chunk, for more than
+ * MAX_TEXT_CHUNKS text chunks, or when the compressed ones inflate past MAX_INFLATED_TEXT_BYTES in total.
+ */
 export function readPngText(chunks: readonly PngChunk[], file = '<buffer>'): PngTextEntry[] {
-  return chunks.filter((c) => TEXT_TYPES.has(c.type)).map((c) => decodeTextChunk(c, file));
+  const textChunks = chunks.filter(isTextChunk);
+  if (textChunks.length > MAX_TEXT_CHUNKS) throw new InputError(`more than ${MAX_TEXT_CHUNKS} text chunks (${textChunks.length}); refusing to read them`, file);
+  const budget = inflateBudget();
+  return textChunks.map((c) => decodeTextChunk(c, file, budget));
 }
 
 /** Reads the text entries straight from PNG bytes. */

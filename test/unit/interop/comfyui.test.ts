@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { InputError } from '../../../src/engine/errors';
 import { comfyWorkflowToGraph, metadataFromComfyGraph, parseComfyPrompt, parseComfyWorkflow, type ComfyGraph } from '../../../src/engine/interop/comfyui';
 import { readImageMetadataFile } from '../../../src/engine/interop/readImageMetadata';
 
@@ -143,14 +144,17 @@ describe('ComfyUI graphs', () => {
     assert.deepEqual(meta?.unmapped, { scheduler: 'sgm_uniform', ControlNetApplyAdvanced: 'canny.safetensors, strength 1, start 0, end 0.6, image edges.png' });
   });
 
-  test('a cyclic graph terminates, and non-graphs are not ComfyUI metadata', () => {
+  test('a cyclic graph is an InputError naming the cycle, and non-graphs are not ComfyUI metadata', () => {
     const cyclic: ComfyGraph = {
       '1': { class_type: 'ConditioningZeroOut', inputs: { conditioning: ['2', 0] } },
       '2': { class_type: 'ConditioningZeroOut', inputs: { conditioning: ['1', 0] } },
       '3': { class_type: 'KSampler', inputs: { positive: ['1', 0], negative: ['2', 0], model: ['4', 0], seed: 5 } },
       '4': { class_type: 'ModelPatch', inputs: { model: ['4', 0] } },
     };
-    assert.equal(metadataFromComfyGraph(cyclic)?.seed, 5);
+    assert.throws(
+      () => metadataFromComfyGraph(cyclic),
+      (e: unknown) => e instanceof InputError && /cycle through its conditioning inputs: node 1 \(ConditioningZeroOut\) → node 2 \(ConditioningZeroOut\) → node 1$/.test(e.message),
+    );
     assert.equal(parseComfyPrompt('not json'), undefined);
     assert.equal(parseComfyPrompt('{"1": {"class_type": "SaveImage", "inputs": {}}}'), undefined);
     assert.equal(comfyWorkflowToGraph({ nodes: 'x' }), undefined);
