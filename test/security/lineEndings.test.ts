@@ -1,0 +1,39 @@
+// Issue 15, item 13: a scene saved with CR-only line endings (classic Mac OS) read as one long line and got
+// "this line is indented more than the key above it", which says nothing about the real cause. The yaml
+// library breaks lines only at LF, while VS Code (and YAML 1.2) also treat a lone CR as a line end.
+//
+// The fix belongs in parseScene (src/engine/scene/parseScene.ts, owned by the scene work): until it lands,
+// this test is marked todo so it reports without failing the suite. Remove the todo with the fix.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseScene } from '../../src/engine/scene/parseScene';
+
+const LF = 'prompt: a red fox\nseed: 5\nsteps: 20\n';
+const CR = LF.replace(/\n/g, '\r');
+
+describe('CR-only line endings', () => {
+  test(
+    'a scene with CR-only line endings reads like its LF twin, with one warning naming the line endings',
+    { todo: 'parseScene: treat a lone CR as a line end (see the report for issue 15)' },
+    () => {
+      const lf = parseScene(LF);
+      const cr = parseScene(CR);
+      assert.deepEqual(lf.diagnostics, []);
+      assert.deepEqual(cr.scene, lf.scene);
+      const messages = cr.diagnostics.map((d) => `${d.severity} ${d.range.start.line}: ${d.message}`);
+      assert.equal(messages.length, 1, messages.join('\n'));
+      assert.match(messages[0], /^warning 0: .*line endings/i);
+    },
+  );
+
+  test(
+    'a YAML error in a CR-only scene is reported on the line VS Code shows',
+    { todo: 'parseScene: treat a lone CR as a line end (see the report for issue 15)' },
+    () => {
+      const errors = parseScene('prompt: a cat\rsteps: [\r').diagnostics.filter((d) => d.severity === 'error');
+      assert.ok(errors.length > 0);
+      assert.equal(errors[0].range.start.line, 1, JSON.stringify(errors));
+      assert.doesNotMatch(errors[0].message, /indented more than the key above/);
+    },
+  );
+});
