@@ -80,3 +80,21 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
 export function assert(condition: unknown, explanation: string): asserts condition {
   if (!condition) throw new Error(`internal error: ${explanation}`);
 }
+
+/**
+ * A file could not be written: its folder is read-only or missing, the disk is full, a file stands where a
+ * folder should be... `reason` says so in words with the OS code (`cannot write the figure: permission
+ * denied (EACCES)`). The user's problem, not a bug: it extends InputError, and keeps that name, so every
+ * front end and the worker protocol, which know InputError, report it as a failed file rather than a crash.
+ */
+export class OutputError extends InputError {
+  constructor(
+    /** What failed and why, without the path. */
+    readonly reason: string,
+    override readonly path: string,
+    /** The OS error code (EACCES, ENOSPC...). */
+    readonly code?: string,
+  ) {
+    super(reason, path);
+  }
+}

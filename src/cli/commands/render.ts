@@ -1,8 +1,8 @@
 // `imgprompt render`: renders scenes whose outputs are missing or stale (all with --force), writing each
 // PNG atomically with its recipe and provenance.
-import { CancelledError, SceneError, type RenderService } from '../../engine/index';
+import { CancelledError, OutputError, SceneError, type RenderService } from '../../engine/index';
 import type { Command } from '../command';
-import { createService, planScene, planWarnings, progressLine, seconds } from '../renderSupport';
+import { createService, planScene, planWarnings, progressLine, seconds, terminalSafe } from '../renderSupport';
 import { displayPath, takeSceneOptions } from '../sceneContext';
 import { expandSceneTargets, takeFlagsAndTargets } from '../sceneTargets';
 
@@ -23,7 +23,8 @@ export const renderCommand: Command = {
   name: 'render',
   summary: 'render scenes whose figures are missing or out of date',
   usage,
-  async run(args, io, signal) {
+  async run(args, rawIO, signal) {
+    const io = terminalSafe(rawIO);
     const { modelPaths, rest } = takeSceneOptions(args, io.cwd);
     const { flags, targets } = takeFlagsAndTargets(rest, ['--force', '--save-hints']);
     const force = flags.has('--force');
@@ -45,7 +46,7 @@ export const renderCommand: Command = {
             force,
             saveHints,
             events: {
-              onJobStart: (_index, job) => (bar = progressLine(io, displayPath(job.output, io.cwd))),
+              onJobStart: (_index, job) => (bar = progressLine(rawIO, displayPath(job.output, io.cwd))),
               onProgress: (_index, _count, progress) => bar?.update(progress),
               onJobDone: (_index, outcome) => {
                 bar?.done();
@@ -65,6 +66,7 @@ export const renderCommand: Command = {
           if (error instanceof CancelledError) throw error;
           failed++;
           if (error instanceof SceneError) io.stderr(`${error.message}\n`);
+          else if (error instanceof OutputError) io.stderr(`${displayPath(error.path, io.cwd)}: error: ${error.reason}\n`);
           else if (error instanceof Error && (error.name === 'ModelError' || error.name === 'InputError')) io.stderr(`${shown}: error: ${error.message}\n`);
           else throw error;
         }

@@ -1,9 +1,9 @@
 // `imgprompt watch`: re-renders a scene whenever it or any file it references (LoRAs, hint and init
 // images) changes. One render at a time; a change during a render cancels it and starts again.
 import { watch as chokidarWatch, type FSWatcher } from 'chokidar';
-import { CancelledError, SceneError } from '../../engine/index';
+import { CancelledError, OutputError, SceneError } from '../../engine/index';
 import type { Command } from '../command';
-import { createService, planScene, planWarnings, seconds } from '../renderSupport';
+import { createService, planScene, planWarnings, seconds, terminalSafe } from '../renderSupport';
 import { displayPath, takeSceneOptions } from '../sceneContext';
 import { expandSceneTargets, takeFlagsAndTargets } from '../sceneTargets';
 
@@ -21,7 +21,8 @@ export const watchCommand: Command = {
   name: 'watch',
   summary: 're-render scenes when they or the files they reference change',
   usage,
-  async run(args, io, signal) {
+  async run(args, rawIO, signal) {
+    const io = terminalSafe(rawIO);
     const { modelPaths, rest } = takeSceneOptions(args, io.cwd);
     const { targets } = takeFlagsAndTargets(rest, []);
     const { files, problems } = expandSceneTargets(targets, io.cwd);
@@ -62,6 +63,7 @@ export const watchCommand: Command = {
       } catch (error) {
         if (error instanceof CancelledError) io.stdout(`${shown}: render cancelled (changed again)\n`);
         else if (error instanceof SceneError) io.stderr(`${error.message}\n`);
+        else if (error instanceof OutputError) io.stderr(`${displayPath(error.path, io.cwd)}: error: ${error.reason}\n`);
         else if (error instanceof Error) io.stderr(`${shown}: error: ${error.message}\n`);
       }
     };

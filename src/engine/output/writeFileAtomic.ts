@@ -1,10 +1,12 @@
 // Atomic file replacement: the bytes go to a temporary file in the target's folder, are fsynced, and the
 // temporary is renamed over the target. Readers see the old file or the new one, never a mix; on any
-// failure or cancellation the temporary is removed and the previous file is untouched.
+// failure or cancellation the temporary is removed and the previous file is untouched. OS failures become
+// an OutputError naming the target and the reason in words.
 import { randomBytes } from 'node:crypto';
 import { access, link, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { InputError, throwIfAborted } from '../errors';
+import { CancelledError, InputError, OutputError, throwIfAborted } from '../errors';
+import { systemErrorReason } from '../io/systemErrorReason';
 
 export interface AtomicWriteOptions {
   /** Cancels the write; checked between chunks and before the rename. */
@@ -17,6 +19,8 @@ export interface AtomicWriteOptions {
   chunkSize?: number;
   /** Called after each chunk reaches the temporary file (tests use it to fail or cancel mid-write). */
   afterChunk?: (bytesWritten: number, tempPath: string) => void | Promise<void>;
+  /** What the file is, for error messages: `cannot write the figure: ...` (default `the file`). */
+  label?: string;
 }
 
 /** The temporary name used beside the target: hidden, unique per call, recognisably ours. */
@@ -38,7 +42,16 @@ async function removeQuietly(path: string): Promise<void> {
 
 /** Writes data to target atomically (see the file header). */
 export async function writeFileAtomic(target: string, data: Uint8Array | string, options: AtomicWriteOptions = {}): Promise<void> {
-  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  try {
+    await writeThroughTemporary(target, typeof data === 'string' ? Buffer.from(data, 'utf8') : data, options);
+  } catch (error) {
+    const reason = error instanceof InputError || error instanceof CancelledError ? undefined : systemErrorReason(error);
+    if (reason === undefined) throw error;
+    throw new OutputError(`cannot write ${options.label ?? 'the file'}: ${reason}`, target, errorCode(error));
+  }
+}
+
+async function writeThroughTemporary(target: string, bytes: Uint8Array, options: AtomicWriteOptions): Promise<void> {
   const chunkSize = options.chunkSize ?? 1 << 20;
   throwIfAborted(options.signal);
   const temp = tempPathFor(target);

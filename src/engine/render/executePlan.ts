@@ -59,17 +59,21 @@ export async function renderJob(job: RenderJob, backend: RenderBackend, options:
   return { ...rendered, job, png, timings };
 }
 
+/**
+ * Writes the PNG (and any saved hints). A write the OS refuses (read-only folder, full disk, a file where a
+ * folder should be) is an OutputError naming the file and the reason: the figure failed, the engine did not.
+ */
 async function writeOutputs(rendered: RenderedJob, options: ExecuteOptions): Promise<{ written: string[]; ms: number }> {
   const start = performance.now();
   const written: string[] = [];
   if (options.saveHints) {
     for (const [i, hint] of rendered.hints.entries()) {
       const path = hintOutputPath(rendered.job.output, i + 1);
-      await writeFileAtomic(path, await encodePixelsToPng({ ...hint.image, channels: 3 }), { signal: options.signal });
+      await writeFileAtomic(path, await encodePixelsToPng({ ...hint.image, channels: 3 }), { signal: options.signal, label: 'the hint image' });
       written.push(path);
     }
   }
-  await writeFileAtomic(rendered.job.output, rendered.png, { signal: options.signal });
+  await writeFileAtomic(rendered.job.output, rendered.png, { signal: options.signal, label: 'the figure' });
   written.unshift(rendered.job.output);
   return { written, ms: performance.now() - start };
 }
