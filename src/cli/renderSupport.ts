@@ -1,7 +1,7 @@
 // What render, verify and watch share: one render service per process, scene → plan, and progress display.
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { createRenderService, formatDiagnostic, SceneError, type RenderPlan, type RenderProgress, type RenderService } from '../engine/index';
+import { createRenderService, escapeTerminalText, formatDiagnostic, SceneError, type RenderPlan, type RenderProgress, type RenderService } from '../engine/index';
 import { UsageError, type CliIO } from './command';
 import { displayPath, sceneContext } from './sceneContext';
 
@@ -31,13 +31,23 @@ export function memoryLimit(env: NodeJS.ProcessEnv): number | undefined {
   return Math.floor(Number(match[1]) * scale);
 }
 
+/** IMGPROMPT_MAX_MEGAPIXELS: the largest render allowed (the engine's default when unset). */
+export function maxMegapixels(env: NodeJS.ProcessEnv): number | undefined {
+  const text = env.IMGPROMPT_MAX_MEGAPIXELS?.trim();
+  if (!text) return undefined;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) throw new UsageError(`IMGPROMPT_MAX_MEGAPIXELS must be a positive number of megapixels, got '${text}'`);
+  return value;
+}
+
 export function createService(env: NodeJS.ProcessEnv): Promise<RenderService> {
   return createRenderService({ cacheDir: cacheDir(env), threads: threads(env), memoryLimitBytes: memoryLimit(env) });
 }
 
 /** Plans one scene through the render service; scene problems come back as SceneError with every diagnostic. */
 export async function planScene(service: RenderService, file: string, modelPaths: readonly string[], io: CliIO, signal: AbortSignal): Promise<RenderPlan> {
-  const { file: _file, ...context } = sceneContext(file, modelPaths, io.cwd, io.env);
+  const { file: _file, ...located } = sceneContext(file, modelPaths, io.cwd, io.env);
+  const context = { ...located, maxMegapixels: maxMegapixels(io.env) };
   try {
     return await service.plan({ file, context }, signal);
   } catch (error) {
@@ -51,9 +61,19 @@ export function planWarnings(plan: RenderPlan, io: CliIO): string[] {
   return plan.warnings.map((d) => formatDiagnostic(displayPath(plan.file, io.cwd), d));
 }
 
+/**
+ * The command's output with text from files (prompts, paths, messages quoting scenes or metadata)
+ * escaped for the terminal: control characters and escape sequences print as visible text.
+ */
+export function terminalSafe(io: CliIO): CliIO {
+  const safe = (s: string) => escapeTerminalText(s, { multiline: true });
+  return { ...io, stdout: (s) => io.stdout(safe(s)), stderr: (s) => io.stderr(safe(s)) };
+}
+
 /** A one-line progress display: a bar redrawn in place on a terminal, nothing in logs (CI). */
 export function progressLine(io: CliIO, label: string): { update(p: RenderProgress): void; done(): void } {
   if (!io.isTTY) return { update() {}, done() {} };
+  label = escapeTerminalText(label);
   let last = '';
   return {
     update(p) {

@@ -215,7 +215,7 @@ describe('adapters on ' + modelName, { skip: otherModel }, () => {
     const empty = await engine.render(await plan(scene(prompt, 'control:\n  - type: scribble\n    image: house.png\n    start: 0.5\n    end: 0.5\n')));
     assert.ok(samePixels(plain, off), 'strength 0 changed pixels');
     assert.ok(samePixels(plain, empty), 'an empty step window changed pixels');
-    const job = await plan(scene(prompt, 'control:\n  - type: scribble\n    image: house.png\n'), 'house.imgprompt');
+    const job = await plan(scene(prompt, 'control:\n  - type: scribble\n    image: house.png\n'), 'house-figure.imgprompt');
     const on = await renderToFile(engine, job, { saveHints: true });
     assert.ok(!samePixels(plain, on), 'the scribble changed nothing');
     assert.ok((on.timings.stages.controlnet ?? 0) > 0);

@@ -2,8 +2,7 @@
 // "this line is indented more than the key above it", which says nothing about the real cause. The yaml
 // library breaks lines only at LF, while VS Code (and YAML 1.2) also treat a lone CR as a line end.
 //
-// The fix belongs in parseScene (src/engine/scene/parseScene.ts, owned by the scene work): until it lands,
-// this test is marked todo so it reports without failing the suite. Remove the todo with the fix.
+// parseScene reads a lone CR as a line end (same length, so ranges hold) and warns about it.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseScene } from '../../src/engine/scene/parseScene';
@@ -14,7 +13,6 @@ const CR = LF.replace(/\n/g, '\r');
 describe('CR-only line endings', () => {
   test(
     'a scene with CR-only line endings reads like its LF twin, with one warning naming the line endings',
-    { todo: 'parseScene: treat a lone CR as a line end (see the report for issue 15)' },
     () => {
       const lf = parseScene(LF);
       const cr = parseScene(CR);
@@ -28,7 +26,6 @@ describe('CR-only line endings', () => {
 
   test(
     'a YAML error in a CR-only scene is the error its LF twin gets, on the same line',
-    { todo: 'parseScene: treat a lone CR as a line end (see the report for issue 15)' },
     () => {
       const broken = 'prompt: a cat\nsteps: [\n';
       const errors = (text: string): string[] => parseScene(text).diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.range.start.line}: ${d.message}`);

@@ -3,7 +3,7 @@
 import sharp from 'sharp';
 import { CancelledError, describeChange, SceneError, type RenderJob, type RenderService } from '../../engine/index';
 import type { Command, CliIO } from '../command';
-import { createService, planScene } from '../renderSupport';
+import { createService, planScene, terminalSafe } from '../renderSupport';
 import { displayPath, takeSceneOptions } from '../sceneContext';
 import { expandSceneTargets, takeFlagsAndTargets } from '../sceneTargets';
 
@@ -40,7 +40,8 @@ export const verifyCommand: Command = {
   name: 'verify',
   summary: 'exit 1 if any figure is missing or stale, naming what changed',
   usage,
-  async run(args, io, signal) {
+  async run(args, rawIO, signal) {
+    const io = terminalSafe(rawIO);
     const { modelPaths, rest } = takeSceneOptions(args, io.cwd);
     const { flags, targets } = takeFlagsAndTargets(rest, ['--rerender']);
     const rerender = flags.has('--rerender');

@@ -61,8 +61,9 @@ export const watchCommand: Command = {
           },
         });
       } catch (error) {
-        if (error instanceof CancelledError) io.stdout(`${shown}: render cancelled (changed again)\n`);
-        else if (error instanceof SceneError) io.stderr(`${error.message}\n`);
+        if (error instanceof CancelledError) {
+          if (!signal.aborted) io.stdout(`${shown}: render cancelled (changed again)\n`);
+        } else if (error instanceof SceneError) io.stderr(`${error.message}\n`);
         else if (error instanceof OutputError) io.stderr(`${displayPath(error.path, io.cwd)}: error: ${error.reason}\n`);
         else if (error instanceof Error) io.stderr(`${shown}: error: ${error.message}\n`);
       }
@@ -88,9 +89,12 @@ export const watchCommand: Command = {
       timer = setTimeout(() => void pump(), DEBOUNCE_MS);
     };
     watcher.on('change', changed).on('add', changed);
+    // Ctrl+C or SIGTERM stops the render in flight too, so no figure is half-written when watch exits.
+    signal.addEventListener('abort', () => current?.controller.abort(), { once: true });
     io.stdout(`watching ${files.length} scene${files.length === 1 ? '' : 's'}; Ctrl+C stops\n`);
     await pump();
-    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    // The signal may have fired during the first renders: an abort event does not fire twice.
+    if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     current?.controller.abort();
     clearTimeout(timer);
     await watcher.close();

@@ -3,8 +3,8 @@
 // truncated or foreign model.onnx, external weights that are missing, outside the folder, or too short.
 // The bytes it returns are what a session is created from, and what a LoRA patch modifies.
 import { constants as bufferConstants } from 'node:buffer';
-import { open, stat, type FileHandle } from 'node:fs/promises';
-import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
+import { open, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { dirname, isAbsolute, join, normalize, relative, sep } from 'node:path';
 import { ModelError } from '../errors';
 import { OnnxProtoError, onnxDataTypeSize, parseOnnxModel, type OnnxInitializer, type OnnxModelInfo } from './onnxProto';
 
@@ -13,6 +13,8 @@ export interface ModelFileSystem {
   /** Resolves undefined when nothing exists at the path. */
   stat(path: string): Promise<FileStat | undefined>;
   readFile(path: string): Promise<Uint8Array>;
+  /** Where a path really is (links resolved). Optional: without it, links are not checked. */
+  realpath?(path: string): Promise<string>;
 }
 
 export interface FileStat {
@@ -33,7 +35,20 @@ export const nodeModelFileSystem: ModelFileSystem = {
     }
   },
   readFile: (path) => readWholeFile(path),
+  realpath: (path) => realpath(path),
 };
+
+/**
+ * The folder an external-data file must really sit in: the model folder (the component folder's
+ * parent), or for a Hugging Face cache snapshot (`models--org--name/snapshots/<rev>/...`, whose files
+ * are links into `models--org--name/blobs/`) the repository's cache folder.
+ */
+export function externalDataRoot(realModelPath: string): string {
+  const parts = realModelPath.split(sep);
+  const snapshots = parts.lastIndexOf('snapshots');
+  if (snapshots > 0 && parts[snapshots - 1].startsWith('models--')) return parts.slice(0, snapshots).join(sep);
+  return dirname(dirname(realModelPath));
+}
 
 /** fs.readFile stops at 2 GiB; weight files of full-size models are larger. */
 const READ_FILE_LIMIT = 2 ** 31 - 1;
@@ -237,6 +252,15 @@ async function checkExternalData(modelPath: string, info: OnnxModelInfo, fs: Mod
         `the external weights file is truncated: it has ${s.size} bytes but '${need.initializer}' needs bytes up to ${need.end} (an interrupted download or copy?)`,
         need.path,
       );
+    }
+    if (fs.realpath) {
+      // A link may lead anywhere: the weights must really be inside the model (or its cache repository).
+      const [realFile, realModel] = await Promise.all([fs.realpath(need.path), fs.realpath(modelPath)]);
+      const root = externalDataRoot(realModel);
+      const rel = relative(root, realFile);
+      if (rel.startsWith(`..${sep}`) || rel === '..' || isAbsolute(rel)) {
+        throw new ModelError(`the external weights file '${location}' is a link that leads outside the model folder (to ${realFile}); only files inside it are read`, need.path);
+      }
     }
     const file: ExternalDataFile = { location, path: need.path, size: s.size, mtimeMs: s.mtimeMs, data: undefined };
     files.push(read ? await readExternalFile(file, fs) : file);

@@ -265,6 +265,22 @@ export class SessionCache {
   }
 
   /**
+   * Refuses work whose buffers (a render's activations, estimated by the caller) cannot fit in the memory
+   * left beside the loaded sessions, before anything is allocated; idle sessions are evicted first if
+   * that makes room.
+   */
+  checkFreeMemory(bytes: number, what: string, path?: string): void {
+    const available = this.availableMemory();
+    if (bytes <= available) return;
+    const idle = [...this.entries.values()].filter((e) => e.leases === 0 && e.session);
+    if (bytes <= available + idle.reduce((n, e) => n + e.bytes, 0)) {
+      for (const e of idle) this.evict(e);
+      return;
+    }
+    throw new ModelError(`not enough memory for ${what}: it needs about ${formatBytes(bytes)} and ${formatBytes(Math.max(0, available))} is available; render smaller (and upscale) or free memory`, path);
+  }
+
+  /**
    * Refuses a load that cannot fit in memory, with an error that says how much it needs and how much
    * there is, instead of letting the process be killed part way through. Idle sessions are evicted first
    * if that makes room. The estimate: the weights once (onnxruntime's copy), twice when they are read

@@ -24,6 +24,7 @@ import { createScheduler, type Scheduler } from '../schedulers';
 import { numberOption, type Recipe } from '../scene';
 import { loadCLIPTokenizer, type CLIPTokenizer } from '../tokenizer';
 import { denoise } from './denoise';
+import { activationBytes } from './memoryEstimate';
 import { prepareHints, prepareLatents } from './latentStage';
 import { LoraStage, loraWarnings } from './LoraStage';
 import { PreviewStage } from './PreviewStage';
@@ -74,6 +75,9 @@ export class LocalOnnxBackend implements RenderBackend {
       return (await lease).component;
     };
     try {
+      // Refuse a size this machine cannot hold before any weights or buffers are allocated.
+      const batch = recipe.guidance > 1 ? 2 : 1;
+      this.sessions.checkFreeMemory(activationBytes(model, recipe.width, recipe.height, batch), `a ${recipe.width}x${recipe.height} render's activations`, model.dir);
       onProgress?.({ phase: 'load', step: 0, total: recipe.steps });
       const loraUses = await timings.time('load', () => this.loras.open(job, signal));
       const loraReports = await timings.time('load', () => this.loras.report(job, loraUses, signal));

@@ -80,6 +80,15 @@ class FileChecker {
       this.error('outside-project', `${label} '${written}' is outside the project folder ${this.root}; scenes may only reference files inside their project, so it renders the same on every checkout`, label);
       return undefined;
     }
+    // The textual check is not enough: a symbolic link inside the project (to a file or a folder on the
+    // way) may lead anywhere. What the path really names must be inside the project too.
+    if (this.fs.realpath) {
+      const real = this.fs.realpath(path);
+      if (!isInside(this.fs.realpath(this.root), real)) {
+        this.error('outside-project', `${label} '${written}' leads outside the project folder through a symbolic link (to ${real}); scenes may only reference files inside their project`, label);
+        return undefined;
+      }
+    }
     if (isAbsolute(written)) {
       this.diagnostics.push({
         severity: 'warning',

@@ -4,7 +4,7 @@ export * from './sceneSpec';
 export * from './sceneOptions';
 export { parseScene, hasErrors, type ParsedScene } from './parseScene';
 export { checkScene, checkParsedScene, isInside, projectRef, type SceneContext, type CheckedScene, type ScenePath } from './checkScene';
-export { analyzeScene, resolveScene, COMFORTABLE_AREA_RATIO, type ResolveContext, type ResolvedScene, type SceneAnalysis } from './resolveScene';
+export { analyzeScene, resolveScene, COMFORTABLE_AREA_RATIO, MAX_RENDER_MEGAPIXELS, type ResolveContext, type ResolvedScene, type SceneAnalysis } from './resolveScene';
 export { sizeForBudget, nearestGridMultiples, type GridSize } from './megapixelBudget';
 export { canonicalJson, recipeHash, recipeHashMaterial, RECIPE_FORMAT, type Recipe, type RecipeFile, type RecipeHashInputs } from './recipe';
 export { nodeFileSystem, type SceneFileSystem, type EntryKind } from '../io/sceneFileSystem';

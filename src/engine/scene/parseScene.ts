@@ -29,8 +29,14 @@ import { SceneReader, truncate, type Value } from './sceneReader';
 /** Parses scene text. Never throws: every problem is a diagnostic (errors make the scene unusable). */
 export function parseScene(text: string): ParsedScene {
   const lines = new LineIndex(text);
-  const document = parseDocument(text, { intAsBigInt: true, prettyErrors: false, uniqueKeys: true, strict: true });
+  // The yaml library breaks lines only at LF; editors and YAML 1.2 also break at a lone CR (classic Mac
+  // OS files). Same length, so every offset and range still points into the original text.
+  const yamlText = text.replace(/\r(?!\n)/g, '\n');
+  const document = parseDocument(yamlText, { intAsBigInt: true, prettyErrors: false, uniqueKeys: true, strict: true });
   const reader = new SceneReader(document, lines);
+  if (yamlText !== text) {
+    reader.report('warning', 'line-endings', 'this scene uses CR-only line endings (classic Mac OS); they are read as line breaks, but save it with LF or CRLF line endings so other tools read it too', lines.lineRange(0));
+  }
   let structural = false;
   const yamlErrorLines = new Set<number>();
   for (const e of document.errors) {

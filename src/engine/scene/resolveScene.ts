@@ -10,7 +10,8 @@ import { nearestGridMultiples, sizeForBudget } from './megapixelBudget';
 import { hasErrors, sortDiagnostics } from './parseScene';
 import { RECIPE_FORMAT, type Recipe, type RecipeFile } from './recipe';
 import { SCENE_DEFAULTS } from './sceneSpec';
-import { sceneOutputPath, variantOutputPath } from './outputPaths';
+import { hintOutputPath, sceneOutputPath, variantOutputPath } from './outputPaths';
+import { nodeFileSystem, type SceneFileSystem } from '../io/sceneFileSystem';
 import { resolveTuningOptions } from './sceneOptions';
 
 export interface ResolveContext extends SceneContext {
@@ -20,7 +21,15 @@ export interface ResolveContext extends SceneContext {
   outputPattern?: string;
   /** The workspace folder holding the scene, for `${workspaceFolder}` in the pattern. */
   workspaceFolder?: string;
+  /** The largest render allowed, in megapixels (default MAX_RENDER_MEGAPIXELS; IMGPROMPT_MAX_MEGAPIXELS in the CLI). */
+  maxMegapixels?: number;
 }
+
+/**
+ * The largest figure rendered unless explicitly allowed: 2048×2048. Beyond it the VAE alone needs
+ * gigabytes of activations and SD-family models repeat subjects; render smaller and upscale.
+ */
+export const MAX_RENDER_MEGAPIXELS = (2048 * 2048) / 1e6;
 
 export interface ResolvedScene {
   recipe: Recipe;
@@ -64,7 +73,7 @@ class Resolver {
     this.diagnostics.push({ severity, code, message, range: this.range(label, at) });
   }
 
-  size(model: ModelConfig): { width: number; height: number } | undefined {
+  size(model: ModelConfig, maxMegapixels: number): { width: number; height: number } | undefined {
     const size = this.checked.scene.size;
     const grid = model.grid;
     const gridWhy = `${grid} px, the grid of model ${model.name} (${model.vaeScaleFactor}× VAE × ${model.unetDownsampleFactor}× UNet downsampling)`;
@@ -100,6 +109,16 @@ class Resolver {
           'key',
         );
       }
+    }
+    if ((width * height) / 1e6 > maxMegapixels + 1e-9) {
+      this.report(
+        'error',
+        'size-too-large',
+        `${width}x${height} is ${((width * height) / 1e6).toFixed(2)} megapixels, over the ${maxMegapixels.toFixed(2)} a render may have (set IMGPROMPT_MAX_MEGAPIXELS to allow more); render smaller and upscale`,
+        'size',
+        'key',
+      );
+      return undefined;
     }
     const ratio = (width * height) / (model.nativeWidth * model.nativeHeight);
     if (ratio > COMFORTABLE_AREA_RATIO) {
@@ -139,7 +158,7 @@ export function analyzeScene(input: string | CheckedScene, context: ResolveConte
     resolver.report('error', 'model-config', `model '${checked.scene.model ?? SCENE_DEFAULTS.model}' is unusable: ${error.message}`, 'model');
     return { checked, diagnostics: sortDiagnostics([...checked.diagnostics, ...resolver.diagnostics]) };
   }
-  const size = resolver.size(model);
+  const size = resolver.size(model, context.maxMegapixels ?? MAX_RENDER_MEGAPIXELS);
   for (const [i, c] of checked.scene.control.entries()) {
     if (!controlNetDir(model, c.type, context.fs)) {
       resolver.report(
@@ -188,8 +207,39 @@ export function analyzeScene(input: string | CheckedScene, context: ResolveConte
   const variants = (scene.variants ?? [])
     .filter((seed) => seed.toString() !== recipe.seed)
     .map((seed): Recipe => ({ ...recipe, seed: seed.toString(), output: variantOutputPath(output, seed) }));
+  const clash = outputClash(recipe, variants, context.fs ?? nodeFileSystem);
+  if (clash) {
+    const where = paths.has('output') ? 'output' : undefined;
+    const range = where ? resolver.range(where, 'value') : checked.lines.lineRange(0);
+    const error: SceneDiagnostic = { severity: 'error', code: 'output-overwrites-input', message: clash, range };
+    return { checked, diagnostics: sortDiagnostics([...diagnostics, error]) };
+  }
   const warnings = diagnostics.filter((d) => d.severity !== 'error');
   return { checked, diagnostics, resolved: { recipe, variants, model, diagnostics: warnings, checked } };
+}
+
+/**
+ * Why a render of these recipes would overwrite one of its own inputs (the scene, a LoRA, a hint or init
+ * image) — by path, through a symbolic link, or as a hard link to the same file — or undefined. Checked
+ * for every file a render may write: the figure, its variants and its saved hint images.
+ */
+function outputClash(recipe: Recipe, variants: readonly Recipe[], fs: SceneFileSystem): string | undefined {
+  const inputs: { path: string; what: string }[] = [
+    { path: recipe.scene, what: 'the scene file itself' },
+    ...recipe.loras.map((l, i) => ({ path: l.path, what: `its LoRA loras[${i}] (${l.ref})` })),
+    ...recipe.control.map((c, i) => ({ path: c.path, what: `its hint image control[${i}] (${c.ref})` })),
+    ...(recipe.init ? [{ path: recipe.init.path, what: `its init image (${recipe.init.ref})` }] : []),
+  ];
+  const real = (p: string) => fs.realpath?.(p) ?? p;
+  const writes = [recipe, ...variants].flatMap((r) => [r.output, ...recipe.control.map((_c, i) => hintOutputPath(r.output, i + 1))]);
+  for (const written of writes) {
+    const writtenId = fs.identity?.(written);
+    for (const input of inputs) {
+      const same = written === input.path || real(written) === real(input.path) || (writtenId !== undefined && writtenId === fs.identity?.(input.path));
+      if (same) return `a render would write ${written}, which is ${input.what}: choose another output so no input is overwritten`;
+    }
+  }
+  return undefined;
 }
 
 /** Resolves a scene to its recipes, or throws SceneError carrying every diagnostic. */

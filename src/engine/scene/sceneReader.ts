@@ -27,6 +27,9 @@ import {
 
 export type Value = Node | null | undefined;
 
+/** The most entries each list of a scene may have. */
+export const LIST_LIMITS: Readonly<Record<string, number>> = { loras: 16, control: 8, 'variants.seeds': 64 };
+
 export function truncate(s: string, max = 40): string {
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
@@ -215,9 +218,18 @@ export class SceneReader {
   }
 
   list(node: Value, label: string, shape: string): Node[] | undefined {
-    if (isSeq(node)) return node.items as Node[];
-    this.wrongType(label, `a list of ${shape}`, node);
-    return undefined;
+    if (!isSeq(node)) {
+      this.wrongType(label, `a list of ${shape}`, node);
+      return undefined;
+    }
+    const items = node.items as Node[];
+    const max = LIST_LIMITS[label];
+    if (max !== undefined && items.length > max) {
+      // A bounded list keeps one scene from asking for unbounded work (hashes, loads, renders).
+      this.report('error', 'too-many', `${label} has ${items.length} entries; a scene may have at most ${max}`, this.valueRange(label));
+      return items.slice(0, max);
+    }
+    return items;
   }
 
   /** Records a list item's range so item-level problems can point at it. */
