@@ -15,7 +15,7 @@ export interface Command {
   summary: string;
   /** Full usage text for `imgprompt NAME --help`. */
   usage: string;
-  /** Runs the command; resolves to the process exit code (0 ok, 1 problems found, 2 usage error). */
+  /** Runs the command; resolves to the process exit code (0 ok, 1 problems found, 2 usage error; main.ts lists them all). */
   run(args: string[], io: CliIO, signal: AbortSignal): Promise<number>;
 }
 

@@ -1,8 +1,12 @@
-// The `imgprompt` command line: dispatches to one subcommand and maps engine errors to exit codes.
+// The `imgprompt` command line: dispatches to one subcommand and maps engine errors to exit codes:
+// 0 success; 1 a figure or scene failed (stale or missing for verify, an invalid scene, a model or input
+// problem, a figure that cannot be written); 2 usage error; 129/130/143 stopped by SIGHUP/SIGINT/SIGTERM
+// (terminationSignals.ts); 70 internal error, which bin.ts reserves for bugs (anything else thrown).
 import { commands } from './commands/index';
 import { UsageError, type CliIO } from './command';
 import { CancelledError, InputError, ModelError, SceneError } from '../engine/errors';
 import { ENGINE_VERSION } from '../engine/version';
+import { exitCodeOfAbort, InterruptedError } from './terminationSignals';
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length), 4);
@@ -45,8 +49,9 @@ export async function main(argv: string[], io: CliIO, signal: AbortSignal): Prom
       return 2;
     }
     if (error instanceof CancelledError) {
-      io.stderr(`imgprompt ${name}: cancelled\n`);
-      return 130;
+      const reason: unknown = signal.reason;
+      io.stderr(`imgprompt ${name}: ${reason instanceof InterruptedError ? reason.message : 'cancelled'}\n`);
+      return exitCodeOfAbort(signal);
     }
     if (error instanceof SceneError || error instanceof ModelError || error instanceof InputError) {
       io.stderr(`${error.message}\n`);

@@ -2,7 +2,7 @@
 // signals, stderr): the CLI bundled from the current source, as esbuild.mjs bundles out/cli.js, but into a
 // file of this test process's own, so that test files running in parallel (or a concurrent `node
 // esbuild.mjs`) never spawn a half-written bundle.
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, type Dirent } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { buildSync } from 'esbuild';
@@ -12,6 +12,8 @@ export const repoRoot = resolve(__dirname, '..', '..');
 export interface CliUnderTest {
   /** Runs the CLI to completion in `cwd`. */
   run(cwd: string, args: string[], env?: NodeJS.ProcessEnv): SpawnSyncReturns<string>;
+  /** Starts the CLI in `cwd` (after `nodeArgs`, e.g. an --import hook); the caller waits for it. */
+  start(cwd: string, args: string[], env?: NodeJS.ProcessEnv, nodeArgs?: string[]): ChildProcess;
   /** Removes the bundle. */
   cleanup(): void;
 }
@@ -34,6 +36,7 @@ export function buildCli(): CliUnderTest {
   const envFor = (cwd: string, env: NodeJS.ProcessEnv = {}) => ({ ...process.env, CI: 'true', IMGPROMPT_CACHE_DIR: join(cwd, '.cache'), ...env });
   return {
     run: (cwd, args, env) => spawnSync(process.execPath, [cli, ...args], { cwd, encoding: 'utf8', env: envFor(cwd, env) }),
+    start: (cwd, args, env, nodeArgs = []) => spawn(process.execPath, [...nodeArgs, cli, ...args], { cwd, env: envFor(cwd, env), stdio: ['ignore', 'pipe', 'pipe'] }),
     cleanup: () => rmSync(cli, { force: true }),
   };
 }

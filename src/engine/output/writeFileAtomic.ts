@@ -1,9 +1,12 @@
 // Atomic file replacement: the bytes go to a temporary file in the target's folder, are fsynced, and the
 // temporary is renamed over the target. Readers see the old file or the new one, never a mix; on any
-// failure or cancellation the temporary is removed and the previous file is untouched. OS failures become
-// an OutputError naming the target and the reason in words.
+// failure or cancellation the temporary is removed and the previous file is untouched. A temporary still
+// in flight when the process exits (a second Ctrl+C, process.exit) is removed by an exit hook; one left by
+// a process that died outright (SIGKILL, a crash, power loss) is swept by the next write into its folder.
+// OS failures become an OutputError naming the target and the reason in words.
 import { randomBytes } from 'node:crypto';
-import { access, link, open, rename, unlink } from 'node:fs/promises';
+import { unlinkSync } from 'node:fs';
+import { access, link, lstat, open, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { CancelledError, InputError, OutputError, throwIfAborted } from '../errors';
 import { systemErrorReason } from '../io/systemErrorReason';
@@ -26,6 +29,68 @@ export interface AtomicWriteOptions {
 /** The temporary name used beside the target: hidden, unique per call, recognisably ours. */
 export function tempPathFor(target: string): string {
   return join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+/** A name made by tempPathFor; group 1 is the pid of the process that made it. */
+const TEMP_NAME = /^\..+\.(\d+)\.[0-9a-f]{12}\.tmp$/;
+
+/** Temporaries this process is writing now; an exit hook removes whatever is still here. */
+const inFlight = new Set<string>();
+let exitHookInstalled = false;
+
+function track(temp: string): void {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    // 'exit' handlers must be synchronous: the process ends as soon as they return.
+    process.on('exit', () => {
+      for (const path of inFlight) {
+        try {
+          unlinkSync(path);
+        } catch {
+          // gone already, or its folder is: nothing left to clean
+        }
+      }
+    });
+  }
+  inFlight.add(temp);
+}
+
+/** Whether `pid` is a running process (one of another user's counts: kill(0) then fails with EPERM). */
+function isLive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return errorCode(error) !== 'ESRCH';
+  }
+}
+
+/**
+ * Removes temporaries in `folder` left by processes that no longer run (a SIGKILL or crash mid-write).
+ * Only regular files named as tempPathFor names them, whose pid is not alive; best effort, never throws.
+ */
+export async function sweepStaleTemporaries(folder: string): Promise<string[]> {
+  const swept: string[] = [];
+  let names: string[];
+  try {
+    names = await readdir(folder);
+  } catch {
+    return swept; // the write itself will report a folder it cannot use
+  }
+  for (const name of names) {
+    const pid = Number(TEMP_NAME.exec(name)?.[1] ?? 0);
+    if (pid <= 0 || !Number.isSafeInteger(pid) || isLive(pid)) continue;
+    const path = join(folder, name);
+    try {
+      if (!(await lstat(path)).isFile()) continue;
+      await unlink(path);
+      swept.push(path);
+    } catch {
+      // removed by someone else meanwhile, or not ours to remove
+    }
+  }
+  return swept;
 }
 
 function errorCode(error: unknown): string | undefined {
@@ -54,9 +119,11 @@ export async function writeFileAtomic(target: string, data: Uint8Array | string,
 async function writeThroughTemporary(target: string, bytes: Uint8Array, options: AtomicWriteOptions): Promise<void> {
   const chunkSize = options.chunkSize ?? 1 << 20;
   throwIfAborted(options.signal);
+  await sweepStaleTemporaries(dirname(target));
   const temp = tempPathFor(target);
   let committed = false;
   const handle = await open(temp, 'wx', options.mode ?? 0o666);
+  track(temp);
   try {
     try {
       let written = 0;
@@ -75,10 +142,14 @@ async function writeThroughTemporary(target: string, bytes: Uint8Array, options:
     if (options.overwrite === false) await linkNoClobber(temp, target);
     else await rename(temp, target);
     committed = true;
+    inFlight.delete(temp);
     await syncFolder(dirname(target));
   } finally {
     // The original failure matters more than a failed clean-up, so that one is not allowed to mask it.
-    if (!committed) await removeQuietly(temp).catch(() => undefined);
+    if (!committed) {
+      await removeQuietly(temp).catch(() => undefined);
+      inFlight.delete(temp);
+    }
   }
 }
 
