@@ -27,6 +27,8 @@ export interface ImageMetadata {
   guidance?: number;
   /** The UNet's weight precision, when an imgprompt recipe records one other than fp32. */
   precision?: PrecisionName;
+  /** Tuning options (scene/sceneOptions.ts) an imgprompt recipe records, by scene key. */
+  options?: Record<string, number | string>;
   width?: number;
   height?: number;
   /** The model (checkpoint) name as the source names it. */

@@ -4,6 +4,7 @@ import { isSamplerName, isScheduleName } from '../output/samplerNames';
 import { parseJsonLossless, type JsonValue } from './parseJsonLossless';
 import { loraName } from '../output/recipeFields';
 import { PRECISIONS, type PrecisionName } from '../scene/sceneSpec';
+import { tuningOption } from '../scene/sceneOptions';
 
 function isRecord(v: unknown): v is Record<string, JsonValue> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -14,7 +15,7 @@ function str(v: JsonValue | undefined): string | undefined {
 }
 
 /** Members of the recipe that are mapped or reported as provenance rather than listed as unmapped. */
-const MAPPED = new Set(['format', 'scene', 'output', 'prompt', 'negative', 'seed', 'steps', 'sampler', 'schedule', 'guidance', 'width', 'height', 'model', 'loras', 'purpose', 'init', 'hash', 'engine', 'rng', 'precision']);
+const MAPPED = new Set(['format', 'scene', 'output', 'prompt', 'negative', 'seed', 'steps', 'sampler', 'schedule', 'guidance', 'width', 'height', 'model', 'loras', 'purpose', 'init', 'hash', 'engine', 'rng', 'precision', 'options']);
 
 /**
  * Parses the imgprompt chunk text losslessly (64-bit seeds stay exact). Undefined if not a JSON object;
@@ -47,6 +48,18 @@ export function metadataFromRecipe(recipe: Record<string, JsonValue>): ImageMeta
   if (typeof recipe.precision === 'string' && recipe.precision !== 'fp32') {
     if ((PRECISIONS as readonly string[]).includes(recipe.precision)) meta.precision = recipe.precision as PrecisionName;
     else meta.unmapped.precision = recipe.precision;
+  }
+  if (isRecord(recipe.options)) {
+    // Any option the registry declares, checked against its declaration; anything else stays visible.
+    for (const [key, value] of Object.entries(recipe.options)) {
+      const option = tuningOption(key);
+      const valid =
+        option?.type === 'number'
+          ? typeof value === 'number' && value >= option.limits.min && value <= option.limits.max
+          : option?.type === 'choice' && typeof value === 'string' && option.values.includes(value);
+      if (valid) (meta.options ??= {})[key] = value as number | string;
+      else meta.unmapped[`options.${key}`] = describeValue(value);
+    }
   }
   const width = parseCount(recipe.width);
   const height = parseCount(recipe.height);

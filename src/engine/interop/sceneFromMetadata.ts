@@ -50,6 +50,7 @@ export function sceneFromMetadata(meta: ImageMetadata, options: SceneFromMetadat
   if (meta.precision) scene.precision = meta.precision;
   if (meta.steps !== undefined) scene.steps = meta.steps;
   if (meta.guidance !== undefined) scene.guidance = meta.guidance;
+  for (const [key, value] of Object.entries(meta.options ?? {})) scene[key] = value;
   if (meta.loras.length) {
     scene.loras = meta.loras.map((l) => ({
       file: l.file ? scenePath(l.file, options.sceneDir) : src === 'comfyui' || /\.[a-z]+$/i.test(l.name) ? l.name : `${l.name}.safetensors`,

@@ -236,4 +236,17 @@ describe('imgprompt import', () => {
     assert.equal(odd.unmapped.precision, 'fp8');
     assert.match(sceneFromMetadata(odd), /# imgprompt: precision fp8/);
   });
+
+  test('recorded tuning options map back to their scene keys through the registry; invalid ones are kept as comments', () => {
+    const recipe = { prompt: 'a red circle', seed: '7', model: { name: 'tiny-shapes' }, loras: [] };
+    const meta = metadataFromRecipe({ ...recipe, options: { guidance_rescale: 0.7, guidance_rescal: 1, guidance_rescale_x: 'a' } });
+    assert.deepEqual(meta.options, { guidance_rescale: 0.7 });
+    const scene = parseScene(sceneFromMetadata(meta));
+    assert.deepEqual(scene.diagnostics.filter((d) => d.severity === 'error'), []);
+    assert.deepEqual(scene.scene.options, { guidance_rescale: 0.7 });
+    assert.equal(meta.unmapped['options.guidance_rescal'], '1');
+    const outOfRange = metadataFromRecipe({ ...recipe, options: { guidance_rescale: 3 } });
+    assert.equal(outOfRange.options, undefined);
+    assert.match(sceneFromMetadata(outOfRange), /options\.guidance_rescale 3/);
+  });
 });
