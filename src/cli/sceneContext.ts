@@ -1,5 +1,6 @@
-// How the CLI places a scene: its project root (nearest ancestor with .git), the configured model
-// folders (--model-path, then IMGPROMPT_MODEL_PATH) and the built-in models/ folder of this package.
+// How the CLI places a scene: its project root (the nearest ancestor with .git, else the scene's folder),
+// the configured model folders (--model-path, then IMGPROMPT_MODEL_PATH) and the built-in models/ folder of
+// this package.
 // Shared by every command that reads scenes (check, resolve, render, verify, watch).
 import { existsSync, readFileSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
@@ -31,17 +32,17 @@ export function builtinModelsDir(): string | undefined {
 }
 
 /**
- * The project a scene belongs to: the nearest ancestor holding .git; otherwise the working directory
- * when it contains the scene, else the scene's own folder.
+ * The project a scene belongs to, which bounds every path it may read or write: the nearest ancestor
+ * folder holding .git, else the scene's own folder. Never the working directory: run from a parent folder
+ * (or from /) that would make the whole tree the project. Scenes outside a repository that share files
+ * across folders need a .git (an empty `.git` folder will do) at the folder that should be the project.
  */
-export function findProjectRoot(sceneFile: string, cwd: string): string {
-  const start = dirname(resolve(cwd, sceneFile));
+export function findProjectRoot(sceneFile: string): string {
+  const start = dirname(resolve(sceneFile));
   for (let dir = start; ; dir = dirname(dir)) {
     if (existsSync(join(dir, '.git'))) return dir;
-    if (dirname(dir) === dir) break;
+    if (dirname(dir) === dir) return start;
   }
-  const workingDir = resolve(cwd);
-  return isInside(workingDir, start) ? workingDir : start;
 }
 
 export interface SceneOptions {
@@ -73,7 +74,7 @@ export function sceneContext(sceneFile: string, modelPaths: readonly string[], c
   const file = resolve(cwd, sceneFile);
   return {
     file,
-    projectRoot: findProjectRoot(file, cwd),
+    projectRoot: findProjectRoot(file),
     modelSearchPaths: [...modelPaths, ...fromEnv],
     builtinModelsDir: builtinModelsDir(),
   };

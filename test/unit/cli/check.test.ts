@@ -120,15 +120,14 @@ describe('scene context of the CLI', () => {
     assert.equal(builtinModelsDir(), join(repo, 'models'));
   });
 
-  test('the project root is the nearest folder with .git, else the working directory, else the scene folder', () => {
+  test('the project root is the nearest folder with .git, else the scene folder (never the working directory)', () => {
     const tmp = mkdtempSync(join(tmpdir(), 'imgprompt-root-'));
     try {
       mkdirSync(join(tmp, 'proj', '.git'), { recursive: true });
       mkdirSync(join(tmp, 'proj', 'docs', 'figs'), { recursive: true });
       mkdirSync(join(tmp, 'loose', 'figs'), { recursive: true });
-      assert.equal(findProjectRoot(join(tmp, 'proj', 'docs', 'figs', 'a.imgprompt'), tmp), join(tmp, 'proj'));
-      assert.equal(findProjectRoot(join(tmp, 'loose', 'figs', 'a.imgprompt'), join(tmp, 'loose')), join(tmp, 'loose'));
-      assert.equal(findProjectRoot(join(tmp, 'loose', 'figs', 'a.imgprompt'), join(tmp, 'proj')), join(tmp, 'loose', 'figs'));
+      assert.equal(findProjectRoot(join(tmp, 'proj', 'docs', 'figs', 'a.imgprompt')), join(tmp, 'proj'));
+      assert.equal(findProjectRoot(join(tmp, 'loose', 'figs', 'a.imgprompt')), join(tmp, 'loose', 'figs'));
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
