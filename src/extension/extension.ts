@@ -34,6 +34,8 @@ export interface ImgpromptApi {
   readonly renderEvents: RenderEvents;
   /** Milliseconds activate took. */
   readonly activationMs: number;
+  /** How many render worker clients (each with its own worker process) have been created: 0 in Restricted Mode. */
+  readonly renderWorkerStarts: number;
 }
 
 export function activate(context: vscode.ExtensionContext): ImgpromptApi {
@@ -52,7 +54,8 @@ export function activate(context: vscode.ExtensionContext): ImgpromptApi {
     const analyzer = track(new SceneAnalyzer(config, builtinModelsDir));
     const outputStatus = track(new OutputStatus());
     // Rendering: a queue in front of one engine worker process (started on the first render, never
-    // here). TrustedRenderer keeps Restricted Mode from rendering.
+    // here). In Restricted Mode the queue creates no worker at all, whatever asks (render on save
+    // included); TrustedRenderer refuses commands with a message saying why.
     const queue = track(
       new RenderQueue({
         config,
@@ -91,9 +94,27 @@ export function activate(context: vscode.ExtensionContext): ImgpromptApi {
     track(registerImportScene(runner));
     track(registerInsertFigure(runner, config));
 
+    // Trusting the folder takes effect at once: renders reach the worker from the next request on (the
+    // queue asks for trust each time), and diagnostics drop "rendering needs a trusted workspace".
+    track(
+      vscode.workspace.onDidGrantWorkspaceTrust(() => {
+        log.info('workspace trusted: rendering enabled');
+        analyzer.invalidate();
+      }),
+    );
+
     const activationMs = performance.now() - started;
     log.info(`imgprompt activated in ${activationMs.toFixed(1)} ms (workspace ${vscode.workspace.isTrusted ? 'trusted' : 'in Restricted Mode: no rendering'})`);
-    return { outputStatus, analyzer, renderer, renderEvents: queue, activationMs };
+    return {
+      outputStatus,
+      analyzer,
+      renderer,
+      renderEvents: queue,
+      activationMs,
+      get renderWorkerStarts() {
+        return queue.workerStarts;
+      },
+    };
   } catch (error) {
     log.error(`activation failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     void vscode.window.showErrorMessage(`imgprompt failed to start: ${error instanceof Error ? error.message : String(error)}`);

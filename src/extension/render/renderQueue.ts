@@ -9,6 +9,7 @@ import { CancelledError, RenderWorkerClient, type FreshnessState, type WorkerPro
 import type { Config } from '../config/config';
 import { LANGUAGE_ID, type SceneAnalyzer } from '../scene/sceneAnalyzer';
 import { COMMANDS } from '../commands/commandIds';
+import { isWorkspaceTrusted, restrictedModeError } from './trustedRenderer';
 import { describeError } from '../util/describeError';
 import { Disposable } from '../util/disposable';
 import type { OutputStatus } from './outputStatus';
@@ -39,6 +40,11 @@ export interface RenderQueueOptions {
   readonly cacheDir: string;
   /** Builds the worker client; tests substitute their own. Loaded lazily so activation stays light. */
   readonly createClient?: (options: WorkerClientSettings) => Promise<RenderWorkerClient>;
+  /**
+   * Workspace Trust, asked each time a worker client would be created (default: VS Code's, which turns
+   * true when the user trusts the folder, without a reload). While false no client is created.
+   */
+  readonly isTrusted?: () => boolean;
 }
 
 /** What the render worker is started with; a change of the settings behind it restarts the worker. */
@@ -77,6 +83,7 @@ export class RenderQueue extends Disposable implements Renderer, RenderEvents {
   private readonly queue: Request[] = [];
   private current: { request: Request; controller: AbortController } | undefined;
   private client: Promise<RenderWorkerClient> | undefined;
+  private clientsCreated = 0;
   /** The settings the running worker was started with (threads, memory limit). */
   private clientSettings: string | undefined;
   private readonly statusBar = this.register(vscode.window.createStatusBarItem('imgprompt.render', vscode.StatusBarAlignment.Left, 10));
@@ -97,6 +104,11 @@ export class RenderQueue extends Disposable implements Renderer, RenderEvents {
       },
     });
     this.register(options.config.onDidChange(() => void this.restartWorkerIfSettingsChanged()));
+  }
+
+  /** How many render worker clients (each with its own worker process) this queue has created. */
+  get workerStarts(): number {
+    return this.clientsCreated;
   }
 
   /** The preview panel registers itself here (it is built after the queue). */
@@ -190,6 +202,9 @@ export class RenderQueue extends Disposable implements Renderer, RenderEvents {
   private onSave(document: vscode.TextDocument): void {
     if (document.languageId !== LANGUAGE_ID || document.uri.scheme !== 'file') return;
     if (!this.options.config.get(document.uri).renderOnSave) return;
+    // A save in Restricted Mode is not a request to render: nothing is queued, so nothing flashes
+    // "render failed". (Were it queued, workerClient() would still refuse it.)
+    if (!this.isTrusted()) return;
     const key = document.uri.toString();
     clearTimeout(this.saveTimers.get(key));
     this.saveTimers.set(
@@ -306,11 +321,12 @@ export class RenderQueue extends Disposable implements Renderer, RenderEvents {
     signal: AbortSignal | undefined,
     onProgress?: (p: WorkerProgress) => void,
   ): Promise<WorkerRenderResult> {
+    // First, before reading anything: in Restricted Mode this refuses.
+    const client = await this.workerClient();
     const context = this.options.analyzer.contextFor(scene);
     if (!context) throw new Error(`${scene.toString()} is not a file on disk; save it first`);
     const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === scene.toString());
     const text = open ? open.getText() : await readFile(scene.fsPath, 'utf8');
-    const client = await this.workerClient();
     return client.render(
       {
         scene: { file: context.file, projectRoot: context.projectRoot, modelSearchPaths: context.modelSearchPaths ?? [], builtinModelsDir: context.builtinModelsDir },
@@ -323,13 +339,26 @@ export class RenderQueue extends Disposable implements Renderer, RenderEvents {
     );
   }
 
+  private isTrusted(): boolean {
+    return (this.options.isTrusted ?? isWorkspaceTrusted)();
+  }
+
+  /**
+   * The only way to the render worker, and so the Restricted Mode boundary: every render (command,
+   * save, Render All) and every Verify freshness check (which hashes model files in the worker) gets its
+   * client here, and while the workspace is untrusted this refuses before a client exists, so no worker
+   * process starts and no model is loaded or read. Trust is asked on every call: once the user trusts
+   * the folder the next request starts the worker, without a reload.
+   */
   private workerClient(): Promise<RenderWorkerClient> {
+    if (!this.isTrusted()) return Promise.reject(restrictedModeError());
     if (!this.client) {
       const settings = this.workerSettings();
       this.clientSettings = JSON.stringify(settings);
       const create =
         this.options.createClient ??
         (async (o: WorkerClientSettings) => new RenderWorkerClient(o));
+      this.clientsCreated++;
       this.client = create(settings);
       this.client.catch(() => (this.client = undefined));
     }

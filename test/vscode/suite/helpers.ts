@@ -1,6 +1,7 @@
 // Small helpers shared by the extension-host tests: locating the test workspace, waiting for VS Code
 // state that changes asynchronously, and leaving the window clean between tests.
 import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as vscode from 'vscode';
 
 export const EXTENSION_ID = 'imgprompt.imgprompt';
@@ -52,4 +53,29 @@ export async function showFocused(document: vscode.TextDocument): Promise<vscode
   await waitFor('the editor to become active', () => vscode.window.activeTextEditor?.document === editor.document);
   await vscode.commands.executeCommand('workbench.action.focusActiveEditorGroup');
   return editor;
+}
+
+/**
+ * The processes below this extension host (the process the tests run in) whose command line names
+ * `script`: e.g. the render worker, `<extension>/out/worker.js`, which RenderWorkerClient forks. Only
+ * descendants count, so another VS Code or test run on the machine does not. Uses `ps` (Linux, macOS).
+ */
+export function childProcessesRunning(script: string): string[] {
+  const table = execFileSync('ps', ['-A', '-o', 'pid=,ppid=,args='], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const rows = table
+    .split('\n')
+    .map((line) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ pid: Number(m[1]), ppid: Number(m[2]), args: m[3] }));
+  const below = new Set([process.pid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const row of rows) {
+      if (!below.has(row.pid) && below.has(row.ppid)) {
+        below.add(row.pid);
+        grew = true;
+      }
+    }
+  }
+  return rows.filter((row) => row.pid !== process.pid && below.has(row.pid) && row.args.includes(script)).map((row) => `${row.pid} ${row.args}`);
 }

@@ -3,11 +3,12 @@
 // reaches the scene's diagnostics.
 import * as assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { readImageMetadata } from '../../../src/engine/interop/readImageMetadata';
 import { encodePixelsToPng } from '../../../src/engine/output/encodePng';
 import type { ImgpromptApi } from '../../../src/extension/extension';
-import { closeAllEditors, EXTENSION_ID, waitFor, workspaceFile } from './helpers';
+import { childProcessesRunning, closeAllEditors, EXTENSION_ID, waitFor, workspaceFile } from './helpers';
 import { resetModelPaths, writeWorkspaceFile } from './languageSupport';
 
 async function api(): Promise<ImgpromptApi> {
@@ -56,6 +57,13 @@ suite('rendering with the embedded model', () => {
     assert.equal(report.provenance.aiGenerated, true);
     assert.equal(String(report.metadata?.seed), '3');
     assert.equal(report.recipe?.scene, 'render/save.imgprompt');
+    // The render ran in the worker process below this extension host (what the Restricted Mode suite
+    // checks is absent), through a worker client the queue counted.
+    const extension = vscode.extensions.getExtension(EXTENSION_ID);
+    assert.ok(extension);
+    const workers = childProcessesRunning(join(extension.extensionPath, 'out', 'worker.js'));
+    assert.ok(workers.length >= 1, 'no render worker process below the extension host: the Restricted Mode suite\'s probe would see nothing');
+    assert.ok((await api()).renderWorkerStarts >= 1);
     // A second save of unchanged pixels is a no-op render (up to date), and the PNG is untouched.
     const before = await readFile(png.fsPath);
     await editAndSave(editor, 'model: tiny-shapes\nprompt: a large green circle on the left, blue background\nseed: 3\nsteps: 8\npurpose: why\n');
