@@ -5,6 +5,7 @@
 import { commands } from './commands/index';
 import { UsageError, type CliIO } from './command';
 import { CancelledError, InputError, ModelError, SceneError } from '../engine/errors';
+import { escapeTerminalText } from '../engine/text/terminalText';
 import { ENGINE_VERSION } from '../engine/version';
 import { exitCodeOfAbort, InterruptedError } from './terminationSignals';
 
@@ -34,7 +35,7 @@ export async function main(argv: string[], io: CliIO, signal: AbortSignal): Prom
   }
   const command = commands.find((c) => c.name === name);
   if (!command) {
-    io.stderr(`imgprompt: unknown command '${name}'\n\n${help()}\n`);
+    io.stderr(`imgprompt: unknown command '${escapeTerminalText(name)}'\n\n${help()}\n`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -45,7 +46,7 @@ export async function main(argv: string[], io: CliIO, signal: AbortSignal): Prom
     return await command.run(rest, io, signal);
   } catch (error) {
     if (error instanceof UsageError) {
-      io.stderr(`imgprompt ${name}: ${error.message}\n\n${command.usage}\n`);
+      io.stderr(`imgprompt ${name}: ${escapeTerminalText(error.message)}\n\n${command.usage}\n`);
       return 2;
     }
     if (error instanceof CancelledError) {
@@ -54,7 +55,8 @@ export async function main(argv: string[], io: CliIO, signal: AbortSignal): Prom
       return exitCodeOfAbort(signal);
     }
     if (error instanceof SceneError || error instanceof ModelError || error instanceof InputError) {
-      io.stderr(`${error.message}\n`);
+      // Scene diagnostics and paths come from the workspace: escaped, one line each.
+      io.stderr(`${escapeTerminalText(error.message, { multiline: true })}\n`);
       return 1;
     }
     throw error;

@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import {
   analyzeScene,
   createRenderService,
+  InputError,
   judgeFreshness,
+  loadImageTensor,
   ModelError,
   nodeFileSystem,
   parseOnnxModel,
@@ -112,6 +114,16 @@ describe('reads of workspace files are bounded (defect 5)', () => {
     for (const name of ['zero.json', 'fifo.json', 'big.json']) {
       const started = performance.now();
       assert.throws(() => nodeFileSystem.readText(join(box.project, name)), /not a regular file|over the/, name);
+      assert.ok(performance.now() - started < 2000, `${name} took ${performance.now() - started} ms`);
+    }
+  });
+
+  test('a hint or init image that is a FIFO or a device is an InputError at once, never a hang', async () => {
+    execFileSync('mkfifo', [join(box.project, 'pipe.png')]);
+    symlinkSync('/dev/zero', join(box.project, 'zero.png'));
+    for (const name of ['pipe.png', 'zero.png']) {
+      const started = performance.now();
+      await assert.rejects(loadImageTensor(join(box.project, name), { width: 8, height: 8 }), (e: unknown) => e instanceof InputError && /not a regular file/.test(e.message), name);
       assert.ok(performance.now() - started < 2000, `${name} took ${performance.now() - started} ms`);
     }
   });

@@ -1,7 +1,6 @@
 // `imgprompt resolve`: prints a scene's canonical recipe as JSON (defaults filled, size resolved on the
 // model's grid, absolute paths) with its hash, and the recipes of its variants.
-import { readFileSync } from 'node:fs';
-import { analyzeScene, formatDiagnostic, InputError, recipeHash } from '../../engine/index';
+import { analyzeScene, escapeTerminalJson, escapeTerminalText, formatDiagnostic, InputError, READ_CAPS, readTextBounded, recipeHash } from '../../engine/index';
 import { UsageError, type Command } from '../command';
 import { displayPath, sceneContext, takeSceneOptions } from '../sceneContext';
 
@@ -28,13 +27,15 @@ export const resolveCommand: Command = {
     const context = sceneContext(rest[0], modelPaths, io.cwd, io.env);
     let text: string;
     try {
-      text = readFileSync(context.file, 'utf8');
+      const read = readTextBounded(context.file, READ_CAPS.scene);
+      if (read === undefined) throw new Error('no such file');
+      text = read;
     } catch (error) {
       throw new InputError(`cannot read scene: ${error instanceof Error ? error.message : String(error)}`, context.file);
     }
     const analysis = analyzeScene(text, context);
     const shown = displayPath(context.file, io.cwd);
-    for (const d of analysis.diagnostics) io.stderr(`${formatDiagnostic(shown, d)}\n`);
+    for (const d of analysis.diagnostics) io.stderr(`${escapeTerminalText(formatDiagnostic(shown, d))}\n`);
     if (!analysis.resolved) return 1;
     const { recipe, variants } = analysis.resolved;
     const result = {
@@ -42,7 +43,7 @@ export const resolveCommand: Command = {
       ...recipe,
       variants: variants.map((v) => ({ seed: v.seed, output: v.output, hash: recipeHash(v) })),
     };
-    io.stdout(`${JSON.stringify(result, null, 2)}\n`);
+    io.stdout(`${escapeTerminalJson(JSON.stringify(result, null, 2))}\n`);
     return 0;
   },
 };

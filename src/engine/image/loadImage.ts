@@ -9,6 +9,7 @@
 // - 'contain': scale to fit inside, pad the rest with black (no part of the image is lost).
 import { stat } from 'node:fs/promises';
 import sharp from 'sharp';
+import { READ_CAPS, readFileBounded } from '../io/readBounded';
 import { InputError } from '../errors';
 import type { FloatTensor } from '../onnx/tensor';
 import { rgbToImageTensor, type RGBImage } from './rgbImage';
@@ -32,16 +33,19 @@ export async function loadImageRGB(path: string, options: LoadImageOptions): Pro
   }
   const fit = options.fit ?? 'cover';
   if (!['cover', 'fill', 'contain'].includes(fit)) throw new RangeError(`resize fit must be 'cover', 'fill' or 'contain', got '${fit}'`);
+  let bytes: Buffer;
   try {
     const s = await stat(path);
-    if (!s.isFile()) throw new InputError('expected an image file, found a folder', path);
-    if (s.size === 0) throw new InputError('the image file is empty (0 bytes)', path);
+    if (s.isDirectory()) throw new InputError('expected an image file, found a folder', path);
+    if (s.size === 0 && s.isFile()) throw new InputError('the image file is empty (0 bytes)', path);
+    // A regular file under the image cap, read once: never a device, a FIFO or an unbounded read.
+    bytes = await readFileBounded(path, READ_CAPS.image, 'image');
   } catch (error) {
     if (error instanceof InputError) throw error;
     throw new InputError((error as NodeJS.ErrnoException).code === 'ENOENT' ? 'image file not found' : `cannot read the image: ${(error as Error).message}`, path);
   }
   try {
-    const { data, info } = await sharp(path)
+    const { data, info } = await sharp(bytes)
       .rotate()
       .flatten({ background: '#ffffff' })
       .toColourspace('srgb')

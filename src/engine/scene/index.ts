@@ -7,7 +7,7 @@ export { checkScene, checkParsedScene, isInside, projectRef, type SceneContext, 
 export { analyzeScene, resolveScene, COMFORTABLE_AREA_RATIO, MAX_RENDER_MEGAPIXELS, type ResolveContext, type ResolvedScene, type SceneAnalysis } from './resolveScene';
 export { sizeForBudget, nearestGridMultiples, type GridSize } from './megapixelBudget';
 export { canonicalJson, recipeHash, recipeHashMaterial, RECIPE_FORMAT, type Recipe, type RecipeFile, type RecipeHashInputs } from './recipe';
-export { nodeFileSystem, type SceneFileSystem, type EntryKind } from '../io/sceneFileSystem';
+export { nodeFileSystem, readTextBounded, realpathOfExisting, type SceneFileSystem, type EntryKind } from '../io/sceneFileSystem';
 export { editDistance, didYouMean } from './didYouMean';
 export { LineIndex } from './sourceRange';
 export * from './outputPaths';
