@@ -3,6 +3,7 @@
 // Arguments, for tests: { name?: string, prompt?: string } to skip the questions.
 import { dirname, join, posix, relative, sep } from 'node:path';
 import * as vscode from 'vscode';
+import { sceneOutputPath } from '../../engine/editor';
 import type { Config } from '../config/config';
 import { checkSceneName, randomSeed, sceneBaseName, sceneTemplate, slugify } from '../language/sceneTemplate';
 import { imageLink } from '../markdown/markdownImages';
@@ -39,7 +40,10 @@ export async function insertFigure(config: Config, arg: unknown): Promise<vscode
   const scene = vscode.Uri.file(join(sceneDir, `${base}.imgprompt`));
   await vscode.workspace.fs.createDirectory(vscode.Uri.file(sceneDir));
   await writeNewFile(scene, sceneTemplate({ name: base, prompt, seed: randomSeed(), purpose: `Illustrates ${posix.basename(document.uri.path)}` }));
-  const png = relative(docDir, join(sceneDir, `${base}.png`)).split(sep).join('/');
+  // Where the scene will write its figure: the engine's rule with this folder's output pattern.
+  const folder = vscode.workspace.getWorkspaceFolder(scene);
+  const output = sceneOutputPath(scene.fsPath, { pattern: config.get(scene).outputPattern, workspaceFolder: folder?.uri.scheme === 'file' ? folder.uri.fsPath : undefined });
+  const png = relative(docDir, output).split(sep).join('/');
   await editor.edit((edit) => edit.replace(editor.selection, imageLink(prompt, png)));
   return scene;
 }

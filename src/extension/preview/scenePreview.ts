@@ -2,9 +2,9 @@
 // versions) and diffs between any two, and the provenance of each image; or, for Show Image Provenance,
 // just one PNG. Answers the webview's typed requests; PreviewManager decides which scene it shows.
 import { stat } from 'node:fs/promises';
-import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import * as vscode from 'vscode';
-import { readImageMetadataFile, parseScene, sceneOutputPath } from '../../engine/editor';
+import { readImageMetadataFile, parseScene, sceneOutputPath, variantOutputPath } from '../../engine/editor';
 import type {
   HistoryEntryView,
   HostToWebview,
@@ -248,16 +248,15 @@ export class ScenePreview extends Disposable {
       }
     }
 
-    // Variants: the scene's own seed first, then each variant seed's `<stem>-<seed>.png`.
+    // Variants: the scene's own seed first, then each variant seed's PNG (the engine's variant path rule).
     const variants: VariantView[] = [];
-    const stem = join(dirname(outputFile), basename(outputFile, extname(outputFile)));
     const ownSeed = parsed.scene.seed?.toString() ?? (typeof recipe?.seed === 'string' ? recipe.seed : undefined);
     if (parsed.scene.variants?.length) {
       if (ownSeed !== undefined) variants.push({ seed: ownSeed, current: true, ...(output ? { image: output } : {}) });
       for (const seed of parsed.scene.variants) {
         const s = seed.toString();
         if (s === ownSeed) continue;
-        const image = await this.imageView(`variant:${s}`, `${stem}-${s}.png`, altText(prompt, `seed ${s}`));
+        const image = await this.imageView(`variant:${s}`, variantOutputPath(outputFile, s), altText(prompt, `seed ${s}`));
         variants.push({ seed: s, current: false, ...(image ? { image } : {}) });
       }
     }
