@@ -65,3 +65,4 @@ export * from './worker';
 export * from './diff/index';
 export * from './lora/index';
 export { escapeTerminalText, escapeTerminalJson, type TerminalTextOptions } from './text/terminalText';
+export * from './checkpoint/index';

@@ -5,6 +5,7 @@
 import { dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { SceneDiagnostic } from '../errors';
 import { isBareModelName, locateModel, type ModelLocation } from '../model/modelConfig';
+import { isWeightsFileName, weightsFileProblem } from '../checkpoint/weightsFileProblem';
 import { didYouMean } from './didYouMean';
 import { parseScene, sortDiagnostics, type ParsedScene } from './parseScene';
 import { nodeFileSystem, type SceneFileSystem } from '../io/sceneFileSystem';
@@ -127,6 +128,12 @@ class FileChecker {
 
   model(written: string): ModelLocation | undefined {
     const label = 'model';
+    if (isWeightsFileName(written)) {
+      // A checkpoint file rather than a model folder: say what it is and why it cannot run here.
+      const p = this.resolvePath(label, written);
+      if (p) this.error('weights-file', weightsFileProblem(p.path), label);
+      return undefined;
+    }
     const found = locateModel(written, {
       sceneDir: this.sceneDir,
       modelSearchPaths: this.context.modelSearchPaths,
