@@ -4,6 +4,7 @@
 // per sampler, in each scheduler module.
 
 import { ModelError } from '../errors';
+import { refuseFlowMatching } from './flowMatching';
 
 export type BetaSchedule = 'linear' | 'scaled_linear' | 'squaredcos_cap_v2';
 export type PredictionType = 'epsilon' | 'v_prediction' | 'sample';
@@ -76,15 +77,16 @@ const KEYS: Record<string, KeySpec> = {
   timestep_scaling: { field: 'timestepScaling', kind: 'number' },
 };
 
-/** Settings we cannot honour; a config that turns them on is refused rather than silently ignored. */
+/**
+ * Settings we cannot honour; a config that turns them on is refused rather than silently ignored.
+ * (Flow-matching configs are refused before these, with their own message: see flowMatching.ts.)
+ */
 const UNSUPPORTED_WHEN: Record<string, (value: unknown) => boolean> = {
   thresholding: (v) => v === true,
   timestep_type: (v) => v !== undefined && v !== null && v !== 'discrete',
   use_exponential_sigmas: (v) => v === true,
   use_beta_sigmas: (v) => v === true,
   use_lu_lambdas: (v) => v === true,
-  use_flow_sigmas: (v) => v === true,
-  use_dynamic_shifting: (v) => v === true,
 };
 
 function describeKind(kind: KeySpec['kind']): string {
@@ -116,6 +118,7 @@ export function parseSchedulerConfig(json: unknown, source: string): SchedulerCo
     throw new ModelError('expected a JSON object of scheduler settings', source);
   }
   const entries = json as Record<string, unknown>;
+  refuseFlowMatching(entries, source);
   const config: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(entries)) {
     const unsupported = UNSUPPORTED_WHEN[key];
