@@ -16,6 +16,14 @@ export interface OutputSize {
   readonly height: number;
 }
 
+/**
+ * What an encoding depends on beyond the text: the output size (SDXL conditions on it) and the recipe's
+ * tuning options by scene key (`clip_skip`); options left out are at their defaults.
+ */
+export interface EncodeContext extends OutputSize {
+  readonly options?: Readonly<Partial<Record<string, number | string>>>;
+}
+
 /** The conditioning of one prompt: what the UNet reads beside the latents. */
 export interface Conditioning {
   /** Text hidden states [1, sequence, width]. */
@@ -50,8 +58,11 @@ export interface ModelFamily {
   matches(model: ModelConfig): boolean;
   /** The text-encoder components a LoRA may patch (`text_encoder`, `text_encoder_2`). */
   readonly textEncoders: readonly string[];
-  /** Encodes one prompt (the positive or the negative) for an output of `size` (SDXL conditions on it). */
-  encodePrompt(text: string, size: OutputSize, model: ModelConfig, services: ConditioningServices): Promise<Conditioning>;
+  /**
+   * Encodes one prompt (the positive or the negative), with A1111's emphasis syntax, for an output of
+   * `context`'s size and with its tuning options.
+   */
+  encodePrompt(text: string, context: EncodeContext, model: ModelConfig, services: ConditioningServices): Promise<Conditioning>;
   /** Latent dims [1, C, h, w] for an output of the recipe's size. */
   latentDims(model: ModelConfig, width: number, height: number): number[];
   /** The factor between VAE latents and the UNet's latent space. */

@@ -1,8 +1,12 @@
 // Stable Diffusion 1.x and 2.x: one CLIP text encoder whose last hidden state conditions the UNet, four
 // latent channels at 1/8 of the image size, the VAE's scaling factor (0.18215 for SD 1.x/2.x, read from
 // its config). SD 2.x differs only in configs (OpenCLIP-H width, v-prediction), which come from the files.
+// Prompts may carry A1111's emphasis (prompt/): the encoder runs on the plain tokens and the weights are
+// applied to its hidden states; a prompt without emphasis takes the path it always took.
 import { join } from 'node:path';
 import { SD15_LATENT_RGB_FACTORS } from '../../image/latentPreview';
+import { floatTensor } from '../../onnx/tensor';
+import { applyEmphasis, hasEmphasis, parsePromptAttention, weightedPromptTokens } from '../../prompt';
 import { CLIPTextEncoder } from '../clipTextEncoder';
 import type { ModelConfig } from '../modelConfig';
 import type { Conditioning, ConditioningServices, ModelFamily } from './ModelFamily';
@@ -23,10 +27,15 @@ export const stableDiffusion: ModelFamily = {
     const key = `${join(model.dir, 'text_encoder')}${patch ? `#${patch.key}` : ''}\0${text}`;
     return services.cached(key, async () => {
       const [tokenizer, encoder] = await Promise.all([services.tokenizer(join(model.dir, 'tokenizer')), services.acquire('text_encoder', CLIPTextEncoder, patch)]);
-      const tokenized = await services.timed('tokenize', async () => tokenizer.encodePrompt(text));
+      const fragments = parsePromptAttention(text);
+      const tokenized = await services.timed('tokenize', async () =>
+        // Without emphasis the fragments are one piece of text, encoded as a whole (as A1111 does).
+        hasEmphasis(fragments) ? weightedPromptTokens(fragments, tokenizer) : { ...tokenizer.encodePrompt(fragments[0].text), weights: undefined },
+      );
       const output = await services.timed('textEncoder', () => encoder.encode([tokenized.ids], services.signal), encoder.session);
+      const hidden = output.lastHiddenState;
       return {
-        hiddenStates: output.lastHiddenState,
+        hiddenStates: tokenized.weights ? floatTensor(applyEmphasis(hidden.data, tokenized.weights), hidden.dims) : hidden,
         extra: {},
         maxLength: tokenizer.maxLength,
         ...(tokenized.truncated ? { droppedText: tokenized.droppedText } : {}),
