@@ -4,13 +4,16 @@
 // (SDXL text_embeds/time_ids...) are passed by name through `extra`. A UNet exported with ControlNet
 // residual inputs (`down_block_additional_residual_0..N-1`, `mid_block_additional_residual`) takes them
 // through `residuals`; without a ControlNet they are fed zeros of shape [1, C, 1, 1], which onnxruntime
-// broadcasts into the Add, so such a UNet renders exactly like one exported without them.
+// broadcasts into the Add, so such a UNet renders exactly like one exported without them. A
+// guidance-distilled UNet (LCM) also takes `timestep_cond` [batch, time_cond_proj_dim], the guidance-scale
+// embedding (pipeline/guidanceEmbedding.ts), through `timestepCond`; a UNet without that input never gets it.
 import { ModelError } from '../errors';
 import { requireInput, requireOutput } from './componentIO';
 import type { HostTensor, OnnxSession, OnnxValueInfo } from '../onnx/onnxSession';
 import { formatDims, type FloatTensor } from '../onnx/tensor';
 
 const STANDARD_INPUTS = ['sample', 'timestep', 'encoder_hidden_states'];
+const TIMESTEP_COND = 'timestep_cond';
 const DOWN_RESIDUAL = /^down_block_(?:additional_)?res(?:idual|_sample)?s?_?(\d+)$/;
 const MID_RESIDUAL = /^mid_block_(?:additional_)?res(?:idual|_sample)?s?(?:_0)?$/;
 
@@ -69,12 +72,15 @@ export interface UNetInput {
   readonly encoderHiddenStates: FloatTensor;
   /** ControlNet residuals (summed over the active ControlNets); zeros when absent. */
   readonly residuals?: UNetResiduals;
+  /** The guidance embedding [1 or batch, width] for a graph with a `timestep_cond` input; never for others. */
+  readonly timestepCond?: FloatTensor;
   /** Any further graph inputs by name: SDXL `text_embeds` / `time_ids`... */
   readonly extra?: Readonly<Record<string, FloatTensor>>;
 }
 
 export class UNet {
   private readonly timestepInfo: OnnxValueInfo;
+  private readonly timestepCondInfo: OnnxValueInfo | undefined;
   private readonly outputName: string;
   /** The residual inputs when the graph was exported for ControlNet, in index order. */
   readonly residualInputs: { readonly down: readonly OnnxValueInfo[]; readonly mid: OnnxValueInfo } | undefined;
@@ -85,6 +91,10 @@ export class UNet {
     this.timestepInfo = requireInput(session, 'UNet', 'timestep');
     if (this.timestepInfo.shape.length > 1) {
       throw new ModelError(`input 'timestep' has shape ${formatDims(this.timestepInfo.shape)}; a UNet timestep is a scalar or a [batch] vector`, session.modelPath);
+    }
+    this.timestepCondInfo = session.input(TIMESTEP_COND);
+    if (this.timestepCondInfo && this.timestepCondInfo.shape.length !== 2) {
+      throw new ModelError(`input '${TIMESTEP_COND}' has shape ${formatDims(this.timestepCondInfo.shape)}; expected [batch, time_cond_proj_dim]`, session.modelPath);
     }
     this.outputName = requireOutput(session, 'UNet', ['out_sample']).name;
     this.residualInputs = residualNames(session.inputs, session.modelPath, 'UNet');
@@ -98,10 +108,30 @@ export class UNet {
     }
   }
 
-  /** Graph inputs beyond sample/timestep/encoder_hidden_states and residuals, which `extra` must supply. */
+  /** Graph inputs beyond sample/timestep/encoder_hidden_states, timestep_cond and residuals, which `extra` must supply. */
   get extraInputNames(): string[] {
     const residuals = new Set(Object.keys(this.zeroResiduals));
-    return this.session.inputs.map((i) => i.name).filter((n) => !STANDARD_INPUTS.includes(n) && !residuals.has(n));
+    return this.session.inputs.map((i) => i.name).filter((n) => !STANDARD_INPUTS.includes(n) && n !== TIMESTEP_COND && !residuals.has(n));
+  }
+
+  /**
+   * The width of the guidance embedding when the graph takes `timestep_cond`, else undefined. A symbolic
+   * width is taken from `configured` (unet/config.json's time_cond_proj_dim); a fixed one must agree with it.
+   */
+  timestepCondWidth(configured?: number): number | undefined {
+    const info = this.timestepCondInfo;
+    if (!info) return undefined;
+    const fixed = info.shape[1];
+    if (typeof fixed === 'number') {
+      if (configured !== undefined && configured !== fixed) {
+        throw new ModelError(`input '${TIMESTEP_COND}' is ${fixed} wide but unet/config.json says time_cond_proj_dim ${configured}`, this.session.modelPath);
+      }
+      return fixed;
+    }
+    if (configured === undefined) {
+      throw new ModelError(`input '${TIMESTEP_COND}' has shape ${formatDims(info.shape)} and unet/config.json gives no time_cond_proj_dim, so the guidance embedding's width is unknown`, this.session.modelPath);
+    }
+    return configured;
   }
 
   /** How the graph takes its timestep, e.g. `float32 [batch]` or `int64 []`. */
@@ -119,11 +149,31 @@ export class UNet {
       sample: input.sample,
       timestep: timestepFeed(this.timestepInfo, input.timestep, batch, this.session.modelPath),
       encoder_hidden_states: input.encoderHiddenStates,
+      ...this.timestepCondFeed(input.timestepCond, batch),
       ...this.residualFeeds(input.residuals),
       ...input.extra,
     };
     const result = await this.session.run(feeds, [this.outputName], signal);
     return result[this.outputName];
+  }
+
+  /** The embedding repeated over the batch, as diffusers repeats `w` per image. */
+  private timestepCondFeed(cond: FloatTensor | undefined, batch: number): Record<string, HostTensor> {
+    if (!this.timestepCondInfo) {
+      if (cond) throw new ModelError(`this UNet has no '${TIMESTEP_COND}' input, so it takes no guidance embedding`, this.session.modelPath);
+      return {};
+    }
+    if (!cond) {
+      throw new ModelError(`this UNet is guidance-distilled (input '${TIMESTEP_COND}'): it needs the guidance-scale embedding, and no classifier-free guidance`, this.session.modelPath);
+    }
+    const [rows, width] = cond.dims;
+    if (cond.dims.length !== 2 || (rows !== 1 && rows !== batch)) {
+      throw new RangeError(`timestep_cond must be [1 or ${batch}, width]; got ${formatDims(cond.dims)}`);
+    }
+    if (rows === batch) return { [TIMESTEP_COND]: cond };
+    const data = new Float32Array(batch * width);
+    for (let b = 0; b < batch; b++) data.set(cond.data, b * width);
+    return { [TIMESTEP_COND]: { data, dims: [batch, width] } };
   }
 
   private residualFeeds(residuals: UNetResiduals | undefined): Record<string, HostTensor> {

@@ -24,6 +24,7 @@ import { createScheduler, type Scheduler } from '../schedulers';
 import { numberOption, type Recipe } from '../scene';
 import { loadCLIPTokenizer, type CLIPTokenizer } from '../tokenizer';
 import { denoise } from './denoise';
+import { declaresGuidanceEmbedding, unetGuidanceEmbedding } from './guidanceEmbedding';
 import { activationBytes } from './memoryEstimate';
 import { prepareHints, prepareLatents } from './latentStage';
 import { LoraStage, loraWarnings } from './LoraStage';
@@ -75,8 +76,11 @@ export class LocalOnnxBackend implements RenderBackend {
       return (await lease).component;
     };
     try {
+      // A guidance-distilled UNet (LCM, time_cond_proj_dim) takes the guidance as an embedding and runs
+      // on the prompt alone; its graph has the last word once loaded (timestep_cond).
+      const classifierFree = recipe.guidance > 1 && !declaresGuidanceEmbedding(model);
       // Refuse a size this machine cannot hold before any weights or buffers are allocated.
-      const batch = recipe.guidance > 1 ? 2 : 1;
+      const batch = classifierFree ? 2 : 1;
       this.sessions.checkFreeMemory(activationBytes(model, recipe.width, recipe.height, batch), `a ${recipe.width}x${recipe.height} render's activations`, model.dir);
       onProgress?.({ phase: 'load', step: 0, total: recipe.steps });
       const loraUses = await timings.time('load', () => this.loras.open(job, signal));
@@ -95,12 +99,20 @@ export class LocalOnnxBackend implements RenderBackend {
       const services = this.conditioningServices(acquire, patches, timings, signal);
       const cond = await family.encodePrompt(recipe.prompt, recipe, model, services);
       if (cond.droppedText) warnings.push(`prompt truncated to ${cond.maxLength} tokens; dropped: "${cond.droppedText}"`);
-      let uncond: Conditioning | undefined;
-      if (recipe.guidance > 1) {
-        uncond = await family.encodePrompt(recipe.negative, recipe, model, services);
-        if (uncond.droppedText) warnings.push(`negative prompt truncated to ${uncond.maxLength} tokens; dropped: "${uncond.droppedText}"`);
-      }
+      const encodeNegative = async (): Promise<Conditioning> => {
+        const encoded = await family.encodePrompt(recipe.negative, recipe, model, services);
+        if (encoded.droppedText) warnings.push(`negative prompt truncated to ${encoded.maxLength} tokens; dropped: "${encoded.droppedText}"`);
+        return encoded;
+      };
+      let uncond = classifierFree ? await encodeNegative() : undefined;
       const [unet, vaeDecoder] = await Promise.all([unetPending, vaePending]);
+      const timestepCond = unetGuidanceEmbedding(unet, model, recipe.guidance);
+      if (timestepCond) {
+        uncond = undefined;
+        if (recipe.negative !== '') warnings.push('this UNet is guidance-distilled (LCM: guidance is an input, not a second branch), so the negative prompt is not used');
+      } else if (recipe.guidance > 1 && !uncond) {
+        uncond = await encodeNegative();
+      }
 
       const scheduler = this.scheduler(model, recipe);
       const latentDims = family.latentDims(model, recipe.width, recipe.height);
@@ -120,6 +132,7 @@ export class LocalOnnxBackend implements RenderBackend {
         extra: cond.extra,
         uncondExtra: uncond?.extra,
         guidance: recipe.guidance,
+        timestepCond,
         guidanceRescale: numberOption(recipe.options, 'guidance_rescale'),
         startIndex: start.startIndex,
         timings,

@@ -43,6 +43,11 @@ export interface DenoiseInput {
   readonly extra?: Readonly<Record<string, FloatTensor>>;
   readonly uncondExtra?: Readonly<Record<string, FloatTensor>>;
   readonly guidance: number;
+  /**
+   * The guidance-scale embedding of a guidance-distilled (LCM) UNet, constant over the steps; such a UNet
+   * is given no `uncond`, so the loop runs it on the prompt alone (batch 1).
+   */
+  readonly timestepCond?: FloatTensor;
   /** guidance_rescale (0 = off): see rescaleGuided. */
   readonly guidanceRescale?: number;
   readonly controls?: readonly DenoiseControl[];
@@ -90,7 +95,7 @@ export async function denoise(input: DenoiseInput): Promise<FloatTensor> {
     }
     const before = unet.runTimeMs;
     const output = await timings.time('unet', () =>
-      unet.predict({ sample, timestep, encoderHiddenStates: hiddenStates, residuals, extra }, signal),
+      unet.predict({ sample, timestep, encoderHiddenStates: hiddenStates, residuals, extra, timestepCond: input.timestepCond }, signal),
     );
     timings.addOnnxRuntime(unet.runTimeMs - before);
     const stepOutput = await timings.time('scheduler', () => {
