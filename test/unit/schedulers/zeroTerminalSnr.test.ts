@@ -56,7 +56,7 @@ function configOf(c: Case): SchedulerConfig {
 function runLoop(c: Case): Float32Array {
   const scheduler = createScheduler(c.sampler, c.schedule, configOf(c), c.steps);
   const run = scheduler.begin(new TorchCPUGenerator(BigInt(fixture.noiseSeed)));
-  let latents = floats(fixture.start).map((v) => v * scheduler.initNoiseSigma);
+  let latents: Float32Array = floats(fixture.start).map((v) => v * scheduler.initNoiseSigma);
   for (let i = 0; i < scheduler.numInferenceSteps; i++) {
     const t = scheduler.timesteps[i];
     const input = scheduler.scaleModelInput(latents, i);
