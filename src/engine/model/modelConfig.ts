@@ -6,9 +6,12 @@
 // (StableDiffusionPipeline.vae_scale_factor); the UNet halves the latent once per down block except the
 // last, so it needs latents divisible by 2^(len(unet.block_out_channels) - 1); the native size is
 // unet.sample_size × the VAE factor. Missing fields fall back to Stable Diffusion 1.5's published configs.
+// A component without a config.json (diffusers' ONNX conversion script, Olive exports) gets the config
+// inferred from its graph (inferConfig.ts).
 import { basename, isAbsolute, join, normalize, resolve } from 'node:path';
 import { ModelError } from '../errors';
 import { nodeFileSystem, type SceneFileSystem } from '../io/sceneFileSystem';
+import { inferTextEncoderConfig, inferUNetConfig, inferVAEConfig, type InferredConfig } from './inferConfig';
 import { parseSchedulerConfig, type SchedulerConfig } from '../schedulers/SchedulerConfig';
 import { SAMPLERS, SCHEDULES, type SamplerName, type ScheduleName } from '../schedulers/samplerNames';
 
@@ -244,9 +247,14 @@ function readScheduler(fs: SceneFileSystem, dir: string): ModelScheduler {
   return { className: className ?? 'PNDMScheduler', config: parseSchedulerConfig(json, path), raw: json };
 }
 
-function readUNet(fs: SceneFileSystem, dir: string): UNetConfig {
-  const path = join(dir, 'unet', 'config.json');
-  const json = readJson(fs, path, true) ?? {};
+/** A component's config.json, else the config `infer` builds from its graph, else nothing (the defaults). */
+function componentConfig(fs: SceneFileSystem, path: string, infer: () => InferredConfig | undefined): { json: Json; path: string } {
+  const json = readJson(fs, path, false);
+  return json ? { json, path } : (infer() ?? { json: {}, path });
+}
+
+function readUNet(fs: SceneFileSystem, dir: string, infer: () => InferredConfig): UNetConfig {
+  const { json, path } = componentConfig(fs, join(dir, 'unet', 'config.json'), infer);
   const f = new Fields(json, path);
   const size = json.sample_size;
   let sampleSize: [number, number];
@@ -271,12 +279,9 @@ function readUNet(fs: SceneFileSystem, dir: string): UNetConfig {
 
 function readVAE(fs: SceneFileSystem, dir: string): VAEConfig {
   // optimum writes the VAE config into each half; either will do.
-  let path = join(dir, 'vae_decoder', 'config.json');
-  let json = readJson(fs, path, false);
-  if (!json) {
-    path = join(dir, 'vae_encoder', 'config.json');
-    json = readJson(fs, path, false) ?? {};
-  }
+  const decoderPath = join(dir, 'vae_decoder', 'config.json');
+  const decoder = readJson(fs, decoderPath, false);
+  const { json, path } = decoder ? { json: decoder, path: decoderPath } : componentConfig(fs, join(dir, 'vae_encoder', 'config.json'), () => inferVAEConfig(dir, fs));
   const f = new Fields(json, path);
   return {
     scalingFactor: f.number('scaling_factor', SD15_VAE_SCALING, true),
@@ -287,8 +292,7 @@ function readVAE(fs: SceneFileSystem, dir: string): VAEConfig {
 }
 
 function readTextEncoder(fs: SceneFileSystem, dir: string): TextEncoderConfig {
-  const path = join(dir, 'text_encoder', 'config.json');
-  const json = readJson(fs, path, false) ?? {};
+  const { json, path } = componentConfig(fs, join(dir, 'text_encoder', 'config.json'), () => inferTextEncoderConfig(dir, fs));
   const f = new Fields(json, path);
   return {
     hiddenSize: f.number('hidden_size', 768, true),
@@ -381,7 +385,7 @@ export function controlNetDir(model: Pick<ModelConfig, 'dir' | 'controlnets'>, t
 
 /**
  * Reads the configs of the model folder `dir`. Throws ModelError naming the file when model_index.json
- * or unet/config.json is missing, or any config is malformed; other configs may be absent.
+ * is missing, any config is malformed, or a missing component config cannot be inferred from its graph.
  */
 export function readModelConfig(dir: string, fs: SceneFileSystem = nodeFileSystem): ModelConfig {
   if (fs.stat(dir) !== 'directory') throw new ModelError('model folder not found', dir);
@@ -389,11 +393,11 @@ export function readModelConfig(dir: string, fs: SceneFileSystem = nodeFileSyste
   const index = readJson(fs, indexPath, true) ?? {};
   const components = Object.keys(index).filter((k) => !k.startsWith('_') && k !== 'imgprompt');
   const scheduler = readScheduler(fs, dir);
-  const unet = readUNet(fs, dir);
   const vae = readVAE(fs, dir);
+  const vaeScaleFactor = 2 ** (vae.blockOutChannels.length - 1);
+  const unet = readUNet(fs, dir, () => inferUNetConfig(dir, fs, { vaeScaleFactor, index, predictionType: scheduler.config.predictionType }));
   const textEncoder = readTextEncoder(fs, dir);
   const tokenizer = readTokenizer(fs, dir, textEncoder.maxPositionEmbeddings);
-  const vaeScaleFactor = 2 ** (vae.blockOutChannels.length - 1);
   const unetDownsampleFactor = 2 ** (unet.blockOutChannels.length - 1);
   const { buckets, defaults, controlnets } = readImgpromptBlock(index, indexPath, scheduler);
   return {
