@@ -1,15 +1,17 @@
 // The CLIP tokenizer of Stable Diffusion's text encoders, from the files real exports ship
-// (tokenizer/vocab.json + merges.txt, with tokenizer_config.json / special_tokens_map.json for the
-// maximum length and special tokens). Behaves as OpenAI CLIP's simple_tokenizer and Hugging Face's
-// CLIPTokenizer: clean-up (see normalizeCLIPText), CLIP's pre-tokenisation pattern, byte-level BPE,
-// then BOS + ids + EOS, truncated to the maximum length keeping EOS, and padded with the pad token.
+// (tokenizer/vocab.json + merges.txt, or a Hugging Face tokenizer.json when those are absent, with
+// tokenizer_config.json / special_tokens_map.json for the maximum length and special tokens). Behaves
+// as OpenAI CLIP's simple_tokenizer and Hugging Face's CLIPTokenizer: clean-up (see normalizeCLIPText),
+// CLIP's pre-tokenisation pattern, byte-level BPE, then BOS + ids + EOS, truncated to the maximum
+// length keeping EOS, and padded with the pad token.
 
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError, ModelError } from '../errors';
+import { READ_CAPS, readFileBounded } from '../io/readBounded';
 import { BytePairEncoder } from './BytePairEncoder';
 import { fromByteChars, toByteChars } from './byteUnicode';
 import { normalizeCLIPText, WHITESPACE } from './normalizeCLIPText';
+import { parseTokenizerJson } from './tokenizerJson';
 
 /** CLIP's context length, used when a config leaves model_max_length unset (or at HF's "no limit" sentinel). */
 export const CLIP_CONTEXT_LENGTH = 77;
@@ -30,6 +32,15 @@ export interface CLIPTokenizerFiles {
   tokenizerConfigJson?: string;
   specialTokensMapJson?: string;
 }
+
+/** A tokenizer folder that ships tokenizer.json instead of vocab.json + merges.txt. */
+export interface CLIPTokenizerJsonFiles {
+  tokenizerJson: string;
+  tokenizerConfigJson?: string;
+  specialTokensMapJson?: string;
+}
+
+type SpecialTokens = typeof DEFAULT_SPECIAL;
 
 export interface TokenizedPrompt {
   /** BOS, the prompt's ids, EOS, then padding: exactly maxLength ids. */
@@ -62,6 +73,43 @@ function tokenText(value: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * The special tokens and maximum length after tokenizer_config.json and special_tokens_map.json (read in
+ * that order: where both name a token, special_tokens_map.json wins, as in transformers).
+ */
+function applyConfigs(
+  files: { tokenizerConfigJson?: string; specialTokensMapJson?: string },
+  source: string,
+  stated: SpecialTokens,
+  statedMaxLength: number,
+): { special: SpecialTokens; maxLength: number } {
+  const special = { ...stated };
+  let maxLength = statedMaxLength;
+  const configs: [string, string | undefined][] = [
+    [join(source, 'tokenizer_config.json'), files.tokenizerConfigJson],
+    [join(source, 'special_tokens_map.json'), files.specialTokensMapJson],
+  ];
+  for (const [path, text] of configs) {
+    if (text === undefined) continue;
+    const config = parseJsonObject(text, path);
+    for (const [key, field] of [['bos_token', 'bosToken'], ['eos_token', 'eosToken'], ['pad_token', 'padToken'], ['unk_token', 'unkToken']] as const) {
+      if (config[key] === undefined || config[key] === null) continue;
+      const value = tokenText(config[key]);
+      if (value === undefined) throw new ModelError(`${key} is ${JSON.stringify(config[key])}; expected a token string`, path);
+      special[field] = value;
+    }
+    const length = config.model_max_length;
+    if (length !== undefined && length !== null) {
+      if (typeof length !== 'number' || !Number.isInteger(length) || length < 2) {
+        throw new ModelError(`model_max_length is ${JSON.stringify(length)}; expected an integer of at least 2`, path);
+      }
+      // transformers writes ~1e30 for "unbounded"; CLIP's position embeddings stop at 77.
+      maxLength = length > 1e6 ? CLIP_CONTEXT_LENGTH : length;
+    }
+  }
+  return { special, maxLength };
+}
+
 export class CLIPTokenizer {
   readonly bosId: number;
   readonly eosId: number;
@@ -76,12 +124,15 @@ export class CLIPTokenizer {
     private readonly vocab: ReadonlyMap<string, number>,
     ranks: ReadonlyMap<string, number>,
     readonly maxLength: number,
-    special: typeof DEFAULT_SPECIAL,
+    special: SpecialTokens,
     source: string,
+    /** More tokens split out of prompts whole, as the start and end tokens are (tokenizer.json added_tokens). */
+    addedTokens: readonly string[] = [],
+    vocabFile = 'vocab.json',
   ) {
     const idOf = (role: string, token: string): number => {
       const id = vocab.get(token);
-      if (id === undefined) throw new ModelError(`the ${role} token '${token}' is not in vocab.json`, source);
+      if (id === undefined) throw new ModelError(`the ${role} token '${token}' is not in ${vocabFile}`, source);
       return id;
     };
     this.bosId = idOf('bos', special.bosToken);
@@ -91,10 +142,12 @@ export class CLIPTokenizer {
     this.bpe = new BytePairEncoder(ranks);
     this.idToToken = new Map([...vocab].map(([token, id]) => [id, token]));
     const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    const specials = [...new Set([special.bosToken, special.eosToken])].map(escape).join('|');
+    // Prompts are matched after clean-up, so only added tokens that clean-up leaves as they are can match.
+    const whole = [special.bosToken, special.eosToken, ...addedTokens.filter((t) => normalizeCLIPText(t) === t)];
+    const specials = [...new Set(whole)].sort((a, b) => b.length - a.length).map(escape).join('|');
     // CLIP's pre-tokenisation: special tokens, contractions, letter runs, single digits, other runs.
     this.pattern = new RegExp(`${specials}|'s|'t|'re|'ve|'m|'ll|'d|\\p{L}+|\\p{N}|[^${WHITESPACE}\\p{L}\\p{N}]+`, 'giu');
-    this.specialTokens = new Set([special.bosToken, special.eosToken]);
+    this.specialTokens = new Set(whole);
   }
 
   /** Builds a tokenizer from file contents; `source` (the tokenizer folder) names files in errors. */
@@ -125,32 +178,25 @@ export class CLIPTokenizer {
       if (!ranks.has(key)) ranks.set(key, ranks.size);
     }
 
-    const special = { ...DEFAULT_SPECIAL };
-    let maxLength = CLIP_CONTEXT_LENGTH;
-    const configs: [string, string | undefined][] = [
-      [join(source, 'tokenizer_config.json'), files.tokenizerConfigJson],
-      [join(source, 'special_tokens_map.json'), files.specialTokensMapJson],
-    ];
-    // special_tokens_map.json is read last: where both name a token, it wins, as in transformers.
-    for (const [path, text] of configs) {
-      if (text === undefined) continue;
-      const config = parseJsonObject(text, path);
-      for (const [key, field] of [['bos_token', 'bosToken'], ['eos_token', 'eosToken'], ['pad_token', 'padToken'], ['unk_token', 'unkToken']] as const) {
-        if (config[key] === undefined || config[key] === null) continue;
-        const value = tokenText(config[key]);
-        if (value === undefined) throw new ModelError(`${key} is ${JSON.stringify(config[key])}; expected a token string`, path);
-        special[field] = value;
-      }
-      const length = config.model_max_length;
-      if (length !== undefined && length !== null) {
-        if (typeof length !== 'number' || !Number.isInteger(length) || length < 2) {
-          throw new ModelError(`model_max_length is ${JSON.stringify(length)}; expected an integer of at least 2`, path);
-        }
-        // transformers writes ~1e30 for "unbounded"; CLIP's position embeddings stop at 77.
-        maxLength = length > 1e6 ? CLIP_CONTEXT_LENGTH : length;
-      }
-    }
+    const { special, maxLength } = applyConfigs(files, source, { ...DEFAULT_SPECIAL }, CLIP_CONTEXT_LENGTH);
     return new CLIPTokenizer(vocab, ranks, maxLength, special, source);
+  }
+
+  /**
+   * Builds a tokenizer from a Hugging Face tokenizer.json (tokenizerJson.ts): its vocabulary, merges and
+   * added tokens, and the special tokens and length it states, which tokenizer_config.json and
+   * special_tokens_map.json override as they do for vocab.json.
+   */
+  static fromTokenizerJson(files: CLIPTokenizerJsonFiles, source = 'tokenizer'): CLIPTokenizer {
+    const parts = parseTokenizerJson(files.tokenizerJson, join(source, 'tokenizer.json'));
+    const stated: SpecialTokens = {
+      bosToken: parts.bosToken ?? DEFAULT_SPECIAL.bosToken,
+      eosToken: parts.eosToken ?? DEFAULT_SPECIAL.eosToken,
+      padToken: parts.padToken ?? DEFAULT_SPECIAL.padToken,
+      unkToken: parts.unkToken ?? DEFAULT_SPECIAL.unkToken,
+    };
+    const { special, maxLength } = applyConfigs(files, source, stated, parts.maxLength ?? CLIP_CONTEXT_LENGTH);
+    return new CLIPTokenizer(parts.vocab, parts.ranks, maxLength, special, source, parts.addedTokens, 'tokenizer.json');
   }
 
   /** The BPE tokens of a prompt (no BOS/EOS), after CLIP's clean-up. */
@@ -200,23 +246,35 @@ export class CLIPTokenizer {
   }
 }
 
-/** Reads a tokenizer folder (`<model>/tokenizer`): vocab.json and merges.txt required, configs optional. */
+/**
+ * Reads a tokenizer folder (`<model>/tokenizer`): vocab.json and merges.txt, or tokenizer.json when
+ * either is absent; tokenizer_config.json and special_tokens_map.json when present. Each file is read
+ * as a regular file under the config size cap.
+ */
 export async function loadCLIPTokenizer(folder: string): Promise<CLIPTokenizer> {
-  const read = async (name: string, required: boolean): Promise<string | undefined> => {
+  const read = async (name: string): Promise<string | undefined> => {
     const path = join(folder, name);
     try {
-      return await readFile(path, 'utf8');
+      return (await readFileBounded(path, READ_CAPS.config, 'tokenizer file')).toString('utf8');
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (!required && code === 'ENOENT') return undefined;
-      throw new ModelError(code === 'ENOENT' ? 'is missing (a CLIP tokenizer needs vocab.json and merges.txt)' : `cannot be read (${code ?? String(error)})`, path);
+      if (code === 'ENOENT') return undefined;
+      const e = new ModelError(code ? `cannot be read (${code})` : `cannot be read: ${(error as Error).message}`, path);
+      e.cause = error;
+      throw e;
     }
   };
   const [vocabJson, mergesTxt, tokenizerConfigJson, specialTokensMapJson] = await Promise.all([
-    read('vocab.json', true),
-    read('merges.txt', true),
-    read('tokenizer_config.json', false),
-    read('special_tokens_map.json', false),
+    read('vocab.json'),
+    read('merges.txt'),
+    read('tokenizer_config.json'),
+    read('special_tokens_map.json'),
   ]);
-  return CLIPTokenizer.fromFiles({ vocabJson: vocabJson ?? '', mergesTxt: mergesTxt ?? '', tokenizerConfigJson, specialTokensMapJson }, folder);
+  if (vocabJson !== undefined && mergesTxt !== undefined) {
+    return CLIPTokenizer.fromFiles({ vocabJson, mergesTxt, tokenizerConfigJson, specialTokensMapJson }, folder);
+  }
+  const tokenizerJson = await read('tokenizer.json');
+  if (tokenizerJson !== undefined) return CLIPTokenizer.fromTokenizerJson({ tokenizerJson, tokenizerConfigJson, specialTokensMapJson }, folder);
+  const missing = vocabJson === undefined ? 'vocab.json' : 'merges.txt';
+  throw new ModelError('is missing (a CLIP tokenizer needs vocab.json and merges.txt, or tokenizer.json)', join(folder, missing));
 }

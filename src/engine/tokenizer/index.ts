@@ -1,4 +1,4 @@
 // CLIP tokenization of prompts.
 export { CLIPTokenizer, loadCLIPTokenizer, CLIP_CONTEXT_LENGTH } from './CLIPTokenizer';
-export type { CLIPTokenizerFiles, TokenizedPrompt } from './CLIPTokenizer';
+export type { CLIPTokenizerFiles, CLIPTokenizerJsonFiles, TokenizedPrompt } from './CLIPTokenizer';
 export { normalizeCLIPText } from './normalizeCLIPText';
