@@ -2,12 +2,14 @@
 // from validated bytes (so a patched copy of the weights works the same way), reports the graph's real
 // input/output names, dtypes and shapes, converts float32 host data to whatever dtype each input declares
 // (float16, float64, int32, int64), converts float outputs back to float32, times every run, and turns
-// onnxruntime's raw errors into ModelErrors that name the file.
+// onnxruntime's raw errors into ModelErrors that name the file (missingKernel.ts: an operator the CPU
+// cannot run, as in GPU-optimized float16 exports).
 import { dirname, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { CancelledError, ModelError, throwIfAborted } from '../errors';
 import { physicalCoreCount } from './cpuCores';
 import { float16ToFloat32, float32ToFloat16 } from './float16';
+import { missingKernelError } from './missingKernel';
 import type { OnnxModelFiles } from './onnxModelFiles';
 import { OptimizedModelCache, optimizedModelKey } from './optimizedModelCache';
 import { elementCount, formatDims, type FloatTensor } from './tensor';
@@ -251,7 +253,7 @@ export class OnnxSession {
       session = await ort.InferenceSession.create(files.modelBytes, sessionOptions);
     } catch (error) {
       const detail = ortDetail(error);
-      const e = new ModelError(`${describeLoadFailure(detail)}; onnxruntime said: ${detail}`, files.modelPath);
+      const e = missingKernelError(detail, files) ?? new ModelError(`${describeLoadFailure(detail)}; onnxruntime said: ${detail}`, files.modelPath);
       e.cause = error;
       throw e;
     }
