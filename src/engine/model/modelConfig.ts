@@ -8,11 +8,12 @@
 // unet.sample_size × the VAE factor. Missing fields fall back to Stable Diffusion 1.5's published configs.
 // A component without a config.json (diffusers' ONNX conversion script, Olive exports) gets the config
 // inferred from its graph (inferConfig.ts).
-import { basename, isAbsolute, join, normalize, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, normalize, resolve } from 'node:path';
 import { ModelError } from '../errors';
 import { nodeFileSystem, type SceneFileSystem } from '../io/sceneFileSystem';
 import { inferTextEncoderConfig, inferUNetConfig, inferVAEConfig, type InferredConfig } from './inferConfig';
-import { parseSchedulerConfig, type SchedulerConfig } from '../schedulers/SchedulerConfig';
+import { parseSchedulerConfig, type SchedulerConfig, type TimestepSpacing } from '../schedulers/SchedulerConfig';
+import { inferModelDefaults, type Distillation } from './modelDefaults';
 import { SAMPLERS, SCHEDULES, type SamplerName, type ScheduleName } from '../schedulers/samplerNames';
 
 /** The model's scheduler: its diffusers class and the settings the samplers read (schedulers/SchedulerConfig). */
@@ -59,12 +60,16 @@ export interface TokenizerConfig {
   raw: Readonly<Record<string, unknown>>;
 }
 
-/** Settings a scene inherits when it does not state them. */
+/** Settings a scene inherits when it does not state them (chosen in modelDefaults.ts). */
 export interface ModelDefaults {
   sampler: SamplerName;
   schedule: ScheduleName;
   steps: number;
   guidance: number;
+  /** The few-step distillation (LCM, Turbo) these defaults were chosen for, if any. */
+  distillation?: Distillation;
+  /** A spacing the distillation needs where the scheduler config states another (see effectiveSchedulerConfig). */
+  timestepSpacing?: TimestepSpacing;
 }
 
 export interface ModelConfig {
@@ -231,14 +236,6 @@ const SD15_UNET_BLOCKS = [320, 640, 1280, 1280];
 const SD15_VAE_BLOCKS = [128, 256, 512, 512];
 const SD15_VAE_SCALING = 0.18215;
 
-const SAMPLER_OF_SCHEDULER: Record<string, SamplerName> = {
-  EulerDiscreteScheduler: 'euler',
-  EulerAncestralDiscreteScheduler: 'euler_a',
-  DDIMScheduler: 'ddim',
-  DPMSolverMultistepScheduler: 'dpmpp_2m',
-  LCMScheduler: 'lcm',
-};
-
 function readScheduler(fs: SceneFileSystem, dir: string): ModelScheduler {
   const path = join(dir, 'scheduler', 'scheduler_config.json');
   const json = readJson(fs, path, false) ?? {};
@@ -318,7 +315,7 @@ function readTokenizer(fs: SceneFileSystem, dir: string, maxPositions: number): 
   };
 }
 
-function readImgpromptBlock(index: Json, path: string, scheduler: ModelScheduler) {
+function readImgpromptBlock(index: Json, path: string, scheduler: ModelScheduler, unet: UNetConfig) {
   const block = index.imgprompt;
   const blockJson = typeof block === 'object' && block !== null && !Array.isArray(block) ? (block as Json) : {};
   const buckets: { width: number; height: number }[] = [];
@@ -331,18 +328,11 @@ function readImgpromptBlock(index: Json, path: string, scheduler: ModelScheduler
       // Other spellings are informational only and not worth refusing a model over.
     }
   }
-  const sampler = SAMPLER_OF_SCHEDULER[scheduler.className] ?? 'euler';
-  const isLcm = sampler === 'lcm';
-  const fallback: ModelDefaults = {
-    sampler,
-    schedule: scheduler.config.useKarrasSigmas ? 'karras' : 'normal',
-    steps: isLcm ? 4 : 20,
-    // LCM is distilled without classifier-free guidance; 1 disables the second branch.
-    guidance: isLcm ? 1 : 7.5,
-  };
+  const fallback = inferModelDefaults({ scheduler, unet, index, dir: dirname(path) });
   const d = typeof blockJson.defaults === 'object' && blockJson.defaults !== null ? (blockJson.defaults as Json) : {};
   const f = new Fields(d, path);
   const defaults: ModelDefaults = {
+    ...fallback,
     sampler: f.string('sampler', fallback.sampler) as SamplerName,
     schedule: f.string('schedule', fallback.schedule) as ScheduleName,
     steps: f.number('steps', fallback.steps, true),
@@ -399,7 +389,7 @@ export function readModelConfig(dir: string, fs: SceneFileSystem = nodeFileSyste
   const textEncoder = readTextEncoder(fs, dir);
   const tokenizer = readTokenizer(fs, dir, textEncoder.maxPositionEmbeddings);
   const unetDownsampleFactor = 2 ** (unet.blockOutChannels.length - 1);
-  const { buckets, defaults, controlnets } = readImgpromptBlock(index, indexPath, scheduler);
+  const { buckets, defaults, controlnets } = readImgpromptBlock(index, indexPath, scheduler, unet);
   return {
     dir,
     name: basename(dir),

@@ -9,6 +9,7 @@ import { imageTensorToRGB } from '../image/rgbImage';
 import { acquireComponent, type ComponentLease } from '../model/componentLease';
 import { familyOf, type Conditioning, type ConditioningServices } from '../model/families';
 import type { ModelConfig } from '../model/modelConfig';
+import { effectiveSchedulerConfig } from '../model/modelDefaults';
 import { UNet } from '../model/unet';
 import { VAEDecoder } from '../model/vaeDecoder';
 import type { EngineOptions } from '../options';
@@ -219,6 +220,6 @@ export class LocalOnnxBackend implements RenderBackend {
   }
 
   private scheduler(model: ModelConfig, recipe: Recipe): Scheduler {
-    return createScheduler(recipe.sampler, recipe.schedule, model.scheduler.config, recipe.steps);
+    return createScheduler(recipe.sampler, recipe.schedule, effectiveSchedulerConfig(model), recipe.steps);
   }
 }

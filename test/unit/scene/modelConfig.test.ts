@@ -65,7 +65,7 @@ describe('readModelConfig', () => {
     const m = readModelConfig('/m', fs);
     assert.deepEqual([m.nativeWidth, m.nativeHeight], [320, 192]);
     files['/m/scheduler/scheduler_config.json'] = '{"_class_name": "LCMScheduler"}';
-    assert.deepEqual(readModelConfig('/m', fs).defaults, { sampler: 'lcm', schedule: 'normal', steps: 4, guidance: 1 });
+    assert.deepEqual(readModelConfig('/m', fs).defaults, { sampler: 'lcm', schedule: 'normal', steps: 4, guidance: 1, distillation: { kind: 'lcm', signal: 'scheduler LCMScheduler' } });
   });
 });
 
