@@ -5,6 +5,7 @@
 import { describeValue, parseCount, parseNumber, parseSeed, type ImageLoRA, type ImageMetadata } from './imageMetadata';
 import { checkTextLength, METADATA_LIMITS } from './metadataLimits';
 import { isMappedA1111Schedule, samplerFromA1111 } from '../output/samplerNames';
+import { isTuningValue, tuningOption } from '../scene/sceneOptions';
 
 // A1111 reads the parameter line with the regular expression
 //   \s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)
@@ -260,6 +261,13 @@ export function parseInfotext(infotext: string): ImageMetadata {
   if (denoise !== undefined) {
     params.delete('Denoising strength');
     meta.denoise = denoise;
+  }
+  // "Clip skip: 2" is the clip_skip option; a value the option does not accept stays unmapped.
+  const clipSkip = parseNumber(params.get('Clip skip'));
+  const clipSkipOption = tuningOption('clip_skip');
+  if (clipSkip !== undefined && clipSkipOption && isTuningValue(clipSkipOption, clipSkip)) {
+    params.delete('Clip skip');
+    if (clipSkip !== clipSkipOption.default) meta.options = { ...meta.options, clip_skip: clipSkip };
   }
   const loraHashes = params.get('Lora hashes');
   if (loraHashes !== undefined) {

@@ -4,7 +4,7 @@ import { isSamplerName, isScheduleName } from '../output/samplerNames';
 import { parseJsonLossless, type JsonValue } from './parseJsonLossless';
 import { loraName } from '../output/recipeFields';
 import { PRECISIONS, type PrecisionName } from '../scene/sceneSpec';
-import { tuningOption } from '../scene/sceneOptions';
+import { isTuningValue, tuningOption } from '../scene/sceneOptions';
 
 function isRecord(v: unknown): v is Record<string, JsonValue> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -53,11 +53,7 @@ export function metadataFromRecipe(recipe: Record<string, JsonValue>): ImageMeta
     // Any option the registry declares, checked against its declaration; anything else stays visible.
     for (const [key, value] of Object.entries(recipe.options)) {
       const option = tuningOption(key);
-      const valid =
-        option?.type === 'number'
-          ? typeof value === 'number' && value >= option.limits.min && value <= option.limits.max
-          : option?.type === 'choice' && typeof value === 'string' && option.values.includes(value);
-      if (valid) (meta.options ??= {})[key] = value as number | string;
+      if (option && isTuningValue(option, value)) (meta.options ??= {})[key] = value;
       else meta.unmapped[`options.${key}`] = describeValue(value);
     }
   }

@@ -27,6 +27,8 @@ const MAX_SUBGRAPH_DEPTH = 32;
 /** AttributeProto.AttributeType values the writer emits. */
 const ATTR_FLOAT = 1;
 const ATTR_INT = 2;
+const ATTR_FLOATS = 6;
+const ATTR_INTS = 7;
 
 export interface EditableNode extends OnnxNode {
   /** Position in the graph's node list. */
@@ -36,9 +38,16 @@ export interface EditableNode extends OnnxNode {
   readonly span: readonly [number, number];
 }
 
+/** An attribute of a new node: a float, an int, or a list of either. */
+export type NewAttribute =
+  | { readonly name: string; readonly f: number }
+  | { readonly name: string; readonly i: number }
+  | { readonly name: string; readonly floats: readonly number[] }
+  | { readonly name: string; readonly ints: readonly number[] };
+
 /** A node to write: new ones carry their attributes; unchanged ones are copied from their span. */
 export interface NewNode extends OnnxNode {
-  readonly attributes: readonly ({ readonly name: string; readonly f: number } | { readonly name: string; readonly i: number })[];
+  readonly attributes: readonly NewAttribute[];
 }
 
 interface FieldSpan {
@@ -139,7 +148,14 @@ function encodeNode(node: NewNode, w: ProtoWriter): void {
     w.message(5, (aw) => {
       aw.string(1, a.name);
       if ('f' in a) aw.float(2, a.f).int(20, ATTR_FLOAT);
-      else aw.int(3, a.i).int(20, ATTR_INT);
+      else if ('i' in a) aw.int(3, a.i).int(20, ATTR_INT);
+      else if ('floats' in a) {
+        for (const v of a.floats) aw.float(7, v);
+        aw.int(20, ATTR_FLOATS);
+      } else {
+        for (const v of a.ints) aw.int(8, v);
+        aw.int(20, ATTR_INTS);
+      }
     });
   }
   if (node.domain) w.string(7, node.domain);

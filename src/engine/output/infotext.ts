@@ -28,6 +28,12 @@ function rngLabel(rng: string): string | undefined {
   return undefined;
 }
 
+/** A1111 writes "Clip skip" only above 1 (processing.create_infotext). */
+function clipSkip(options: RecipeMetadataFields['options']): number | undefined {
+  const value = options?.clip_skip;
+  return typeof value === 'number' && value > 1 ? value : undefined;
+}
+
 /** Formats the recipe as an AUTOMATIC1111 infotext. */
 export function formatInfotext(recipe: RecipeMetadataFields): string {
   const loras = recipe.loras ?? [];
@@ -44,6 +50,7 @@ export function formatInfotext(recipe: RecipeMetadataFields): string {
     ['Model hash', recipe.model?.hash ? hexDigest(recipe.model.hash).slice(0, 10) : undefined],
     ['Model', modelName(recipe.model)],
     ['Denoising strength', recipe.init?.strength],
+    ['Clip skip', clipSkip(recipe.options)],
     ['RNG', recipe.rng ? rngLabel(recipe.rng) : undefined],
     [
       'Lora hashes',

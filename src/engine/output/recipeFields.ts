@@ -31,6 +31,8 @@ export interface RecipeMetadataFields {
   rng?: string;
   purpose?: string | null;
   init?: { strength?: number; path?: string; ref?: string } | null;
+  /** Tuning options that differ from their defaults, by scene key (`clip_skip`, `guidance_rescale`). */
+  options?: Readonly<Record<string, unknown>>;
 }
 
 /** The bare hex digits of a content hash (`sha256:abc…` → `abc…`). */

@@ -37,6 +37,16 @@ export const TUNING_OPTIONS = [
       '(Lin et al. 2023, "Common Diffusion Noise Schedules and Sample Steps are Flawed", §3.4): ' +
       '0 is off; about 0.7 counters the over-exposure of high guidance, notably with v-prediction models.',
   },
+  {
+    key: 'clip_skip',
+    type: 'number',
+    limits: { min: 1, max: 12, integer: true },
+    default: 1,
+    doc:
+      "Conditions on the text encoder's hidden state N layers from the end, final layer norm applied, as " +
+      'AUTOMATIC1111\'s "Clip skip": 1 is the last layer (as exported); 2, the penultimate, is what ' +
+      'NovelAI-derived (anime) SD 1.x fine-tunes expect.',
+  },
 ] as const satisfies readonly TuningOption[];
 
 export type TuningOptionKey = (typeof TUNING_OPTIONS)[number]['key'];
@@ -48,6 +58,13 @@ export const TUNING_OPTION_KEYS: readonly TuningOptionKey[] = TUNING_OPTIONS.map
 
 export function tuningOption(key: string): TuningOption | undefined {
   return (TUNING_OPTIONS as readonly TuningOption[]).find((o) => o.key === key);
+}
+
+/** Whether `value` is one `option` accepts (type, limits, integer-ness, choices). */
+export function isTuningValue(option: TuningOption, value: unknown): value is TuningValue {
+  if (option.type === 'choice') return typeof value === 'string' && option.values.includes(value);
+  const { min, max, integer, exclusiveMin } = option.limits;
+  return typeof value === 'number' && Number.isFinite(value) && (exclusiveMin ? value > min : value >= min) && value <= max && (!integer || Number.isInteger(value));
 }
 
 /** The options a scene states, with every other option at its default. */

@@ -90,7 +90,8 @@ describe('stableDiffusion.encodePrompt with emphasis on models/tiny-shapes', () 
       assert.deepStrictEqual(tokens.ids, c.input_ids);
       assert.deepStrictEqual(tokens.weights, c.weights);
       const cond = await stableDiffusion.encodePrompt(c.prompt, SIZE, env.model, env.services);
-      const expected = new Float32Array(Buffer.from(c.hidden_states, 'base64').buffer.slice(0));
+      const bytes = Buffer.from(c.hidden_states, 'base64');
+      const expected = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
       assert.deepStrictEqual(cond.hiddenStates.dims, c.shape);
       let worst = 0;
       for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(cond.hiddenStates.data[i] - expected[i]));

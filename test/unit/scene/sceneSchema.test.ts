@@ -60,7 +60,7 @@ test('every tuning option (sceneOptions.ts) is in the schema with its type, limi
     assert.equal(node.description, option.doc, `${option.key}: the schema's description is the registry's doc`);
     assert.equal(node.default, option.default);
     if (option.type === 'number') {
-      assert.equal(node.type, 'number');
+      assert.equal(node.type, option.limits.integer ? 'integer' : 'number');
       assert.deepEqual([node.minimum, node.maximum], [option.limits.min, option.limits.max]);
     } else assert.deepEqual(node.enum, [...option.values]);
   }

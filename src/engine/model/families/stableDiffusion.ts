@@ -5,11 +5,13 @@
 // applied to its hidden states; a prompt without emphasis takes the path it always took.
 import { join } from 'node:path';
 import { SD15_LATENT_RGB_FACTORS } from '../../image/latentPreview';
+import { composePatches } from '../../onnx/sessionCache';
 import { floatTensor } from '../../onnx/tensor';
 import { applyEmphasis, hasEmphasis, parsePromptAttention, weightedPromptTokens } from '../../prompt';
 import { CLIPTextEncoder } from '../clipTextEncoder';
+import { clipSkipPatch } from '../clipSkip';
 import type { ModelConfig } from '../modelConfig';
-import type { Conditioning, ConditioningServices, ModelFamily } from './ModelFamily';
+import type { Conditioning, ConditioningServices, EncodeContext, ModelFamily } from './ModelFamily';
 
 export const stableDiffusion: ModelFamily = {
   id: 'sd1',
@@ -21,9 +23,10 @@ export const stableDiffusion: ModelFamily = {
     return !model.components.includes('text_encoder_2');
   },
 
-  async encodePrompt(text, _size, model, services: ConditioningServices): Promise<Conditioning> {
-    const patch = services.patchFor('text_encoder');
-    // A LoRA on the text encoder changes the embeddings: the cache key names the patched weights.
+  async encodePrompt(text, context, model, services: ConditioningServices): Promise<Conditioning> {
+    // LoRAs change the encoder's weights; clip_skip > 1 takes its hidden state from an earlier layer
+    // (a rewritten graph). Both make a session variant, and the cache key names it.
+    const patch = composePatches(services.patchFor('text_encoder'), clipSkipPatch(clipSkipOf(context)));
     const key = `${join(model.dir, 'text_encoder')}${patch ? `#${patch.key}` : ''}\0${text}`;
     return services.cached(key, async () => {
       const [tokenizer, encoder] = await Promise.all([services.tokenizer(join(model.dir, 'tokenizer')), services.acquire('text_encoder', CLIPTextEncoder, patch)]);
@@ -51,3 +54,9 @@ export const stableDiffusion: ModelFamily = {
     return model.vae.scalingFactor;
   },
 };
+
+/** The context's clip_skip (1, the last layer, when absent). */
+function clipSkipOf(context: EncodeContext): number {
+  const value = context.options?.clip_skip;
+  return typeof value === 'number' ? value : 1;
+}
