@@ -12,17 +12,15 @@
 import { ModelError } from '../errors';
 import type { OnnxModelFiles } from '../onnx/onnxModelFiles';
 import { OnnxProtoError, parseOnnxModel } from '../onnx/onnxProto';
-import { parseEditableModel, writeEditedModel, type EditableModel, type EditableNode, type NewAttribute, type NewNode } from '../onnx/onnxWriter';
+import { parseEditableModel, writeEditedModel, type EditableModel, type EditableNode, type NewNode } from '../onnx/onnxWriter';
 import type { WeightPatch } from '../onnx/sessionCache';
+import { indexGraph, pruneDeadNodes, renamedNode, type GraphIndex } from './graphEdit';
 
 /** Bump when the rewrite's output changes (part of session and optimized-graph cache keys). */
 const CLIP_SKIP_REWRITE_VERSION = 1;
 const HIDDEN_OUTPUT = 'last_hidden_state';
 /** How far above `last_hidden_state` the final layer norm may be, in nodes. */
 const MAX_TAIL_SEARCH = 256;
-
-/** AttributeProto.AttributeType values a copied node may carry. */
-const ATTRIBUTE_TYPES: Record<number, string> = { 1: 'float', 2: 'int', 3: 'string', 4: 'tensor', 5: 'graph', 6: 'floats', 7: 'ints', 8: 'strings' };
 
 /** The text-encoder session variant for clip skip `n` (undefined for 1: the graph as exported). */
 export function clipSkipPatch(n: number): WeightPatch | undefined {
@@ -49,26 +47,6 @@ export function applyClipSkip(files: OnnxModelFiles, n: number): OnnxModelFiles 
   }
   const bytes = writeEditedModel(model, clipSkipEdit(model, n, fail));
   return { ...files, modelBytes: bytes, info: parseOnnxModel(bytes) };
-}
-
-interface GraphIndex {
-  readonly producer: ReadonlyMap<string, EditableNode>;
-  readonly consumers: ReadonlyMap<string, readonly EditableNode[]>;
-}
-
-function indexGraph(model: EditableModel): GraphIndex {
-  const producer = new Map<string, EditableNode>();
-  const consumers = new Map<string, EditableNode[]>();
-  for (const node of model.nodes) {
-    for (const o of node.outputs) if (o) producer.set(o, node);
-    for (const i of node.inputs) {
-      if (!i) continue;
-      const list = consumers.get(i) ?? [];
-      list.push(node);
-      consumers.set(i, list);
-    }
-  }
-  return { producer, consumers };
 }
 
 /** Whether `node` normalizes `tensor`: a LayerNormalization of it, or the mean of the decomposed form (a ReduceMean feeding Sub(tensor, mean)). */
@@ -128,18 +106,6 @@ function residualInput(tensor: string, g: GraphIndex): string | undefined {
   return undefined;
 }
 
-function copyAttributes(node: EditableNode, fail: (m: string) => never): NewAttribute[] {
-  return [...node.attributes.values()].map((a): NewAttribute => {
-    // Old exporters leave the type out; the value present says it.
-    const type = a.type || (a.f !== undefined ? 1 : a.i !== undefined ? 2 : a.ints.length ? 7 : a.floats.length ? 6 : 0);
-    if (type === 1 && a.f !== undefined) return { name: a.name, f: a.f };
-    if (type === 2 && a.i !== undefined) return { name: a.name, i: a.i };
-    if (type === 6) return { name: a.name, floats: a.floats };
-    if (type === 7) return { name: a.name, ints: a.ints };
-    return fail(`node '${node.name || node.outputs[0]}' (${node.opType}) after the final layer norm has a ${ATTRIBUTE_TYPES[type] ?? `type-${type}`} attribute '${a.name}', which this rewrite cannot copy`);
-  });
-}
-
 /** The node list with `last_hidden_state` recomputed from hidden_states[-n]. */
 export function clipSkipEdit(model: EditableModel, n: number, fail: (m: string) => never): { nodes: (EditableNode | NewNode)[]; removedTensors: Set<string> } {
   if (!model.graphOutputs.includes(HIDDEN_OUTPUT)) fail(`the graph has no '${HIDDEN_OUTPUT}' output`);
@@ -176,16 +142,7 @@ export function clipSkipEdit(model: EditableModel, n: number, fail: (m: string) 
   }
   const suffix = `/clip_skip_${n}`;
   const rename = (t: string): string => (t === last ? skipped : t === HIDDEN_OUTPUT ? t : g.producer.get(t) && tail.has(g.producer.get(t)!) ? `${t}${suffix}` : t);
-  const copies: NewNode[] = model.nodes
-    .filter((node) => tail.has(node))
-    .map((node) => ({
-      name: node.name ? `${node.name}${suffix}` : '',
-      opType: node.opType,
-      domain: node.domain,
-      inputs: node.inputs.map((i) => (i ? rename(i) : i)),
-      outputs: node.outputs.map((o) => (o ? rename(o) : o)),
-      attributes: copyAttributes(node, fail),
-    }));
+  const copies: NewNode[] = model.nodes.filter((node) => tail.has(node)).map((node) => renamedNode(node, rename, fail, node.name ? `${node.name}${suffix}` : ''));
 
   // The original last_hidden_state is renamed: nodes that read it (an exporter's pooler gathers from it)
   // keep reading the last layer's state; with no reader, its producer dies and is pruned.
@@ -196,26 +153,8 @@ export function clipSkipEdit(model: EditableModel, n: number, fail: (m: string) 
   const lastTail = Math.max(...[...tail].map((t) => t.index));
   const nodes: (EditableNode | NewNode)[] = model.nodes.flatMap((node) => {
     let kept: EditableNode | NewNode = node;
-    if (node === original || readers.has(node)) {
-      kept = { name: node.name, opType: node.opType, domain: node.domain, inputs: node.inputs.map(swap), outputs: node.outputs.map(swap), attributes: copyAttributes(node, fail) };
-    }
+    if (node === original || readers.has(node)) kept = renamedNode(node, swap, fail);
     return node.index === lastTail ? [kept, ...copies] : [kept];
   });
   return pruneDeadNodes(model, nodes);
-}
-
-/** Removes nodes none of whose outputs is read by a node, a subgraph or a graph output. */
-function pruneDeadNodes(model: EditableModel, nodes: (EditableNode | NewNode)[]): { nodes: (EditableNode | NewNode)[]; removedTensors: Set<string> } {
-  const live = new Set<string>([...model.graphOutputs, ...model.subgraphReads]);
-  const keep = new Array<boolean>(nodes.length).fill(false);
-  for (let k = nodes.length - 1; k >= 0; k--) {
-    if (!nodes[k].outputs.some((o) => o && live.has(o))) continue;
-    keep[k] = true;
-    for (const i of nodes[k].inputs) if (i) live.add(i);
-  }
-  const removedTensors = new Set<string>();
-  nodes.forEach((node, k) => {
-    if (!keep[k]) for (const o of node.outputs) if (o) removedTensors.add(o);
-  });
-  return { nodes: nodes.filter((_, k) => keep[k]), removedTensors };
 }

@@ -11,3 +11,13 @@ export {
   type WeightedTokens,
 } from './weightedTokens';
 export { applyEmphasis } from './emphasis';
+export {
+  EMBEDDING_PREFIX,
+  embeddingFragmentTokenizer,
+  explicitEmbeddingRefs,
+  splitEmbeddingNames,
+  usesEmbeddings,
+  type EmbeddingName,
+  type EmbeddingPiece,
+  type EmbeddingTokens,
+} from './embeddingNames';

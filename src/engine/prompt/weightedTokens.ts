@@ -2,8 +2,8 @@
 // (sd_hijack_clip.tokenize_line), each fragment is tokenized on its own and every token it yields — all
 // the BPE pieces of a split word — carries the fragment's weight; BOS, EOS and padding carry 1.
 // The engine conditions on one context window (BOS + 75 tokens + EOS for CLIP): that is A1111's first
-// chunk. Tokens past it, and everything after a BREAK (which starts A1111's next chunk), are dropped and
-// reported, as a long prompt's tail is today.
+// chunk. Tokens past it, and everything after a BREAK or an embedding that does not fit whole (each
+// starts A1111's next chunk), are dropped and reported, as a long prompt's tail is today.
 import { fromByteChars } from '../tokenizer/byteUnicode';
 import { isBreak, type PromptFragment } from './promptAttention';
 
@@ -24,6 +24,8 @@ export interface WeightedToken {
   readonly id: number;
   readonly text: string;
   readonly weight: number;
+  /** On the first token of an embedding: how many tokens must stay in one chunk with it. */
+  readonly together?: number;
 }
 
 /**
@@ -78,7 +80,9 @@ export function weightedPromptTokens(
     }
     for (const token of tokenizeFragment(fragment.text, fragment.weight)) {
       tokenCount++;
-      if (chunkEnded || kept.length >= room) dropped.push(token.text);
+      // An embedding that does not fit whole starts A1111's next chunk, as BREAK does.
+      if ((token.together ?? 1) > room - kept.length) chunkEnded = true;
+      if (chunkEnded) dropped.push(token.text);
       else kept.push(token);
     }
   }

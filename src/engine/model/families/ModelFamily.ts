@@ -16,12 +16,24 @@ export interface OutputSize {
   readonly height: number;
 }
 
+/** A textual-inversion embedding the prompts may use (the recipe found it; see prompt/embeddingNames.ts). */
+export interface EmbeddingFile {
+  /** What follows `embedding:` in the prompt. */
+  readonly name: string;
+  /** Also matched as a bare word (the files of the model's embeddings folder, as A1111 does). */
+  readonly byName: boolean;
+  /** Absolute path of the `.safetensors` file. */
+  readonly path: string;
+}
+
 /**
- * What an encoding depends on beyond the text: the output size (SDXL conditions on it) and the recipe's
- * tuning options by scene key (`clip_skip`); options left out are at their defaults.
+ * What an encoding depends on beyond the text: the output size (SDXL conditions on it), the recipe's
+ * tuning options by scene key (`clip_skip`; options left out are at their defaults) and the
+ * textual-inversion embeddings it found.
  */
 export interface EncodeContext extends OutputSize {
   readonly options?: Readonly<Partial<Record<string, number | string>>>;
+  readonly embeddings?: readonly EmbeddingFile[];
 }
 
 /** The conditioning of one prompt: what the UNet reads beside the latents. */
