@@ -17,6 +17,8 @@ export interface SceneFileSystem {
   readText(path: string): string | undefined;
   /** Names of the sub-folders of `path`, for "did you mean" on unknown model names. Optional; must not throw. */
   subfolders?(path: string): string[];
+  /** Names of the regular files in `path` (a model's embeddings folder). Optional; must not throw. */
+  files?(path: string): string[];
   /**
    * Where `path` really is: symbolic links resolved, for the longest part that exists (the rest, not yet
    * created, appended). Optional (virtual file systems have no links); must not throw.
@@ -85,6 +87,13 @@ export const nodeFileSystem: SceneFileSystem = {
   subfolders(path) {
     try {
       return readdirSync(path, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+    } catch {
+      return [];
+    }
+  },
+  files(path) {
+    try {
+      return readdirSync(path, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name);
     } catch {
       return [];
     }

@@ -77,7 +77,9 @@ export function splitEmbeddingNames(text: string, names: readonly EmbeddingName[
   while (at < text.length) {
     const ref = explicitRefAt(text, at);
     if (ref !== undefined) {
-      const index = names.findIndex((n) => n.name === ref || withoutExtension(n.name) === withoutExtension(ref));
+      const index = names.findIndex(
+        (n) => n.name === ref || withoutExtension(n.name) === withoutExtension(ref) || (n.byName && withoutExtension(n.name).toLowerCase() === withoutExtension(ref).toLowerCase()),
+      );
       if (index >= 0) {
         use(index, at + EMBEDDING_PREFIX.length + ref.length);
         continue;

@@ -1,6 +1,6 @@
 // A render job: one PNG to produce, a resolved recipe with its content-hashed identity and the portable
-// recipe that goes into the PNG. Made from a resolved scene by hashing the model folder, LoRAs, images
-// and ControlNets it uses; the hash is what freshness compares.
+// recipe that goes into the PNG. Made from a resolved scene by hashing the model folder, LoRAs, images,
+// ControlNets and embeddings it uses; the hash is what freshness compares.
 import { relative, sep } from 'node:path';
 import { ModelError, throwIfAborted } from '../errors';
 import type { FileHashCache } from '../hash/fileHashCache';
@@ -42,6 +42,8 @@ export interface PortableRecipe {
     readonly net: { readonly folder: string; readonly hash: string };
   }[];
   readonly init: { readonly image: string; readonly strength: number; readonly hash: string } | null;
+  /** Textual-inversion embeddings the prompts use; absent when none. */
+  readonly embeddings?: readonly { readonly name: string; readonly file: string; readonly hash: string }[];
   readonly purpose: string | null;
   readonly hash: string;
   readonly engine: { readonly version: string; readonly onnxruntime: string };
@@ -78,7 +80,7 @@ export async function jobsForScene(
   const { recipe, model } = resolved;
   const modelHash = await hashModelFolder(recipe.model.path, hashes, signal);
   const content: Record<string, string> = { [recipe.model.path]: `sha256:${modelHash.sha256}` };
-  const files = [...recipe.loras, ...recipe.control, ...(recipe.init ? [recipe.init] : [])];
+  const files = [...recipe.loras, ...recipe.control, ...(recipe.init ? [recipe.init] : []), ...(recipe.embeddings ?? [])];
   for (const file of files) {
     throwIfAborted(signal);
     content[file.path] = `sha256:${await hashes.hash(file.path, signal)}`;
@@ -130,6 +132,7 @@ export async function jobsForScene(
         net: { folder: portablePath(model.dir, controlNets[i]), hash: content[controlNets[i]] },
       })),
       init: r.init && { image: r.init.ref, strength: r.init.strength, hash: content[r.init.path] },
+      embeddings: r.embeddings?.map((e) => ({ name: e.name, file: e.ref, hash: content[e.path] })),
       purpose: r.purpose,
       hash,
       engine: { version: ENGINE_VERSION, onnxruntime: runtimeVersion },

@@ -20,6 +20,14 @@ export interface RecipeFile {
   ref: string;
 }
 
+/** A textual-inversion embedding the prompts use (scene/embeddingFiles.ts). */
+export interface RecipeEmbedding extends RecipeFile {
+  /** What follows `embedding:` in the prompt (the file's name, or its path from the scene). */
+  name: string;
+  /** Also matched as a bare word (a file of the model's embeddings folder). */
+  byName: boolean;
+}
+
 export interface Recipe {
   format: typeof RECIPE_FORMAT;
   /** Absolute path of the scene file (not hashed). */
@@ -44,6 +52,8 @@ export interface Recipe {
   loras: (RecipeFile & { weight: number })[];
   control: (RecipeFile & { type: ControlType; strength: number; start: number; end: number })[];
   init: (RecipeFile & { strength: number }) | null;
+  /** Textual-inversion embeddings the prompt or negative use; absent when none (so older hashes hold). */
+  embeddings?: RecipeEmbedding[];
   /** Absolute path of the PNG (not hashed). */
   output: string;
   /** Why the figure exists (embedded in the PNG, not hashed). */
@@ -105,6 +115,7 @@ export function recipeHashMaterial(recipe: Recipe, inputs: RecipeHashInputs = {}
     loras: recipe.loras.map((l) => ({ ...file(l), weight: l.weight })),
     control: recipe.control.map((c) => ({ ...file(c), type: c.type, strength: c.strength, start: c.start, end: c.end })),
     init: recipe.init && { ...file(recipe.init), strength: recipe.init.strength },
+    embeddings: recipe.embeddings?.length ? recipe.embeddings.map((e) => ({ ...file(e), name: e.name, byName: e.byName })) : undefined,
   };
 }
 

@@ -13,6 +13,7 @@ import { SCENE_DEFAULTS } from './sceneSpec';
 import { hintOutputPath, sceneOutputPath, variantOutputPath } from './outputPaths';
 import { nodeFileSystem, type SceneFileSystem } from '../io/sceneFileSystem';
 import { resolveTuningOptions } from './sceneOptions';
+import { findEmbeddings } from './embeddingFiles';
 
 export interface ResolveContext extends SceneContext {
   /** Reads a model folder's configs. Long-lived hosts pass a caching loader; defaults to readModelConfig. */
@@ -204,6 +205,18 @@ export function analyzeScene(input: string | CheckedScene, context: ResolveConte
     output,
     purpose: scene.purpose === undefined ? null : normaliseText(scene.purpose),
   };
+  const embedded = findEmbeddings({
+    fs: context.fs ?? nodeFileSystem,
+    modelDir: model.dir,
+    sceneFile,
+    projectRoot: context.projectRoot,
+    texts: [
+      { text: recipe.prompt, range: resolver.range('prompt', 'value') },
+      { text: recipe.negative, range: resolver.range('negative', 'value') },
+    ],
+  });
+  if (embedded.diagnostics.length > 0) return { checked, diagnostics: sortDiagnostics([...diagnostics, ...embedded.diagnostics]) };
+  if (embedded.embeddings.length > 0) recipe.embeddings = embedded.embeddings;
   const variants = (scene.variants ?? [])
     .filter((seed) => seed.toString() !== recipe.seed)
     .map((seed): Recipe => ({ ...recipe, seed: seed.toString(), output: variantOutputPath(output, seed) }));
@@ -229,6 +242,7 @@ function outputClash(recipe: Recipe, variants: readonly Recipe[], fs: SceneFileS
     ...recipe.loras.map((l, i) => ({ path: l.path, what: `its LoRA loras[${i}] (${l.ref})` })),
     ...recipe.control.map((c, i) => ({ path: c.path, what: `its hint image control[${i}] (${c.ref})` })),
     ...(recipe.init ? [{ path: recipe.init.path, what: `its init image (${recipe.init.ref})` }] : []),
+    ...(recipe.embeddings ?? []).map((e) => ({ path: e.path, what: `its embedding ${e.name} (${e.ref})` })),
   ];
   const real = (p: string) => fs.realpath?.(p) ?? p;
   const writes = [recipe, ...variants].flatMap((r) => [r.output, ...recipe.control.map((_c, i) => hintOutputPath(r.output, i + 1))]);
