@@ -1,0 +1,84 @@
+// Where a converter's weights come from, by their diffusers names (`conv_in.weight`,
+// `down_blocks.0.attentions.0.proj_in.weight`, `text_model.encoder.layers.0.mlp.fc1.weight`): a
+// diffusers component file read as it is, or a single-file LDM checkpoint seen through a renaming (and
+// reshaping) view. The graph builders read only this interface, so every layout feeds the same builder.
+// Values are float32 (F16 and BF16 are widened when read).
+import { InputError } from '../../errors';
+import type { SafetensorsFile } from '../../lora/safetensors';
+
+export interface WeightSource {
+  /** Where the weights are, for errors. */
+  readonly origin: string;
+  has(name: string): boolean;
+  /** The tensor's shape as the builder expects it (after any reshape the view applies). */
+  shape(name: string): readonly number[];
+  get(name: string, signal?: AbortSignal): Promise<Float32Array>;
+  /** Every name the source offers. */
+  names(): string[];
+}
+
+/** A missing or misshapen weight: names the tensor, the source and what was expected. */
+export function weightError(source: WeightSource, name: string, problem: string): InputError {
+  return new InputError(`weight '${name}' ${problem}`, source.origin);
+}
+
+/** The tensors of `file` whose names start with `prefix`, by the rest of their names. */
+export function safetensorsWeights(file: SafetensorsFile, prefix = ''): WeightSource {
+  const source: WeightSource = {
+    origin: file.path,
+    has: (name) => file.tensors.has(prefix + name),
+    shape(name) {
+      const info = file.tensors.get(prefix + name);
+      if (!info) throw weightError(source, name, 'is missing');
+      return info.shape;
+    },
+    get(name, signal) {
+      if (!file.tensors.has(prefix + name)) throw weightError(source, name, 'is missing');
+      return file.tensor(prefix + name, signal);
+    },
+    names: () => [...file.tensors.keys()].filter((n) => n.startsWith(prefix)).map((n) => n.slice(prefix.length)),
+  };
+  return source;
+}
+
+/**
+ * A view of `source` under other names: `rename` maps each name the builder asks for to the name in
+ * `source` (undefined: not there), and `reshape` may give a tensor another shape with the same element
+ * count (LDM stores some linear layers as 1×1 convolutions).
+ */
+export function renamedWeights(
+  source: WeightSource,
+  rename: (name: string) => string | undefined,
+  exposed: readonly string[],
+  reshape: (name: string, shape: readonly number[]) => readonly number[] = (_n, s) => s,
+): WeightSource {
+  const view: WeightSource = {
+    origin: source.origin,
+    has: (name) => {
+      const from = rename(name);
+      return from !== undefined && source.has(from);
+    },
+    shape(name) {
+      const from = rename(name);
+      if (from === undefined || !source.has(from)) throw weightError(view, name, 'is missing');
+      return reshape(name, source.shape(from));
+    },
+    get(name, signal) {
+      const from = rename(name);
+      if (from === undefined || !source.has(from)) throw weightError(view, name, 'is missing');
+      return source.get(from, signal);
+    },
+    names: () => exposed.filter((n) => view.has(n)),
+  };
+  return view;
+}
+
+/** A weight's values after checking its shape. */
+export async function checkedWeight(source: WeightSource, name: string, expected: readonly number[], signal?: AbortSignal): Promise<Float32Array> {
+  const shape = source.shape(name);
+  const count = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+  if (count(shape) !== count(expected) || (shape.length === expected.length && shape.some((d, i) => d !== expected[i]))) {
+    throw weightError(source, name, `has shape [${shape.join(', ')}], expected [${expected.join(', ')}]`);
+  }
+  return source.get(name, signal);
+}

@@ -1,0 +1,234 @@
+// Writes ONNX models from scratch: a small builder over the repository's protobuf writer, for graphs the
+// engine makes itself (checkpoint conversion). Weights go to an external-data file through
+// ExternalDataWriter (ONNX's `location`/`offset`/`length` convention, so onnxruntime reads them from disk
+// and no protobuf comes near its 2 GiB limit); small constants are stored inline.
+//
+// Field numbers are ONNX's (onnx/onnx.proto): ModelProto ir_version 1, opset_import 8, producer_name 2,
+// graph 7; GraphProto node 1, name 2, initializer 5, input 11, output 12; NodeProto input 1, output 2,
+// name 3, op_type 4, attribute 5, domain 7; AttributeProto name 1, f 2, i 3, s 4, floats 7, ints 8,
+// type 20; TensorProto dims 1, data_type 2, name 8, raw_data 9, external_data 13, data_location 14;
+// ValueInfoProto name 1, type 2; TypeProto tensor_type 1; Tensor elem_type 1, shape 2; Dimension
+// dim_value 1, dim_param 2; OperatorSetIdProto domain 1, version 2.
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { ProtoWriter } from './protobuf';
+
+/** TensorProto.DataType values used here. */
+export const ONNX_FLOAT = 1;
+export const ONNX_INT32 = 6;
+export const ONNX_INT64 = 7;
+
+const ATTR_FLOAT = 1;
+const ATTR_INT = 2;
+const ATTR_STRING = 3;
+const ATTR_FLOATS = 6;
+const ATTR_INTS = 7;
+/** ONNX IR version 8 goes with opset 17 (onnx 1.12+). */
+const IR_VERSION = 8;
+
+export type AttributeValue = number | readonly number[] | string | { readonly float: number } | { readonly floats: readonly number[] };
+export type Dim = number | string;
+
+interface Node {
+  readonly opType: string;
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+  readonly attributes: Readonly<Record<string, AttributeValue>>;
+  readonly domain: string;
+}
+
+interface ValueInfo {
+  readonly name: string;
+  readonly elemType: number;
+  readonly dims: readonly Dim[];
+}
+
+type Initializer =
+  | { readonly name: string; readonly dataType: number; readonly dims: readonly number[]; readonly raw: Uint8Array }
+  | { readonly name: string; readonly dataType: number; readonly dims: readonly number[]; readonly location: string; readonly offset: number; readonly length: number };
+
+/** Appends tensors to one external-data file, each aligned to 64 bytes (as onnx's converter aligns large ones). */
+export class ExternalDataWriter {
+  private readonly fd: number;
+  private position = 0;
+
+  constructor(
+    readonly path: string,
+    /** The `location` graphs record: the file's name relative to model.onnx. */
+    readonly location: string,
+  ) {
+    this.fd = openSync(path, 'w');
+  }
+
+  /** Writes `bytes`; returns where they are. */
+  append(bytes: Uint8Array): { offset: number; length: number } {
+    const pad = (64 - (this.position % 64)) % 64;
+    if (pad) writeSync(this.fd, new Uint8Array(pad), 0, pad, this.position);
+    const offset = this.position + pad;
+    for (let done = 0; done < bytes.length; ) done += writeSync(this.fd, bytes, done, bytes.length - done, offset + done);
+    this.position = offset + bytes.length;
+    return { offset, length: bytes.length };
+  }
+
+  get size(): number {
+    return this.position;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+function bytesOf(values: Float32Array | BigInt64Array | Int32Array): Uint8Array {
+  return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+}
+
+export class GraphBuilder {
+  private readonly nodes: Node[] = [];
+  private readonly initializers: Initializer[] = [];
+  private readonly inputs: ValueInfo[] = [];
+  private readonly outputs: ValueInfo[] = [];
+  private readonly names = new Set<string>();
+  private counter = 0;
+
+  constructor(
+    readonly name: string,
+    /** Where large weights go; undefined stores everything inline (small graphs, tests). */
+    private readonly external?: ExternalDataWriter,
+  ) {}
+
+  /** A fresh value name with a readable prefix. */
+  fresh(prefix: string): string {
+    let name: string;
+    do name = `${prefix}_${this.counter++}`;
+    while (this.names.has(name));
+    this.names.add(name);
+    return name;
+  }
+
+  input(name: string, elemType: number, dims: readonly Dim[]): string {
+    this.names.add(name);
+    this.inputs.push({ name, elemType, dims });
+    return name;
+  }
+
+  output(name: string, elemType: number, dims: readonly Dim[]): void {
+    this.outputs.push({ name, elemType, dims });
+  }
+
+  /** A float32 weight: to the external-data file when there is one and it is not tiny, else inline. */
+  weight(name: string, values: Float32Array, dims: readonly number[]): string {
+    const bytes = bytesOf(values);
+    this.names.add(name);
+    if (this.external && bytes.length >= 1024) {
+      const { offset, length } = this.external.append(bytes);
+      this.initializers.push({ name, dataType: ONNX_FLOAT, dims, location: this.external.location, offset, length });
+    } else {
+      this.initializers.push({ name, dataType: ONNX_FLOAT, dims, raw: bytes.slice() });
+    }
+    return name;
+  }
+
+  /** A small inline constant (shapes, axes, scalars). */
+  constant(values: Float32Array | BigInt64Array | Int32Array, dims: readonly number[], prefix = 'const'): string {
+    const name = this.fresh(prefix);
+    const dataType = values instanceof Float32Array ? ONNX_FLOAT : values instanceof BigInt64Array ? ONNX_INT64 : ONNX_INT32;
+    this.initializers.push({ name, dataType, dims, raw: bytesOf(values).slice() });
+    return name;
+  }
+
+  /** An int64 vector constant, e.g. a Reshape target or Unsqueeze axes. */
+  ints(values: readonly number[]): string {
+    return this.constant(BigInt64Array.from(values.map((v) => BigInt(v))), [values.length], 'ints');
+  }
+
+  /** A float scalar constant. */
+  scalar(value: number): string {
+    return this.constant(Float32Array.of(value), [], 'scalar');
+  }
+
+  /** Adds a node; returns its single output (or the outputs, when `outputs` > 1). */
+  node(opType: string, inputs: readonly string[], attributes: Readonly<Record<string, AttributeValue>> = {}, domain = ''): string {
+    const [out] = this.nodeN(opType, inputs, 1, attributes, domain);
+    return out;
+  }
+
+  nodeN(opType: string, inputs: readonly string[], outputs: number, attributes: Readonly<Record<string, AttributeValue>> = {}, domain = ''): string[] {
+    const names = Array.from({ length: outputs }, () => this.fresh(opType.toLowerCase()));
+    this.nodes.push({ opType, inputs, outputs: names, attributes, domain });
+    return names;
+  }
+
+  /** Renames a value to a graph output name by an Identity node. */
+  alias(value: string, name: string): string {
+    this.names.add(name);
+    this.nodes.push({ opType: 'Identity', inputs: [value], outputs: [name], attributes: {}, domain: '' });
+    return name;
+  }
+
+  /** The serialized ModelProto. */
+  build(opsets: readonly { domain: string; version: number }[] = [{ domain: '', version: 17 }]): Uint8Array {
+    const model = new ProtoWriter();
+    model.int(1, IR_VERSION);
+    model.string(2, 'imgprompt');
+    model.message(7, (g) => {
+      for (const n of this.nodes) g.message(1, (w) => writeNode(w, n));
+      g.string(2, this.name);
+      for (const t of this.initializers) g.message(5, (w) => writeTensor(w, t));
+      for (const v of this.inputs) g.message(11, (w) => writeValueInfo(w, v));
+      for (const v of this.outputs) g.message(12, (w) => writeValueInfo(w, v));
+    });
+    for (const o of opsets) model.message(8, (w) => w.string(1, o.domain).int(2, o.version));
+    return model.finish();
+  }
+}
+
+function writeNode(w: ProtoWriter, n: Node): void {
+  for (const i of n.inputs) w.string(1, i);
+  for (const o of n.outputs) w.string(2, o);
+  w.string(3, n.outputs[0]);
+  w.string(4, n.opType);
+  for (const [name, value] of Object.entries(n.attributes)) {
+    w.message(5, (a) => {
+      a.string(1, name);
+      if (typeof value === 'number') {
+        if (!Number.isInteger(value)) throw new TypeError(`attribute ${name} of ${n.opType}: ${value} is not an integer; write { float: ${value} }`);
+        a.int(3, value).int(20, ATTR_INT);
+      } else if (typeof value === 'string') a.string(4, value).int(20, ATTR_STRING);
+      else if ('float' in value) a.float(2, value.float).int(20, ATTR_FLOAT);
+      else if ('floats' in value) {
+        for (const v of value.floats) a.float(7, v);
+        a.int(20, ATTR_FLOATS);
+      } else {
+        for (const v of value as readonly number[]) a.int(8, v);
+        a.int(20, ATTR_INTS);
+      }
+    });
+  }
+  if (n.domain) w.string(7, n.domain);
+}
+
+function writeTensor(w: ProtoWriter, t: Initializer): void {
+  for (const d of t.dims) w.int(1, d);
+  w.int(2, t.dataType);
+  w.string(8, t.name);
+  if ('raw' in t) {
+    w.bytes(9, t.raw);
+    return;
+  }
+  for (const [key, value] of [['location', t.location], ['offset', String(t.offset)], ['length', String(t.length)]] as const) {
+    w.message(13, (e) => e.string(1, key).string(2, value));
+  }
+  w.int(14, 1);
+}
+
+function writeValueInfo(w: ProtoWriter, v: ValueInfo): void {
+  w.string(1, v.name);
+  w.message(2, (type) =>
+    type.message(1, (tensor) => {
+      tensor.int(1, v.elemType);
+      tensor.message(2, (shape) => {
+        for (const d of v.dims) shape.message(1, (dim) => (typeof d === 'number' ? dim.int(1, d) : dim.string(2, d)));
+      });
+    }),
+  );
+}
