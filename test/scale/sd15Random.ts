@@ -24,6 +24,9 @@ export function sd15RandomDir(scale: Scale): string {
 }
 
 /** What random_weights.json records about a generated folder. */
+/** tools/sd15_random/make_model.py's GENERATOR_VERSION: an older folder in the cache is made again. */
+export const SD15_RANDOM_GENERATOR_VERSION = 2;
+
 export interface RandomWeightsInfo {
   readonly scale: Scale;
   readonly seed: number;
@@ -45,7 +48,7 @@ export function readRandomWeightsInfo(dir: string): RandomWeightsInfo | undefine
 export function ensureSd15Random(scale: Scale): { dir: string; generatedMs: number } {
   const dir = sd15RandomDir(scale);
   const info = readRandomWeightsInfo(dir);
-  if (info?.scale === scale) return { dir, generatedMs: 0 };
+  if (info?.scale === scale && info.generator_version >= SD15_RANDOM_GENERATOR_VERSION) return { dir, generatedMs: 0 };
   const start = performance.now();
   const result = spawnSync('sh', [join(repoRoot, 'tools', 'sd15_random', 'make_model.sh'), '--scale', scale, '--out', dir], {
     stdio: ['ignore', 'inherit', 'inherit'],

@@ -35,7 +35,7 @@ from . import ldm_names, sd15
 from . import safetensors_file as st
 from .configs import DIFFUSERS_VERSION, write_configs, write_json, write_tokenizer
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: the toy text encoder has one 64-wide head (was four 16-wide)
 METADATA = {'format': 'pt'}
 
 

@@ -35,7 +35,7 @@ from .configs import DIFFUSERS_VERSION, write_configs, write_json, write_tokeniz
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 OPSET = 17
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: the toy text encoder has one 64-wide head (was four 16-wide)
 DATA_FILE = 'model.onnx_data'
 # Tensors smaller than this stay inside model.onnx (as onnx's save_as_external_data does by default).
 EXTERNAL_THRESHOLD = 1024

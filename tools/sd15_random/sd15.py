@@ -19,7 +19,8 @@ from torch import nn
 from tools.tiny_model.models import BasicTransformerBlock
 
 # SD 1.5's published configs (runwayml/stable-diffusion-v1-5) and a toy variant with the same structure:
-# same block types, layer counts, heads, vocabulary and positions, only narrower.
+# same block types, layer counts, vocabulary and positions, only narrower (the UNet keeps SD 1.5's 8
+# heads; the text encoder keeps its 64-wide heads).
 SCALES = {
     'full': dict(
         text=dict(vocab_size=49408, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
@@ -30,7 +31,9 @@ SCALES = {
                  norm_num_groups=32, sample_size=512, scaling_factor=0.18215),
     ),
     'toy': dict(
-        text=dict(vocab_size=49408, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+        # One 64-wide head, as every CLIP text model's heads are 64 wide (ViT-L/14: 768 / 12), so a
+        # converter reading only tensor shapes infers the head count a real checkpoint has.
+        text=dict(vocab_size=49408, hidden_size=64, num_hidden_layers=2, num_attention_heads=1,
                   intermediate_size=256, max_position_embeddings=77),
         unet=dict(block_out_channels=[32, 64, 64, 64], layers_per_block=2, cross_attention_dim=64,
                   attention_head_dim=8, norm_num_groups=32, sample_size=64),

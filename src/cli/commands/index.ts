@@ -1,6 +1,7 @@
 // Every subcommand of `imgprompt`, in the order `--help` lists them.
 import type { Command } from '../command';
 import { checkCommand } from './check';
+import { convertCommand } from './convert';
 import { importCommand } from './import';
 import { inspectCommand } from './inspect';
 import { noiseCommand } from './noise';
@@ -17,5 +18,6 @@ export const commands: Command[] = [
   watchCommand,
   inspectCommand,
   importCommand,
+  convertCommand,
   noiseCommand,
 ];

@@ -108,7 +108,7 @@ function detectTransformer(has: (key: string) => boolean, shape: (key: string) =
 }
 
 /** SD 1.x / 2.x / XL UNets in the LDM layout (`input_blocks.*`) or the diffusers layout (`down_blocks.*`). */
-function detectUNet(tensors: Tensors, prefix: string, diffusers: boolean): Detected | undefined {
+function detectUNet(tensors: Tensors, prefix: string, diffusers: boolean, textEncoder: 'clip' | 'openclip' | undefined): Detected | undefined {
   const conv = shapeOf(tensors, `${prefix}${diffusers ? 'conv_in.weight' : 'input_blocks.0.0.weight'}`);
   if (!conv || conv.length !== 4) return undefined;
   const [modelChannels, inChannels] = conv;
@@ -120,8 +120,10 @@ function detectUNet(tensors: Tensors, prefix: string, diffusers: boolean): Detec
   const unet = (family: CheckpointFamily, label: string): Detected => ({ family, label: `${label}${variant}`, unetFamily: true, details });
   if (adm === 2816) return unet('sdxl', 'Stable Diffusion XL');
   if (adm === 2560) return unet('sdxl-refiner', 'Stable Diffusion XL refiner');
-  if (context === 768) return unet('sd1', 'Stable Diffusion 1.x');
-  if (context === 1024) {
+  // The text encoder a single file carries tells SD 1.x (OpenAI CLIP) from 2.x (OpenCLIP); a bare UNet
+  // goes by its cross-attention width (768 and 1024).
+  if (textEncoder === 'clip' || (textEncoder === undefined && context === 768)) return unet('sd1', 'Stable Diffusion 1.x');
+  if (textEncoder === 'openclip' || context === 1024) {
     details.push('ε- or v-prediction: shapes cannot tell (an A1111-style <name>.yaml beside the file, or the model card, says)');
     return unet('sd2', 'Stable Diffusion 2.x');
   }
@@ -146,9 +148,10 @@ export function describeCheckpoint(header: CheckpointHeader): CheckpointDescript
   const has = (key: string) => tensors.has(`${prefix}${key}`);
   const transformer = detectTransformer(has, (key) => shapeOf(tensors, `${prefix}${key}`));
   if (transformer) return { ...transformer, layout, components, ...common };
-  const ldm = detectUNet(tensors, prefix, false);
+  const textEncoder = names.some((n) => n.startsWith('cond_stage_model.transformer.')) ? 'clip' : names.some((n) => n.startsWith('cond_stage_model.model.')) ? 'openclip' : undefined;
+  const ldm = detectUNet(tensors, prefix, false, textEncoder);
   if (ldm) return { ...ldm, layout, components, ...common };
-  const diffusers = detectUNet(tensors, '', true);
+  const diffusers = detectUNet(tensors, '', true, undefined);
   if (diffusers) return { ...diffusers, layout: 'diffusers', components, ...common };
   if (names.some((n) => n.startsWith('decoder.conv_in.') || n.startsWith('encoder.conv_in.'))) {
     return { family: 'vae', label: 'a VAE (not a full checkpoint)', layout: 'other', unetFamily: false, details: [], components: ['VAE'], ...common };

@@ -25,14 +25,14 @@ function explain(path: string): string {
   }
   const d = describeCheckpoint(header);
   const summary = checkpointSummary(d);
-  if (d.family === 'lora') return `${path} is ${summary}`;
-  if (d.family === 'vae') return `${path} is ${summary}; a scene's model: names a whole model`;
-  if (d.family === 'unknown' && !d.unetFamily) return `${path} is ${summary}; ${d.details.join('; ')}`;
+  if (d.family === 'lora') return `${path} is: ${summary}`;
+  if (d.family === 'vae') return `${path} is: ${summary}; a scene's model: names a whole model`;
+  if (d.family === 'unknown' && !d.unetFamily) return `${path} is: ${summary}; ${d.details.join('; ')}`;
   if (!d.unetFamily) {
-    return `${path} is a ${summary}: a flow-matching transformer family that the local ONNX engine does not run (it needs a ComfyUI or A1111-compatible server)`;
+    return `${path} is: ${summary}, a flow-matching transformer family that the local ONNX engine does not run (it needs a ComfyUI or A1111-compatible server)`;
   }
   return (
-    `${path} is a ${summary}. The local engine runs model folders in the diffusers/optimum ONNX layout; ` +
+    `${path} is: ${summary}. The local engine runs model folders in the diffusers/optimum ONNX layout; ` +
     'converting single-file checkpoints is not in this build yet: export the model once with optimum (optimum-cli export onnx) and name that folder'
   );
 }

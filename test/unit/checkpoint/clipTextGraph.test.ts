@@ -36,7 +36,7 @@ import { readInitializerBytes, readOnnxModelFiles } from '../../../src/engine/on
 import type { WeightPatch } from '../../../src/engine/onnx/sessionCache';
 import { SessionCache } from '../../../src/engine/onnx/sessionCache';
 import { loadCLIPTokenizer } from '../../../src/engine/tokenizer/CLIPTokenizer';
-import { ensureSd15Random, repoRoot } from '../../scale/sd15Random';
+import { SD15_RANDOM_GENERATOR_VERSION, ensureSd15Random, repoRoot } from '../../scale/sd15Random';
 
 const work = mkdtempSync(join(tmpdir(), 'imgprompt-clip-graph-'));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -307,7 +307,11 @@ function ensureToy(): Toy {
   const cache = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
   const checkpoints = join(cache, 'imgprompt', 'sd15-random-checkpoints-toy');
   const stamp = join(checkpoints, 'checkpoints.json');
-  const fits = () => existsSync(stamp) && (JSON.parse(readFileSync(stamp, 'utf8')) as { seed: number; scale: string }).seed === seed;
+  const fits = () => {
+    if (!existsSync(stamp)) return false;
+    const made = JSON.parse(readFileSync(stamp, 'utf8')) as { seed: number; generator_version?: number };
+    return made.seed === seed && (made.generator_version ?? 1) >= SD15_RANDOM_GENERATOR_VERSION;
+  };
   if (!fits()) {
     const result = spawnSync(python, ['-m', 'tools.sd15_random.make_checkpoints', '--scale', 'toy', '--seed', String(seed), '--out', checkpoints], {
       cwd: repoRoot,

@@ -1,0 +1,122 @@
+// Single-file SD 1.x checkpoints through imgprompt's own converter, against the reference: the seeded
+// toy SD 1.5-architecture model, written by tools/sd15_random both as an optimum ONNX export (torch's
+// graphs) and as LDM single-file checkpoints (fp32, fp16) of the same weights. The converted folder must
+// render what the export renders; the CLI converts with progress; refusals name what is wrong.
+// Without Debian's torch (tools only) these tests are skipped with the reason.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { convertCheckpoint, createRenderService, InputError, ModelError, type RenderService, type RGBImage } from '../../src/engine/index';
+import { ensureSd15Random, readRandomWeightsInfo, repoRoot } from '../scale/sd15Random';
+
+const python = process.env.IMGPROMPT_PYTHON ?? '/usr/bin/python3';
+const env = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' };
+const probe = existsSync(python) ? spawnSync(python, ['-c', 'import torch, onnx, numpy'], { env, encoding: 'utf8', timeout: 60_000 }) : undefined;
+const skip = probe?.status === 0 ? false : `${python} cannot import torch/onnx/numpy: the reference model cannot be generated (tools/tiny_model/setup.sh installs them)`;
+
+const dir = mkdtempSync(join(tmpdir(), 'imgprompt-convert-'));
+const project = join(dir, 'project');
+let exportDir = '';
+let service: RenderService;
+after(async () => {
+  await service?.dispose();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+before(async () => {
+  if (skip) return;
+  exportDir = ensureSd15Random('toy').dir;
+  const seed = readRandomWeightsInfo(exportDir)!.seed;
+  const made = spawnSync(python, ['-m', 'tools.sd15_random.make_checkpoints', '--scale', 'toy', '--seed', String(seed), '--out', join(dir, 'ckpt')], { cwd: repoRoot, env, encoding: 'utf8', timeout: 300_000 });
+  assert.equal(made.status, 0, made.stderr);
+  mkdirSync(join(project, '.git'), { recursive: true });
+  mkdirSync(join(project, 'models'));
+  cpSync(exportDir, join(project, 'models', 'export'), { recursive: true });
+  service = await createRenderService({ threads: 2 });
+});
+
+async function render(model: string, extra = ''): Promise<RGBImage> {
+  const text = `model: ./models/${model}\nprompt: a red square on a blue background\nseed: 5\nsteps: 6\nguidance: 7\nsampler: euler\nsize: {width: 128, height: 128}\n${extra}`;
+  const file = join(project, `${model}.imgprompt`);
+  writeFileSync(file, text);
+  const plan = await service.plan({ file, context: { projectRoot: project } });
+  return (await service.render(plan.jobs[0].job)).image;
+}
+
+function compare(a: RGBImage, b: RGBImage): { max: number; psnr: number } {
+  let max = 0;
+  let squared = 0;
+  for (let i = 0; i < a.data.length; i++) {
+    const d = Math.abs(a.data[i] - b.data[i]);
+    max = Math.max(max, d);
+    squared += d * d;
+  }
+  const mse = squared / a.data.length;
+  return { max, psnr: mse === 0 ? Infinity : 10 * Math.log10((255 * 255) / mse) };
+}
+
+describe('imgprompt convert: SD 1.x single-file checkpoints', () => {
+  test('an fp32 checkpoint converts into a folder that renders what the optimum export renders', { skip, timeout: 600_000 }, async () => {
+    const progress: string[] = [];
+    const result = await convertCheckpoint(join(dir, 'ckpt', 'sd15-random-toy.safetensors'), {
+      out: join(project, 'models', 'converted'),
+      tokenizerDir: join(exportDir, 'tokenizer'),
+      onProgress: (p) => progress.push(p.component),
+    });
+    assert.deepEqual(progress, ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder', 'done']);
+    // The configs read off the shapes are the ones the diffusers folder of the same model records.
+    const reference = JSON.parse(readFileSync(join(dir, 'ckpt', 'diffusers', 'unet', 'config.json'), 'utf8')) as Record<string, unknown>;
+    for (const key of ['block_out_channels', 'layers_per_block', 'cross_attention_dim', 'down_block_types', 'up_block_types', 'attention_head_dim', 'in_channels', 'out_channels', 'use_linear_projection']) {
+      assert.deepEqual(result.configs.unet[key], reference[key], `unet ${key}`);
+    }
+    assert.equal(result.configs.prediction.type, 'epsilon');
+    const fromExport = await render('export');
+    const converted = await render('converted');
+    const { max, psnr } = compare(fromExport, converted);
+    console.log(`converted fp32 checkpoint vs optimum export: max pixel difference ${max}, PSNR ${psnr.toFixed(1)} dB; converted in ${(result.milliseconds / 1000).toFixed(2)} s`);
+    // Different graphs of the same weights: float rounding differs in the last bits, so a pixel may move
+    // by a level or two after the 8-bit rounding; nothing more.
+    assert.ok(max <= 2, `max pixel difference ${max}`);
+    assert.ok(psnr > 60, `PSNR ${psnr.toFixed(1)} dB`);
+  });
+
+  test('an fp16 checkpoint converts too, and renders close to float32 (its weights are fp16-rounded)', { skip, timeout: 600_000 }, async () => {
+    await convertCheckpoint(join(dir, 'ckpt', 'sd15-random-toy-fp16.safetensors'), { out: join(project, 'models', 'converted16'), tokenizerDir: join(exportDir, 'tokenizer') });
+    const { psnr } = compare(await render('export'), await render('converted16'));
+    console.log(`converted fp16 checkpoint vs float32 optimum export: PSNR ${psnr.toFixed(1)} dB`);
+    assert.ok(psnr > 40, `PSNR ${psnr.toFixed(1)} dB against the float32 export`);
+  });
+
+  test('the CLI converts with progress and names the folder to use; the folder renders from a scene', { skip, timeout: 600_000 }, async () => {
+    const cli = join(repoRoot, 'out', 'cli.js');
+    assert.ok(existsSync(cli), 'out/cli.js (npm run build)');
+    const out = join(project, 'models', 'by-cli');
+    const result = spawnSync(process.execPath, [cli, 'convert', join(dir, 'ckpt', 'sd15-random-toy.safetensors'), '--out', out, '--tokenizer', join(exportDir, 'tokenizer')], { cwd: project, encoding: 'utf8', env: { ...process.env, CI: 'true' } });
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stderr, /converting unet \(2\/4\)/);
+    assert.match(result.stdout, /converted in [\d.]+ s .*model: models\/by-cli/);
+    for (const f of ['model_index.json', 'unet/model.onnx', 'unet/model.onnx_data', 'unet/config.json', 'tokenizer/vocab.json', 'scheduler/scheduler_config.json']) assert.ok(existsSync(join(out, f)), f);
+    const { max } = compare(await render('converted'), await render('by-cli'));
+    assert.equal(max, 0, 'the same checkpoint converts to the same model');
+  });
+
+  test('refusals: an existing folder, a missing tokenizer, a family this converter does not read', { skip, timeout: 120_000 }, async () => {
+    const file = join(dir, 'ckpt', 'sd15-random-toy.safetensors');
+    await assert.rejects(convertCheckpoint(file, { out: join(project, 'models', 'export'), tokenizerDir: join(exportDir, 'tokenizer') }), (e: unknown) => e instanceof InputError && /already exists/.test(e.message));
+    const lonely = join(dir, 'lonely');
+    mkdirSync(lonely);
+    cpSync(file, join(lonely, basename(file)));
+    await assert.rejects(
+      convertCheckpoint(join(lonely, basename(file)), { out: join(dir, 'nope'), env: { HF_HUB_CACHE: join(dir, 'empty-hub') } }),
+      (e: unknown) => e instanceof InputError && /carries no tokenizer/.test(e.message) && /--tokenizer/.test(e.message),
+    );
+    assert.ok(!existsSync(join(dir, 'nope')), 'nothing is left behind');
+    await assert.rejects(
+      convertCheckpoint(join(dir, 'ckpt', 'diffusers', 'unet', 'diffusion_pytorch_model.safetensors'), { out: join(dir, 'nope2') }),
+      (e: unknown) => e instanceof ModelError && /diffusers UNet file/.test(e.message),
+    );
+  });
+});
