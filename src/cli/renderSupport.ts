@@ -49,7 +49,9 @@ export async function planScene(service: RenderService, file: string, modelPaths
   const { file: _file, ...located } = sceneContext(file, modelPaths, io.cwd, io.env);
   const context = { ...located, maxMegapixels: maxMegapixels(io.env) };
   try {
-    return await service.plan({ file, context }, signal);
+    return await service.plan({ file, context }, signal, (p) => {
+      if (p.component !== 'done') io.stderr(`${displayPath(file, io.cwd)}: converting the checkpoint it names: ${p.component} (${p.done + 1}/${p.total})\n`);
+    });
   } catch (error) {
     if (error instanceof SceneError) throw new SceneError(displayPath(file, io.cwd), error.diagnostics);
     throw error;

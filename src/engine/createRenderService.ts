@@ -8,5 +8,5 @@ import { RenderService } from './render/RenderService';
 
 export async function createRenderService(options: EngineOptions = {}, backend?: RenderBackend): Promise<RenderService> {
   const hashes = await FileHashCache.open(options.cacheDir);
-  return new RenderService(backend ?? new LocalOnnxBackend(options), hashes);
+  return new RenderService(backend ?? new LocalOnnxBackend(options), hashes, options.cacheDir);
 }

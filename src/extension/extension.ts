@@ -51,7 +51,9 @@ export function activate(context: vscode.ExtensionContext): ImgpromptApi {
 
     const config = track(new Config(log));
     const runner = new CommandRunner(log);
-    const analyzer = track(new SceneAnalyzer(config, builtinModelsDir));
+    // The engine worker's cache: converted single-file checkpoints are found there by the editor's checks too.
+    const engineCacheDir = vscode.Uri.joinPath(context.globalStorageUri, 'cache').fsPath;
+    const analyzer = track(new SceneAnalyzer(config, builtinModelsDir, engineCacheDir));
     const outputStatus = track(new OutputStatus());
     // Rendering: a queue in front of one engine worker process (started on the first render, never
     // here). In Restricted Mode the queue creates no worker at all, whatever asks (render on save
@@ -63,7 +65,7 @@ export function activate(context: vscode.ExtensionContext): ImgpromptApi {
         outputStatus,
         log,
         workerScript: vscode.Uri.joinPath(context.extensionUri, 'out', 'worker.js').fsPath,
-        cacheDir: vscode.Uri.joinPath(context.globalStorageUri, 'cache').fsPath,
+        cacheDir: engineCacheDir,
       }),
     );
     const preview = PreviewManager.register(context, queue, log, {

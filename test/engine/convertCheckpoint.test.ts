@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { convertCheckpoint, createRenderService, InputError, ModelError, type RenderService, type RGBImage } from '../../src/engine/index';
+import { analyzeScene, convertCheckpoint, createRenderService, findConvertedCheckpoint, InputError, ModelError, type RenderService, type RGBImage } from '../../src/engine/index';
 import { ensureSd15Random, readRandomWeightsInfo, repoRoot } from '../scale/sd15Random';
 
 const python = process.env.IMGPROMPT_PYTHON ?? '/usr/bin/python3';
@@ -118,5 +118,45 @@ describe('imgprompt convert: SD 1.x single-file checkpoints', () => {
       convertCheckpoint(join(dir, 'ckpt', 'diffusers', 'unet', 'diffusion_pytorch_model.safetensors'), { out: join(dir, 'nope2') }),
       (e: unknown) => e instanceof ModelError && /diffusers UNet file/.test(e.message),
     );
+  });
+
+  test('a scene naming the .safetensors renders through a conversion made once per content, then cached', { skip, timeout: 600_000 }, async () => {
+    const cacheDir = join(dir, 'engine-cache');
+    const cached = await createRenderService({ threads: 2, cacheDir });
+    try {
+      // A single file as users keep it: in the project, with the tokenizer beside it.
+      const ckptDir = join(project, 'checkpoints');
+      mkdirSync(ckptDir, { recursive: true });
+      cpSync(join(dir, 'ckpt', 'sd15-random-toy.safetensors'), join(ckptDir, 'toy.safetensors'));
+      cpSync(join(exportDir, 'tokenizer'), join(ckptDir, 'tokenizer'), { recursive: true });
+      const scene = (model: string) => `model: ${model}\nprompt: a red square on a blue background\nseed: 5\nsteps: 6\nguidance: 7\nsampler: euler\nsize: {width: 128, height: 128}\n`;
+      const file = join(project, 'single.imgprompt');
+      writeFileSync(file, scene('checkpoints/toy.safetensors'));
+      // Before the first render the editor's check says it will be converted; nothing resolves yet.
+      const before = analyzeScene(scene('checkpoints/toy.safetensors'), { file, projectRoot: project, checkpointCacheDir: cacheDir });
+      assert.ok(before.diagnostics.some((d) => d.code === 'checkpoint-unconverted' && d.severity === 'warning' && /converted into an ONNX model folder on its first render/.test(d.message)), JSON.stringify(before.diagnostics));
+      const conversions: string[] = [];
+      const plan = await cached.plan({ file, context: { projectRoot: project } }, undefined, (p) => conversions.push(p.component));
+      assert.deepEqual(conversions, ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder', 'done']);
+      const fromFile = (await cached.render(plan.jobs[0].job)).image;
+      assert.ok(compare(await render('export'), fromFile).max <= 2, 'the converted checkpoint renders what the export renders');
+      assert.match(plan.jobs[0].job.metadata.model.name, /^checkpoints\/toy\.safetensors$/);
+      // Second use: found by a stat, no conversion; the editor's check now resolves the scene.
+      const again: string[] = [];
+      await cached.plan({ file, context: { projectRoot: project } }, undefined, (p) => again.push(p.component));
+      assert.deepEqual(again, []);
+      assert.ok(findConvertedCheckpoint(join(ckptDir, 'toy.safetensors'), cacheDir));
+      const after = analyzeScene(scene('checkpoints/toy.safetensors'), { file, projectRoot: project, checkpointCacheDir: cacheDir });
+      assert.ok(after.resolved, JSON.stringify(after.diagnostics));
+      // A copy of the same bytes elsewhere is hashed, not converted again.
+      cpSync(join(ckptDir, 'toy.safetensors'), join(ckptDir, 'copy.safetensors'));
+      const copies: string[] = [];
+      const copyFile = join(project, 'copy.imgprompt');
+      writeFileSync(copyFile, scene('checkpoints/copy.safetensors'));
+      await cached.plan({ file: copyFile, context: { projectRoot: project } }, undefined, (p) => copies.push(p.component));
+      assert.deepEqual(copies, []);
+    } finally {
+      await cached.dispose();
+    }
   });
 });

@@ -6,7 +6,8 @@ import type { StageTimingReport } from './StageTimings';
 import type { RenderJob } from './renderJob';
 
 export interface RenderProgress {
-  readonly phase: 'load' | 'encode' | 'denoise' | 'decode' | 'write';
+  /** `convert`: a single-file checkpoint is being converted (step = components done of total). */
+  readonly phase: 'convert' | 'load' | 'encode' | 'denoise' | 'decode' | 'write';
   /** Denoising step (1-based) and total; 0/total outside the denoise phase. */
   readonly step: number;
   readonly total: number;

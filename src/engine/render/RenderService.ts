@@ -5,7 +5,7 @@
 import { FileHashCache } from '../hash/fileHashCache';
 import { ModelConfigCache } from '../model/modelConfig';
 import { executePlan, renderJob, type ExecuteOptions, type JobOutcome, type RenderedJob } from './executePlan';
-import { planRender, type PlanRequest, type RenderPlan } from './planRender';
+import { planRender, type PlanRequest, type PlanServices, type RenderPlan } from './planRender';
 import type { BackendRenderOptions, RenderBackend } from './RenderBackend';
 import type { RenderJob } from './renderJob';
 
@@ -15,12 +15,15 @@ export class RenderService {
   constructor(
     readonly backend: RenderBackend,
     readonly hashes: FileHashCache,
+    /** The engine's cache folder (converted checkpoints live there); none: single files are not converted. */
+    readonly cacheDir?: string,
   ) {}
 
   /** Plans a scene (parse once, resolve, hash, output paths, freshness). See planRender. */
-  plan(request: PlanRequest, signal?: AbortSignal): Promise<RenderPlan> {
+  plan(request: PlanRequest, signal?: AbortSignal, onConvert?: PlanServices['onConvert']): Promise<RenderPlan> {
     const loadModelConfig = request.context.loadModelConfig ?? ((dir: string) => this.modelConfigs.load(dir));
-    return planRender({ ...request, context: { ...request.context, loadModelConfig } }, { hashes: this.hashes, runtimeVersion: this.backend.runtimeVersion }, signal);
+    const checkpointCacheDir = request.context.checkpointCacheDir ?? this.cacheDir;
+    return planRender({ ...request, context: { ...request.context, loadModelConfig, checkpointCacheDir } }, { hashes: this.hashes, runtimeVersion: this.backend.runtimeVersion, onConvert }, signal);
   }
 
   /** Renders and writes what the plan needs. See executePlan; `backend` overrides this service's backend. */

@@ -1,10 +1,13 @@
 // planRender: a scene file (or an editor's unsaved text) → RenderPlan. Reads and parses the scene once,
 // resolves it against its model, hashes what it uses into each job's identity, names each output path
-// (scene/outputPaths.ts) and judges each output's freshness (freshness.ts). Nothing is rendered here.
+// (scene/outputPaths.ts) and judges each output's freshness (freshness.ts). Nothing is rendered here,
+// but a single-file checkpoint the scene names is converted first when it never was.
 import { SceneError, type SceneDiagnostic } from '../errors';
 import type { FileHashCache } from '../hash/fileHashCache';
 import { READ_CAPS, readFileBounded } from '../io/readBounded';
-import { resolveScene, type ResolveContext, type ResolvedScene } from '../scene';
+import { ensureConvertedCheckpoint } from '../checkpoint/convertedCheckpoints';
+import type { ConvertProgress } from '../checkpoint/convert/convertCheckpoint';
+import { checkParsedScene, hasErrors, parseScene, resolveScene, type ResolveContext, type ResolvedScene } from '../scene';
 import { judgeFreshness, type Freshness } from './freshness';
 import { jobsForScene, type RenderJob } from './renderJob';
 
@@ -36,6 +39,8 @@ export interface PlanServices {
   readonly hashes: FileHashCache;
   /** Recorded in each portable recipe as the runtime that renders it. */
   readonly runtimeVersion: string;
+  /** Reports the conversion of a single-file checkpoint the scene names (the first render of it only). */
+  readonly onConvert?: (progress: ConvertProgress) => void;
 }
 
 const AT_START = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
@@ -54,7 +59,17 @@ async function sceneText(request: PlanRequest): Promise<string> {
 /** Plans one scene. Scene problems throw SceneError with every diagnostic; unusable models throw ModelError. */
 export async function planRender(request: PlanRequest, services: PlanServices, signal?: AbortSignal): Promise<RenderPlan> {
   const text = await sceneText(request);
-  const resolved = resolveScene(text, { ...request.context, file: request.file });
+  const context = { ...request.context, file: request.file };
+  const parsed = parseScene(text);
+  let checked = checkParsedScene(parsed, context);
+  // A single-file checkpoint named by model: is converted (once per content) before the scene resolves.
+  const unconverted = checked.diagnostics.some((d) => d.code === 'checkpoint-unconverted');
+  const checkpoint = checked.paths.get('model')?.path;
+  if (unconverted && checkpoint && context.checkpointCacheDir && !hasErrors(checked.diagnostics)) {
+    await ensureConvertedCheckpoint(checkpoint, context.checkpointCacheDir, { hashes: services.hashes, signal, onProgress: services.onConvert });
+    checked = checkParsedScene(parsed, context);
+  }
+  const resolved = resolveScene(checked, context);
   const jobs = await jobsForScene(resolved, request.context.projectRoot, services.hashes, services.runtimeVersion, signal);
   const planned: PlannedJob[] = [];
   for (const job of jobs) planned.push({ job, freshness: await judgeFreshness(job) });

@@ -5,7 +5,8 @@
 import { dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { SceneDiagnostic } from '../errors';
 import { isBareModelName, locateModel, type ModelLocation } from '../model/modelConfig';
-import { isWeightsFileName, weightsFileProblem } from '../checkpoint/weightsFileProblem';
+import { findConvertedCheckpoint } from '../checkpoint/convertedCheckpoints';
+import { isWeightsFileName, weightsFileVerdict } from '../checkpoint/weightsFileProblem';
 import { didYouMean } from './didYouMean';
 import { parseScene, sortDiagnostics, type ParsedScene } from './parseScene';
 import { nodeFileSystem, type SceneFileSystem } from '../io/sceneFileSystem';
@@ -22,6 +23,8 @@ export interface SceneContext {
   builtinModelsDir?: string;
   /** Defaults to the real disk. */
   fs?: SceneFileSystem;
+  /** The engine's cache folder, where converted single-file checkpoints are found (convertedCheckpoints.ts). */
+  checkpointCacheDir?: string;
 }
 
 /** A referenced file, resolved. */
@@ -129,9 +132,15 @@ class FileChecker {
   model(written: string): ModelLocation | undefined {
     const label = 'model';
     if (isWeightsFileName(written)) {
-      // A checkpoint file rather than a model folder: say what it is and why it cannot run here.
+      // A checkpoint file rather than a model folder: its converted folder once it has been converted,
+      // else say what it is (converted on first render, or why it cannot run here).
       const p = this.resolvePath(label, written);
-      if (p) this.error('weights-file', weightsFileProblem(p.path), label);
+      if (!p) return undefined;
+      const verdict = weightsFileVerdict(p.path);
+      const converted = verdict.convertible && this.context.checkpointCacheDir ? findConvertedCheckpoint(p.path, this.context.checkpointCacheDir) : undefined;
+      if (converted) return { dir: converted, via: 'path', name: p.ref };
+      if (verdict.convertible) this.diagnostics.push({ severity: 'warning', code: 'checkpoint-unconverted', message: verdict.message, range: this.range(label) });
+      else this.error('weights-file', verdict.message, label);
       return undefined;
     }
     const found = locateModel(written, {

@@ -52,6 +52,7 @@ async function render(id: number, request: WorkerRenderRequest, signal: AbortSig
       },
     },
     signal,
+    (p) => post({ type: 'progress', id, job: 0, jobs: 1, progress: { phase: 'convert', step: p.done, total: p.total } }),
   );
   const jobs: WorkerJobResult[] = [];
   const checked = (planned: (typeof plan.jobs)[number]): WorkerJobResult => {

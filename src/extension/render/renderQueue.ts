@@ -62,7 +62,7 @@ function request(scene: vscode.Uri, trigger: RenderTrigger, force: boolean): Req
 }
 
 function phaseLabel(phase: WorkerProgress['progress']['phase']): string {
-  return { load: 'loading model', encode: 'encoding prompt', denoise: 'denoising', decode: 'decoding', write: 'writing PNG' }[phase];
+  return { convert: 'converting checkpoint', load: 'loading model', encode: 'encoding prompt', denoise: 'denoising', decode: 'decoding', write: 'writing PNG' }[phase];
 }
 
 export class RenderQueue extends Disposable implements Renderer, RenderEvents {

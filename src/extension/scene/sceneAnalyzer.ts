@@ -30,6 +30,8 @@ export class SceneAnalyzer extends Disposable {
   constructor(
     private readonly config: Config,
     private readonly builtinModelsDir: string,
+    /** The render worker's cache folder (converted checkpoints). */
+    private readonly engineCacheDir?: string,
   ) {
     super();
     this.register(config.onDidChange(() => this.invalidate()));
@@ -59,6 +61,7 @@ export class SceneAnalyzer extends Disposable {
       builtinModelsDir: this.builtinModelsDir,
       outputPattern: this.config.get(scene).outputPattern,
       workspaceFolder,
+      checkpointCacheDir: this.engineCacheDir,
     };
   }
 

@@ -120,19 +120,28 @@ describe("a scene's model: naming a weights file", () => {
   const project = join(dir, 'project');
   mkdirSync(join(project, '.git'), { recursive: true });
   const models = join(__dirname, '..', '..', '..', 'models');
-  const diagnose = (model: string) => {
+  const diagnose = (model: string, code = 'weights-file') => {
     const file = join(project, 'scene.imgprompt');
     const text = `model: ${model}\nprompt: a red circle\n`;
     writeFileSync(file, text);
-    return analyzeScene(text, { file, projectRoot: project, builtinModelsDir: models }).diagnostics.filter((d) => d.code === 'weights-file');
+    return analyzeScene(text, { file, projectRoot: project, builtinModelsDir: models }).diagnostics.filter((d) => d.code === code);
   };
 
-  test('an SD 1.x single-file checkpoint is named as such, with how to run it', () => {
+  test('an SD 1.x single-file checkpoint is named as such and announced for conversion on first render (a warning)', () => {
     writeFileSync(join(project, 'dreamshaper.safetensors'), readFileSync(safetensors('ds.safetensors', cases[0].tensors)));
-    const [d] = diagnose('dreamshaper.safetensors');
-    assert.ok(d, 'a weights-file diagnostic');
+    const [d] = diagnose('dreamshaper.safetensors', 'checkpoint-unconverted');
+    assert.ok(d, 'a checkpoint-unconverted diagnostic');
+    assert.equal(d.severity, 'warning');
     assert.match(d.message, /Stable Diffusion 1\.x single-file checkpoint/);
-    assert.match(d.message, /ONNX/);
+    assert.match(d.message, /converted into an ONNX model folder on its first render/);
+  });
+
+  test('an SD 2.x or XL checkpoint is named, with what to do instead (an error)', () => {
+    writeFileSync(join(project, 'sdxl.safetensors'), readFileSync(safetensors('x.safetensors', cases[3].tensors)));
+    const [d] = diagnose('sdxl.safetensors');
+    assert.equal(d.severity, 'error');
+    assert.match(d.message, /Stable Diffusion XL single-file checkpoint/);
+    assert.match(d.message, /optimum/);
   });
 
   test('a FLUX file is named as a family the local engine does not run; a pickle is refused', () => {
