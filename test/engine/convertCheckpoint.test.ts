@@ -159,4 +159,28 @@ describe('imgprompt convert: SD 1.x single-file checkpoints', () => {
       await cached.dispose();
     }
   });
+
+  test('a diffusers folder of safetensors (SD 1.x) converts through the same builders, on first render when a scene names it', { skip, timeout: 600_000 }, async () => {
+    const cacheDir = join(dir, 'engine-cache-diffusers');
+    const cached = await createRenderService({ threads: 2, cacheDir });
+    try {
+      cpSync(join(dir, 'ckpt', 'diffusers'), join(project, 'models', 'hub-style'), { recursive: true });
+      const file = join(project, 'hub.imgprompt');
+      const text = `model: ./models/hub-style\nprompt: a red square on a blue background\nseed: 5\nsteps: 6\nguidance: 7\nsampler: euler\nsize: {width: 128, height: 128}\n`;
+      writeFileSync(file, text);
+      const before = analyzeScene(text, { file, projectRoot: project, checkpointCacheDir: cacheDir });
+      assert.ok(before.diagnostics.some((d) => d.code === 'checkpoint-unconverted' && /diffusers folder of safetensors/.test(d.message)), JSON.stringify(before.diagnostics));
+      const conversions: string[] = [];
+      const plan = await cached.plan({ file, context: { projectRoot: project } }, undefined, (p) => conversions.push(p.component));
+      assert.deepEqual(conversions, ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder', 'done']);
+      const { max, psnr } = compare(await render('export'), (await cached.render(plan.jobs[0].job)).image);
+      console.log(`converted diffusers folder vs optimum export: max pixel difference ${max}, PSNR ${psnr.toFixed(1)} dB`);
+      assert.ok(max <= 2 && psnr > 60, `max ${max}, PSNR ${psnr}`);
+      const again: string[] = [];
+      await cached.plan({ file, context: { projectRoot: project } }, undefined, (p) => again.push(p.component));
+      assert.deepEqual(again, [], 'found in the cache by a stat');
+    } finally {
+      await cached.dispose();
+    }
+  });
 });

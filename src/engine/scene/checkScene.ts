@@ -6,6 +6,7 @@ import { dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node
 import type { SceneDiagnostic } from '../errors';
 import { isBareModelName, locateModel, type ModelLocation } from '../model/modelConfig';
 import { findConvertedCheckpoint } from '../checkpoint/convertedCheckpoints';
+import { isDiffusersSafetensorsFolder } from '../checkpoint/convert/convertDiffusers';
 import { isWeightsFileName, weightsFileVerdict } from '../checkpoint/weightsFileProblem';
 import { didYouMean } from './didYouMean';
 import { parseScene, sortDiagnostics, type ParsedScene } from './parseScene';
@@ -175,6 +176,19 @@ class FileChecker {
     const index = join(found.dir, 'model_index.json');
     if (this.fs.stat(index) !== 'file') {
       this.error('missing-model', `model folder ${found.dir} has no model_index.json; expected a diffusers/optimum ONNX export`, label);
+      return undefined;
+    }
+    if (isDiffusersSafetensorsFolder(found.dir)) {
+      // A diffusers folder of safetensors (as Hugging Face hosts SD): its converted folder once converted.
+      this.paths.set(label, { path: found.dir, ref: found.name });
+      const converted = this.context.checkpointCacheDir ? findConvertedCheckpoint(found.dir, this.context.checkpointCacheDir) : undefined;
+      if (converted) return { ...found, dir: converted };
+      this.diagnostics.push({
+        severity: 'warning',
+        code: 'checkpoint-unconverted',
+        message: `${found.dir} is a diffusers folder of safetensors; it is converted into an ONNX model folder on its first render (once per content, then cached)`,
+        range: this.range(label),
+      });
       return undefined;
     }
     return found;

@@ -104,6 +104,70 @@ async function writeComponent(root: string, name: string, config: unknown, build
   if (config !== undefined) writeJson(join(dir, 'config.json'), config);
 }
 
+/** The parts of a model folder to write: each component's config and weights (by diffusers names). */
+export interface ModelFolderParts {
+  readonly textEncoder: { readonly config: ClipTextConfig; readonly weights: WeightSource };
+  readonly unet: { readonly config: UNetConfig; readonly weights: WeightSource };
+  readonly vae: { readonly config: VaeConfig; readonly weights: WeightSource };
+  readonly scheduler: Readonly<Record<string, unknown>>;
+  readonly tokenizerDir: string;
+  /** The file or folder converted, recorded in model_index.json. */
+  readonly convertedFrom: string;
+  readonly notes?: Readonly<Record<string, unknown>>;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: ConvertProgress) => void;
+}
+
+/**
+ * Writes a model folder in the diffusers/optimum ONNX layout at `out` from the parts: the four graphs
+ * (the UNet with a float timestep, as diffusers' UNet takes it, so Karras and linspace schedules keep
+ * their fractional timesteps, and with ControlNet residual inputs, fed zeros when no ControlNet runs),
+ * configs, scheduler, tokenizer and model_index.json — in a temporary folder renamed into place.
+ */
+export async function assembleModelFolder(out: string, parts: ModelFolderParts): Promise<void> {
+  const { signal } = parts;
+  const temp = `${out}.partial-${process.pid}`;
+  rmSync(temp, { recursive: true, force: true });
+  mkdirSync(temp, { recursive: true });
+  try {
+    const { textEncoder: t, unet: u, vae: v } = parts;
+    const steps: [string, unknown, (external: ExternalDataWriter) => Promise<Uint8Array>][] = [
+      ['text_encoder', t.config, (x) => buildClipTextGraph(t.config, t.weights, x, { signal })],
+      ['unet', u.config, (x) => buildUNetGraph(u.config, u.weights, x, { signal, timestep: 'float32', controlNetResiduals: true })],
+      ['vae_decoder', v.config, (x) => buildVaeDecoderGraph(v.config, v.weights, x, { signal })],
+      ['vae_encoder', v.config, (x) => buildVaeEncoderGraph(v.config, v.weights, x, { signal })],
+    ];
+    for (const [i, [name, config, build]] of steps.entries()) {
+      throwIfAborted(signal);
+      parts.onProgress?.({ component: name, done: i, total: steps.length });
+      await writeComponent(temp, name, config, build);
+    }
+    parts.onProgress?.({ component: 'done', done: steps.length, total: steps.length });
+    mkdirSync(join(temp, 'scheduler'));
+    writeJson(join(temp, 'scheduler', 'scheduler_config.json'), parts.scheduler);
+    mkdirSync(join(temp, 'tokenizer'));
+    for (const f of readdirSync(parts.tokenizerDir)) {
+      if (/^(vocab\.json|merges\.txt|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json)$/.test(f)) copyFileSync(join(parts.tokenizerDir, f), join(temp, 'tokenizer', f));
+    }
+    writeJson(join(temp, 'model_index.json'), {
+      _class_name: 'OnnxStableDiffusionPipeline',
+      _diffusers_version: '0.25.0',
+      scheduler: ['diffusers', parts.scheduler._class_name],
+      text_encoder: ['diffusers', 'OnnxRuntimeModel'],
+      tokenizer: ['transformers', 'CLIPTokenizer'],
+      unet: ['diffusers', 'OnnxRuntimeModel'],
+      vae_decoder: ['diffusers', 'OnnxRuntimeModel'],
+      vae_encoder: ['diffusers', 'OnnxRuntimeModel'],
+      imgprompt: { converted_from: parts.convertedFrom, ...parts.notes },
+    });
+    throwIfAborted(signal);
+    renameSync(temp, out);
+  } catch (error) {
+    rmSync(temp, { recursive: true, force: true });
+    throw error;
+  }
+}
+
 /** Converts `file` into a model folder at `options.out`. */
 export async function convertCheckpoint(file: string, options: ConvertOptions): Promise<ConvertResult> {
   const started = performance.now();
@@ -120,49 +184,19 @@ export async function convertCheckpoint(file: string, options: ConvertOptions): 
   const tokenizer = findTokenizer(file, options.tokenizerDir, options.env ?? process.env);
   const source: WeightSource = safetensorsWeights(checkpoint);
 
-  const temp = `${out}.partial-${process.pid}`;
-  rmSync(temp, { recursive: true, force: true });
-  mkdirSync(temp, { recursive: true });
-  try {
-    const text = configs.textEncoder as unknown as ClipTextConfig;
-    const unet = configs.unet as unknown as UNetConfig;
-    const vae = configs.vae as unknown as VaeConfig;
-    // The UNet takes a float timestep, as diffusers' UNet does (Karras and linspace schedules give
-    // fractional ones), and ControlNet residual inputs, fed zeros when no ControlNet runs.
-    const steps: [string, unknown, (external: ExternalDataWriter) => Promise<Uint8Array>][] = [
-      ['text_encoder', configs.textEncoder, (x) => buildClipTextGraph(text, ldmClipWeights(source), x, { signal })],
-      ['unet', configs.unet, (x) => buildUNetGraph(unet, ldmUnetWeights(source), x, { signal, timestep: 'float32', controlNetResiduals: true })],
-      ['vae_decoder', configs.vae, (x) => buildVaeDecoderGraph(vae, ldmVaeWeights(source), x, { signal })],
-      ['vae_encoder', configs.vae, (x) => buildVaeEncoderGraph(vae, ldmVaeWeights(source), x, { signal })],
-    ];
-    for (const [i, [name, config, build]] of steps.entries()) {
-      throwIfAborted(signal);
-      options.onProgress?.({ component: name, done: i, total: steps.length });
-      await writeComponent(temp, name, config, build);
-    }
-    options.onProgress?.({ component: 'done', done: steps.length, total: steps.length });
-    mkdirSync(join(temp, 'scheduler'));
-    writeJson(join(temp, 'scheduler', 'scheduler_config.json'), configs.scheduler);
-    mkdirSync(join(temp, 'tokenizer'));
-    for (const f of readdirSync(tokenizer)) {
-      if (/^(vocab\.json|merges\.txt|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json)$/.test(f)) copyFileSync(join(tokenizer, f), join(temp, 'tokenizer', f));
-    }
-    writeJson(join(temp, 'model_index.json'), {
-      _class_name: 'OnnxStableDiffusionPipeline',
-      _diffusers_version: '0.25.0',
-      scheduler: ['diffusers', configs.scheduler._class_name],
-      text_encoder: ['diffusers', 'OnnxRuntimeModel'],
-      tokenizer: ['transformers', 'CLIPTokenizer'],
-      unet: ['diffusers', 'OnnxRuntimeModel'],
-      vae_decoder: ['diffusers', 'OnnxRuntimeModel'],
-      vae_encoder: ['diffusers', 'OnnxRuntimeModel'],
-      imgprompt: { converted_from: basename(file), prediction_type_source: configs.prediction.source },
-    });
-    throwIfAborted(signal);
-    renameSync(temp, out);
-  } catch (error) {
-    rmSync(temp, { recursive: true, force: true });
-    throw error;
-  }
+  const text = configs.textEncoder as unknown as ClipTextConfig;
+  const unet = configs.unet as unknown as UNetConfig;
+  const vae = configs.vae as unknown as VaeConfig;
+  await assembleModelFolder(out, {
+    textEncoder: { config: text, weights: ldmClipWeights(source) },
+    unet: { config: unet, weights: ldmUnetWeights(source) },
+    vae: { config: vae, weights: ldmVaeWeights(source) },
+    scheduler: configs.scheduler,
+    tokenizerDir: tokenizer,
+    convertedFrom: basename(file),
+    notes: { prediction_type_source: configs.prediction.source },
+    signal,
+    onProgress: options.onProgress,
+  });
   return { folder: out, description, configs, tokenizer, milliseconds: performance.now() - started };
 }

@@ -1,0 +1,82 @@
+// Converts a diffusers folder of safetensors (as Hugging Face hosts SD 1.x and 2.x: model_index.json,
+// unet/ vae/ text_encoder/ with their config.json and weights, tokenizer/, scheduler/) into the
+// diffusers/optimum ONNX layout, through the same graph builders as single-file checkpoints: the weights
+// already carry the diffusers names the builders read, and the configs are the folder's own.
+import { existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { InputError } from '../../errors';
+import { readTextBounded } from '../../io/sceneFileSystem';
+import { readSafetensors } from '../../lora/safetensors';
+import type { ClipTextConfig } from './clipTextGraph';
+import { assembleModelFolder, type ConvertProgress } from './convertCheckpoint';
+import type { UNetConfig } from './unetGraph';
+import type { VaeConfig } from './vaeGraph';
+import { safetensorsWeights } from './weightSource';
+
+/** The weights file of a component, in the names diffusers saves (full precision first, then fp16 variants). */
+const WEIGHT_FILES: Readonly<Record<string, readonly string[]>> = {
+  unet: ['diffusion_pytorch_model.safetensors', 'diffusion_pytorch_model.fp16.safetensors'],
+  vae: ['diffusion_pytorch_model.safetensors', 'diffusion_pytorch_model.fp16.safetensors'],
+  text_encoder: ['model.safetensors', 'model.fp16.safetensors'],
+};
+
+function weightsFile(dir: string, component: string): string | undefined {
+  return WEIGHT_FILES[component].map((f) => join(dir, component, f)).find((p) => existsSync(p));
+}
+
+/** True for a diffusers folder whose UNet is safetensors weights rather than an ONNX graph. */
+export function isDiffusersSafetensorsFolder(dir: string): boolean {
+  return existsSync(join(dir, 'model_index.json')) && !existsSync(join(dir, 'unet', 'model.onnx')) && weightsFile(dir, 'unet') !== undefined;
+}
+
+/** The files whose content a conversion depends on (weights, configs, tokenizer, scheduler). */
+export function diffusersFolderInputs(dir: string): string[] {
+  const files = ['model_index.json', 'scheduler/scheduler_config.json', 'tokenizer/vocab.json', 'tokenizer/merges.txt', 'tokenizer/tokenizer.json'].map((f) => join(dir, f));
+  for (const component of ['unet', 'vae', 'text_encoder']) {
+    files.push(join(dir, component, 'config.json'));
+    const weights = weightsFile(dir, component);
+    if (weights) files.push(weights);
+  }
+  return files.filter((f) => existsSync(f));
+}
+
+function readConfig(path: string): Record<string, unknown> {
+  const text = readTextBounded(path);
+  if (text === undefined) throw new InputError('missing: a diffusers folder has a config.json beside each component\'s weights', path);
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch (error) {
+    throw new InputError(`malformed JSON: ${(error as Error).message}`, path);
+  }
+}
+
+export interface ConvertDiffusersOptions {
+  readonly out: string;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: ConvertProgress) => void;
+}
+
+/** Converts the diffusers folder `dir` into an ONNX model folder at `options.out`. */
+export async function convertDiffusersFolder(dir: string, options: ConvertDiffusersOptions): Promise<void> {
+  if (existsSync(options.out)) throw new InputError('the folder to convert into already exists; choose a new folder', options.out);
+  const open = async (component: string) => {
+    const file = weightsFile(dir, component);
+    if (!file) throw new InputError(`the diffusers folder has no ${component} weights (${WEIGHT_FILES[component].join(' or ')})`, join(dir, component));
+    // Text encoder files may also hold int64 buffers (position_ids); the builders never read them.
+    return safetensorsWeights(await readSafetensors(file, { signal: options.signal, anyDtype: true }));
+  };
+  const tokenizerDir = join(dir, 'tokenizer');
+  if (!existsSync(join(tokenizerDir, 'vocab.json')) && !existsSync(join(tokenizerDir, 'tokenizer.json'))) {
+    throw new InputError('the diffusers folder has no CLIP tokenizer (tokenizer/vocab.json + merges.txt or tokenizer.json)', tokenizerDir);
+  }
+  await assembleModelFolder(options.out, {
+    textEncoder: { config: readConfig(join(dir, 'text_encoder', 'config.json')) as unknown as ClipTextConfig, weights: await open('text_encoder') },
+    unet: { config: readConfig(join(dir, 'unet', 'config.json')) as unknown as UNetConfig, weights: await open('unet') },
+    vae: { config: readConfig(join(dir, 'vae', 'config.json')) as unknown as VaeConfig, weights: await open('vae') },
+    scheduler: readConfig(join(dir, 'scheduler', 'scheduler_config.json')),
+    tokenizerDir,
+    convertedFrom: basename(dir),
+    signal: options.signal,
+    onProgress: options.onProgress,
+  });
+}
