@@ -72,26 +72,36 @@ async function main(): Promise<void> {
     const read = readTime(file);
     const hashes = await FileHashCache.open(cacheDir);
     const rssBefore = process.resourceUsage().maxRSS * 1024;
+    const hashStarted = performance.now();
+    await hashes.hash(file);
+    const hash = performance.now() - hashStarted;
     const started = performance.now();
     const folder = await ensureConvertedCheckpoint(file, cacheDir, { hashes, env: { ...process.env, HF_HUB_CACHE: join(cacheDir, 'none') } });
     const convert = performance.now() - started;
     const peak = process.resourceUsage().maxRSS * 1024;
     const weights = folderWeights(folder);
-    // Cache hit: find the folder by stats and create the four sessions from it.
-    const hitStarted = performance.now();
-    const found = findConvertedCheckpoint(file, cacheDir);
-    if (found !== folder) throw new Error('the converted folder was not found again');
-    for (const c of ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder']) {
-      const session = await OnnxSession.create(await readOnnxModelFiles(join(folder, c, 'model.onnx')), { graphOptimizationLevel: 'all' });
-      await session.dispose();
-    }
-    const hit = performance.now() - hitStarted;
+    // Sessions as the engine makes them (graph optimization, the optimized-graph cache): the first load
+    // optimizes and stores each graph; a cache hit finds the folder by stats and loads the stored graphs.
+    const load = async (): Promise<number> => {
+      const loadStarted = performance.now();
+      const found = findConvertedCheckpoint(file, cacheDir);
+      if (found !== folder) throw new Error('the converted folder was not found again');
+      for (const c of ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder']) {
+        const session = await OnnxSession.create(await readOnnxModelFiles(join(folder, c, 'model.onnx')), { graphOptimizationLevel: 'all', optimizedCacheDir: join(cacheDir, 'optimized') });
+        await session.dispose();
+      }
+      return performance.now() - loadStarted;
+    };
+    const firstLoad = await load();
+    const hit = await load();
     const rows: [string, string][] = [
       ['read the file once (64 MiB chunks)', fmt(read)],
-      ['hash + convert (first use)', `${fmt(convert)} = ${(convert / read).toFixed(2)}× the read (target ≤ 3×)`],
+      ['sha256 of the file (the cache key)', `${fmt(hash)} = ${(hash / read).toFixed(2)}× the read`],
+      ['convert (first use)', `${fmt(convert)} = ${(convert / read).toFixed(2)}× the read; with the hash ${((convert + hash) / read).toFixed(2)}× (target ≤ 3×)`],
       ['converted weights (ONNX, float32)', gb(weights)],
       ['peak memory (max RSS)', `${gb(peak)} = ${(peak / weights).toFixed(2)}× the converted weights (target ≤ 1.5×; ${gb(rssBefore)} before converting)`],
-      ['cache hit: find + create 4 sessions', `${fmt(hit)} (target ≤ 3 s)`],
+      ['first load: 4 sessions, optimized + cached', fmt(firstLoad)],
+      ['cache hit: find + load 4 sessions', `${fmt(hit)} (target ≤ 3 s)`],
     ];
     for (const [k, v] of rows) console.log(`  ${k.padEnd(40)} ${v}`);
   } finally {

@@ -5,6 +5,7 @@
 // range at a time, so memory stays bounded by what the caller uses.
 import { open, stat } from 'node:fs/promises';
 import { InputError, throwIfAborted } from '../errors';
+import { endianness } from 'node:os';
 import { fromFloat16Bits } from '../onnx/float16';
 
 /** Default bound on the JSON header; real LoRA headers are at most a few MB. */
@@ -105,26 +106,41 @@ export class SafetensorsFile {
   }
 }
 
-/** Decodes little-endian F32 / F16 / BF16 bytes to float32. */
+/** float16 bit pattern → float32 value, for every pattern: decoding is then one lookup per element. */
+let halfTable: Float32Array | undefined;
+function float16Table(): Float32Array {
+  if (!halfTable) {
+    halfTable = new Float32Array(65536);
+    for (let bits = 0; bits < 65536; bits++) halfTable[bits] = fromFloat16Bits(bits);
+  }
+  return halfTable;
+}
+
+const LITTLE_ENDIAN = endianness() === 'LE';
+
+/** Decodes little-endian F32 / F16 / BF16 bytes to float32 (typed-array views where the bytes are aligned). */
 export function decodeTensorBytes(bytes: Uint8Array, dtype: string): Float32Array {
+  const size = dtype === 'F32' ? 4 : 2;
+  if (dtype !== 'F32' && dtype !== 'F16' && dtype !== 'BF16') throw new Error(`internal error: decodeTensorBytes called with dtype ${dtype}`);
+  const count = Math.floor(bytes.length / size);
+  const aligned = LITTLE_ENDIAN && bytes.byteOffset % size === 0;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Float32Array(count);
   if (dtype === 'F32') {
-    const out = new Float32Array(bytes.length / 4);
-    for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);
+    if (aligned) out.set(new Float32Array(bytes.buffer, bytes.byteOffset, count));
+    else for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true);
     return out;
   }
-  const out = new Float32Array(bytes.length / 2);
+  const halves = aligned ? new Uint16Array(bytes.buffer, bytes.byteOffset, count) : Uint16Array.from({ length: count }, (_v, i) => view.getUint16(i * 2, true));
   if (dtype === 'F16') {
-    for (let i = 0; i < out.length; i++) out[i] = fromFloat16Bits(view.getUint16(i * 2, true));
+    const table = float16Table();
+    for (let i = 0; i < count; i++) out[i] = table[halves[i]];
     return out;
   }
-  if (dtype === 'BF16') {
-    // bfloat16 is the top half of a float32.
-    const bits = new Uint32Array(out.buffer);
-    for (let i = 0; i < out.length; i++) bits[i] = view.getUint16(i * 2, true) << 16;
-    return out;
-  }
-  throw new Error(`internal error: decodeTensorBytes called with dtype ${dtype}`);
+  // bfloat16 is the top half of a float32.
+  const bits = new Uint32Array(out.buffer);
+  for (let i = 0; i < count; i++) bits[i] = halves[i] << 16;
+  return out;
 }
 
 async function openFile(path: string) {
