@@ -10,6 +10,7 @@ import { acquireComponent, type ComponentLease } from '../model/componentLease';
 import { familyOf, type Conditioning, type ConditioningServices } from '../model/families';
 import type { ModelConfig } from '../model/modelConfig';
 import { effectiveSchedulerConfig } from '../model/modelDefaults';
+import { loadTextualInversion, type TextualInversion } from '../model/textualInversion';
 import { UNet } from '../model/unet';
 import { VAEDecoder } from '../model/vaeDecoder';
 import type { EngineOptions } from '../options';
@@ -25,6 +26,7 @@ import { createScheduler, type Scheduler } from '../schedulers';
 import { numberOption, type Recipe } from '../scene';
 import { loadCLIPTokenizer, type CLIPTokenizer } from '../tokenizer';
 import { denoise } from './denoise';
+import { memo } from './memo';
 import { declaresGuidanceEmbedding, unetGuidanceEmbedding } from './guidanceEmbedding';
 import { activationBytes } from './memoryEstimate';
 import { prepareHints, prepareLatents } from './latentStage';
@@ -37,6 +39,7 @@ import { allFinite, divided } from './tensorMath';
 const OPTIMIZED_CACHE_FOLDER = 'optimized';
 const OPTIMIZED_CACHE_BUDGET_BYTES = 8 * 1024 ** 3;
 const PROMPT_CACHE_CAPACITY = 64;
+const EMBEDDING_CACHE_CAPACITY = 32;
 
 export class LocalOnnxBackend implements RenderBackend {
   readonly name = 'local-onnx';
@@ -44,6 +47,8 @@ export class LocalOnnxBackend implements RenderBackend {
   readonly sessions: SessionCache;
   private readonly sessionOptions: OnnxSessionOptions;
   private readonly tokenizers = new Map<string, Promise<CLIPTokenizer>>();
+  /** Textual-inversion embeddings by path, content hash and encoder width. */
+  private readonly inversions = new Map<string, Promise<TextualInversion>>();
   /** Prompt encodings by encoder weights and text, least recently used first. */
   private readonly prompts = new Map<string, Promise<Conditioning>>();
   private readonly loras = new LoraStage();
@@ -97,7 +102,9 @@ export class LocalOnnxBackend implements RenderBackend {
       vaePending.catch(() => undefined);
 
       onProgress?.({ phase: 'encode', step: 0, total: recipe.steps });
-      const services = this.conditioningServices(acquire, patches, timings, signal);
+      // Embedding files are read once per content: the recipe already hashed each one.
+      const embeddingHashes = new Map((recipe.embeddings ?? []).map((e, i) => [e.path, job.metadata.embeddings?.[i]?.hash]));
+      const services = this.conditioningServices(acquire, patches, embeddingHashes, timings, signal);
       const cond = await family.encodePrompt(recipe.prompt, recipe, model, services);
       if (cond.droppedText) warnings.push(`prompt truncated to ${cond.maxLength} tokens; dropped: "${cond.droppedText}"`);
       const encodeNegative = async (): Promise<Conditioning> => {
@@ -182,6 +189,7 @@ export class LocalOnnxBackend implements RenderBackend {
   private conditioningServices(
     acquire: ConditioningServices['acquire'],
     patches: ReadonlyMap<string, WeightPatch | undefined>,
+    embeddingHashes: ReadonlyMap<string, string | undefined>,
     timings: StageTimings,
     signal?: AbortSignal,
   ): ConditioningServices {
@@ -189,14 +197,13 @@ export class LocalOnnxBackend implements RenderBackend {
       acquire,
       signal,
       patchFor: (component) => patches.get(component),
-      tokenizer: (folder) => {
-        let pending = this.tokenizers.get(folder);
-        if (!pending) {
-          pending = loadCLIPTokenizer(folder);
-          pending.catch(() => this.tokenizers.delete(folder));
-          this.tokenizers.set(folder, pending);
-        }
-        return pending;
+      tokenizer: (folder) => memo(this.tokenizers, folder, () => loadCLIPTokenizer(folder)),
+      textualInversion: (path, width) => {
+        const hash = embeddingHashes.get(path);
+        // Without a content hash (never from a planned job) nothing vouches for a cached copy: read it.
+        if (hash === undefined) return loadTextualInversion(path, width);
+        while (this.inversions.size >= EMBEDDING_CACHE_CAPACITY) this.inversions.delete(this.inversions.keys().next().value as string);
+        return memo(this.inversions, `${path}\0${hash}\0${width}`, () => loadTextualInversion(path, width));
       },
       cached: (key, encode) => {
         let pending = this.prompts.get(key);

@@ -10,17 +10,7 @@ import type { WeightPatch } from '../onnx/sessionCache';
 import type { LoraReport } from '../render/RenderBackend';
 import type { RenderJob } from '../render/renderJob';
 import type { StageTimings } from '../render/StageTimings';
-
-/** Memoizes a promise per key; a rejected one is forgotten so the next call retries. */
-function memo<T>(map: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
-  let pending = map.get(key);
-  if (!pending) {
-    pending = make();
-    pending.catch(() => map.delete(key));
-    map.set(key, pending);
-  }
-  return pending;
-}
+import { memo } from './memo';
 
 export class LoraStage {
   /** Opened LoRA files by path and content hash. */

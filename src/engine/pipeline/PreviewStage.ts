@@ -11,6 +11,7 @@ import type { ModelConfig } from '../model/modelConfig';
 import { PREVIEW_DECODER_FOLDER, PreviewDecoder, readPreviewDecoderConfig, type PreviewDecoderConfig } from '../model/previewDecoder';
 import type { OnnxSession } from '../onnx/onnxSession';
 import { floatTensor, type FloatTensor } from '../onnx/tensor';
+import { memo } from './memo';
 
 export type Acquire = <T>(component: string, Type: new (session: OnnxSession) => T) => Promise<T>;
 
@@ -47,13 +48,7 @@ export class PreviewStage {
     const dir = join(model.dir, PREVIEW_DECODER_FOLDER);
     try {
       // Whether the model has one, and its config, are read once per model folder (not per render).
-      let pending = this.configs.get(dir);
-      if (!pending) {
-        pending = existsSync(join(dir, 'model.onnx')) ? readPreviewDecoderConfig(dir) : Promise.resolve(undefined);
-        pending.catch(() => this.configs.delete(dir));
-        this.configs.set(dir, pending);
-      }
-      const config = await pending;
+      const config = await memo(this.configs, dir, () => (existsSync(join(dir, 'model.onnx')) ? readPreviewDecoderConfig(dir) : Promise.resolve(undefined)));
       if (!config) return undefined;
       return await acquire(PREVIEW_DECODER_FOLDER, PreviewDecoder.withConfig(config));
     } catch (error) {

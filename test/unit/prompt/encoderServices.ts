@@ -6,6 +6,7 @@ import { acquireComponent, type ComponentLease } from '../../../src/engine/model
 import { readModelConfig, type ModelConfig } from '../../../src/engine/model/modelConfig';
 import { SessionCache } from '../../../src/engine/onnx/sessionCache';
 import { loadCLIPTokenizer } from '../../../src/engine/tokenizer';
+import { loadTextualInversion } from '../../../src/engine/model/textualInversion';
 
 export const TINY_MODEL_DIR = join(__dirname, '..', '..', '..', 'models', 'tiny-shapes');
 
@@ -30,6 +31,7 @@ export function encoderServices(modelDir = TINY_MODEL_DIR): EncoderServices {
       return lease.component;
     },
     tokenizer: (folder) => loadCLIPTokenizer(folder),
+    textualInversion: (path, width) => loadTextualInversion(path, width),
     patchFor: () => undefined,
     cached: (key, encode) => {
       keys.push(key);

@@ -11,7 +11,7 @@ import { floatTensor } from '../../onnx/tensor';
 import { applyEmphasis, embeddingFragmentTokenizer, hasEmphasis, parsePromptAttention, usesEmbeddings, weightedPromptTokens } from '../../prompt';
 import { CLIPTextEncoder } from '../clipTextEncoder';
 import { clipSkipPatch } from '../clipSkip';
-import { loadTextualInversion, textualInversionIds, textualInversionPatch } from '../textualInversion';
+import { textualInversionIds, textualInversionPatch } from '../textualInversion';
 import type { ModelConfig } from '../modelConfig';
 import type { Conditioning, ConditioningServices, EncodeContext, ModelFamily } from './ModelFamily';
 
@@ -29,7 +29,7 @@ export const stableDiffusion: ModelFamily = {
     // LoRAs change the encoder's weights, embeddings extend its token table, clip_skip > 1 takes the
     // hidden state from an earlier layer: each makes a session variant, and the cache key names it.
     const used = (context.embeddings ?? []).filter((e) => usesEmbeddings(text, [e]));
-    const inversions = await Promise.all(used.map((e) => loadTextualInversion(e.path, model.textEncoder.hiddenSize)));
+    const inversions = await Promise.all(used.map((e) => services.textualInversion(e.path, model.textEncoder.hiddenSize)));
     const vocabSize = model.textEncoder.vocabSize;
     const patch = composePatches(composePatches(services.patchFor('text_encoder'), textualInversionPatch(inversions, vocabSize)), clipSkipPatch(clipSkipOf(context)));
     const key = `${join(model.dir, 'text_encoder')}${patch ? `#${patch.key}` : ''}\0${text}`;
