@@ -5,4 +5,4 @@ export { weightsFileVerdict, isWeightsFileName, type WeightsFileVerdict } from '
 export { findConvertedCheckpoint, ensureConvertedCheckpoint, convertedFolder, type EnsureConvertedOptions } from './convertedCheckpoints';
 export { convertCheckpoint, findTokenizer, type ConvertOptions, type ConvertProgress, type ConvertResult } from './convert/convertCheckpoint';
 export { inferLdmConfigs, predictionFromYaml, type LdmConfigs } from './convert/inferLdmConfig';
-export { convertDiffusersFolder, isDiffusersSafetensorsFolder, diffusersFolderInputs, type ConvertDiffusersOptions } from './convert/convertDiffusers';
+export { convertDiffusersFolder, isDiffusersPipelineFolder, diffusersFolderInputs, type ConvertDiffusersOptions } from './convert/convertDiffusers';

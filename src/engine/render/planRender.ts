@@ -7,7 +7,7 @@ import type { FileHashCache } from '../hash/fileHashCache';
 import { READ_CAPS, readFileBounded } from '../io/readBounded';
 import { ensureConvertedCheckpoint } from '../checkpoint/convertedCheckpoints';
 import type { ConvertProgress } from '../checkpoint/convert/convertCheckpoint';
-import { checkParsedScene, hasErrors, parseScene, resolveScene, type ResolveContext, type ResolvedScene } from '../scene';
+import { analyzeScene, checkParsedScene, hasErrors, parseScene, type ResolveContext, type ResolvedScene } from '../scene';
 import { judgeFreshness, type Freshness } from './freshness';
 import { jobsForScene, type RenderJob } from './renderJob';
 
@@ -61,15 +61,15 @@ export async function planRender(request: PlanRequest, services: PlanServices, s
   const text = await sceneText(request);
   const context = { ...request.context, file: request.file };
   const parsed = parseScene(text);
-  let checked = checkParsedScene(parsed, context);
-  // A single-file checkpoint named by model: is converted (once per content) before the scene resolves.
-  const unconverted = checked.diagnostics.some((d) => d.code === 'checkpoint-unconverted');
-  const checkpoint = checked.paths.get('model')?.path;
-  if (unconverted && checkpoint && context.checkpointCacheDir && !hasErrors(checked.diagnostics)) {
-    await ensureConvertedCheckpoint(checkpoint, context.checkpointCacheDir, { hashes: services.hashes, signal, onProgress: services.onConvert });
-    checked = checkParsedScene(parsed, context);
+  let analysis = analyzeScene(checkParsedScene(parsed, context), context);
+  // A single-file checkpoint or diffusers folder named by model: is converted (once per content) first.
+  const source = analysis.pendingConversion;
+  if (source && context.checkpointCacheDir && !hasErrors(analysis.diagnostics)) {
+    await ensureConvertedCheckpoint(source, context.checkpointCacheDir, { hashes: services.hashes, signal, onProgress: services.onConvert });
+    analysis = analyzeScene(checkParsedScene(parsed, context), context);
   }
-  const resolved = resolveScene(checked, context);
+  const { resolved } = analysis;
+  if (!resolved) throw new SceneError(request.file, analysis.diagnostics);
   const jobs = await jobsForScene(resolved, request.context.projectRoot, services.hashes, services.runtimeVersion, signal);
   const planned: PlannedJob[] = [];
   for (const job of jobs) planned.push({ job, freshness: await judgeFreshness(job) });

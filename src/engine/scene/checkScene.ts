@@ -6,7 +6,6 @@ import { dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node
 import type { SceneDiagnostic } from '../errors';
 import { isBareModelName, locateModel, type ModelLocation } from '../model/modelConfig';
 import { findConvertedCheckpoint } from '../checkpoint/convertedCheckpoints';
-import { isDiffusersSafetensorsFolder } from '../checkpoint/convert/convertDiffusers';
 import { isWeightsFileName, weightsFileVerdict } from '../checkpoint/weightsFileProblem';
 import { didYouMean } from './didYouMean';
 import { parseScene, sortDiagnostics, type ParsedScene } from './parseScene';
@@ -41,6 +40,8 @@ export interface CheckedScene extends ParsedScene {
   model?: ModelLocation;
   /** Resolved paths of the files the scene names, by location path (`loras[0].file`, `init.image`, `output`). */
   paths: ReadonlyMap<string, ScenePath>;
+  /** A model source (single-file checkpoint) that renders once converted (convertedCheckpoints.ts). */
+  pendingConversion?: string;
 }
 
 /** True when `path` is `root` or inside it. */
@@ -57,6 +58,8 @@ export function projectRef(root: string, path: string): string {
 class FileChecker {
   readonly diagnostics: SceneDiagnostic[] = [];
   readonly paths = new Map<string, ScenePath>();
+  /** A single-file checkpoint the scene names that has not been converted yet. */
+  pendingConversion?: string;
   private readonly fs: SceneFileSystem;
   private readonly sceneDir: string;
   private readonly root: string;
@@ -140,7 +143,10 @@ class FileChecker {
       const verdict = weightsFileVerdict(p.path);
       const converted = verdict.convertible && this.context.checkpointCacheDir ? findConvertedCheckpoint(p.path, this.context.checkpointCacheDir) : undefined;
       if (converted) return { dir: converted, via: 'path', name: p.ref };
-      if (verdict.convertible) this.diagnostics.push({ severity: 'warning', code: 'checkpoint-unconverted', message: verdict.message, range: this.range(label) });
+      if (verdict.convertible) {
+        this.pendingConversion = p.path;
+        this.diagnostics.push({ severity: 'warning', code: 'checkpoint-unconverted', message: verdict.message, range: this.range(label) });
+      }
       else this.error('weights-file', verdict.message, label);
       return undefined;
     }
@@ -178,19 +184,6 @@ class FileChecker {
       this.error('missing-model', `model folder ${found.dir} has no model_index.json; expected a diffusers/optimum ONNX export`, label);
       return undefined;
     }
-    if (isDiffusersSafetensorsFolder(found.dir)) {
-      // A diffusers folder of safetensors (as Hugging Face hosts SD): its converted folder once converted.
-      this.paths.set(label, { path: found.dir, ref: found.name });
-      const converted = this.context.checkpointCacheDir ? findConvertedCheckpoint(found.dir, this.context.checkpointCacheDir) : undefined;
-      if (converted) return { ...found, dir: converted };
-      this.diagnostics.push({
-        severity: 'warning',
-        code: 'checkpoint-unconverted',
-        message: `${found.dir} is a diffusers folder of safetensors; it is converted into an ONNX model folder on its first render (once per content, then cached)`,
-        range: this.range(label),
-      });
-      return undefined;
-    }
     return found;
   }
 
@@ -224,7 +217,7 @@ export function checkParsedScene(parsed: ParsedScene, context: SceneContext): Ch
     if (scene.init) checker.inputFile('init.image', scene.init.image, 'init image');
     if (scene.output !== undefined) checker.output(scene.output);
   }
-  return { ...parsed, diagnostics: sortDiagnostics([...parsed.diagnostics, ...checker.diagnostics]), model, paths: checker.paths };
+  return { ...parsed, diagnostics: sortDiagnostics([...parsed.diagnostics, ...checker.diagnostics]), model, paths: checker.paths, pendingConversion: checker.pendingConversion };
 }
 
 /** Parses a scene and checks the files it references. Never throws for problems in the scene. */

@@ -55,7 +55,7 @@ export function sceneOutputPath(sceneFile: string, rule: OutputRule = {}): strin
   if (rule.written !== undefined) return rule.written;
   const sceneDir = dirname(resolve(sceneFile));
   const sceneName = basename(sceneFile, extname(sceneFile));
-  if (rule.pattern !== undefined && rule.pattern !== DEFAULT_OUTPUT_PATTERN) {
+  if (rule.pattern !== undefined) {
     try {
       return expandOutputPattern(rule.pattern, { sceneDir, sceneName, workspaceFolder: rule.workspaceFolder });
     } catch {

@@ -10,6 +10,8 @@ import { nearestGridMultiples, sizeForBudget } from './megapixelBudget';
 import { hasErrors, sortDiagnostics } from './parseScene';
 import { RECIPE_FORMAT, type Recipe, type RecipeFile } from './recipe';
 import { SCENE_DEFAULTS } from './sceneSpec';
+import { findConvertedCheckpoint } from '../checkpoint/convertedCheckpoints';
+import { isDiffusersPipelineFolder } from '../checkpoint/convert/convertDiffusers';
 import { hintOutputPath, sceneOutputPath, variantOutputPath } from './outputPaths';
 import { nodeFileSystem, type SceneFileSystem } from '../io/sceneFileSystem';
 import { resolveTuningOptions } from './sceneOptions';
@@ -44,6 +46,8 @@ export interface ResolvedScene {
 
 export interface SceneAnalysis {
   checked: CheckedScene;
+  /** A model source (single-file checkpoint or diffusers folder) that renders once converted. */
+  pendingConversion?: string;
   /** Every problem: parse, files, model and size. */
   diagnostics: SceneDiagnostic[];
   /** Present when there are no errors. */
@@ -149,11 +153,21 @@ function normaliseText(text: string): string {
 /** Everything about a scene: all diagnostics, and the recipes when there are no errors. Never throws for scene problems. */
 export function analyzeScene(input: string | CheckedScene, context: ResolveContext): SceneAnalysis {
   const checked = typeof input === 'string' ? checkScene(input, context) : input;
-  if (hasErrors(checked.diagnostics) || !checked.model) return { checked, diagnostics: checked.diagnostics };
+  if (hasErrors(checked.diagnostics) || !checked.model) return { checked, diagnostics: checked.diagnostics, pendingConversion: checked.pendingConversion };
   const resolver = new Resolver(checked);
+  let modelDir = checked.model.dir;
+  if (isDiffusersPipelineFolder(modelDir, context.fs)) {
+    // A diffusers folder of safetensors (as Hugging Face hosts SD) renders from its converted folder.
+    const converted = context.checkpointCacheDir ? findConvertedCheckpoint(modelDir, context.checkpointCacheDir) : undefined;
+    if (!converted) {
+      resolver.report('warning', 'checkpoint-unconverted', `${modelDir} is a diffusers folder of safetensors; it is converted into an ONNX model folder on its first render (once per content, then cached)`, 'model');
+      return { checked, diagnostics: sortDiagnostics([...checked.diagnostics, ...resolver.diagnostics]), pendingConversion: modelDir };
+    }
+    modelDir = converted;
+  }
   let model: ModelConfig;
   try {
-    model = (context.loadModelConfig ?? ((dir: string) => readModelConfig(dir, context.fs)))(checked.model.dir);
+    model = (context.loadModelConfig ?? ((dir: string) => readModelConfig(dir, context.fs)))(modelDir);
   } catch (error) {
     if (!(error instanceof ModelError)) throw error;
     resolver.report('error', 'model-config', `model '${checked.scene.model ?? SCENE_DEFAULTS.model}' is unusable: ${error.message}`, 'model');

@@ -3,7 +3,7 @@
 // config.ts reads VS Code's configuration through it.
 import { homedir } from 'node:os';
 import { isAbsolute, join, normalize, resolve } from 'node:path';
-import { checkOutputPattern } from '../../engine/editor';
+import { checkOutputPattern, DEFAULT_OUTPUT_PATTERN } from '../../engine/editor';
 
 export const SETTINGS_SECTION = 'imgprompt';
 
@@ -31,7 +31,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = {
   threads: 0,
   memoryLimitGB: 0,
   renderOnSave: true,
-  outputPattern: '${sceneDir}/${sceneName}.png',
+  outputPattern: DEFAULT_OUTPUT_PATTERN,
   previewFollowsEditor: true,
   figureFolder: '',
   saveHints: false,

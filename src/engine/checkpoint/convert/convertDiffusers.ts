@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { InputError } from '../../errors';
-import { readTextBounded } from '../../io/sceneFileSystem';
+import { nodeFileSystem, readTextBounded, type SceneFileSystem } from '../../io/sceneFileSystem';
 import { readSafetensors } from '../../lora/safetensors';
 import type { ClipTextConfig } from './clipTextGraph';
 import { assembleModelFolder, type ConvertProgress } from './convertCheckpoint';
@@ -24,9 +24,21 @@ function weightsFile(dir: string, component: string): string | undefined {
   return WEIGHT_FILES[component].map((f) => join(dir, component, f)).find((p) => existsSync(p));
 }
 
-/** True for a diffusers folder whose UNet is safetensors weights rather than an ONNX graph. */
-export function isDiffusersSafetensorsFolder(dir: string): boolean {
-  return existsSync(join(dir, 'model_index.json')) && !existsSync(join(dir, 'unet', 'model.onnx')) && weightsFile(dir, 'unet') !== undefined;
+/**
+ * True for a diffusers pipeline folder of PyTorch weights rather than an ONNX export: its model_index.json
+ * (read anyway for the model's configs) names no `vae_decoder` but a diffusers `unet` and `vae`, and the
+ * UNet has no model.onnx. Through the scene layer's file system, as the editor asks on every keystroke.
+ */
+export function isDiffusersPipelineFolder(dir: string, fs: Pick<SceneFileSystem, 'readText' | 'stat'> = nodeFileSystem): boolean {
+  let index: Record<string, unknown>;
+  try {
+    index = JSON.parse(fs.readText(join(dir, 'model_index.json')) ?? 'null') as Record<string, unknown>;
+  } catch {
+    return false; // unreadable or malformed: readModelConfig reports it
+  }
+  const library = (entry: unknown) => (Array.isArray(entry) ? entry[0] : undefined);
+  const listed = typeof index === 'object' && index !== null && !('vae_decoder' in index) && library(index.vae) === 'diffusers' && library(index.unet) === 'diffusers';
+  return listed && fs.stat(join(dir, 'unet', 'model.onnx')) !== 'file';
 }
 
 /** The files whose content a conversion depends on (weights, configs, tokenizer, scheduler). */
