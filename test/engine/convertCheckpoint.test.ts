@@ -10,12 +10,9 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, write
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { analyzeScene, convertCheckpoint, createRenderService, findConvertedCheckpoint, InputError, ModelError, type RenderService, type RGBImage } from '../../src/engine/index';
-import { ensureSd15Random, readRandomWeightsInfo, repoRoot } from '../scale/sd15Random';
+import { ensureSd15Checkpoints, repoRoot, sd15ReferenceUnavailable } from '../scale/sd15Random';
 
-const python = process.env.IMGPROMPT_PYTHON ?? '/usr/bin/python3';
-const env = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' };
-const probe = existsSync(python) ? spawnSync(python, ['-c', 'import torch, onnx, numpy'], { env, encoding: 'utf8', timeout: 60_000 }) : undefined;
-const skip = probe?.status === 0 ? false : `${python} cannot import torch/onnx/numpy: the reference model cannot be generated (tools/tiny_model/setup.sh installs them)`;
+const skip = sd15ReferenceUnavailable();
 
 const dir = mkdtempSync(join(tmpdir(), 'imgprompt-convert-'));
 const project = join(dir, 'project');
@@ -28,10 +25,9 @@ after(async () => {
 
 before(async () => {
   if (skip) return;
-  exportDir = ensureSd15Random('toy').dir;
-  const seed = readRandomWeightsInfo(exportDir)!.seed;
-  const made = spawnSync(python, ['-m', 'tools.sd15_random.make_checkpoints', '--scale', 'toy', '--seed', String(seed), '--out', join(dir, 'ckpt')], { cwd: repoRoot, env, encoding: 'utf8', timeout: 300_000 });
-  assert.equal(made.status, 0, made.stderr);
+  let checkpoints: string;
+  ({ onnx: exportDir, checkpoints } = ensureSd15Checkpoints('toy'));
+  cpSync(checkpoints, join(dir, 'ckpt'), { recursive: true });
   mkdirSync(join(project, '.git'), { recursive: true });
   mkdirSync(join(project, 'models'));
   cpSync(exportDir, join(project, 'models', 'export'), { recursive: true });

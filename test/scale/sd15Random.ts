@@ -166,3 +166,56 @@ export function unetFlops(c: UNetShape, height: number, width: number, batch: nu
 export function readUNetShape(modelDir: string): UNetShape {
   return JSON.parse(readFileSync(join(modelDir, 'unet', 'config.json'), 'utf8')) as UNetShape;
 }
+
+// Debian's interpreter, where python3-torch installs (tools/tiny_model/setup.sh).
+export const PYTHON = process.env.IMGPROMPT_PYTHON ?? '/usr/bin/python3';
+const TOOL_ENV = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' };
+
+/**
+ * Why the seeded SD 1.5 reference cannot be generated here (no interpreter with torch, onnx and numpy,
+ * or no make_checkpoints.py), or false when it can: the reason a test that needs it is skipped.
+ */
+export function sd15ReferenceUnavailable(): string | false {
+  if (!existsSync(join(repoRoot, 'tools', 'sd15_random', 'make_checkpoints.py'))) return 'tools/sd15_random/make_checkpoints.py is absent';
+  if (!existsSync(PYTHON)) return `${PYTHON} does not exist (set IMGPROMPT_PYTHON; see tools/tiny_model/setup.sh)`;
+  const probe = spawnSync(PYTHON, ['-c', 'import torch, onnx, numpy'], { env: TOOL_ENV, encoding: 'utf8', timeout: 60_000 });
+  if (probe.status !== 0) {
+    const why = (probe.stderr || probe.error?.message || '').trim().split('\n').pop();
+    return `${PYTHON} cannot import torch/onnx/numpy (${why}); run tools/tiny_model/setup.sh`;
+  }
+  return false;
+}
+
+/** Runs `python3 -m <module> <args>` from the repository root; asserts it succeeds. */
+export function runPythonTool(module: string, args: readonly string[]): void {
+  const result = spawnSync(PYTHON, ['-m', module, ...args], { cwd: repoRoot, env: TOOL_ENV, encoding: 'utf8', timeout: 300_000 });
+  if (result.status !== 0) throw new Error(`${module} exited ${result.status}:\n${result.stdout}\n${result.stderr}`);
+}
+
+/** make_checkpoints.py's files (LDM single files fp32/fp16, diffusers/) for the ONNX folder `onnxDir`'s scale and seed, into `out`. */
+export function makeSd15Checkpoints(onnxDir: string, out: string, extra: readonly string[] = []): void {
+  const info = readRandomWeightsInfo(onnxDir);
+  if (!info) throw new Error(`${onnxDir} has no random_weights.json`);
+  runPythonTool('tools.sd15_random.make_checkpoints', ['--scale', info.scale, '--seed', String(info.seed), '--out', out, ...extra]);
+}
+
+/**
+ * The toy ONNX folder and make_checkpoints.py's files of the same seed, both generated into the cache
+ * when absent or made by an older generator (~1.5 min): the reference the checkpoint converter's tests read.
+ */
+export function ensureSd15Checkpoints(scale: Scale): { onnx: string; checkpoints: string } {
+  const onnx = ensureSd15Random(scale).dir;
+  const seed = readRandomWeightsInfo(onnx)!.seed;
+  const checkpoints = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'imgprompt', `sd15-random-checkpoints${scale === 'full' ? '' : `-${scale}`}`);
+  const stamp = join(checkpoints, 'checkpoints.json');
+  const fits = () => {
+    if (!existsSync(stamp)) return false;
+    const made = JSON.parse(readFileSync(stamp, 'utf8')) as { seed: number; generator_version?: number };
+    return made.seed === seed && (made.generator_version ?? 1) >= SD15_RANDOM_GENERATOR_VERSION;
+  };
+  if (!fits()) {
+    makeSd15Checkpoints(onnx, checkpoints);
+    if (!fits()) throw new Error(`make_checkpoints.py finished but ${stamp} does not record seed ${seed}`);
+  }
+  return { onnx, checkpoints };
+}

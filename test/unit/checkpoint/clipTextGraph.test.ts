@@ -15,9 +15,8 @@
 //    its clip-skip and textual-inversion rewrites and LoRA target lookup work on it as on the export.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { buildClipTextGraph, clipTextWeightNames, type ClipTextConfig } from '../../../src/engine/checkpoint/convert/clipTextGraph';
@@ -36,7 +35,7 @@ import { readInitializerBytes, readOnnxModelFiles } from '../../../src/engine/on
 import type { WeightPatch } from '../../../src/engine/onnx/sessionCache';
 import { SessionCache } from '../../../src/engine/onnx/sessionCache';
 import { loadCLIPTokenizer } from '../../../src/engine/tokenizer/CLIPTokenizer';
-import { SD15_RANDOM_GENERATOR_VERSION, ensureSd15Random, repoRoot } from '../../scale/sd15Random';
+import { ensureSd15Checkpoints, sd15ReferenceUnavailable } from '../../scale/sd15Random';
 
 const work = mkdtempSync(join(tmpdir(), 'imgprompt-clip-graph-'));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -275,57 +274,15 @@ describe('CLIP text graph on a tiny random model (JavaScript reference)', () => 
 
 // ------------------------------------------------------------------------------------------ toy SD 1.5
 
-// Debian's interpreter, where python3-torch installs (as test/unit/tools/tiny-model.test.ts).
-const python = process.env.IMGPROMPT_PYTHON ?? '/usr/bin/python3';
-const env = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' };
-
-function toyUnavailable(): string | false {
-  if (!existsSync(join(repoRoot, 'tools', 'sd15_random', 'make_checkpoints.py'))) return 'tools/sd15_random/make_checkpoints.py is absent';
-  if (!existsSync(python)) return `${python} does not exist (set IMGPROMPT_PYTHON; see tools/tiny_model/setup.sh)`;
-  const probe = spawnSync(python, ['-c', 'import torch, onnx, numpy'], { env, encoding: 'utf8', timeout: 60_000 });
-  if (probe.status !== 0) {
-    const why = (probe.stderr || probe.error?.message || '').trim().split('\n').pop();
-    return `${python} cannot import torch/onnx/numpy (${why}); run tools/tiny_model/setup.sh`;
-  }
-  return false;
-}
-
-interface Toy {
-  /** make_model.sh's optimum ONNX folder. */
-  readonly onnx: string;
-  /** make_checkpoints.py's folder: diffusers/, the LDM single files. */
-  readonly checkpoints: string;
-}
-
+type Toy = ReturnType<typeof ensureSd15Checkpoints>;
 let toy: Toy | undefined;
 
 /** The toy ONNX folder and the checkpoints of the same seed, generated into the cache when absent (~1.5 min). */
 function ensureToy(): Toy {
-  if (toy) return toy;
-  const onnx = ensureSd15Random('toy').dir;
-  const seed = (JSON.parse(readFileSync(join(onnx, 'random_weights.json'), 'utf8')) as { seed: number }).seed;
-  const cache = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
-  const checkpoints = join(cache, 'imgprompt', 'sd15-random-checkpoints-toy');
-  const stamp = join(checkpoints, 'checkpoints.json');
-  const fits = () => {
-    if (!existsSync(stamp)) return false;
-    const made = JSON.parse(readFileSync(stamp, 'utf8')) as { seed: number; generator_version?: number };
-    return made.seed === seed && (made.generator_version ?? 1) >= SD15_RANDOM_GENERATOR_VERSION;
-  };
-  if (!fits()) {
-    const result = spawnSync(python, ['-m', 'tools.sd15_random.make_checkpoints', '--scale', 'toy', '--seed', String(seed), '--out', checkpoints], {
-      cwd: repoRoot,
-      env,
-      encoding: 'utf8',
-      timeout: 300_000,
-    });
-    assert.equal(result.status, 0, `make_checkpoints.py exited ${result.status}:\n${result.stdout}\n${result.stderr}`);
-    assert.ok(fits(), `make_checkpoints.py finished but ${stamp} does not record seed ${seed}`);
-  }
-  return (toy = { onnx, checkpoints });
+  return (toy ??= ensureSd15Checkpoints('toy'));
 }
 
-const toySkip = toyUnavailable();
+const toySkip = sd15ReferenceUnavailable();
 
 describe('CLIP text graph on the toy SD 1.5 against its optimum export', { skip: toySkip, timeout: 600_000 }, () => {
   const cache = new SessionCache();

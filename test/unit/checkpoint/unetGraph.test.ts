@@ -21,8 +21,7 @@
 // skipped with the reason.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -34,49 +33,31 @@ import { residualNames } from '../../../src/engine/model/unet';
 import { renamedWeights, safetensorsWeights, type WeightSource } from '../../../src/engine/checkpoint/convert/weightSource';
 import { buildUNetGraph, timestepFrequencies, type UNetBuildOptions, type UNetConfig } from '../../../src/engine/checkpoint/convert/unetGraph';
 import { diffusersUnetName, ldmLayersPerBlock, ldmUnetWeights } from '../../../src/engine/checkpoint/convert/ldmUnetNames';
-import { ensureSd15Random, readRandomWeightsInfo, repoRoot } from '../../scale/sd15Random';
+import { ensureSd15Checkpoints, runPythonTool, sd15ReferenceUnavailable } from '../../scale/sd15Random';
+import { relativeError, runGraph } from './graphCompare';
 
-const python = process.env.IMGPROMPT_PYTHON ?? '/usr/bin/python3';
-const env = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' };
-
-function torchMissing(): string | false {
-  if (!existsSync(python)) return `${python} does not exist (set IMGPROMPT_PYTHON; see tools/tiny_model/setup.sh)`;
-  const probe = spawnSync(python, ['-c', 'import torch, onnx, numpy'], { env, encoding: 'utf8', timeout: 60_000 });
-  if (probe.status !== 0) {
-    const why = (probe.stderr || probe.error?.message || '').trim().split('\n').pop();
-    return `${python} cannot import torch/onnx/numpy (${why}); run tools/tiny_model/setup.sh`;
-  }
-  return false;
-}
-
-const skip = torchMissing();
+const skip = sd15ReferenceUnavailable();
 const dir = mkdtempSync(join(tmpdir(), 'imgprompt-unet-graph-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 let onnxDir = '';
+let ckptDir = '';
 let config: UNetConfig;
-
-function runTool(module: string, args: readonly string[]): void {
-  const result = spawnSync(python, ['-m', module, ...args], { cwd: repoRoot, env, encoding: 'utf8', timeout: 300_000 });
-  assert.equal(result.status, 0, `${module} exited ${result.status}:\n${result.stdout}\n${result.stderr}`);
-}
 
 before(() => {
   if (skip) return;
-  onnxDir = ensureSd15Random('toy').dir;
-  const seed = readRandomWeightsInfo(onnxDir)!.seed;
-  runTool('tools.sd15_random.make_checkpoints', ['--scale', 'toy', '--seed', String(seed), '--out', join(dir, 'ckpt')]);
-  runTool('tools.reference.make_unet_variant', ['--out', join(dir, 'variant')]);
-  config = JSON.parse(readFileSync(join(dir, 'ckpt', 'diffusers', 'unet', 'config.json'), 'utf8')) as UNetConfig;
+  ({ onnx: onnxDir, checkpoints: ckptDir } = ensureSd15Checkpoints('toy'));
+  runPythonTool('tools.reference.make_unet_variant', ['--out', join(dir, 'variant')]);
+  config = JSON.parse(readFileSync(join(ckptDir, 'diffusers', 'unet', 'config.json'), 'utf8')) as UNetConfig;
 });
 
 async function diffusersWeights(): Promise<WeightSource> {
-  return safetensorsWeights(await readSafetensors(join(dir, 'ckpt', 'diffusers', 'unet', 'diffusion_pytorch_model.safetensors')));
+  return safetensorsWeights(await readSafetensors(join(ckptDir, 'diffusers', 'unet', 'diffusion_pytorch_model.safetensors')));
 }
 
 async function ldmWeights(file: string): Promise<WeightSource> {
   // A full checkpoint also holds int64 tensors (CLIP's position_ids): read the header accepting every dtype.
-  return ldmUnetWeights(safetensorsWeights(await readSafetensors(join(dir, 'ckpt', file), { anyDtype: true })));
+  return ldmUnetWeights(safetensorsWeights(await readSafetensors(join(ckptDir, file), { anyDtype: true })));
 }
 
 /** Builds into its own folder (model.onnx + model.onnx_data); returns the model's path and bytes. */
@@ -113,28 +94,8 @@ function open(path: string): Promise<ort.InferenceSession> {
   return ort.InferenceSession.create(path, { intraOpNumThreads: 4, graphOptimizationLevel: 'all', logSeverityLevel: 3 });
 }
 
-async function run(path: string, feeds: Record<string, ort.Tensor>): Promise<ort.Tensor> {
-  const session = await open(path);
-  try {
-    return (await session.run(feeds)).out_sample;
-  } finally {
-    await session.release();
-  }
-}
-
-/** max |a − b| / max |b|, after checking the shapes agree. */
-function relativeError(actual: ort.Tensor, expected: ort.Tensor): number {
-  assert.deepEqual(actual.dims, expected.dims);
-  const a = actual.data as Float32Array;
-  const b = expected.data as Float32Array;
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    assert.ok(Number.isFinite(a[i]), `non-finite value at ${i}`);
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / scale;
+function run(path: string, feeds: Record<string, ort.Tensor>): Promise<ort.Tensor> {
+  return runGraph(path, feeds, 'out_sample');
 }
 
 const TIMESTEPS: readonly bigint[][] = [[999n, 999n], [500n, 1n], [0n]];
@@ -278,7 +239,7 @@ test('weights and configs that do not fit are refused, naming what is wrong', { 
   await assert.rejects(build('class', { ...config, class_embed_type: 'timestep' }, weights), (e: unknown) => e instanceof ModelError && /class_embed_type/.test(e.message));
   await assert.rejects(build('blocks', { ...config, down_block_types: ['CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'SimpleCrossAttnDownBlock2D'] }, weights), /SimpleCrossAttnDownBlock2D/);
   // An LDM key with no diffusers name (SDXL's label_emb) is reported, not silently dropped.
-  const file = safetensorsWeights(await readSafetensors(join(dir, 'ckpt', 'sd15-random-toy.safetensors'), { anyDtype: true }));
+  const file = safetensorsWeights(await readSafetensors(join(ckptDir, 'sd15-random-toy.safetensors'), { anyDtype: true }));
   const extra = 'model.diffusion_model.label_emb.0.0.weight';
   const withExtra: WeightSource = { ...file, has: (n) => n === extra || file.has(n), shape: (n) => (n === extra ? [4, 4] : file.shape(n)), names: () => [...file.names(), extra] };
   await assert.rejects(build('extra', config, ldmUnetWeights(withExtra)), /label_emb\.0\.0\.weight/);

@@ -16,8 +16,7 @@
 // test is skipped with the reason.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -27,60 +26,33 @@ import { readSafetensors } from '../../../src/engine/lora/safetensors';
 import { safetensorsWeights, type WeightSource } from '../../../src/engine/checkpoint/convert/weightSource';
 import { buildVaeDecoderGraph, buildVaeEncoderGraph, type VaeConfig } from '../../../src/engine/checkpoint/convert/vaeGraph';
 import { diffusersVaeName, ldmVaeWeights } from '../../../src/engine/checkpoint/convert/ldmVaeNames';
-import { ensureSd15Random, readRandomWeightsInfo, repoRoot } from '../../scale/sd15Random';
+import { ensureSd15Checkpoints, makeSd15Checkpoints, sd15ReferenceUnavailable } from '../../scale/sd15Random';
+import { relativeError, runGraph } from './graphCompare';
 
-const python = process.env.IMGPROMPT_PYTHON ?? '/usr/bin/python3';
-const env = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' };
-
-function torchMissing(): string | false {
-  if (!existsSync(python)) return `${python} does not exist (set IMGPROMPT_PYTHON; see tools/tiny_model/setup.sh)`;
-  const probe = spawnSync(python, ['-c', 'import torch, onnx, numpy'], { env, encoding: 'utf8', timeout: 60_000 });
-  if (probe.status !== 0) {
-    const why = (probe.stderr || probe.error?.message || '').trim().split('\n').pop();
-    return `${python} cannot import torch/onnx/numpy (${why}); run tools/tiny_model/setup.sh`;
-  }
-  return false;
-}
-
-function fixturesMissing(): string | false {
-  if (!existsSync(join(repoRoot, 'tools', 'sd15_random', 'make_checkpoints.py'))) return 'tools/sd15_random/make_checkpoints.py is absent';
-  return torchMissing();
-}
-
-const skip = fixturesMissing();
+const skip = sd15ReferenceUnavailable();
 const dir = mkdtempSync(join(tmpdir(), 'imgprompt-vae-graph-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 let onnxDir = '';
+let ckptDir = '';
 let config: VaeConfig;
-
-/** make_checkpoints.py's files for the ONNX folder's scale and seed, into `out`. */
-function makeCheckpoints(out: string, seed: number, extra: readonly string[] = []): void {
-  const result = spawnSync(python, ['-m', 'tools.sd15_random.make_checkpoints', '--scale', 'toy', '--seed', String(seed), '--out', out, ...extra], {
-    cwd: repoRoot,
-    env,
-    encoding: 'utf8',
-    timeout: 300_000,
-  });
-  assert.equal(result.status, 0, `make_checkpoints.py exited ${result.status}:\n${result.stdout}\n${result.stderr}`);
-}
 
 before(() => {
   if (skip) return;
-  onnxDir = ensureSd15Random('toy').dir;
-  const seed = readRandomWeightsInfo(onnxDir)!.seed;
-  makeCheckpoints(join(dir, 'ckpt'), seed);
-  makeCheckpoints(join(dir, 'ckpt-legacy'), seed, ['--legacy-vae-names', '--no-schedule-buffers']);
-  config = JSON.parse(readFileSync(join(dir, 'ckpt', 'diffusers', 'vae', 'config.json'), 'utf8')) as VaeConfig;
+  ({ onnx: onnxDir, checkpoints: ckptDir } = ensureSd15Checkpoints('toy'));
+  makeSd15Checkpoints(onnxDir, join(dir, 'ckpt-legacy'), ['--legacy-vae-names', '--no-schedule-buffers']);
+  config = JSON.parse(readFileSync(join(ckptDir, 'diffusers', 'vae', 'config.json'), 'utf8')) as VaeConfig;
 });
 
-async function diffusersWeights(folder: string): Promise<WeightSource> {
-  return safetensorsWeights(await readSafetensors(join(dir, folder, 'diffusers', 'vae', 'diffusion_pytorch_model.safetensors')));
+/** The diffusers VAE weights of the cached checkpoints (`ckpt`) or of a variant made here (`ckpt-legacy`). */
+async function diffusersWeights(folder: 'ckpt' | 'ckpt-legacy'): Promise<WeightSource> {
+  const root = folder === 'ckpt' ? ckptDir : join(dir, folder);
+  return safetensorsWeights(await readSafetensors(join(root, 'diffusers', 'vae', 'diffusion_pytorch_model.safetensors')));
 }
 
 async function ldmWeights(file: string): Promise<WeightSource> {
   // A full checkpoint also holds int64 tensors (CLIP's position_ids): read the header accepting every dtype.
-  return ldmVaeWeights(safetensorsWeights(await readSafetensors(join(dir, 'ckpt', file), { anyDtype: true })));
+  return ldmVaeWeights(safetensorsWeights(await readSafetensors(join(ckptDir, file), { anyDtype: true })));
 }
 
 type Build = typeof buildVaeDecoderGraph;
@@ -105,31 +77,7 @@ function inputOf(dims: number[], phase: number): ort.Tensor {
   return new ort.Tensor('float32', Float32Array.from({ length: n }, (_v, i) => Math.sin(i * 0.37 + phase) * Math.cos(i * 0.011)), dims);
 }
 
-async function run(path: string, feeds: Record<string, ort.Tensor>, output: string): Promise<ort.Tensor> {
-  const session = await ort.InferenceSession.create(path, { intraOpNumThreads: 4, graphOptimizationLevel: 'all', logSeverityLevel: 3 });
-  try {
-    const result = await session.run(feeds);
-    assert.ok(result[output], `the graph has no output '${output}' (outputs: ${session.outputNames.join(', ')})`);
-    return result[output];
-  } finally {
-    await session.release();
-  }
-}
-
-/** max |a − b| / max |b|, after checking the shapes agree. */
-function relativeError(actual: ort.Tensor, expected: ort.Tensor): number {
-  assert.deepEqual(actual.dims, expected.dims);
-  const a = actual.data as Float32Array;
-  const b = expected.data as Float32Array;
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    assert.ok(Number.isFinite(a[i]), `non-finite value at ${i}`);
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / scale;
-}
+const run = runGraph;
 
 const LATENTS = [[2, 4, 8, 12], [1, 4, 5, 7]];
 const IMAGES = [[2, 3, 64, 96], [1, 3, 40, 52]];
