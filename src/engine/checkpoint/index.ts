@@ -1,7 +1,7 @@
 // Weights files that are not ONNX model folders: reading their headers, telling their families apart.
 export { readCheckpointHeader, PickleCheckpointError, MAX_CHECKPOINT_HEADER_BYTES, WEIGHT_FILE_EXTENSIONS, PICKLE_EXTENSIONS, type CheckpointHeader } from './checkpointHeader';
 export { describeCheckpoint, checkpointSummary, type CheckpointDescription, type CheckpointFamily } from './detectCheckpoint';
-export { weightsFileVerdict, isWeightsFileName, type WeightsFileVerdict } from './weightsFileProblem';
+export { weightsFileVerdict, isWeightsFileName, type WeightsFileVerdict } from './weightsFileVerdict';
 export { findConvertedCheckpoint, ensureConvertedCheckpoint, convertedFolder, type EnsureConvertedOptions } from './convertedCheckpoints';
 export { convertCheckpoint, findTokenizer, type ConvertOptions, type ConvertProgress, type ConvertResult } from './convert/convertCheckpoint';
 export { inferLdmConfigs, predictionFromYaml, type LdmConfigs } from './convert/inferLdmConfig';

@@ -6,7 +6,7 @@ import { dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node
 import type { SceneDiagnostic } from '../errors';
 import { isBareModelName, locateModel, type ModelLocation } from '../model/modelConfig';
 import { findConvertedCheckpoint } from '../checkpoint/convertedCheckpoints';
-import { isWeightsFileName, weightsFileVerdict } from '../checkpoint/weightsFileProblem';
+import { isWeightsFileName, weightsFileVerdict } from '../checkpoint/weightsFileVerdict';
 import { didYouMean } from './didYouMean';
 import { parseScene, sortDiagnostics, type ParsedScene } from './parseScene';
 import { nodeFileSystem, type SceneFileSystem } from '../io/sceneFileSystem';
