@@ -25,20 +25,23 @@ function weightsFile(dir: string, component: string): string | undefined {
 }
 
 /**
- * True for a diffusers pipeline folder of PyTorch weights rather than an ONNX export: its model_index.json
- * (read anyway for the model's configs) names no `vae_decoder` but a diffusers `unet` and `vae`, and the
- * UNet has no model.onnx. Through the scene layer's file system, as the editor asks on every keystroke.
+ * True for a diffusers pipeline folder of PyTorch weights rather than an ONNX export: its UNet has no
+ * model.onnx (one stat, which settles every ONNX export) and its model_index.json names no `vae_decoder`
+ * but a diffusers `unet` and `vae`. Through the scene layer's file system, as the editor asks on every
+ * keystroke.
  */
 export function isDiffusersPipelineFolder(dir: string, fs: Pick<SceneFileSystem, 'readText' | 'stat'> = nodeFileSystem): boolean {
-  let index: Record<string, unknown>;
+  if (fs.stat(join(dir, 'unet', 'model.onnx')) === 'file') return false;
+  let index: unknown;
   try {
-    index = JSON.parse(fs.readText(join(dir, 'model_index.json')) ?? 'null') as Record<string, unknown>;
+    index = JSON.parse(fs.readText(join(dir, 'model_index.json')) ?? 'null');
   } catch {
     return false; // unreadable or malformed: readModelConfig reports it
   }
+  if (typeof index !== 'object' || index === null) return false;
+  const entries = index as Record<string, unknown>;
   const library = (entry: unknown) => (Array.isArray(entry) ? entry[0] : undefined);
-  const listed = typeof index === 'object' && index !== null && !('vae_decoder' in index) && library(index.vae) === 'diffusers' && library(index.unet) === 'diffusers';
-  return listed && fs.stat(join(dir, 'unet', 'model.onnx')) !== 'file';
+  return !('vae_decoder' in entries) && library(entries.vae) === 'diffusers' && library(entries.unet) === 'diffusers';
 }
 
 /** The files whose content a conversion depends on (weights, configs, tokenizer, scheduler). */
