@@ -1,0 +1,197 @@
+// Downloads one file into the cache: resumable, verified and atomic.
+//   1. Bytes go to `<blob>.incomplete` (huggingface_hub's name, so either tool resumes the other's).
+//   2. A partial file is continued with `Range: bytes=<have>-`; a 206 must start exactly there, a 200
+//      restarts from zero, a 416 means the partial file is not a prefix of this blob: start over.
+//   3. The digest covers the bytes already on disk and every new one; a file whose sha256 (LFS) or git
+//      blob sha1 differs from the hub's etag is deleted, never renamed into place.
+//   4. Only a complete, verified file is renamed to its blob name (one rename: all or nothing).
+// A dropped connection is resumed in place a few times before giving up; what arrived stays on disk.
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream, existsSync, mkdirSync, openSync, closeSync, renameSync, statSync, truncateSync, unlinkSync, writeSync } from 'node:fs';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { dirname } from 'node:path';
+import { CancelledError, ModelError } from '../errors';
+import { serverText } from './hubHttp';
+
+export type ExpectedDigest = { algorithm: 'sha256'; hex: string } | { algorithm: 'git-sha1'; hex: string };
+
+export interface BlobProgress {
+  /** Bytes of this file on disk so far (resumed bytes included). */
+  done: number;
+  total: number;
+  /** Bytes received in this session, for the rate. */
+  received: number;
+}
+
+export interface BlobDownload {
+  url: string;
+  /** Request headers (Authorization only when `url` is the hub's own origin). */
+  headers: Record<string, string>;
+  /** The final blob path; `<path>.incomplete` holds the partial file. */
+  blobPath: string;
+  size: number;
+  expected: ExpectedDigest;
+  /** For messages. */
+  what: string;
+  signal?: AbortSignal;
+  onProgress?: (p: BlobProgress) => void;
+  /** How many dropped connections are resumed before giving up (default 3). */
+  resumeAttempts?: number;
+  /** Seconds without a byte before a transfer counts as dropped (default 30). */
+  stallSeconds?: number;
+}
+
+export interface BlobResult {
+  blobPath: string;
+  sha256: string;
+  /** Bytes transferred by this call (0 when the blob was already there). */
+  downloaded: number;
+  /** Bytes found in a partial file and kept. */
+  resumedFrom: number;
+}
+
+const HASH_READ_CHUNK = 4 * 1024 * 1024;
+
+function startDigests(expected: ExpectedDigest, size: number): { sha256: Hash; check?: Hash } {
+  const sha256 = createHash('sha256');
+  if (expected.algorithm === 'sha256') return { sha256 };
+  // A git blob id is sha1 over "blob <size>\0" and the content.
+  const check = createHash('sha1');
+  check.update(`blob ${size}\0`);
+  return { sha256, check };
+}
+
+async function hashExisting(path: string, length: number, digests: { sha256: Hash; check?: Hash }): Promise<void> {
+  if (length === 0) return;
+  for await (const chunk of createReadStream(path, { start: 0, end: length - 1, highWaterMark: HASH_READ_CHUNK })) {
+    digests.sha256.update(chunk as Buffer);
+    digests.check?.update(chunk as Buffer);
+  }
+}
+
+class TransferDropped extends Error {}
+
+function get(url: string, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const request = (url.startsWith('https:') ? httpsRequest : httpRequest)(url, { headers, signal }, resolve);
+    request.on('error', (error) => reject(signal?.aborted ? new CancelledError() : new TransferDropped(error.message)));
+    request.end();
+  });
+}
+
+/** Writes `response` after `have` bytes, hashing as it goes; resolves to the bytes written. */
+function receive(response: IncomingMessage, fd: number, have: number, job: BlobDownload, digests: { sha256: Hash; check?: Hash }, session: { received: number }): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let done = have;
+    const stallMs = (job.stallSeconds ?? 30) * 1000;
+    let timer = setTimeout(onStall, stallMs);
+    function onStall() {
+      response.destroy(new TransferDropped(`no data for ${stallMs / 1000} s`));
+    }
+    response.on('data', (chunk: Buffer) => {
+      if (done + chunk.length > job.size) {
+        response.destroy(new ModelError(`${job.what}: the server sent more than the ${job.size} bytes the hub announced`));
+        return;
+      }
+      writeSync(fd, chunk, 0, chunk.length, done);
+      digests.sha256.update(chunk);
+      digests.check?.update(chunk);
+      done += chunk.length;
+      session.received += chunk.length;
+      clearTimeout(timer);
+      timer = setTimeout(onStall, stallMs);
+      job.onProgress?.({ done, total: job.size, received: session.received });
+    });
+    response.on('end', () => {
+      clearTimeout(timer);
+      resolve(done);
+    });
+    response.on('error', (error) => {
+      clearTimeout(timer);
+      if (job.signal?.aborted) reject(new CancelledError());
+      else if (error instanceof ModelError) reject(error);
+      else resolve(done); // a cut connection: the caller sees fewer bytes and resumes
+    });
+    response.on('aborted', () => undefined);
+  });
+}
+
+/** One attempt from what is on disk; resolves to the bytes now on disk. */
+async function attempt(job: BlobDownload, partial: string, digests: { sha256: Hash; check?: Hash }, have: number, session: { received: number }): Promise<{ have: number; restart: boolean }> {
+  const headers = { ...job.headers, ...(have > 0 ? { range: `bytes=${have}-` } : {}) };
+  const response = await get(job.url, headers, job.signal);
+  const { statusCode = 0 } = response;
+  if (statusCode === 416 || (statusCode === 200 && have > 0)) {
+    response.resume();
+    // Not a prefix of this blob (416), or a server that ignores Range (200): start from zero.
+    return { have, restart: true };
+  }
+  if (statusCode === 206) {
+    const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(response.headers['content-range'] ?? '');
+    if (!range || Number(range[1]) !== have || (range[3] !== '*' && Number(range[3]) !== job.size)) {
+      response.resume();
+      throw new ModelError(`${job.what}: asked for bytes from ${have} but the server answered Content-Range '${serverText(response.headers['content-range'])}'`);
+    }
+  } else if (statusCode !== 200) {
+    response.resume();
+    throw new ModelError(`${job.what}: the download server answered HTTP ${statusCode} for ${new URL(job.url).origin}`);
+  }
+  const fd = openSync(partial, 'r+');
+  try {
+    return { have: await receive(response, fd, have, job, digests, session), restart: false };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Downloads and verifies one blob unless it is already there. The caller holds the blob's lock. */
+export async function downloadBlob(job: BlobDownload): Promise<BlobResult> {
+  const partial = `${job.blobPath}.incomplete`;
+  mkdirSync(dirname(job.blobPath), { recursive: true });
+  let have = existsSync(partial) ? statSync(partial).size : 0;
+  if (have > job.size) {
+    truncateSync(partial, 0);
+    have = 0;
+  }
+  if (!existsSync(partial)) closeSync(openSync(partial, 'w'));
+  const resumedFrom = have;
+  let digests = startDigests(job.expected, job.size);
+  await hashExisting(partial, have, digests);
+  const session = { received: 0 };
+  let drops = 0;
+  let restarted = false;
+  while (have < job.size) {
+    if (job.signal?.aborted) throw new CancelledError();
+    let result: { have: number; restart: boolean };
+    try {
+      result = await attempt(job, partial, digests, have, session);
+    } catch (error) {
+      if (!(error instanceof TransferDropped)) throw error;
+      result = { have, restart: false };
+    }
+    if (result.restart) {
+      if (restarted) throw new ModelError(`${job.what}: the server refused to resume and to restart the download`);
+      restarted = true;
+      truncateSync(partial, 0);
+      digests = startDigests(job.expected, job.size);
+      have = 0;
+      continue;
+    }
+    // A cut that brought bytes is resumed at once; only attempts that bring nothing count against the limit.
+    if (result.have === have && ++drops > (job.resumeAttempts ?? 3)) {
+      throw new ModelError(`${job.what}: the transfer stopped at ${have} of ${job.size} bytes; run again to resume from there`);
+    }
+    have = result.have;
+  }
+  const sha256 = digests.sha256.digest('hex');
+  const actual = job.expected.algorithm === 'sha256' ? sha256 : digests.check!.digest('hex');
+  if (actual !== job.expected.hex) {
+    unlinkSync(partial);
+    throw new ModelError(
+      `${job.what}: the downloaded file is corrupt: its ${job.expected.algorithm} is ${actual} but the hub says ${job.expected.hex}; it was deleted and nothing was installed (run again to download it afresh)`,
+    );
+  }
+  renameSync(partial, job.blobPath);
+  return { blobPath: job.blobPath, sha256, downloaded: session.received, resumedFrom };
+}

@@ -1,0 +1,108 @@
+// imgprompt.lock: what every hub reference of a project resolved to, so another machine (a colleague, CI)
+// fetches the same bytes. JSON with sorted keys and one entry per file, written atomically, the same on
+// every machine: no paths, no hosts, no times, no tokens.
+//   { "lockfileVersion": 1,
+//     "models": { "hf:org/name@main": { "source": "huggingface", "repo", "revision", "commit", "license",
+//                                        "files": { "unet/model.onnx": { "size", "sha256" } } } } }
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readTextBounded } from '../io/sceneFileSystem';
+
+export const LOCKFILE_NAME = 'imgprompt.lock';
+export const LOCKFILE_VERSION = 1;
+
+export interface LockedFile {
+  size: number;
+  sha256: string;
+}
+
+export interface LockEntry {
+  source: 'huggingface' | 'civitai';
+  /** `org/name` on Hugging Face; the model id on Civitai. */
+  repo: string;
+  /** As the scene wrote it (`main`, a tag, a commit); the Civitai version id. */
+  revision: string;
+  /** The commit the revision resolved to; the Civitai version id. */
+  commit: string;
+  license?: string;
+  files: Record<string, LockedFile>;
+}
+
+export interface Lockfile {
+  lockfileVersion: number;
+  models: Record<string, LockEntry>;
+}
+
+export class LockfileError extends Error {
+  override readonly name = 'LockfileError';
+}
+
+export function lockfilePath(projectRoot: string): string {
+  return join(projectRoot, LOCKFILE_NAME);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function parseEntry(key: string, raw: unknown, where: string): LockEntry {
+  const bad = (what: string) => new LockfileError(`${where}: entry '${key}' ${what}`);
+  if (!isObject(raw)) throw bad('is not an object');
+  const { source, repo, revision, commit, license, files } = raw;
+  if (source !== 'huggingface' && source !== 'civitai') throw bad(`has source ${JSON.stringify(source)}; expected "huggingface" or "civitai"`);
+  for (const [name, value] of Object.entries({ repo, revision, commit })) if (typeof value !== 'string' || value === '') throw bad(`has no ${name}`);
+  if (license !== undefined && typeof license !== 'string') throw bad('has a license that is not a string');
+  if (!isObject(files)) throw bad('has no files');
+  const out: Record<string, LockedFile> = {};
+  for (const [name, f] of Object.entries(files)) {
+    if (!isObject(f) || !Number.isSafeInteger(f.size) || typeof f.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(f.sha256)) throw bad(`file '${name}' needs a size and a 64-hex sha256`);
+    if (name.split('/').some((p) => p === '' || p === '.' || p === '..')) throw bad(`file '${name}' is not a plain relative path`);
+    out[name] = { size: f.size as number, sha256: f.sha256 };
+  }
+  return { source, repo: repo as string, revision: revision as string, commit: commit as string, ...(license ? { license } : {}), files: out };
+}
+
+/** The project's lockfile, an empty one when there is none; LockfileError when it is malformed. */
+export function readLockfile(projectRoot: string): Lockfile {
+  const path = lockfilePath(projectRoot);
+  if (!existsSync(path)) return { lockfileVersion: LOCKFILE_VERSION, models: {} };
+  const text = readTextBounded(path, 16 * 1024 * 1024);
+  if (text === undefined) throw new LockfileError(`${path}: unreadable or larger than 16 MB`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new LockfileError(`${path}: not JSON (${(error as Error).message})`);
+  }
+  if (!isObject(raw) || raw.lockfileVersion !== LOCKFILE_VERSION || !isObject(raw.models)) {
+    throw new LockfileError(`${path}: expected {"lockfileVersion": ${LOCKFILE_VERSION}, "models": {...}}`);
+  }
+  const models: Record<string, LockEntry> = {};
+  for (const [key, entry] of Object.entries(raw.models)) models[key] = parseEntry(key, entry, path);
+  return { lockfileVersion: LOCKFILE_VERSION, models };
+}
+
+function sorted<T>(record: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.keys(record).sort().map((k) => [k, record[k]]));
+}
+
+/** The lockfile's text: sorted keys, fixed field order, two-space indent, a final newline. */
+export function formatLockfile(lock: Lockfile): string {
+  const models: Record<string, unknown> = {};
+  for (const [key, e] of Object.entries(sorted(lock.models))) {
+    const files = Object.fromEntries(Object.entries(sorted(e.files)).map(([n, f]) => [n, { size: f.size, sha256: f.sha256 }]));
+    models[key] = { source: e.source, repo: e.repo, revision: e.revision, commit: e.commit, ...(e.license ? { license: e.license } : {}), files };
+  }
+  return `${JSON.stringify({ lockfileVersion: LOCKFILE_VERSION, models }, null, 2)}\n`;
+}
+
+/** Writes the lockfile atomically; returns false when its content was already this (nothing written). */
+export function writeLockfile(projectRoot: string, lock: Lockfile): boolean {
+  const path = lockfilePath(projectRoot);
+  const text = formatLockfile(lock);
+  if (existsSync(path) && readTextBounded(path, 16 * 1024 * 1024) === text) return false;
+  const temp = `${path}.${process.pid}.tmp`;
+  writeFileSync(temp, text);
+  renameSync(temp, path);
+  return true;
+}
