@@ -4,7 +4,7 @@
 // Shared by every command that reads scenes (check, resolve, render, verify, watch).
 import { existsSync, readFileSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
-import { isInside, type ResolveContext } from '../engine/index';
+import { hubCacheDir, isInside, projectHubLookup, type ResolveContext } from '../engine/index';
 import { UsageError } from './command';
 
 /**
@@ -72,11 +72,13 @@ export function takeSceneOptions(args: string[], cwd: string): SceneOptions {
 export function sceneContext(sceneFile: string, modelPaths: readonly string[], cwd: string, env: NodeJS.ProcessEnv): ResolveContext {
   const fromEnv = (env.IMGPROMPT_MODEL_PATH ?? '').split(delimiter).filter((p) => p !== '').map((p) => resolve(cwd, p));
   const file = resolve(cwd, sceneFile);
+  const projectRoot = findProjectRoot(file);
   return {
     file,
-    projectRoot: findProjectRoot(file),
+    projectRoot,
     modelSearchPaths: [...modelPaths, ...fromEnv],
     builtinModelsDir: builtinModelsDir(),
+    hub: projectHubLookup(hubCacheDir(env), projectRoot),
   };
 }
 

@@ -4,6 +4,7 @@ import { checkCommand } from './check';
 import { convertCommand } from './convert';
 import { importCommand } from './import';
 import { inspectCommand } from './inspect';
+import { modelsCommand } from './models';
 import { noiseCommand } from './noise';
 import { renderCommand } from './render';
 import { resolveCommand } from './resolve';
@@ -20,4 +21,5 @@ export const commands: Command[] = [
   importCommand,
   convertCommand,
   noiseCommand,
+  modelsCommand,
 ];

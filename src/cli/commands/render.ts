@@ -5,6 +5,7 @@ import type { Command } from '../command';
 import { createService, planScene, planWarnings, progressLine, seconds, terminalSafe } from '../renderSupport';
 import { displayPath, takeSceneOptions } from '../sceneContext';
 import { expandSceneTargets, takeFlagsAndTargets } from '../sceneTargets';
+import { pullSceneFile } from '../hubSupport';
 
 const usage = `usage: imgprompt render [options] FILE|DIR|GLOB...
 
@@ -15,6 +16,11 @@ options:
   --force            render even when the output is up to date
   --save-hints       also write each preprocessed hint image beside the output (figure.hint-1.png)
   --model-path DIR   a folder of model folders (repeatable; also IMGPROMPT_MODEL_PATH)
+  --locked           use imgprompt.lock as it is: fail when a hf: model is not in it or would
+                     resolve to another commit (for CI); without it new references are added
+
+Models named hf:org/name[@revision][/file] are downloaded first into the Hugging Face cache
+(HF_HUB_CACHE or HF_HOME; HF_TOKEN for gated models; HF_HUB_OFFLINE=1 for no network).
 
 environment: IMGPROMPT_THREADS (onnxruntime threads), IMGPROMPT_CACHE_DIR (file-hash cache),
 IMGPROMPT_MEMORY_LIMIT (most memory loaded models may take, e.g. 6GB)`;
@@ -26,7 +32,7 @@ export const renderCommand: Command = {
   async run(args, rawIO, signal) {
     const io = terminalSafe(rawIO);
     const { modelPaths, rest } = takeSceneOptions(args, io.cwd);
-    const { flags, targets } = takeFlagsAndTargets(rest, ['--force', '--save-hints']);
+    const { flags, targets } = takeFlagsAndTargets(rest, ['--force', '--save-hints', '--locked']);
     const force = flags.has('--force');
     const saveHints = flags.has('--save-hints');
     const { files, problems } = expandSceneTargets(targets, io.cwd);
@@ -38,6 +44,7 @@ export const renderCommand: Command = {
       for (const file of files) {
         const shown = displayPath(file, io.cwd);
         try {
+          await pullSceneFile(file, rawIO, signal, flags.has('--locked'));
           const plan = await planScene(service, file, modelPaths, io, signal);
           for (const w of planWarnings(plan, io)) io.stderr(`${w}\n`);
           let bar: ReturnType<typeof progressLine> | undefined;
@@ -67,7 +74,7 @@ export const renderCommand: Command = {
           failed++;
           if (error instanceof SceneError) io.stderr(`${error.message}\n`);
           else if (error instanceof OutputError) io.stderr(`${displayPath(error.path, io.cwd)}: error: ${error.reason}\n`);
-          else if (error instanceof Error && (error.name === 'ModelError' || error.name === 'InputError')) io.stderr(`${shown}: error: ${error.message}\n`);
+          else if (error instanceof Error && (error.name === 'ModelError' || error.name === 'InputError' || error.name === 'LockfileError')) io.stderr(`${shown}: error: ${error.message}\n`);
           else throw error;
         }
       }

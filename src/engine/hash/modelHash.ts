@@ -3,8 +3,8 @@
 // Also the short AUTOMATIC1111-style "Model hash" (first 10 hex digits of the SHA-256 of the weights file,
 // A1111's "AutoV2" hash); for a diffusers folder we take the UNet's weights, which is our convention since
 // A1111 hashes a single checkpoint file.
-import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, realpath, stat } from 'node:fs/promises';
+import { isAbsolute, join, relative as relativePath, sep } from 'node:path';
 import { InputError, throwIfAborted } from '../errors';
 import type { FileHashCache } from './fileHashCache';
 import { sha256Hex } from './sha256File';
@@ -46,7 +46,7 @@ export async function listModelFiles(modelDir: string): Promise<string[]> {
       const path = relative ? `${relative}/${entry.name}` : entry.name;
       if (entry.isDirectory()) {
         if (!(relative === '' && ADAPTER_FOLDERS.has(entry.name))) await walk(path);
-      } else if (entry.isFile() && !DOC_FILE.test(entry.name)) {
+      } else if ((entry.isFile() || (entry.isSymbolicLink() && (await isCacheBlobLink(join(modelDir, path))))) && !DOC_FILE.test(entry.name)) {
         out.push(path);
       }
     }
@@ -59,6 +59,23 @@ export async function listModelFiles(modelDir: string): Promise<string[]> {
   }
   await walk('');
   return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/**
+ * True for a link a Hugging Face cache snapshot holds: it leads to a file inside the same
+ * `models--org--name` repository folder (its blobs/). Other links are not followed, as before.
+ */
+async function isCacheBlobLink(path: string): Promise<boolean> {
+  const parts = path.split(sep);
+  const at = parts.lastIndexOf('snapshots');
+  if (at <= 0 || !parts[at - 1].startsWith('models--')) return false;
+  try {
+    const [real, repo] = await Promise.all([realpath(path), realpath(parts.slice(0, at).join(sep))]);
+    const rel = relativePath(repo, real);
+    return !rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel) && (await stat(real)).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /** Combines per-file hashes into one, independent of the order they are given in. */

@@ -67,3 +67,16 @@ export function findCachedHfRef(cacheDir: string, ref: HfRef, fs: SceneFileSyste
   if (kind === undefined) return { found: false, why: `${ref.path || 'the snapshot'} of ${ref.repo}@${commit.slice(0, 12)} is not in the hub cache ${cacheDir}` };
   return { found: true, path, commit };
 }
+
+/** How a scene's `hf:` references are found on disk: the cache, and the commits imgprompt.lock pins. */
+export interface HubLookup {
+  cacheDir: string;
+  /** hubRefKey → commit, from the project's imgprompt.lock. */
+  locked?: ReadonlyMap<string, string>;
+}
+
+/** findCachedHfRef at the lockfile's commit when the lock names the reference. */
+export function findHfRefForScene(lookup: HubLookup, ref: HfRef, key: string, fs: SceneFileSystem = nodeFileSystem): CachedHfRef {
+  const commit = lookup.locked?.get(key);
+  return findCachedHfRef(lookup.cacheDir, commit ? { ...ref, revision: commit } : ref, fs);
+}

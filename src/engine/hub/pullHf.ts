@@ -30,8 +30,10 @@ export interface PullOptions {
   cacheDir: string;
   endpoint: HubEndpoint;
   offline: boolean;
-  /** The lockfile's entry for this reference: fetch exactly this, fail if the hub disagrees. */
+  /** The lockfile's entry for this reference: fetch exactly this commit and these files. */
   locked?: LockEntry;
+  /** With `locked`: fail when the hub now resolves the revision to another commit (`render --locked`). */
+  strict?: boolean;
   signal?: AbortSignal;
   onProgress?: (p: PullProgress) => void;
   /** Called with a line worth telling the user (waiting for another download, rate limit). */
@@ -127,7 +129,7 @@ export async function pullHfRef(ref: HfRef, options: PullOptions): Promise<Pulle
   const paths = repoCachePaths(options.cacheDir, ref.repo);
   const info = await fetchHfRepoInfo(ref, endpoint, signal);
   const locked = options.locked;
-  if (locked && locked.commit !== info.commit && !ref.pinned) {
+  if (locked && options.strict && locked.commit !== info.commit && !ref.pinned) {
     throw new ModelError(`${ref.text}: the lockfile has commit ${locked.commit} but ${ref.repo}@${ref.revision} now resolves to ${info.commit}; run without --locked to update imgprompt.lock, or pin the revision in the scene`);
   }
   const commit = locked?.commit ?? info.commit;

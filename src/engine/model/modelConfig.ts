@@ -107,8 +107,8 @@ export interface ModelConfig {
 /** Where `model:` was found. */
 export interface ModelLocation {
   dir: string;
-  /** `path`: written as a path relative to the scene; `search`: a configured model folder; `builtin`. */
-  via: 'path' | 'search' | 'builtin';
+  /** `path`: written as a path relative to the scene; `search`: a configured model folder; `builtin`; `hub`: an `hf:` reference in the hub cache. */
+  via: 'path' | 'search' | 'builtin' | 'hub';
   /** A location-independent name for hashing: the bare name, or the project-relative path. */
   name: string;
 }

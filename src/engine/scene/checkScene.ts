@@ -11,6 +11,8 @@ import { didYouMean } from './didYouMean';
 import { parseScene, sortDiagnostics, type ParsedScene } from './parseScene';
 import { nodeFileSystem, type SceneFileSystem } from '../io/sceneFileSystem';
 import { SCENE_DEFAULTS } from './sceneSpec';
+import { findHfRefForScene, type HubLookup } from '../hub/hubCache';
+import { hubRefKey, looksLikeHubRef, parseHubRef } from '../hub/hubRef';
 
 export interface SceneContext {
   /** Absolute path of the scene file. */
@@ -25,6 +27,8 @@ export interface SceneContext {
   fs?: SceneFileSystem;
   /** The engine's cache folder, where converted single-file checkpoints are found (convertedCheckpoints.ts). */
   checkpointCacheDir?: string;
+  /** Where `hf:` model and LoRA references are found (the Hugging Face hub cache); without it they are errors. */
+  hub?: HubLookup;
 }
 
 /** A referenced file, resolved. */
@@ -123,6 +127,11 @@ class FileChecker {
    * (`outline` → the model folder's `loras/outline.safetensors`).
    */
   lora(label: string, written: string, model: ModelLocation | undefined): void {
+    if (looksLikeHubRef(written)) {
+      const p = this.hubPath(label, written, 'LoRA');
+      if (p && this.fs.stat(p.path) !== 'file') this.error('missing-file', `LoRA '${written}' is a folder; name the .safetensors file in the repository (hf:org/name/file.safetensors)`, label);
+      return;
+    }
     if (!isBareLoraName(written)) return this.inputFile(label, written, 'LoRA file');
     if (!model) return;
     const path = join(model.dir, 'loras', `${written}.safetensors`);
@@ -133,8 +142,60 @@ class FileChecker {
     this.paths.set(label, { path, ref: `${model.name}/loras/${written}.safetensors` });
   }
 
+  /**
+   * A hub reference (`hf:org/name[@rev][/file]`, Civitai): its file or folder in the hub cache, found by
+   * stats only; never downloaded here (`imgprompt models pull` and render do that).
+   */
+  hubPath(label: string, written: string, what: string): ScenePath | undefined {
+    const ref = parseHubRef(written);
+    if ('error' in ref) {
+      this.error('bad-model-ref', ref.error, label);
+      return undefined;
+    }
+    if (ref.kind !== 'hf') {
+      this.error('unsupported-model-ref', `${what} '${written}': Civitai references are looked up by hash for hovers and the lockfile; to render one, download it and name the file`, label);
+      return undefined;
+    }
+    const key = hubRefKey(ref);
+    if (!this.context.hub) {
+      this.error('model-not-downloaded', `${what} '${written}' names a Hugging Face model, but no hub cache is configured here`, label);
+      return undefined;
+    }
+    const found = findHfRefForScene(this.context.hub, ref, key, this.fs);
+    if (!found.found) {
+      this.error('model-not-downloaded', `${what} '${written}' is not downloaded (${found.why}); \`imgprompt render\` or \`imgprompt models pull\` fetches it`, label);
+      return undefined;
+    }
+    const scenePath = { path: found.path, ref: key };
+    this.paths.set(label, scenePath);
+    return scenePath;
+  }
+
   model(written: string): ModelLocation | undefined {
     const label = 'model';
+    if (looksLikeHubRef(written)) {
+      const p = this.hubPath(label, written, 'model');
+      if (!p) return undefined;
+      if (this.fs.stat(p.path) === 'file') {
+        if (!isWeightsFileName(p.path)) {
+          this.error('weights-file', `model '${written}' is a single file that is not a checkpoint (.safetensors, .ckpt); name the repository or a folder in it`, label);
+          return undefined;
+        }
+        const verdict = weightsFileVerdict(p.path);
+        const converted = verdict.convertible && this.context.checkpointCacheDir ? findConvertedCheckpoint(p.path, this.context.checkpointCacheDir) : undefined;
+        if (converted) return { dir: converted, via: 'hub', name: p.ref };
+        if (verdict.convertible) {
+          this.pendingConversion = p.path;
+          this.diagnostics.push({ severity: 'warning', code: 'checkpoint-unconverted', message: verdict.message, range: this.range(label) });
+        } else this.error('weights-file', verdict.message, label);
+        return undefined;
+      }
+      if (this.fs.stat(join(p.path, 'model_index.json')) !== 'file') {
+        this.error('missing-model', `model '${written}' (${p.path}) has no model_index.json; expected a diffusers/optimum ONNX export`, label);
+        return undefined;
+      }
+      return { dir: p.path, via: 'hub', name: p.ref };
+    }
     if (isWeightsFileName(written)) {
       // A checkpoint file rather than a model folder: its converted folder once it has been converted,
       // else say what it is (converted on first render, or why it cannot run here).

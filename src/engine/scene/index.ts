@@ -12,3 +12,4 @@ export { editDistance, didYouMean } from './didYouMean';
 export { LineIndex } from './sourceRange';
 export * from './outputPaths';
 export { recipeChanges, describeChange, type RecipeChange } from './recipeChanges';
+export { sceneHubRefs, projectHubLookup } from './sceneHubRefs';

@@ -31,6 +31,7 @@ const VIA: Record<ModelLocation['via'], string> = {
   builtin: 'built into imgprompt',
   search: 'from the configured model folders',
   path: 'a folder beside the scene',
+  hub: 'from the Hugging Face cache',
 };
 
 /** Markdown for the hover. */

@@ -171,12 +171,20 @@ describe('pullHfRef against a loopback hub', () => {
     rmSync(root, { recursive: true });
   });
 
-  test('a lock entry fetches its commit; a hub that now resolves the revision elsewhere is refused', async () => {
-    const pulled = await pullHfRef(hf('hf:org/tiny'), options());
-    const stale = { ...pulled.entry, commit: fakeCommit() };
-    await assert.rejects(pullHfRef(hf('hf:org/tiny'), options({ locked: stale })), (e: unknown) => e instanceof ModelError && /now resolves to/.test(e.message));
-    const again = await pullHfRef(hf('hf:org/tiny'), options({ locked: pulled.entry }));
-    assert.deepEqual(again.entry, pulled.entry);
+  test('a lock entry fetches its commit even after the branch moved; --locked (strict) refuses the move', async () => {
+    const old = fakeCommit();
+    const moved = fakeCommit();
+    const v1 = Buffer.from('{"v": 1}\n');
+    hub.addRepo({ repo: 'org/moving', refs: { main: old }, commits: { [old]: [{ path: 'config.json', data: v1 }], [moved]: [{ path: 'config.json', data: Buffer.from('{"v": 2}\n') }] } });
+    const first = await pullHfRef(hf('hf:org/moving'), options());
+    assert.equal(first.entry.commit, old);
+    hub.addRepo({ repo: 'org/moving', refs: { main: moved }, commits: { [old]: [{ path: 'config.json', data: v1 }], [moved]: [{ path: 'config.json', data: Buffer.from('{"v": 2}\n') }] } });
+    rmSync(cache, { recursive: true });
+    const again = await pullHfRef(hf('hf:org/moving'), options({ locked: first.entry }));
+    assert.deepEqual(again.entry, first.entry);
+    assert.deepEqual(readFileSync(join(again.path, 'config.json')), v1);
+    await assert.rejects(pullHfRef(hf('hf:org/moving'), options({ locked: first.entry, strict: true })), (e: unknown) => e instanceof ModelError && /now resolves to/.test(e.message) && e.message.includes(moved));
+    assert.equal((await pullHfRef(hf('hf:org/moving'), options())).entry.commit, moved);
     rmSync(root, { recursive: true });
   });
 });
