@@ -80,40 +80,63 @@ function get(url: string, headers: Record<string, string>, signal: AbortSignal |
   });
 }
 
-/** Writes `response` after `have` bytes, hashing as it goes; resolves to the bytes written. */
+/** Chunks are gathered to this size before one write: a socket delivers 16–64 kB at a time. */
+const WRITE_BATCH_BYTES = 4 * 1024 * 1024;
+
+/** Writes `response` after `have` bytes, hashing as it goes; resolves to the bytes on disk. */
 function receive(response: IncomingMessage, fd: number, have: number, job: BlobDownload, digests: { sha256: Hash; check?: Hash }, session: { received: number }): Promise<number> {
   return new Promise((resolve, reject) => {
-    let done = have;
+    let written = have;
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    const flush = () => {
+      if (pendingBytes === 0) return;
+      const batch = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
+      for (let off = 0; off < batch.length; ) off += writeSync(fd, batch, off, batch.length - off, written + off);
+      // Hashed after the write, so the digest always covers exactly the bytes on disk.
+      digests.sha256.update(batch);
+      digests.check?.update(batch);
+      written += batch.length;
+      pending = [];
+      pendingBytes = 0;
+      job.onProgress?.({ done: written, total: job.size, received: session.received });
+    };
+    // A stall is checked once a second rather than by re-arming a timer for every chunk.
     const stallMs = (job.stallSeconds ?? 30) * 1000;
-    let timer = setTimeout(onStall, stallMs);
-    function onStall() {
-      response.destroy(new TransferDropped(`no data for ${stallMs / 1000} s`));
-    }
+    let lastData = Date.now();
+    const watchdog = setInterval(() => {
+      if (Date.now() - lastData > stallMs) response.destroy(new TransferDropped(`no data for ${stallMs / 1000} s`));
+    }, Math.min(1000, stallMs));
+    const settle = (error?: unknown) => {
+      clearInterval(watchdog);
+      try {
+        flush();
+      } catch (writeError) {
+        return reject(writeError);
+      }
+      if (job.signal?.aborted) reject(new CancelledError());
+      else if (error instanceof ModelError) reject(error);
+      else resolve(written); // ended, or a cut connection: the caller compares the bytes and resumes
+    };
     response.on('data', (chunk: Buffer) => {
-      if (done + chunk.length > job.size) {
+      lastData = Date.now();
+      if (written + pendingBytes + chunk.length > job.size) {
         response.destroy(new ModelError(`${job.what}: the server sent more than the ${job.size} bytes the hub announced`));
         return;
       }
-      writeSync(fd, chunk, 0, chunk.length, done);
-      digests.sha256.update(chunk);
-      digests.check?.update(chunk);
-      done += chunk.length;
+      pending.push(chunk);
+      pendingBytes += chunk.length;
       session.received += chunk.length;
-      clearTimeout(timer);
-      timer = setTimeout(onStall, stallMs);
-      job.onProgress?.({ done, total: job.size, received: session.received });
+      if (pendingBytes < WRITE_BATCH_BYTES) return;
+      try {
+        flush();
+      } catch (error) {
+        // A full disk or a vanished folder: stop the transfer and report it, with what is written kept.
+        response.destroy(new ModelError(`${job.what}: cannot write the download: ${(error as Error).message}`));
+      }
     });
-    response.on('end', () => {
-      clearTimeout(timer);
-      resolve(done);
-    });
-    response.on('error', (error) => {
-      clearTimeout(timer);
-      if (job.signal?.aborted) reject(new CancelledError());
-      else if (error instanceof ModelError) reject(error);
-      else resolve(done); // a cut connection: the caller sees fewer bytes and resumes
-    });
-    response.on('aborted', () => undefined);
+    response.on('end', () => settle());
+    response.on('error', (error) => settle(error));
   });
 }
 

@@ -108,6 +108,7 @@ export function hubFetch(options: HubFetchOptions): typeof fetch {
     // The library adds the token itself when given one; we give it none and add it here, origin-checked.
     headers.delete('authorization');
     if (endpoint.token && sameOrigin(url, endpoint.url)) headers.set('authorization', `Bearer ${endpoint.token}`);
+    let networkRetries = 0;
     for (let attempt = 0; ; attempt++) {
       if (signal?.aborted) throw new CancelledError();
       let response: Response;
@@ -115,6 +116,13 @@ export function hubFetch(options: HubFetchOptions): typeof fetch {
         response = await fetch(url, { ...init, headers, signal: init?.signal ?? signal });
       } catch (error) {
         if (signal?.aborted) throw new CancelledError();
+        // A pooled keep-alive connection the server closed as we reused it: these requests are
+        // idempotent (GET/HEAD), so try again on a fresh connection before calling the hub unreachable.
+        if (networkRetries++ < 2) {
+          await sleep(100 * networkRetries, signal);
+          attempt--;
+          continue;
+        }
         const reason = error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error);
         throw new ModelError(`${options.what}: cannot reach ${new URL(url).origin}: ${withoutToken(reason, endpoint.token)} (set HF_HUB_OFFLINE=1 to use only what is already downloaded)`);
       }
