@@ -9,7 +9,7 @@ import { displayPath, findProjectRoot } from './sceneContext';
 
 /** The hub settings of this process; imgprompt's download record sits in its own cache folder. */
 export function cliHubSettings(env: NodeJS.ProcessEnv): HubSettings {
-  return hubSettingsFromEnv(env, join(cacheDir(env), 'hub-downloads.json'));
+  return hubSettingsFromEnv(env, { imgpromptCacheDir: cacheDir(env) });
 }
 
 export function formatBytes(n: number): string {

@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { hubCacheDir, isInside, projectHubLookup, type ResolveContext } from '../engine/index';
 import { UsageError } from './command';
+import { cacheDir as cliCacheDir } from './renderSupport';
 
 /**
  * The folder holding this package's package.json (name "imgprompt"), found by walking up from this
@@ -78,7 +79,7 @@ export function sceneContext(sceneFile: string, modelPaths: readonly string[], c
     projectRoot,
     modelSearchPaths: [...modelPaths, ...fromEnv],
     builtinModelsDir: builtinModelsDir(),
-    hub: projectHubLookup(hubCacheDir(env), projectRoot),
+    hub: projectHubLookup(hubCacheDir(env), projectRoot, join(cliCacheDir(env), 'civitai')),
   };
 }
 

@@ -4,15 +4,19 @@ import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   collectGarbage,
+  findCachedCivitaiVersion,
   findCachedHfRef,
   LockfileError,
   ModelError,
+  looksLikeHubRef,
   parseHubRef,
+  pullCivitaiRef,
   pullHfRef,
   readLockfile,
   repoCachePaths,
   verifyLockedFiles,
   type Lockfile,
+  type PullProgress,
 } from '../../engine/index';
 import { UsageError, type Command, type CliIO } from '../command';
 import { cliHubSettings, downloadProgress, formatBytes, pullSceneFile } from '../hubSupport';
@@ -22,9 +26,10 @@ import { expandSceneTargets, takeFlagsAndTargets } from '../sceneTargets';
 
 const usage = `usage: imgprompt models <pull|list|verify|gc> [options] [ARGS...]
 
-  pull [--locked] FILE|DIR|GLOB|hf:REF...
-                 download the hf: models that scenes name (updating their project's imgprompt.lock;
-                 with --locked, only what the lock pins) or the hf: references given
+  pull [--locked] FILE|DIR|GLOB|REF...
+                 download the models that scenes name by reference (updating their project's
+                 imgprompt.lock; with --locked, only what the lock pins), or the references given:
+                 hf:org/name[@revision][/file], civitai:VERSION, urn:air:...:civitai:MODEL@VERSION
   list [DIR]     the project's locked models: revision, commit, licence, size, downloaded or not
   verify [DIR]   check every locked file in the cache against imgprompt.lock (size and sha256); exit 1
                  on a difference
@@ -47,17 +52,21 @@ function projectOf(args: string[], io: CliIO): { root: string; lock: Lockfile } 
 async function pull(args: string[], io: CliIO, signal: AbortSignal): Promise<number> {
   const { flags, targets } = takeFlagsAndTargets(args, ['--locked']);
   if (targets.length === 0) throw new UsageError('name scenes, folders or hf: references to pull');
-  const refs = targets.filter((t) => /^hf:/i.test(t));
-  const { files, problems } = expandSceneTargets(targets.filter((t) => !/^hf:/i.test(t)), io.cwd);
+  const refs = targets.filter((t) => looksLikeHubRef(t));
+  const { files, problems } = expandSceneTargets(targets.filter((t) => !looksLikeHubRef(t)), io.cwd);
   for (const p of problems) io.stderr(`${displayPath(p.target, io.cwd)}: error: ${p.message}\n`);
   let failed = problems.length;
   const settings = cliHubSettings(io.env);
   for (const text of refs) {
     const ref = parseHubRef(text);
-    if ('error' in ref || ref.kind !== 'hf') throw new UsageError('error' in ref ? ref.error : `${text} is not a hf: reference`);
+    if ('error' in ref) throw new UsageError(ref.error);
     const bar = downloadProgress(io);
     try {
-      const pulled = await pullHfRef(ref, { ...settings, signal, onProgress: (p) => bar.update(p), onNote: (t) => io.stderr(`${t}\n`) });
+      const common = { offline: settings.offline, signal, onProgress: (p: PullProgress) => bar.update(p), onNote: (t: string) => io.stderr(`${t}\n`) };
+      const pulled =
+        ref.kind === 'hf'
+          ? await pullHfRef(ref, { ...common, cacheDir: settings.cacheDir, endpoint: settings.endpoint, recordFile: settings.recordFile })
+          : await pullCivitaiRef(ref, { ...common, civitaiDir: settings.civitai.dir, endpoint: settings.civitai.endpoint });
       bar.done();
       io.stdout(`${text}: ${pulled.entry.commit} → ${pulled.path}\n`);
     } catch (error) {
@@ -82,14 +91,14 @@ async function pull(args: string[], io: CliIO, signal: AbortSignal): Promise<num
 
 function list(args: string[], io: CliIO): number {
   const { root, lock } = projectOf(args, io);
-  const { cacheDir } = cliHubSettings(io.env);
+  const { cacheDir, civitai } = cliHubSettings(io.env);
   const keys = Object.keys(lock.models).sort();
   if (keys.length === 0) io.stdout(`${displayPath(join(root, 'imgprompt.lock'), io.cwd)}: no locked models\n`);
   for (const key of keys) {
     const e = lock.models[key];
     const size = Object.values(e.files).reduce((n, f) => n + f.size, 0);
     const ref = parseHubRef(key);
-    const cached = !('error' in ref) && ref.kind === 'hf' ? findCachedHfRef(cacheDir, { ...ref, revision: e.commit }) : { found: false };
+    const cached = 'error' in ref ? { found: false } : ref.kind === 'hf' ? findCachedHfRef(cacheDir, { ...ref, revision: e.commit }) : { found: findCachedCivitaiVersion(civitai.dir, ref.versionId) !== undefined };
     io.stdout(`${key}\n  commit ${e.commit}, ${Object.keys(e.files).length} files, ${formatBytes(size)}, licence ${e.license ?? 'unknown'}, ${cached.found ? 'downloaded' : 'not downloaded'}\n`);
   }
   return 0;
@@ -97,8 +106,8 @@ function list(args: string[], io: CliIO): number {
 
 async function verify(args: string[], io: CliIO, signal: AbortSignal): Promise<number> {
   const { lock } = projectOf(args, io);
-  const { cacheDir } = cliHubSettings(io.env);
-  const problems = await verifyLockedFiles(lock, cacheDir, signal);
+  const settings = cliHubSettings(io.env);
+  const problems = await verifyLockedFiles(lock, settings.cacheDir, settings.civitai.dir, signal);
   for (const p of problems) io.stdout(`${p.key}: ${p.file}: ${p.problem}\n`);
   const count = Object.values(lock.models).reduce((n, e) => n + Object.keys(e.files).length, 0);
   io.stderr(`verified ${count} locked file${count === 1 ? '' : 's'}: ${problems.length === 0 ? 'all match' : `${problems.length} with problems`}\n`);

@@ -71,6 +71,8 @@ export function findCachedHfRef(cacheDir: string, ref: HfRef, fs: SceneFileSyste
 /** How a scene's `hf:` references are found on disk: the cache, and the commits imgprompt.lock pins. */
 export interface HubLookup {
   cacheDir: string;
+  /** Where Civitai versions are kept (pullCivitai.ts); without it Civitai references are not found. */
+  civitaiDir?: string;
   /** hubRefKey → commit, from the project's imgprompt.lock. */
   locked?: ReadonlyMap<string, string>;
 }

@@ -4,7 +4,8 @@
 // `render --locked`) nothing is added or changed: a reference missing from the lock, or one the hub
 // now resolves differently, is an error.
 import { ModelError } from '../errors';
-import { hubRefKey, type HfRef } from './hubRef';
+import { hubRefKey, type HubRef } from './hubRef';
+import { pullCivitaiRef } from './pullCivitai';
 import { readLockfile, writeLockfile, type Lockfile } from './lockfile';
 import { pullHfRef, type PullProgress, type PulledRef } from './pullHf';
 import type { HubSettings } from './hubSettings';
@@ -24,7 +25,7 @@ export interface PulledScene {
   lockWritten: boolean;
 }
 
-export async function pullSceneModels(refs: readonly HfRef[], projectRoot: string, settings: HubSettings, options: PullSceneOptions = {}): Promise<PulledScene> {
+export async function pullSceneModels(refs: readonly HubRef[], projectRoot: string, settings: HubSettings, options: PullSceneOptions = {}): Promise<PulledScene> {
   const lock = readLockfile(projectRoot);
   const pulled: PulledRef[] = [];
   let changed = false;
@@ -32,17 +33,11 @@ export async function pullSceneModels(refs: readonly HfRef[], projectRoot: strin
     const key = hubRefKey(ref);
     const entry = lock.models[key];
     if (!entry && options.locked) throw new ModelError(`${ref.text}: not in imgprompt.lock (--locked adds nothing); run \`imgprompt models pull\` without --locked and commit imgprompt.lock`);
-    const result = await pullHfRef(ref, {
-      cacheDir: settings.cacheDir,
-      endpoint: settings.endpoint,
-      offline: settings.offline,
-      locked: entry,
-      strict: options.locked,
-      signal: options.signal,
-      onProgress: options.onProgress,
-      onNote: options.onNote,
-      recordFile: settings.recordFile,
-    });
+    const common = { offline: settings.offline, locked: entry, strict: options.locked, signal: options.signal, onProgress: options.onProgress, onNote: options.onNote };
+    const result =
+      ref.kind === 'hf'
+        ? await pullHfRef(ref, { ...common, cacheDir: settings.cacheDir, endpoint: settings.endpoint, recordFile: settings.recordFile })
+        : await pullCivitaiRef(ref, { ...common, civitaiDir: settings.civitai.dir, endpoint: settings.civitai.endpoint });
     pulled.push(result);
     // Offline without a lock entry we know the commit but not the hashes: nothing worth locking.
     if (!entry && Object.keys(result.entry.files).length > 0) {

@@ -23,11 +23,11 @@ async function sha256(path: string, signal?: AbortSignal): Promise<string> {
 }
 
 /** Every locked file that is missing or differs, with what is wrong; an empty list when all match. */
-export async function verifyLockedFiles(lock: Lockfile, cacheDir: string, signal?: AbortSignal, onFile?: (key: string, file: string) => void): Promise<LockedFileProblem[]> {
+export async function verifyLockedFiles(lock: Lockfile, cacheDir: string, civitaiDir: string | undefined, signal?: AbortSignal, onFile?: (key: string, file: string) => void): Promise<LockedFileProblem[]> {
   const problems: LockedFileProblem[] = [];
   for (const [key, entry] of Object.entries(lock.models).sort(([a], [b]) => a.localeCompare(b))) {
-    if (entry.source !== 'huggingface') continue;
-    const snapshot = join(repoCachePaths(cacheDir, entry.repo).snapshots, entry.commit);
+    if (entry.source === 'civitai' && !civitaiDir) continue;
+    const snapshot = entry.source === 'civitai' ? join(civitaiDir!, 'versions', entry.commit) : join(repoCachePaths(cacheDir, entry.repo).snapshots, entry.commit);
     for (const [file, want] of Object.entries(entry.files).sort(([a], [b]) => a.localeCompare(b))) {
       onFile?.(key, file);
       const path = join(snapshot, ...file.split('/'));
@@ -35,7 +35,7 @@ export async function verifyLockedFiles(lock: Lockfile, cacheDir: string, signal
       try {
         size = statSync(path).size;
       } catch {
-        problems.push({ key, file, problem: `missing from the hub cache (${path})` });
+        problems.push({ key, file, problem: `missing from the cache (${path})` });
         continue;
       }
       if (size !== want.size) {

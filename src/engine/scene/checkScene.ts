@@ -13,6 +13,7 @@ import { nodeFileSystem, type SceneFileSystem } from '../io/sceneFileSystem';
 import { SCENE_DEFAULTS } from './sceneSpec';
 import { findHfRefForScene, type HubLookup } from '../hub/hubCache';
 import { hubRefKey, looksLikeHubRef, parseHubRef } from '../hub/hubRef';
+import { findCachedCivitaiVersion } from '../hub/pullCivitai';
 
 export interface SceneContext {
   /** Absolute path of the scene file. */
@@ -152,11 +153,17 @@ class FileChecker {
       this.error('bad-model-ref', ref.error, label);
       return undefined;
     }
-    if (ref.kind !== 'hf') {
-      this.error('unsupported-model-ref', `${what} '${written}': Civitai references are looked up by hash for hovers and the lockfile; to render one, download it and name the file`, label);
-      return undefined;
-    }
     const key = hubRefKey(ref);
+    if (ref.kind === 'civitai') {
+      const file = this.context.hub?.civitaiDir ? findCachedCivitaiVersion(this.context.hub.civitaiDir, ref.versionId) : undefined;
+      if (!file) {
+        this.error('model-not-downloaded', `${what} '${written}' (Civitai version ${ref.versionId}) is not downloaded; \`imgprompt render\` or \`imgprompt models pull\` fetches it`, label);
+        return undefined;
+      }
+      const civitaiPath = { path: file, ref: key };
+      this.paths.set(label, civitaiPath);
+      return civitaiPath;
+    }
     if (!this.context.hub) {
       this.error('model-not-downloaded', `${what} '${written}' names a Hugging Face model, but no hub cache is configured here`, label);
       return undefined;
