@@ -24,6 +24,7 @@ import type { RenderEvents } from './render/renderEvents';
 import { TrustedRenderer } from './render/trustedRenderer';
 import { RenderQueue } from './render/renderQueue';
 import { SceneAnalyzer } from './scene/sceneAnalyzer';
+import { ModelDownloads } from './hub/modelDownloads';
 
 /** What activate returns: the services other extensions' tests (and ours) may reach through `exports`. */
 export interface ImgpromptApi {
@@ -55,6 +56,8 @@ export function activate(context: vscode.ExtensionContext): ImgpromptApi {
     const engineCacheDir = vscode.Uri.joinPath(context.globalStorageUri, 'cache').fsPath;
     const analyzer = track(new SceneAnalyzer(config, builtinModelsDir, engineCacheDir));
     const outputStatus = track(new OutputStatus());
+    // hf: / Civitai models a scene names are downloaded before it renders (trusted workspaces only).
+    const downloads = track(new ModelDownloads(context.secrets, engineCacheDir, log, () => analyzer.invalidate()));
     // Rendering: a queue in front of one engine worker process (started on the first render, never
     // here). In Restricted Mode the queue creates no worker at all, whatever asks (render on save
     // included); TrustedRenderer refuses commands with a message saying why.
@@ -66,6 +69,7 @@ export function activate(context: vscode.ExtensionContext): ImgpromptApi {
         log,
         workerScript: vscode.Uri.joinPath(context.extensionUri, 'out', 'worker.js').fsPath,
         cacheDir: engineCacheDir,
+        pullModels: (scene, text, projectRoot, signal) => downloads.pull(scene, text, projectRoot, signal),
       }),
     );
     const preview = PreviewManager.register(context, queue, log, {
@@ -91,6 +95,7 @@ export function activate(context: vscode.ExtensionContext): ImgpromptApi {
     track(MarkdownImageFeatures.register());
     track(ProvenanceDocuments.register(runner, (png) => preview.showProvenance(png)));
     track(runner.register(COMMANDS.showLog, 'Show Log', () => log.show(true)));
+    track(downloads.registerCommands(runner));
     track(registerRenderCommands(runner, renderer));
     track(registerNewScene(runner));
     track(registerImportScene(runner));

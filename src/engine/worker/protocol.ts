@@ -12,6 +12,9 @@ export interface WorkerSceneContext {
   readonly projectRoot: string;
   readonly modelSearchPaths: readonly string[];
   readonly builtinModelsDir?: string;
+  /** The Hugging Face hub cache and imgprompt's Civitai folder, where `hf:` / Civitai references are found. */
+  readonly hubCacheDir?: string;
+  readonly civitaiDir?: string;
 }
 
 export interface WorkerRenderRequest {

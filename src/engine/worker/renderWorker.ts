@@ -6,6 +6,7 @@
 // message is handled during a UNet call and the loop stops before the next step.
 import { createRenderService } from '../createRenderService';
 import { CancelledError } from '../errors';
+import { projectHubLookup } from '../scene/sceneHubRefs';
 import type { EngineOptions } from '../options';
 import type { RenderService } from '../render/RenderService';
 import type { FromWorker, SerializedError, ToWorker, WorkerJobResult, WorkerRenderRequest, WorkerRenderResult } from './protocol';
@@ -47,6 +48,7 @@ async function render(id: number, request: WorkerRenderRequest, signal: AbortSig
         projectRoot: scene.projectRoot,
         modelSearchPaths: scene.modelSearchPaths,
         builtinModelsDir: scene.builtinModelsDir,
+        hub: scene.hubCacheDir ? projectHubLookup(scene.hubCacheDir, scene.projectRoot, scene.civitaiDir) : undefined,
         outputPattern: request.outputPattern,
         workspaceFolder: request.workspaceFolder,
       },

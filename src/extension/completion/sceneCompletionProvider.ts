@@ -4,7 +4,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, extname, join, relative, sep } from 'node:path';
 import * as vscode from 'vscode';
-import { isInside, SCENE_KEYS } from '../../engine/editor';
+import { hubCacheDir, isInside, SCENE_KEYS } from '../../engine/editor';
+import { hubRefCandidates } from '../hub/hubRefInfo';
 import type { Config } from '../config/config';
 import { sceneCursor, type SceneCursor } from '../language/sceneCursor';
 import { enumValues, genericPath, keyDocumentation, keysAt, schemaAt } from '../language/sceneDocs';
@@ -123,9 +124,25 @@ export class SceneCompletionProvider implements vscode.CompletionItemProvider {
 
   private models(document: vscode.TextDocument, range: vscode.Range): vscode.CompletionItem[] {
     const searchPaths = document.uri.scheme === 'file' ? this.config.modelSearchPaths(document.uri) : [];
-    return listModelFolders(searchPaths, this.builtinModelsDir).map((m) => {
+    const folders = listModelFolders(searchPaths, this.builtinModelsDir).map((m) => {
       const item = new vscode.CompletionItem(m.name, vscode.CompletionItemKind.Folder);
       item.detail = m.via === 'builtin' ? 'built-in model' : m.dir;
+      item.range = range;
+      return item;
+    });
+    return [...folders, ...this.hubRefs(document, range)];
+  }
+
+  /** hf: / Civitai references from imgprompt.lock and the Hugging Face cache (local files only). */
+  private hubRefs(document: vscode.TextDocument, range: vscode.Range): vscode.CompletionItem[] {
+    const context = this.analyzer.contextFor(document.uri);
+    if (!context) return [];
+    const places = { projectRoot: context.projectRoot, hubCacheDir: hubCacheDir(process.env), civitaiDir: join(this.analyzer.engineCache ?? '', 'civitai') };
+    return hubRefCandidates(places).map((c) => {
+      const item = new vscode.CompletionItem(c.ref, vscode.CompletionItemKind.Reference);
+      item.detail = c.detail;
+      // A plain YAML scalar: `hf:org/name` has no ': ' and needs no quotes.
+      item.insertText = c.ref;
       item.range = range;
       return item;
     });

@@ -9,6 +9,9 @@ import { LANGUAGE_ID, type DocumentAnalysis, type SceneAnalyzer } from '../scene
 import { toRange } from '../diagnostics/toDiagnostic';
 import { componentPresence, formatModelCard } from './modelCard';
 import { formatLoraSummary, readSafetensorsHeader } from './safetensorsHeader';
+import { hubRefHover } from '../hub/hubRefInfo';
+import { hubCacheDir, looksLikeHubRef } from '../../engine/editor';
+import { join } from 'node:path';
 
 const IMAGE_LABEL = /^(control\[\d+\]\.image|init\.image)$/;
 const LORA_LABEL = /^loras\[\d+\]\.file$/;
@@ -58,6 +61,13 @@ export class SceneHoverProvider implements vscode.HoverProvider {
     const enumerated = valueDocumentation(genericPath(label), text);
     if (enumerated) return enumerated;
     const checked = result.analysis?.checked;
+    if ((label === 'model' || LORA_LABEL.test(label)) && looksLikeHubRef(text) && result.context) {
+      // A model by reference: licence, size and whether it is downloaded, then the model card when it is.
+      const places = { projectRoot: result.context.projectRoot, hubCacheDir: hubCacheDir(process.env), civitaiDir: join(this.analyzer.engineCache ?? '', 'civitai') };
+      const info = hubRefHover(text, places);
+      const card = label === 'model' && checked?.model ? this.modelHover(result) : undefined;
+      return card ? `${info}\n\n---\n\n${card}` : info;
+    }
     if (label === 'model') return this.modelHover(result);
     const path = checked?.paths.get(label)?.path;
     if (LORA_LABEL.test(label) && path) {

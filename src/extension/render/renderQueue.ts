@@ -45,6 +45,8 @@ export interface RenderQueueOptions {
    * true when the user trusts the folder, without a reload). While false no client is created.
    */
   readonly isTrusted?: () => boolean;
+  /** Downloads the scene's hub references (hf:, Civitai) before it renders; after the trust check. */
+  readonly pullModels?: (scene: vscode.Uri, text: string, projectRoot: string, signal?: AbortSignal) => Promise<void>;
 }
 
 /** What the render worker is started with; a change of the settings behind it restarts the worker. */
@@ -327,9 +329,10 @@ export class RenderQueue extends Disposable implements Renderer, RenderEvents {
     if (!context) throw new Error(`${scene.toString()} is not a file on disk; save it first`);
     const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === scene.toString());
     const text = open ? open.getText() : await readFile(scene.fsPath, 'utf8');
+    await this.options.pullModels?.(scene, text, context.projectRoot, signal);
     return client.render(
       {
-        scene: { file: context.file, projectRoot: context.projectRoot, modelSearchPaths: context.modelSearchPaths ?? [], builtinModelsDir: context.builtinModelsDir },
+        scene: { file: context.file, projectRoot: context.projectRoot, modelSearchPaths: context.modelSearchPaths ?? [], builtinModelsDir: context.builtinModelsDir, hubCacheDir: context.hub?.cacheDir, civitaiDir: context.hub?.civitaiDir },
         text,
         outputPattern: context.outputPattern,
         workspaceFolder: context.workspaceFolder,

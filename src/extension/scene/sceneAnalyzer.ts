@@ -2,9 +2,9 @@
 // parse → check files → resolve against the model, with the project root, model folders and built-in
 // models of the scene's workspace. Documents that are not files (untitled, virtual) are parsed only:
 // their paths have nothing to resolve against.
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import * as vscode from 'vscode';
-import { parseScene, type ParsedScene, analyzeScene, sceneOutputPath, type ResolveContext, type SceneAnalysis, type SceneDiagnostic } from '../../engine/editor';
+import { parseScene, type ParsedScene, analyzeScene, sceneOutputPath, hubCacheDir, projectHubLookup, type ResolveContext, type SceneAnalysis, type SceneDiagnostic } from '../../engine/editor';
 import type { Config } from '../config/config';
 import { Disposable } from '../util/disposable';
 
@@ -43,6 +43,11 @@ export class SceneAnalyzer extends Disposable {
     this.register(vscode.workspace.onDidCloseTextDocument((d) => this.cache.delete(d.uri.toString())));
   }
 
+  /** The render worker's cache folder (converted checkpoints, Civitai files). */
+  get engineCache(): string | undefined {
+    return this.engineCacheDir;
+  }
+
   invalidate(): void {
     this.epoch++;
     this.invalidations.fire();
@@ -54,9 +59,12 @@ export class SceneAnalyzer extends Disposable {
     const folder = vscode.workspace.getWorkspaceFolder(scene);
     const file = scene.fsPath;
     const workspaceFolder = folder?.uri.scheme === 'file' ? folder.uri.fsPath : undefined;
+    const projectRoot = workspaceFolder ?? dirname(file);
     return {
       file,
-      projectRoot: workspaceFolder ?? dirname(file),
+      projectRoot,
+      // hf: and Civitai references are found in the caches at the commits imgprompt.lock pins (stats only).
+      hub: projectHubLookup(hubCacheDir(process.env), projectRoot, this.engineCacheDir ? join(this.engineCacheDir, 'civitai') : undefined),
       modelSearchPaths: this.config.modelSearchPaths(scene),
       builtinModelsDir: this.builtinModelsDir,
       outputPattern: this.config.get(scene).outputPattern,
