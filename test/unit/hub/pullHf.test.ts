@@ -127,6 +127,18 @@ describe('pullHfRef against a loopback hub', () => {
     rmSync(root, { recursive: true });
   });
 
+  test('a single .safetensors file without a card licence is locked with its modelspec.license', async () => {
+    const header = Buffer.from(JSON.stringify({ __metadata__: { 'modelspec.license': 'openrail++', 'modelspec.title': 'Tiny' }, w: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }));
+    const length = Buffer.alloc(8);
+    length.writeBigUInt64LE(BigInt(header.length));
+    const file = Buffer.concat([length, header, Buffer.alloc(4)]);
+    const c = fakeCommit();
+    hub.addRepo({ repo: 'org/single', refs: { main: c }, commits: { [c]: [{ path: 'tiny.safetensors', data: file }, { path: 'README.md', data: Buffer.from('# no licence here\n') }] } });
+    const pulled = await pullHfRef(hf('hf:org/single/tiny.safetensors'), options());
+    assert.equal(pulled.entry.license, 'openrail++');
+    rmSync(root, { recursive: true });
+  });
+
   test('two concurrent pulls of one file download it once and both get it', async () => {
     const notes: string[] = [];
     const [a, b] = await Promise.all([pullHfRef(hf('hf:org/tiny'), options()), pullHfRef(hf('hf:org/tiny'), options({ onNote: (t) => notes.push(t) }))]);
