@@ -22,6 +22,8 @@ export interface Settings {
   figureFolder: string;
   /** Write each preprocessed hint image beside the output (`figure.hint-1.png`). */
   saveHints: boolean;
+  /** Look up local LoRA/checkpoint files on Civitai by SHA-256 for hovers (never in Restricted Mode). */
+  civitaiLookup: boolean;
 }
 
 export type SettingName = keyof Settings;
@@ -35,6 +37,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = {
   previewFollowsEditor: true,
   figureFolder: '',
   saveHints: false,
+  civitaiLookup: true,
 };
 
 export const MAX_THREADS = 256;
@@ -74,7 +77,7 @@ export function normalizeSettings(raw: Partial<Record<SettingName, unknown>>): S
   if (typeof limit === 'number' && Number.isFinite(limit) && limit >= 0 && limit <= MAX_MEMORY_LIMIT_GB) settings.memoryLimitGB = limit;
   else if (limit !== undefined && limit !== null) ignore('memoryLimitGB', `a number of gigabytes from 0 (no limit) to ${MAX_MEMORY_LIMIT_GB}`);
 
-  for (const name of ['renderOnSave', 'previewFollowsEditor', 'saveHints'] as const) {
+  for (const name of ['renderOnSave', 'previewFollowsEditor', 'saveHints', 'civitaiLookup'] as const) {
     const v = raw[name];
     if (typeof v === 'boolean') settings[name] = v;
     else if (v !== undefined && v !== null) ignore(name, 'true or false');

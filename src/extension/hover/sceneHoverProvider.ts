@@ -10,6 +10,7 @@ import { toRange } from '../diagnostics/toDiagnostic';
 import { componentPresence, formatModelCard } from './modelCard';
 import { formatLoraSummary, readSafetensorsHeader } from './safetensorsHeader';
 import { hubRefHover } from '../hub/hubRefInfo';
+import { civitaiHover } from '../hub/civitaiHover';
 import { hubCacheDir, looksLikeHubRef } from '../../engine/editor';
 import { join } from 'node:path';
 
@@ -75,7 +76,9 @@ export class SceneHoverProvider implements vscode.HoverProvider {
       const summary = reading.ok ? formatLoraSummary(text, reading.header) : `**LoRA** \`${text}\`: cannot show its metadata: ${reading.reason}`;
       // A LoRA with a card beside it (name.md, as the model's own LoRAs have) shows the card too.
       const card = await readFile(path.replace(/\.safetensors$/i, '.md'), 'utf8').catch(() => undefined);
-      return card ? `${summary}\n\n---\n\n${card.split('\n').slice(0, 30).join('\n')}` : summary;
+      const civitai = await civitaiHover(path, this.analyzer.engineCache);
+      const withCivitai = civitai ? `${summary}\n\n${civitai}` : summary;
+      return card ? `${withCivitai}\n\n---\n\n${card.split('\n').slice(0, 30).join('\n')}` : withCivitai;
     }
     if (IMAGE_LABEL.test(label) && path && existsSync(path)) return `![${text}](${vscode.Uri.file(path).toString()}|height=160)\n\n\`${text}\``;
     if (label === 'output') return this.outputHover(document, result);
