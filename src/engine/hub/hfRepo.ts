@@ -5,7 +5,6 @@
 // X-Linked-Etag (the LFS sha256) or ETag (the git blob sha1), X-Linked-Size or Content-Length, and the
 // Location of the CDN for LFS files. Redirects to the hub's own origin (renamed repos) are followed;
 // the one to another host is where the bytes are fetched, without the token.
-import { modelInfo } from '@huggingface/hub';
 import { ModelError } from '../errors';
 import { hubFetch, sameOrigin, serverText, withoutToken, type HubEndpoint } from './hubHttp';
 import { isCommitHash, type HfRef } from './hubRef';
@@ -44,6 +43,8 @@ function licenseOf(cardData: unknown): string | undefined {
 export async function fetchHfRepoInfo(ref: HfRef, endpoint: HubEndpoint, signal?: AbortSignal): Promise<HfRepoInfo> {
   const what = `hf:${ref.repo}@${ref.revision}`;
   const fetchImpl = hubFetch({ endpoint, what, pageUrl: pageUrl(endpoint, ref.repo), signal });
+  // Loaded on first use: the editor imports this module at activation, which must stay light.
+  const { modelInfo } = await import('@huggingface/hub');
   let info;
   try {
     info = await modelInfo({ name: ref.repo, revision: ref.revision, hubUrl: endpoint.url.replace(/\/+$/, ''), additionalFields: ['sha', 'filePaths', 'cardData'], fetch: fetchImpl });
