@@ -6,6 +6,7 @@ import type { Command, CliIO } from '../command';
 import { createService, planScene, terminalSafe } from '../renderSupport';
 import { displayPath, takeSceneOptions } from '../sceneContext';
 import { expandSceneTargets, takeFlagsAndTargets } from '../sceneTargets';
+import { pullSceneFile } from '../hubSupport';
 
 const usage = `usage: imgprompt verify [options] FILE|DIR|GLOB...
 
@@ -14,7 +15,8 @@ hash), naming the inputs that changed: prompt, seed, model hash, LoRA hash, engi
 
 options:
   --rerender         also render each up-to-date figure in memory and compare its pixels with the file
-  --model-path DIR   a folder of model folders (repeatable; also IMGPROMPT_MODEL_PATH)`;
+  --model-path DIR   a folder of model folders (repeatable; also IMGPROMPT_MODEL_PATH)
+  --locked           download hf:/Civitai models only as imgprompt.lock pins them (for CI)`;
 
 /** Compares a fresh in-memory render with the pixels in the file. */
 async function comparePixels(service: RenderService, job: RenderJob, io: CliIO, signal: AbortSignal): Promise<string | undefined> {
@@ -43,7 +45,7 @@ export const verifyCommand: Command = {
   async run(args, rawIO, signal) {
     const io = terminalSafe(rawIO);
     const { modelPaths, rest } = takeSceneOptions(args, io.cwd);
-    const { flags, targets } = takeFlagsAndTargets(rest, ['--rerender']);
+    const { flags, targets } = takeFlagsAndTargets(rest, ['--rerender', '--locked']);
     const rerender = flags.has('--rerender');
     const { files, problems } = expandSceneTargets(targets, io.cwd);
     for (const p of problems) io.stderr(`${displayPath(p.target, io.cwd)}: error: ${p.message}\n`);
@@ -53,6 +55,8 @@ export const verifyCommand: Command = {
     try {
       for (const file of files) {
         try {
+          // A figure's recipe hash covers its model's bytes: a fresh CI machine fetches them first.
+          await pullSceneFile(file, rawIO, signal, flags.has('--locked'));
           const plan = await planScene(service, file, modelPaths, io, signal);
           for (const { job, freshness: status } of plan.jobs) {
             const out = displayPath(job.output, io.cwd);
@@ -79,7 +83,7 @@ export const verifyCommand: Command = {
           if (error instanceof CancelledError) throw error;
           bad++;
           if (error instanceof SceneError) io.stderr(`${error.message}\n`);
-          else if (error instanceof Error && (error.name === 'ModelError' || error.name === 'InputError')) io.stderr(`${displayPath(file, io.cwd)}: error: ${error.message}\n`);
+          else if (error instanceof Error && (error.name === 'ModelError' || error.name === 'InputError' || error.name === 'LockfileError')) io.stderr(`${displayPath(file, io.cwd)}: error: ${error.message}\n`);
           else throw error;
         }
       }

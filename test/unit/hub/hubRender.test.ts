@@ -61,6 +61,8 @@ describe('a scene that names its model hf:... renders anywhere, the same with th
     assert.equal(ci.code, 0, ci.err);
     assert.ok(hub.requests('cdn', 'GET').length > 0, 'downloaded afresh');
     assert.deepEqual(readFileSync(join(project, 'fig.png')), png, 'the same bytes');
+    const verified = await cli(['verify', '--locked', 'fig.imgprompt'], { HF_HUB_CACHE: join(box, 'cache-c') });
+    assert.equal(verified.code, 0, `verify on a third, empty cache: ${verified.err}`);
     assert.equal(readFileSync(join(project, 'imgprompt.lock'), 'utf8'), `${JSON.stringify(lock, null, 2)}\n`, 'the lock is unchanged');
   });
 

@@ -139,6 +139,14 @@ describe('pullHfRef against a loopback hub', () => {
     rmSync(root, { recursive: true });
   });
 
+  test('a hub listing a file name that climbs out of the snapshot is refused before anything is written', async () => {
+    const c = fakeCommit();
+    hub.addRepo({ repo: 'org/evil', refs: { main: c }, commits: { [c]: [{ path: 'config.json', data: config }, { path: '../../../escape.json', data: config }] } });
+    await assert.rejects(pullHfRef(hf('hf:org/evil'), options()), (e: unknown) => e instanceof ModelError && /not a plain relative path/.test(e.message));
+    assert.equal(existsSync(join(cache, 'models--org--evil')), false);
+    rmSync(root, { recursive: true });
+  });
+
   test('two concurrent pulls of one file download it once and both get it', async () => {
     const notes: string[] = [];
     const [a, b] = await Promise.all([pullHfRef(hf('hf:org/tiny'), options()), pullHfRef(hf('hf:org/tiny'), options({ onNote: (t) => notes.push(t) }))]);
