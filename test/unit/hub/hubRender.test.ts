@@ -109,6 +109,15 @@ describe('a scene that names its model hf:... renders anywhere, the same with th
     assert.deepEqual(readdirSync(foreign), ['a'.repeat(64)]);
   });
 
+  test('a LoRA named by reference loads from the cache into a render', async () => {
+    writeFileSync(join(project, 'lora.imgprompt'), 'model: tiny-shapes\nprompt: outline, a red circle\nseed: 3\nsteps: 2\nloras:\n  - file: hf:imgprompt/tiny-shapes/loras/outline.safetensors\n    weight: 0.8\n');
+    const rendered = await cli(['render', 'lora.imgprompt'], { HF_HUB_CACHE: join(box, 'cache-lora') });
+    assert.equal(rendered.code, 0, rendered.err);
+    assert.match(rendered.out, /LoRA .*outline\.safetensors × 0\.8: \d+ of \d+ modules applied/);
+    const lock = JSON.parse(readFileSync(join(project, 'imgprompt.lock'), 'utf8'));
+    assert.deepEqual(Object.keys(lock.models['hf:imgprompt/tiny-shapes@main/loras/outline.safetensors'].files), ['loras/outline.safetensors']);
+  });
+
   test('the token appears in no output and no file', () => {
     assert.ok(said.length > 0);
     assert.ok(!said.join('').includes(TOKEN));
