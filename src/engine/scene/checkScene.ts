@@ -157,7 +157,7 @@ class FileChecker {
     if (ref.kind === 'civitai') {
       const file = this.context.hub?.civitaiDir ? findCachedCivitaiVersion(this.context.hub.civitaiDir, ref.versionId) : undefined;
       if (!file) {
-        this.error('model-not-downloaded', `${what} '${written}' (Civitai version ${ref.versionId}) is not downloaded; \`imgprompt render\` or \`imgprompt models pull\` fetches it`, label);
+        this.error('model-not-downloaded', `${what} '${written}' (Civitai version ${ref.versionId}) is not downloaded yet; rendering it (or \`imgprompt models pull\`) downloads it`, label);
         return undefined;
       }
       const civitaiPath = { path: file, ref: key };
@@ -170,7 +170,7 @@ class FileChecker {
     }
     const found = findHfRefForScene(this.context.hub, ref, key, this.fs);
     if (!found.found) {
-      this.error('model-not-downloaded', `${what} '${written}' is not downloaded (${found.why}); \`imgprompt render\` or \`imgprompt models pull\` fetches it`, label);
+      this.error('model-not-downloaded', `${what} '${written}' is not downloaded yet (${found.why}); rendering it (or \`imgprompt models pull\`) downloads it`, label);
       return undefined;
     }
     const scenePath = { path: found.path, ref: key };
