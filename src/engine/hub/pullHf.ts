@@ -183,7 +183,9 @@ export async function pullHfRef(ref: HfRef, options: PullOptions): Promise<Pulle
     files[name] = { size: meta.size, sha256: result.sha256 };
     downloaded += result.downloaded;
   }
-  writeRef(paths, ref.revision, commit);
+  // refs/<revision> says what the hub resolves the revision to (other tools read it offline): only
+  // written when that is what we fetched, not when the lock held us at an older commit.
+  if (commit === info.commit) writeRef(paths, ref.revision, commit);
   const path = ref.path ? join(snapshot, ...ref.path.split('/')) : snapshot;
   const license = info.license ?? (names.length === 1 ? licenseOfSingleFile(join(snapshot, ...names[0].split('/'))) : undefined);
   const entry: LockEntry = { source: 'huggingface', repo: ref.repo, revision: ref.revision, commit, ...(license ? { license } : {}), files };

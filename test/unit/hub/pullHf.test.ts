@@ -203,6 +203,7 @@ describe('pullHfRef against a loopback hub', () => {
     const again = await pullHfRef(hf('hf:org/moving'), options({ locked: first.entry }));
     assert.deepEqual(again.entry, first.entry);
     assert.deepEqual(readFileSync(join(again.path, 'config.json')), v1);
+    assert.equal(existsSync(join(cache, 'models--org--moving', 'refs', 'main')), false, 'refs/main is not pointed at the older, locked commit');
     await assert.rejects(pullHfRef(hf('hf:org/moving'), options({ locked: first.entry, strict: true })), (e: unknown) => e instanceof ModelError && /now resolves to/.test(e.message) && e.message.includes(moved));
     assert.equal((await pullHfRef(hf('hf:org/moving'), options())).entry.commit, moved);
     rmSync(root, { recursive: true });
