@@ -1,7 +1,8 @@
 // The hub references a scene names (its model and LoRAs), for the step that downloads them before a
 // render, and the lookup that finds them in the hub cache at the commits imgprompt.lock pins.
 import { hubRefKey, looksLikeHubRef, parseHubRef, type HubRef } from '../hub/hubRef';
-import { readLockfile } from '../hub/lockfile';
+import { statSync } from 'node:fs';
+import { lockfilePath, readLockfile } from '../hub/lockfile';
 import type { HubLookup } from '../hub/hubCache';
 import { parseScene } from './parseScene';
 
@@ -17,12 +18,31 @@ export function sceneHubRefs(text: string): HubRef[] {
   return [...refs.values()];
 }
 
-/** The hub lookup for scenes of `projectRoot`: the cache and the lockfile's commits (none when it is unreadable). */
-export function projectHubLookup(cacheDir: string, projectRoot: string, civitaiDir?: string): HubLookup {
+/** Lock commits by lockfile path, kept while the file's size and mtime stay the same (editors analyse per keystroke). */
+const lockCommits = new Map<string, { stamp: string; commits: ReadonlyMap<string, string> | undefined }>();
+
+function lockedCommits(projectRoot: string): ReadonlyMap<string, string> | undefined {
+  const path = lockfilePath(projectRoot);
+  let stamp: string;
   try {
-    const lock = readLockfile(projectRoot);
-    return { cacheDir, civitaiDir, locked: new Map(Object.entries(lock.models).map(([key, e]) => [key, e.commit])) };
+    const s = statSync(path);
+    stamp = `${s.size}:${s.mtimeMs}`;
   } catch {
-    return { cacheDir, civitaiDir };
+    return undefined;
   }
+  const known = lockCommits.get(path);
+  if (known?.stamp === stamp) return known.commits;
+  let commits: ReadonlyMap<string, string> | undefined;
+  try {
+    commits = new Map(Object.entries(readLockfile(projectRoot).models).map(([key, e]) => [key, e.commit]));
+  } catch {
+    commits = undefined; // a malformed lockfile pins nothing here; pulling reports it
+  }
+  lockCommits.set(path, { stamp, commits });
+  return commits;
+}
+
+/** The hub lookup for scenes of `projectRoot`: the caches and the lockfile's commits (none when it is unreadable). */
+export function projectHubLookup(cacheDir: string, projectRoot: string, civitaiDir?: string): HubLookup {
+  return { cacheDir, civitaiDir, locked: lockedCommits(projectRoot) };
 }
