@@ -33,6 +33,8 @@ export interface RenderPlan {
   readonly jobs: readonly PlannedJob[];
   /** Warnings from resolving the scene (errors throw SceneError instead). */
   readonly warnings: readonly SceneDiagnostic[];
+  /** The project the scene belongs to (where the prompt log lives). */
+  readonly projectRoot?: string;
 }
 
 export interface PlanServices {
@@ -73,5 +75,5 @@ export async function planRender(request: PlanRequest, services: PlanServices, s
   const jobs = await jobsForScene(resolved, request.context.projectRoot, services.hashes, services.runtimeVersion, signal);
   const planned: PlannedJob[] = [];
   for (const job of jobs) planned.push({ job, freshness: await judgeFreshness(job) });
-  return { file: request.file, resolved, jobs: planned, warnings: resolved.diagnostics };
+  return { file: request.file, resolved, jobs: planned, warnings: resolved.diagnostics, projectRoot: request.context.projectRoot };
 }
