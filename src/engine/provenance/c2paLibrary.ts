@@ -67,13 +67,19 @@ export const C2PA_PACKAGE = '@contentauth/c2pa-node';
 
 let library: Promise<C2paLibrary> | undefined;
 
-/** Loads the binding once; rejects with an Error saying why it is unavailable on this machine. */
+/**
+ * Loads the binding once; rejects with an Error saying why it is unavailable on this machine. The
+ * package's modules are imported one by one rather than through its index, which also pulls in its
+ * settings-file helpers (fs-extra, node-fetch) and Trustmark (sharp) that signing and reading never use.
+ */
 export function loadC2paLibrary(): Promise<C2paLibrary> {
-  library ??= (import(C2PA_PACKAGE) as Promise<C2paLibrary>).catch((error: unknown) => {
-    library = undefined;
-    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    throw new Error(`the C2PA library (${C2PA_PACKAGE}) could not be loaded: ${reason}`);
-  });
+  library ??= Promise.all([import(`${C2PA_PACKAGE}/dist/Builder.js`), import(`${C2PA_PACKAGE}/dist/Reader.js`), import(`${C2PA_PACKAGE}/dist/Signer.js`)])
+    .then(([builder, reader, signer]) => ({ Builder: builder.Builder, Reader: reader.Reader, LocalSigner: signer.LocalSigner }) as C2paLibrary)
+    .catch((error: unknown) => {
+      library = undefined;
+      const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+      throw new Error(`the C2PA library (${C2PA_PACKAGE}) could not be loaded: ${reason}`);
+    });
   return library;
 }
 
