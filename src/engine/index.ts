@@ -58,6 +58,7 @@ export {
 export * from './pipeline';
 export * from './render/index';
 export * from './provenance/index';
+export * from './licence/index';
 export { createRenderService } from './createRenderService';
 export type { EngineOptions } from './options';
 export { familyOf, MODEL_FAMILIES, type ModelFamily, type Conditioning } from './model/families';

@@ -5,7 +5,7 @@ import { basename, dirname, relative, sep } from 'node:path';
 import type { OutputProvenance } from '../render/OutputProvenance';
 import type { RenderJob } from '../render/renderJob';
 import { buildManifestDefinition, type IngredientFile, type ModelIdentity } from './c2paManifest';
-import { readFileLicence, readModelLicence, type LicenceReading } from './modelLicence';
+import { readFileLicence, readModelLicence, type LicenceReading } from '../licence/modelLicence';
 import { idatSha256 } from './pngC2paChunk';
 import { appendPromptLog, gitAuthor, sha256Hex } from './promptLog';
 import { signPng } from './signPng';
