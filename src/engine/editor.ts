@@ -21,3 +21,7 @@ export { recipeDiff } from './diff/recipeDiff';
 export type { FreshnessState } from './render/freshness';
 export { RenderWorkerClient, WorkerCrashedError, deserializeError, type WorkerProgress, type RenderWorkerClientOptions } from './worker/RenderWorkerClient';
 export type { WorkerRenderRequest, WorkerRenderResult, WorkerJobResult, WorkerSceneContext } from './worker/protocol';
+// Types only: the C2PA library itself loads in the render worker (RenderWorkerClient.readC2pa).
+export type { C2paReport, C2paIngredientNode, C2paState } from './provenance/readC2pa';
+export { describeLicence, licenceDiagnostics, sceneLicences, type ComponentLicence } from './licence/index';
+export { PROMPT_LOG_PATH } from './provenance/promptLog';

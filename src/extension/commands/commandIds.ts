@@ -12,6 +12,8 @@ export const COMMANDS = {
   insertFigure: 'imgprompt.insertFigure',
   showProvenance: 'imgprompt.showProvenance',
   showLog: 'imgprompt.showLog',
+  showPromptLog: 'imgprompt.showPromptLog',
+  setSigningKey: 'imgprompt.setSigningKey',
 } as const;
 
 export type CommandId = (typeof COMMANDS)[keyof typeof COMMANDS];
