@@ -23,5 +23,5 @@ export { RenderWorkerClient, WorkerCrashedError, deserializeError, type WorkerPr
 export type { WorkerRenderRequest, WorkerRenderResult, WorkerJobResult, WorkerSceneContext } from './worker/protocol';
 // Types only: the C2PA library itself loads in the render worker (RenderWorkerClient.readC2pa).
 export type { C2paReport, C2paIngredientNode, C2paState } from './provenance/readC2pa';
-export { describeLicence, licenceDiagnostics, sceneLicences, type ComponentLicence } from './licence/index';
+export { describeLicence, diagnosticsForLicences, licenceDiagnostics, sceneLicences, readModelLicence, readFileLicence, type ComponentLicence, type LicenceReading } from './licence/index';
 export { PROMPT_LOG_PATH } from './provenance/promptLog';

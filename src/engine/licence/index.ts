@@ -2,4 +2,4 @@
 // purpose a licence excludes or restricts.
 export { readModelLicence, readFileLicence, licenceFromModelCard, licenceFromSafetensors, type LicenceReading } from './modelLicence';
 export { checkLicence, licenceTerms, isCommercialPurpose, type LicenceFinding, type LicenceTerms, type LicenceKind } from './licencePolicy';
-export { licenceDiagnostics, sceneLicences, describeLicence, type ComponentLicence } from './licenceDiagnostics';
+export { licenceDiagnostics, diagnosticsForLicences, sceneLicences, describeLicence, type ComponentLicence } from './licenceDiagnostics';

@@ -26,9 +26,14 @@ const CODE: Record<Severity, string> = { error: 'licence-excludes-purpose', warn
 
 /** Diagnostics for licences that exclude or restrict the purpose, or that cannot be found. */
 export async function licenceDiagnostics(resolved: Pick<ResolvedScene, 'recipe' | 'checked'>): Promise<SceneDiagnostic[]> {
+  return diagnosticsForLicences(resolved, await sceneLicences(resolved));
+}
+
+/** The same from licences already read (an editor keeps them between keystrokes). */
+export function diagnosticsForLicences(resolved: Pick<ResolvedScene, 'recipe' | 'checked'>, licences: readonly ComponentLicence[]): SceneDiagnostic[] {
   const diagnostics: SceneDiagnostic[] = [];
   const { checked, recipe } = resolved;
-  for (const c of await sceneLicences(resolved)) {
+  for (const c of licences) {
     const finding = checkLicence(`the ${c.what === 'model' ? 'model' : 'LoRA'} '${c.name}'`, c.licence.id, recipe.purpose);
     if (!finding) continue;
     const range = checked.locations.get(c.label)?.value ?? checked.lines.range(0, 0);

@@ -3,7 +3,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
-import { type SourcePosition, type SourceRange, readModelConfig } from '../../engine/editor';
+import { describeLicence, readFileLicence, readModelConfig, readModelLicence, type LicenceReading, type SourcePosition, type SourceRange } from '../../engine/editor';
 import { genericPath, keyDocumentation, valueDocumentation } from '../language/sceneDocs';
 import { LANGUAGE_ID, type DocumentAnalysis, type SceneAnalyzer } from '../scene/sceneAnalyzer';
 import { toRange } from '../diagnostics/toDiagnostic';
@@ -58,14 +58,18 @@ export class SceneHoverProvider implements vscode.HoverProvider {
     const enumerated = valueDocumentation(genericPath(label), text);
     if (enumerated) return enumerated;
     const checked = result.analysis?.checked;
-    if (label === 'model') return this.modelHover(result);
+    if (label === 'model') {
+      const dir = modelDirOf(result);
+      return withLicence(this.modelHover(result), dir ? await readModelLicence(dir) : undefined);
+    }
     const path = checked?.paths.get(label)?.path;
     if (LORA_LABEL.test(label) && path) {
       const reading = await readSafetensorsHeader(path);
       const summary = reading.ok ? formatLoraSummary(text, reading.header) : `**LoRA** \`${text}\`: cannot show its metadata: ${reading.reason}`;
       // A LoRA with a card beside it (name.md, as the model's own LoRAs have) shows the card too.
       const card = await readFile(path.replace(/\.safetensors$/i, '.md'), 'utf8').catch(() => undefined);
-      return card ? `${summary}\n\n---\n\n${card.split('\n').slice(0, 30).join('\n')}` : summary;
+      const withCard = card ? `${summary}\n\n---\n\n${card.replace(/^---\r?\n[\s\S]*?\r?\n---\r?\n/, '').split('\n').slice(0, 30).join('\n')}` : summary;
+      return withLicence(withCard, await readFileLicence(path));
     }
     if (IMAGE_LABEL.test(label) && path && existsSync(path)) return `![${text}](${vscode.Uri.file(path).toString()}|height=160)\n\n\`${text}\``;
     if (label === 'output') return this.outputHover(document, result);
@@ -94,4 +98,15 @@ export class SceneHoverProvider implements vscode.HoverProvider {
     }
     return `![output](${vscode.Uri.file(output).toString()}|height=200)\n\n\`${output}\` — ${(size / 1024).toFixed(1)} KiB`;
   }
+}
+
+/** The model folder a scene names, when found. */
+function modelDirOf(result: DocumentAnalysis): string | undefined {
+  return result.analysis?.checked.model?.dir;
+}
+
+/** Adds the licence line under a hover: its name, what it limits, where it was read. */
+function withLicence(markdown: string | undefined, licence: LicenceReading | undefined): string | undefined {
+  if (!markdown || !licence) return markdown;
+  return `${markdown}\n\n**Licence:** ${describeLicence(licence)}`;
 }
