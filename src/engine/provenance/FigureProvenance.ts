@@ -4,9 +4,12 @@
 import { basename, dirname, relative, sep } from 'node:path';
 import type { OutputProvenance } from '../render/OutputProvenance';
 import type { RenderJob } from '../render/renderJob';
-import { buildManifestDefinition, type IngredientFile, type ModelIdentity } from './c2paManifest';
+import { readFileBounded } from '../io/readBounded';
+import { canonicalJson } from '../scene/recipe';
+import { buildManifestDefinition, MODELS_ASSERTION, type IngredientFile, type ModelIdentity } from './c2paManifest';
+import { readC2pa } from './readC2pa';
 import { readFileLicence, readModelLicence, type LicenceReading } from '../licence/modelLicence';
-import { idatSha256 } from './pngC2paChunk';
+import { hasC2paChunk, idatSha256, withoutC2paChunk } from './pngC2paChunk';
 import { appendPromptLog, gitAuthor, sha256Hex } from './promptLog';
 import { signPng } from './signPng';
 import { loadSigningIdentity, type SigningIdentity, type SigningIdentityOptions } from './signingIdentity';
@@ -19,6 +22,30 @@ export interface ProvenanceSettings {
   readonly promptWriter?: string;
   /** Append a row to the project's prompt log per render (default true). */
   readonly promptLog?: boolean;
+}
+
+/** The largest existing figure compared for reuse (bigger ones are simply signed again). */
+const MAX_REUSED_BYTES = 256 * 1024 * 1024;
+
+/**
+ * The figure already on disk when it is exactly what this render would write apart from the C2PA chunk
+ * (c2pa-rs salts every claim randomly), and its manifest is valid, by the same signer, and states the
+ * same claim label (recipe hash + image digest) and model identities: signing again would only change the
+ * salts. Reusing it makes a forced re-render on the same machine byte-identical, manifest included.
+ */
+async function keptSignature(output: string, png: Buffer, definition: Record<string, unknown>, identity: SigningIdentity): Promise<Buffer | undefined> {
+  let existing: Buffer;
+  try {
+    existing = await readFileBounded(output, MAX_REUSED_BYTES, 'PNG');
+  } catch {
+    return undefined;
+  }
+  if (!hasC2paChunk(existing) || !withoutC2paChunk(existing).equals(png)) return undefined;
+  const report = await readC2pa(existing, 'image/png');
+  const signedModels = (definition.assertions as { label: string; data: unknown }[]).find((a) => a.label === MODELS_ASSERTION)?.data;
+  const sameSigner = report.signer?.commonName !== undefined && identity.subject.split(', ').includes(`CN=${report.signer.commonName}`);
+  const same = report.state !== 'invalid' && report.state !== 'unreadable' && report.label === definition.label && sameSigner && report.models !== undefined && canonicalJson(report.models) === canonicalJson(signedModels);
+  return same ? existing : undefined;
 }
 
 export class FigureProvenance implements OutputProvenance {
@@ -65,6 +92,8 @@ export class FigureProvenance implements OutputProvenance {
     if (this.settings.c2pa === false) return png;
     const identity = await this.signingIdentity();
     const definition = buildManifestDefinition({ recipe: job.metadata, title: basename(job.output), models: await this.modelIdentities(job), idatSha256: idatSha256(png) });
+    const kept = await keptSignature(job.output, png, definition, identity);
+    if (kept) return kept;
     const ingredients: IngredientFile[] = [
       ...(job.recipe.init ? [{ path: job.recipe.init.path, title: job.recipe.init.ref, role: 'init' as const }] : []),
       ...job.recipe.control.map((c) => ({ path: c.path, title: c.ref, role: 'hint' as const })),

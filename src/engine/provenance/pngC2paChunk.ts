@@ -4,6 +4,8 @@
 // that chunk even with a deterministic Ed25519 key and no timestamp. The promise therefore reads: the
 // same recipe on the same machine gives the same PNG byte for byte outside the `caBX` chunk, and the
 // manifest in it makes the same statements (same claim label, assertions, ingredients and signer).
+// FigureProvenance keeps a figure's existing manifest when it states exactly that, so re-rendering over
+// a figure leaves the file byte-identical.
 import { createHash } from 'node:crypto';
 import { encodePngChunks, parsePngChunks } from '../output/pngChunks';
 

@@ -3,7 +3,7 @@
 // signed it and whether that issuer is on a trust list, the ingredient tree, and — for our own figures —
 // whether the image data or the recipe changed after signing (compared with what the manifest recorded).
 import { C2PA_PACKAGE, c2paSettings, loadC2paLibrary, type C2paIngredientJson, type C2paManifestJson, type C2paManifestStore, type C2paStatus } from './c2paLibrary';
-import { PIXELS_ASSERTION, RECIPE_ASSERTION } from './c2paManifest';
+import { MODELS_ASSERTION, PIXELS_ASSERTION, RECIPE_ASSERTION } from './c2paManifest';
 import { idatSha256 } from './pngC2paChunk';
 import { isPng } from '../output/pngChunks';
 import { readPngTextFromBytes } from '../output/pngText';
@@ -43,6 +43,8 @@ export interface C2paReport {
   readonly recipeChanged?: boolean;
   /** The signed recipe (our figures). */
   readonly recipe?: unknown;
+  /** The signed model identities (our figures): `{ models: [{ role, name, sha256, licence }] }`. */
+  readonly models?: unknown;
 }
 
 export interface ReadC2paOptions {
@@ -81,11 +83,11 @@ function assertionData(m: C2paManifestJson | undefined, label: string): unknown 
   return m?.assertions?.find((a) => a.label === label)?.data;
 }
 
-function compareWithFigure(bytes: Uint8Array, active: C2paManifestJson | undefined): { pixelsChanged?: boolean; recipeChanged?: boolean; recipe?: unknown } {
+function compareWithFigure(bytes: Uint8Array, active: C2paManifestJson | undefined): { pixelsChanged?: boolean; recipeChanged?: boolean; recipe?: unknown; models?: unknown } {
   const pixels = assertionData(active, PIXELS_ASSERTION) as { idat_sha256?: unknown } | undefined;
   const recipe = assertionData(active, RECIPE_ASSERTION);
   if (!isPng(bytes) || (!pixels && recipe === undefined)) return {};
-  const out: { pixelsChanged?: boolean; recipeChanged?: boolean; recipe?: unknown } = { recipe };
+  const out: { pixelsChanged?: boolean; recipeChanged?: boolean; recipe?: unknown; models?: unknown } = { recipe, models: assertionData(active, MODELS_ASSERTION) };
   if (typeof pixels?.idat_sha256 === 'string') out.pixelsChanged = idatSha256(bytes) !== pixels.idat_sha256;
   if (recipe !== undefined) {
     const text = readPngTextFromBytes(bytes).find((t) => t.keyword === IMGPROMPT_KEYWORD)?.text;
