@@ -7,6 +7,7 @@ import type { RenderJob } from '../render/renderJob';
 import { readFileBounded } from '../io/readBounded';
 import { canonicalJson } from '../scene/recipe';
 import { buildManifestDefinition, MODELS_ASSERTION, type IngredientFile, type ModelIdentity } from './c2paManifest';
+import { loadC2paLibrary } from './c2paLibrary';
 import { readC2pa } from './readC2pa';
 import { readFileLicence, readModelLicence, type LicenceReading } from '../licence/modelLicence';
 import { hasC2paChunk, idatSha256, withoutC2paChunk } from './pngC2paChunk';
@@ -88,17 +89,23 @@ export class FigureProvenance implements OutputProvenance {
     return out;
   }
 
-  async sign(png: Buffer, job: RenderJob): Promise<Buffer> {
-    if (this.settings.c2pa === false) return png;
+  async sign(png: Buffer, job: RenderJob): Promise<{ png: Buffer; warning?: string }> {
+    if (this.settings.c2pa === false) return { png };
+    try {
+      await loadC2paLibrary();
+    } catch (error) {
+      // No binary for this platform (the binding ships linux-x64): the figure is written unsigned, and said so.
+      return { png, warning: `${error instanceof Error ? error.message : String(error)}; the figure has no C2PA manifest` };
+    }
     const identity = await this.signingIdentity();
     const definition = buildManifestDefinition({ recipe: job.metadata, title: basename(job.output), models: await this.modelIdentities(job), idatSha256: idatSha256(png) });
     const kept = await keptSignature(job.output, png, definition, identity);
-    if (kept) return kept;
+    if (kept) return { png: kept };
     const ingredients: IngredientFile[] = [
       ...(job.recipe.init ? [{ path: job.recipe.init.path, title: job.recipe.init.ref, role: 'init' as const }] : []),
       ...job.recipe.control.map((c) => ({ path: c.path, title: c.ref, role: 'hint' as const })),
     ];
-    return signPng(png, definition, identity, ingredients);
+    return { png: await signPng(png, definition, identity, ingredients) };
   }
 
   async written(job: RenderJob, png: Buffer, projectRoot: string | undefined): Promise<void> {

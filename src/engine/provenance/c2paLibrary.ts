@@ -73,8 +73,12 @@ let library: Promise<C2paLibrary> | undefined;
  * settings-file helpers (fs-extra, node-fetch) and Trustmark (sharp) that signing and reading never use.
  */
 export function loadC2paLibrary(): Promise<C2paLibrary> {
-  library ??= Promise.all([import(`${C2PA_PACKAGE}/dist/Builder.js`), import(`${C2PA_PACKAGE}/dist/Reader.js`), import(`${C2PA_PACKAGE}/dist/Signer.js`)])
-    .then(([builder, reader, signer]) => ({ Builder: builder.Builder, Reader: reader.Reader, LocalSigner: signer.LocalSigner }) as C2paLibrary)
+  library ??= Promise.all([import(`${C2PA_PACKAGE}/dist/Builder.js`), import(`${C2PA_PACKAGE}/dist/Reader.js`), import(`${C2PA_PACKAGE}/dist/Signer.js`), import(`${C2PA_PACKAGE}/dist/binary.js`)])
+    .then(([builder, reader, signer, binary]) => {
+      // The modules load the native binary on first use; load it now, so a missing one fails here.
+      (binary as { getNeonBinary(): unknown }).getNeonBinary();
+      return { Builder: builder.Builder, Reader: reader.Reader, LocalSigner: signer.LocalSigner } as C2paLibrary;
+    })
     .catch((error: unknown) => {
       library = undefined;
       const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);

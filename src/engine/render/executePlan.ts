@@ -59,11 +59,13 @@ export async function renderJob(job: RenderJob, backend: RenderBackend, options:
   const promptWriter = await provenance?.promptWriter(job);
   const encoded = await encodePngWithMetadata({ data: image.data, width: image.width, height: image.height, channels: 3 }, job.metadata, [], { promptWriter });
   const pngMs = performance.now() - start;
-  const png = provenance ? await provenance.sign(encoded, job, options.signal) : encoded;
+  const signed = provenance ? await provenance.sign(encoded, job, options.signal) : { png: encoded };
+  const { png } = signed;
   const c2paMs = performance.now() - start - pngMs;
   const stages = { ...rendered.timings.stages, png: (rendered.timings.stages.png ?? 0) + pngMs, ...(provenance ? { c2pa: c2paMs } : {}) };
   const timings = { ...rendered.timings, totalMs: rendered.timings.totalMs + pngMs + (provenance ? c2paMs : 0), stages };
-  return { ...rendered, job, png, timings };
+  const warnings = signed.warning ? [...rendered.warnings, signed.warning] : rendered.warnings;
+  return { ...rendered, job, png, timings, warnings };
 }
 
 /**

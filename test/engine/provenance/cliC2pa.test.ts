@@ -1,6 +1,7 @@
 // The CLI's provenance: `render` signs (identity in IMGPROMPT_CONFIG_DIR), `inspect` prints the C2PA
 // state and the checks that ran, `verify` fails a figure whose pixels changed after signing, and
-// IMGPROMPT_C2PA=0 / IMGPROMPT_PROMPT_LOG=0 turn signing and the log off.
+// IMGPROMPT_C2PA=0 / IMGPROMPT_PROMPT_LOG=0 turn signing and the log off; a machine without the C2PA
+// binary still renders, unsigned, and says so.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -53,4 +54,13 @@ test('IMGPROMPT_C2PA=0 writes no manifest; IMGPROMPT_PROMPT_LOG=0 no log row; --
   const strict = run(['verify', '--require-c2pa', 'u.imgprompt']);
   assert.equal(strict.status, 1);
   assert.match(strict.stdout, /u\.png: no C2PA manifest/);
+});
+
+test('where the C2PA binary cannot load, the figure is still written, unsigned, with a warning saying why', () => {
+  project.write('n.imgprompt', 'model: tiny-shapes\nprompt: a small blue circle\nseed: 4\nsteps: 2\n');
+  // The binding's own override of its binary's path, pointed at nothing: as on a platform it has no binary for.
+  const result = run(['render', 'n.imgprompt'], { C2PA_LIBRARY_PATH: join(project.dir, 'missing.node') });
+  assert.equal(result.status, 0, result.stderr);
+  assert.match(result.stderr, /n\.imgprompt: warning: the C2PA library \(@contentauth\/c2pa-node\) could not be loaded: .*; the figure has no C2PA manifest/);
+  assert.equal(hasC2paChunk(readFileSync(join(project.dir, 'n.png'))), false);
 });
