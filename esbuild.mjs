@@ -11,6 +11,8 @@ const tests = process.argv.includes('--tests');
 
 // Native packages load their own binaries at run time and must stay outside the bundle.
 const nativeExternals = ['onnxruntime-node', 'sharp', 'fsevents'];
+// The C2PA binding (a native .node) is imported lazily by module path (src/engine/provenance/c2paLibrary.ts).
+nativeExternals.push('@contentauth/c2pa-node', '@contentauth/c2pa-node/*');
 
 /** @type {esbuild.BuildOptions} */
 const nodeCommon = {

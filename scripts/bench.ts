@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createRenderService, encodePixelsToPng, loadCLIPTokenizer, type RenderedJob, type RenderService } from '../src/engine/index';
 import { median } from './benchStats';
+import { provenanceRows } from './benchProvenance';
 
 const root = resolve(__dirname, '..');
 const model = join(root, 'models', 'tiny-shapes');
@@ -74,6 +75,7 @@ async function main(): Promise<void> {
       ['first render in process (cold sessions)', ms(coldMs)],
     ];
     rows.push(...(await adapterRows(engine, dir, total)));
+    rows.push(...(await provenanceRows(job.metadata, dir, total, runs)));
     await engine.dispose();
 
     // Cold CLI: a fresh process renders one scene (--force), as a user's first `imgprompt render` does.
@@ -82,7 +84,7 @@ async function main(): Promise<void> {
       const cliTimes: number[] = [];
       for (let i = 0; i < Math.min(runs, 5); i++) {
         const t = performance.now();
-        const run = spawnSync(process.execPath, [cli, 'render', '--force', scene], { encoding: 'utf8', env: { ...process.env, IMGPROMPT_CACHE_DIR: join(dir, 'cache') } });
+        const run = spawnSync(process.execPath, [cli, 'render', '--force', scene], { encoding: 'utf8', env: { ...process.env, IMGPROMPT_CACHE_DIR: join(dir, 'cache'), IMGPROMPT_CONFIG_DIR: join(dir, 'config') } });
         cliTimes.push(performance.now() - t);
         if (run.status !== 0) throw new Error(`imgprompt render failed: ${run.stderr}`);
       }

@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 
 packages=(chromium libkrb5-dev g++ make python3 python3-torch python3-onnx python3-numpy python3-pil libopenblas0-openmp)
+# exiftool: the provenance tests' independent reader of the XMP / IPTC fields.
+packages+=(libimage-exiftool-perl)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -18,6 +18,7 @@ const required = [
   'extension/models/tiny-shapes/unet/model.onnx',
   'extension/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node',
   'extension/node_modules/@img/sharp-linux-x64/package.json',
+  'extension/node_modules/@contentauth/c2pa-node/dist/index.node',
 ];
 
 /** Runs a Node script with stdin closed, so any prompt fails instead of waiting. */

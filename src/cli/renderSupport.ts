@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createRenderService, escapeTerminalText, formatDiagnostic, SceneError, type RenderPlan, type RenderProgress, type RenderService } from '../engine/index';
 import { UsageError, type CliIO } from './command';
 import { displayPath, sceneContext } from './sceneContext';
+import { provenanceSettings } from './c2paSupport';
 
 /** The persistent cache folder: IMGPROMPT_CACHE_DIR, else $XDG_CACHE_HOME/imgprompt, else ~/.cache/imgprompt. */
 export function cacheDir(env: NodeJS.ProcessEnv): string {
@@ -41,7 +42,7 @@ export function maxMegapixels(env: NodeJS.ProcessEnv): number | undefined {
 }
 
 export function createService(env: NodeJS.ProcessEnv): Promise<RenderService> {
-  return createRenderService({ cacheDir: cacheDir(env), threads: threads(env), memoryLimitBytes: memoryLimit(env) });
+  return createRenderService({ cacheDir: cacheDir(env), threads: threads(env), memoryLimitBytes: memoryLimit(env), provenance: provenanceSettings(env) });
 }
 
 /** Plans one scene through the render service; scene problems come back as SceneError with every diagnostic. */

@@ -30,3 +30,7 @@ export { readLockfile, LOCKFILE_NAME, type Lockfile, type LockEntry } from './hu
 export { findCachedCivitaiVersion } from './hub/pullCivitai';
 export { lookupCivitaiByHash, autoV2, type CivitaiVersion } from './hub/civitai';
 export { sceneHubRefs, projectHubLookup } from './scene/sceneHubRefs';
+// Types only: the C2PA library itself loads in the render worker (RenderWorkerClient.readC2pa).
+export type { C2paReport, C2paIngredientNode, C2paState } from './provenance/readC2pa';
+export { describeLicence, diagnosticsForLicences, licenceDiagnostics, sceneLicences, readModelLicence, readFileLicence, type ComponentLicence, type LicenceReading } from './licence/index';
+export { PROMPT_LOG_PATH } from './provenance/promptLog';

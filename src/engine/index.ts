@@ -57,6 +57,8 @@ export {
 } from './schedulers/index';
 export * from './pipeline';
 export * from './render/index';
+export * from './provenance/index';
+export * from './licence/index';
 export { createRenderService } from './createRenderService';
 export type { EngineOptions } from './options';
 export { familyOf, MODEL_FAMILIES, type ModelFamily, type Conditioning } from './model/families';

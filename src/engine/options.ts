@@ -1,6 +1,8 @@
 // How a process runs the engine: the one options type shared by the CLI, the render worker, the
 // extension's worker configuration and the tests.
 
+import type { ProvenanceSettings } from './provenance/FigureProvenance';
+
 export interface EngineOptions {
   /** onnxruntime intra-op threads (default: physical cores). Part of the session cache key. */
   readonly threads?: number;
@@ -13,4 +15,9 @@ export interface EngineOptions {
    * the memory the OS reports available) fails with a ModelError saying what it needs.
    */
   readonly memoryLimitBytes?: number;
+  /**
+   * Provenance of written figures (C2PA signing, prompt writer, prompt log). Absent: figures carry the
+   * recipe and XMP but no C2PA manifest and no log row; the CLI and the extension always pass it (on by default).
+   */
+  readonly provenance?: ProvenanceSettings;
 }

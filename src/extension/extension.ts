@@ -16,6 +16,8 @@ import { SuggestionQuickFix } from './diagnostics/suggestionQuickFix';
 import { SceneHoverProvider } from './hover/sceneHoverProvider';
 import { MarkdownImageFeatures } from './markdown/markdownImageFeatures';
 import { ProvenanceDocuments } from './provenance/provenanceDocuments';
+import { c2paUnavailable, c2paView } from './provenance/c2paView';
+import { registerProvenanceCommands, SigningKeyStore } from './provenance/provenanceCommands';
 import { PreviewManager } from './preview/previewManager';
 import { OutputStatus } from './render/outputStatus';
 import { RenderingContextKey } from './render/renderingContextKey';
@@ -61,8 +63,10 @@ export function activate(context: vscode.ExtensionContext): ImgpromptApi {
     // Rendering: a queue in front of one engine worker process (started on the first render, never
     // here). In Restricted Mode the queue creates no worker at all, whatever asks (render on save
     // included); TrustedRenderer refuses commands with a message saying why.
+    const signingKeys = track(new SigningKeyStore(context.secrets, log));
     const queue = track(
       new RenderQueue({
+        signingKey: () => signingKeys.get(),
         config,
         analyzer,
         outputStatus,
@@ -80,7 +84,10 @@ export function activate(context: vscode.ExtensionContext): ImgpromptApi {
       },
       outputState: (scene, output) => outputStatus.reported(scene, output),
       followsEditor: () => vscode.workspace.getConfiguration('imgprompt').get<boolean>('previewFollowsEditor', true),
+      // Content Credentials are read where the native C2PA library lives: the render worker.
+      readC2pa: (file) => queue.readC2pa(file).then(c2paView, (error: unknown) => c2paUnavailable(error instanceof Error ? error.message : String(error))),
     });
+    track(signingKeys.onDidChange(() => queue.workerSettingsChanged()));
     queue.setPreviewOpener(async (scene, viewColumn) => {
       await preview.openPreview(scene, viewColumn);
     });
@@ -96,6 +103,7 @@ export function activate(context: vscode.ExtensionContext): ImgpromptApi {
     track(ProvenanceDocuments.register(runner, (png) => preview.showProvenance(png)));
     track(runner.register(COMMANDS.showLog, 'Show Log', () => log.show(true)));
     track(downloads.registerCommands(runner));
+    track(registerProvenanceCommands(runner, signingKeys));
     track(registerRenderCommands(runner, renderer));
     track(registerNewScene(runner));
     track(registerImportScene(runner));

@@ -103,6 +103,16 @@ export interface ProvenanceRow {
   readonly value: string;
 }
 
+/** An image's C2PA manifest as the reference implementation validated it (engine/provenance/readC2pa.ts). */
+export interface C2paView {
+  /** `absent`, `valid` (issuer on no trust list), `trusted`, `invalid`, `unreadable`, or `unavailable` (not checked). */
+  readonly state: string;
+  readonly summary: string;
+  readonly rows: readonly ProvenanceRow[];
+  /** The ingredient tree, one line per ingredient, indented two spaces per level. */
+  readonly ingredients: readonly string[];
+}
+
 export interface ProvenanceView {
   readonly file: string;
   /** `imgprompt`, `automatic1111`, `comfyui`, `invokeai`, or `none`. */
@@ -115,6 +125,8 @@ export interface ProvenanceView {
   readonly rows: readonly ProvenanceRow[];
   readonly hints: readonly { readonly label: string; readonly image?: ImageView }[];
   readonly warnings: readonly string[];
+  /** Content Credentials; absent while not read. */
+  readonly c2pa?: C2paView;
 }
 
 /** Every request the webview can make: its parameters and the host's result. */

@@ -1,7 +1,7 @@
 // The provenance panel: how an image was made (purpose, model and hashes, LoRAs, hint images, seed and
 // RNG, sampler settings, engine versions), the AI-generated disclosure and whether the file is current.
 // Images from other tools are shown read-only with Import as Scene.
-import type { OutputFreshness, ProvenanceView } from '../shared/protocol';
+import type { C2paView, OutputFreshness, ProvenanceView } from '../shared/protocol';
 import { h, replaceChildren } from './dom';
 
 export const FRESHNESS_TEXT: Record<OutputFreshness, string> = {
@@ -46,10 +46,25 @@ export class ProvenancePanel {
       view.foreign ? null : h('p', { id: 'provenance-freshness', class: `freshness ${view.freshness}` }, FRESHNESS_TEXT[view.freshness]),
       importButton,
       list,
+      view.c2pa ? c2paSection(view.c2pa) : null,
       hints,
       view.warnings.length ? h('ul', { class: 'warnings' }, ...view.warnings.map((w) => h('li', {}, w))) : null,
     );
   }
+}
+
+/** Content Credentials: the state (valid / trusted / invalid / absent), its rows and the ingredient tree. */
+function c2paSection(c2pa: C2paView): HTMLElement {
+  const rows = h('dl', { class: 'provenance-rows' });
+  for (const row of c2pa.rows) rows.append(h('dt', {}, row.label), h('dd', { 'data-label': row.label }, row.value));
+  return h(
+    'section',
+    { id: 'c2pa', class: `c2pa ${c2pa.state}`, 'data-state': c2pa.state },
+    h('h3', {}, 'Content Credentials (C2PA)'),
+    h('p', { id: 'c2pa-state', class: 'c2pa-state' }, c2pa.summary),
+    c2pa.rows.length ? rows : null,
+    c2pa.ingredients.length ? h('div', { class: 'c2pa-ingredients' }, h('h4', {}, 'Ingredients'), h('pre', { id: 'c2pa-ingredients' }, c2pa.ingredients.join('\n'))) : null,
+  );
 }
 
 function sourceName(source: string): string {

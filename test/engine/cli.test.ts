@@ -10,7 +10,7 @@ import { repoRoot, tempProject } from './modelUnderTest';
 
 const cli = join(repoRoot, 'out', 'cli.js');
 const project = tempProject();
-const env = { ...process.env, CI: 'true', IMGPROMPT_CACHE_DIR: join(project.dir, '.cache') };
+const env = { ...process.env, CI: 'true', IMGPROMPT_CACHE_DIR: join(project.dir, '.cache'), IMGPROMPT_CONFIG_DIR: join(project.dir, '.config') };
 const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { cwd: project.dir, encoding: 'utf8', env });
 const scene = (prompt: string, seed = 5) => `model: tiny-shapes\nprompt: ${prompt}\nseed: ${seed}\nsteps: 6\n`;
 

@@ -33,7 +33,7 @@ export function buildCli(): CliUnderTest {
     logLevel: 'silent',
     external: ['vscode', 'onnxruntime-node', 'sharp', 'fsevents'],
   });
-  const envFor = (cwd: string, env: NodeJS.ProcessEnv = {}) => ({ ...process.env, CI: 'true', IMGPROMPT_CACHE_DIR: join(cwd, '.cache'), ...env });
+  const envFor = (cwd: string, env: NodeJS.ProcessEnv = {}) => ({ ...process.env, CI: 'true', IMGPROMPT_CACHE_DIR: join(cwd, '.cache'), IMGPROMPT_CONFIG_DIR: join(cwd, '.config'), ...env });
   return {
     run: (cwd, args, env) => spawnSync(process.execPath, [cli, ...args], { cwd, encoding: 'utf8', env: envFor(cwd, env) }),
     start: (cwd, args, env, nodeArgs = []) => spawn(process.execPath, [...nodeArgs, cli, ...args], { cwd, env: envFor(cwd, env), stdio: ['ignore', 'pipe', 'pipe'] }),

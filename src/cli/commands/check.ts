@@ -2,7 +2,7 @@
 // every problem as `file:line:col: severity: message`, one line each, with control characters from the
 // scene (keys, values, file names) shown as escapes (escapeTerminalText). Exit 1 when any scene has an error.
 import { readFileSync } from 'node:fs';
-import { analyzeScene, formatDiagnostic, type SceneDiagnostic } from '../../engine/index';
+import { analyzeScene, formatDiagnostic, licenceDiagnostics, type SceneDiagnostic } from '../../engine/index';
 import { escapeTerminalJson, escapeTerminalText } from '../../engine/text/terminalText';
 import type { Command } from '../command';
 import { displayPath, sceneContext, takeSceneOptions } from '../sceneContext';
@@ -49,8 +49,8 @@ export const checkCommand: Command = {
           results.push({ file, diagnostics: [{ severity: 'error', code: 'missing-file', message, range: whole() }] });
           continue;
         }
-        const { diagnostics } = analyzeScene(text, sceneContext(file, modelPaths, io.cwd, io.env));
-        results.push({ file, diagnostics });
+        const { diagnostics, resolved } = analyzeScene(text, sceneContext(file, modelPaths, io.cwd, io.env));
+        results.push({ file, diagnostics: resolved ? [...diagnostics, ...(await licenceDiagnostics(resolved))] : diagnostics });
       }
     }
 

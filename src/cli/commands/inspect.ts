@@ -4,10 +4,13 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { InputError } from '../../engine/errors';
+import { READ_CAPS, readFileBounded } from '../../engine/io/readBounded';
 import type { ImageMetadata } from '../../engine/interop/imageMetadata';
 import { readImageMetadataFile, type ImageMetadataReport } from '../../engine/interop/readImageMetadata';
 import { escapeTerminalJson, escapeTerminalText } from '../../engine/text/terminalText';
 import { UsageError, type Command } from '../command';
+import { c2paLines, c2paReportOf } from '../c2paSupport';
+import type { C2paReport } from '../../engine/provenance/readC2pa';
 
 const usage = `usage: imgprompt inspect [--json] PNG...
 
@@ -15,11 +18,14 @@ Prints the generation metadata of each PNG: prompt, negative prompt, seed, steps
 guidance (CFG), size, model, LoRAs and image-to-image strength, read from imgprompt's own recipe,
 AUTOMATIC1111's "parameters", ComfyUI's "prompt"/"workflow" graphs or InvokeAI's "invokeai_metadata";
 what does not map is listed too. Also shows the provenance: the AI-generated disclosure (XMP IPTC
-DigitalSourceType), recipe hash and engine version. Exits 1 if any file is not a readable PNG.
+DigitalSourceType), recipe hash and engine version, and the C2PA manifest of any PNG or JPEG as the
+reference implementation validates it (valid / trusted / invalid with the failing check, the signer, the
+ingredient tree, image data or recipe changed after signing; trust anchors from the PEM file named by
+IMGPROMPT_C2PA_TRUST_ANCHORS). Exits 1 if any file is not a readable PNG (a JPEG shows its C2PA only).
 Control characters in the metadata are printed as visible escapes (ESC as \\x1b).
 
 options:
-  --json   print an array of {file, metadata, sources, provenance, textKeywords, warnings}`;
+  --json   print an array of {file, metadata, sources, provenance, c2pa, textKeywords, warnings}`;
 
 const SOURCE_NAME: Record<ImageMetadata['source'], string> = {
   imgprompt: 'imgprompt',
@@ -63,7 +69,7 @@ function table(pairs: [string, string | undefined][], indent: string): string[] 
   return present.map(([k, v]) => `${indent}${k.padEnd(width)}  ${v.split('\n').join(`\n${indent}${' '.repeat(width + 2)}`)}`);
 }
 
-function describe(report: ImageMetadataReport, file: string): string {
+function describe(report: ImageMetadataReport, file: string, c2pa: C2paReport): string {
   const displayName = escapeTerminalText(file);
   const lines: string[] = [];
   const meta = report.metadata;
@@ -98,6 +104,7 @@ function describe(report: ImageMetadataReport, file: string): string {
       '    ',
     ),
   );
+  lines.push(...c2paLines(c2pa, '    '));
   for (const warning of report.warnings) lines.push(`  warning: ${escapeTerminalText(warning)}`);
   return lines.join('\n');
 }
@@ -116,16 +123,25 @@ export const inspectCommand: Command = {
     const files = parsed.positionals;
     if (files.length === 0) throw new UsageError('name at least one PNG file');
 
-    const reports: ImageMetadataReport[] = [];
+    const reports: (ImageMetadataReport & { c2pa?: C2paReport })[] = [];
     let failed = false;
     for (const file of files) {
+      const path = resolve(io.cwd, file);
       try {
-        const report = await readImageMetadataFile(resolve(io.cwd, file));
+        const report = await readImageMetadataFile(path);
         report.file = file;
-        reports.push(report);
-        if (!parsed.values.json) io.stdout(`${reports.length > 1 ? '\n' : ''}${describe(report, file)}\n`);
+        const c2pa = await c2paReportOf(await readFileBounded(path, READ_CAPS.image, 'image'), file, io.env);
+        reports.push({ ...report, c2pa });
+        if (!parsed.values.json) io.stdout(`${reports.length > 1 ? '\n' : ''}${describe(report, file, c2pa)}\n`);
       } catch (error) {
         if (!(error instanceof InputError)) throw error;
+        if (/\.jpe?g$/i.test(file)) {
+          // Not a PNG, so no generation metadata we read; its C2PA manifest is still shown.
+          const c2pa = await c2paReportOf(await readFileBounded(path, READ_CAPS.image, 'image'), file, io.env);
+          reports.push({ file, sources: [], provenance: { aiGenerated: false }, text: [], warnings: [], c2pa });
+          if (!parsed.values.json) io.stdout(`${escapeTerminalText(file)}: JPEG\n${c2paLines(c2pa, '  ').join('\n')}\n`);
+          continue;
+        }
         failed = true;
         io.stderr(`${escapeTerminalText(error.message)}\n`);
       }
@@ -136,6 +152,7 @@ export const inspectCommand: Command = {
         metadata: r.metadata ?? null,
         sources: r.sources,
         provenance: r.provenance,
+        c2pa: r.c2pa ?? null,
         textKeywords: r.text.map((t) => t.keyword),
         warnings: r.warnings,
       }));

@@ -4,6 +4,8 @@ import sharp from 'sharp';
 import { CancelledError, describeChange, SceneError, type RenderJob, type RenderService } from '../../engine/index';
 import type { Command, CliIO } from '../command';
 import { createService, planScene, terminalSafe } from '../renderSupport';
+import { READ_CAPS, readFileBounded } from '../../engine/io/readBounded';
+import { c2paReportOf } from '../c2paSupport';
 import { displayPath, takeSceneOptions } from '../sceneContext';
 import { expandSceneTargets, takeFlagsAndTargets } from '../sceneTargets';
 import { pullSceneFile } from '../hubSupport';
@@ -13,10 +15,26 @@ const usage = `usage: imgprompt verify [options] FILE|DIR|GLOB...
 Exits 1 when any scene's figure is missing or stale (its PNG does not carry the scene's current recipe
 hash), naming the inputs that changed: prompt, seed, model hash, LoRA hash, engine version...
 
+Each up-to-date figure's C2PA manifest must be intact (every check of the reference implementation
+passes) and state the scene's current recipe hash; a figure without a manifest is noted, and is a
+problem with --require-c2pa.
+
 options:
   --rerender         also render each up-to-date figure in memory and compare its pixels with the file
   --model-path DIR   a folder of model folders (repeatable; also IMGPROMPT_MODEL_PATH)
-  --locked           download hf:/Civitai models only as imgprompt.lock pins them (for CI)`;
+  --locked           download hf:/Civitai models only as imgprompt.lock pins them (for CI)
+  --require-c2pa     a figure without a C2PA manifest is a problem`;
+
+/** Checks the figure's C2PA manifest: intact and stating this job's recipe hash. Undefined when fine. */
+async function checkManifest(job: RenderJob, io: CliIO, requireC2pa: boolean): Promise<{ problem?: string; note?: string }> {
+  const out = displayPath(job.output, io.cwd);
+  const report = await c2paReportOf(await readFileBounded(job.output, READ_CAPS.image, 'PNG'), job.output, io.env);
+  if (report.state === 'absent') return requireC2pa ? { problem: `${out}: no C2PA manifest (render it again to sign it)` } : { note: `${out}: note: no C2PA manifest` };
+  if (report.state === 'invalid' || report.state === 'unreadable') return { problem: `${out}: C2PA ${report.summary}` };
+  const signed = (report.recipe as { hash?: unknown } | undefined)?.hash;
+  if (signed !== job.hash) return { problem: `${out}: the C2PA manifest states recipe ${String(signed)}, not the scene's ${job.hash}` };
+  return {};
+}
 
 /** Compares a fresh in-memory render with the pixels in the file. */
 async function comparePixels(service: RenderService, job: RenderJob, io: CliIO, signal: AbortSignal): Promise<string | undefined> {
@@ -45,7 +63,7 @@ export const verifyCommand: Command = {
   async run(args, rawIO, signal) {
     const io = terminalSafe(rawIO);
     const { modelPaths, rest } = takeSceneOptions(args, io.cwd);
-    const { flags, targets } = takeFlagsAndTargets(rest, ['--rerender', '--locked']);
+    const { flags, targets } = takeFlagsAndTargets(rest, ['--rerender', '--locked', '--require-c2pa']);
     const rerender = flags.has('--rerender');
     const { files, problems } = expandSceneTargets(targets, io.cwd);
     for (const p of problems) io.stderr(`${displayPath(p.target, io.cwd)}: error: ${p.message}\n`);
@@ -59,6 +77,7 @@ export const verifyCommand: Command = {
           await pullSceneFile(file, rawIO, signal, flags.has('--locked'));
           const plan = await planScene(service, file, modelPaths, io, signal);
           for (const { job, freshness: status } of plan.jobs) {
+            let manifest: { problem?: string; note?: string } = {};
             const out = displayPath(job.output, io.cwd);
             if (status.state === 'missing') {
               bad++;
@@ -68,7 +87,11 @@ export const verifyCommand: Command = {
               const changes = status.changes ?? [];
               const why = changes.length > 0 ? changes.map((c) => `\n  ${describeChange(c)}`).join('') : ' (its stored recipe is unreadable or was not written by imgprompt)';
               io.stdout(`${out}: stale${why}\n`);
+            } else if ((manifest = await checkManifest(job, io, flags.has('--require-c2pa'))).problem) {
+              bad++;
+              io.stdout(`${manifest.problem}\n`);
             } else if (rerender) {
+              if (manifest.note) io.stderr(`${manifest.note}\n`);
               const problem = await comparePixels(service, job, io, signal);
               if (problem) {
                 bad++;
@@ -77,7 +100,10 @@ export const verifyCommand: Command = {
                 good++;
                 io.stdout(`${out}: up to date; re-render is pixel-identical\n`);
               }
-            } else good++;
+            } else {
+              if (manifest.note) io.stderr(`${manifest.note}\n`);
+              good++;
+            }
           }
         } catch (error) {
           if (error instanceof CancelledError) throw error;

@@ -4,7 +4,7 @@
 // from Node's bundled zlib: the same pixels and recipe always give the same bytes for a given Node
 // build, without a libvips pipeline per figure.
 import { constants as zlibConstants, deflateSync } from 'node:zlib';
-import { buildMetadataEntries } from './metadataEntries';
+import { buildMetadataEntries, type MetadataDisclosure } from './metadataEntries';
 import { encodePngChunks, type PngChunk } from './pngChunks';
 import { insertTextChunks, type PngTextEntry } from './pngText';
 import type { RecipeMetadataFields } from './recipeFields';
@@ -125,6 +125,6 @@ export async function encodePixelsToPng(image: RawImage): Promise<Buffer> {
  * Encodes pixels and stamps them with the recipe: iTXt `imgprompt`, tEXt `parameters`, XMP. This is what
  * the engine calls after the VAE decode; write the result with writeFileAtomic.
  */
-export async function encodePngWithMetadata(image: RawImage, recipe: RecipeMetadataFields, extra: readonly PngTextEntry[] = []): Promise<Buffer> {
-  return encodePngChunks(insertTextChunks(pixelChunks(image), [...buildMetadataEntries(recipe), ...extra]));
+export async function encodePngWithMetadata(image: RawImage, recipe: RecipeMetadataFields, extra: readonly PngTextEntry[] = [], disclosure: MetadataDisclosure = {}): Promise<Buffer> {
+  return encodePngChunks(insertTextChunks(pixelChunks(image), [...buildMetadataEntries(recipe, disclosure), ...extra]));
 }

@@ -12,6 +12,8 @@ export interface RecipeLoRAFields {
 }
 
 export interface RecipeMetadataFields {
+  /** The scene file, project-relative (its name becomes the XMP dc:title). */
+  scene?: string;
   prompt?: string;
   negative?: string;
   seed?: number | bigint | string;

@@ -36,8 +36,35 @@ function unescapeXml(text: string): string {
   });
 }
 
+/** IPTC NewsCodes digital source type for an AI generation that started from a given image (img2img). */
+export const COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA = 'http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia';
+
+export interface XmpPacketFields {
+  prompt?: string;
+  creatorTool: string;
+  purpose?: string;
+  /** dc:title (the scene's name). */
+  title?: string;
+  /** IPTC 2025.1 AI fields: AI System Used and Version, Prompt Writer Name (the prompt is AI Prompt Information). */
+  aiSystem?: string;
+  aiSystemVersion?: string;
+  promptWriter?: string;
+  /** Default trainedAlgorithmicMedia. */
+  digitalSourceType?: string;
+}
+
 /** Builds a complete XMP packet (read-only wrapper, no padding, no dates: deterministic). */
-export function buildXmpPacket(fields: { prompt?: string; creatorTool: string; purpose?: string }): string {
+export function buildXmpPacket(fields: XmpPacketFields): string {
+  const attributes: [string, string | undefined][] = [
+    ['Iptc4xmpExt:DigitalSourceType', fields.digitalSourceType ?? TRAINED_ALGORITHMIC_MEDIA],
+    ['Iptc4xmpExt:AISystemUsed', fields.aiSystem],
+    ['Iptc4xmpExt:AISystemVersionUsed', fields.aiSystemVersion],
+    ['Iptc4xmpExt:AIPromptInformation', fields.aiSystem ? fields.prompt : undefined],
+    ['Iptc4xmpExt:AIPromptWriterName', fields.promptWriter],
+    ['xmp:CreatorTool', fields.creatorTool],
+    ['imgprompt:purpose', fields.purpose],
+  ];
+  const present = attributes.filter((a): a is [string, string] => a[1] !== undefined && a[1] !== '');
   const lines = [
     '<?xpacket begin="\uFEFF" id="W5M0MpCehiHzreSzNTczkc9d"?>',
     '<x:xmpmeta xmlns:x="adobe:ns:meta/">',
@@ -47,19 +74,11 @@ export function buildXmpPacket(fields: { prompt?: string; creatorTool: string; p
     '    xmlns:xmp="http://ns.adobe.com/xap/1.0/"',
     '    xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/"',
     `    xmlns:imgprompt="${IMGPROMPT_XMP_NS}"`,
-    `    Iptc4xmpExt:DigitalSourceType="${TRAINED_ALGORITHMIC_MEDIA}"`,
-    `    xmp:CreatorTool="${escapeXml(fields.creatorTool)}"${fields.purpose ? '' : '>'}`,
+    ...present.map(([name, value], i) => `    ${name}="${escapeXml(value)}"${i === present.length - 1 ? '>' : ''}`),
   ];
-  if (fields.purpose) lines.push(`    imgprompt:purpose="${escapeXml(fields.purpose)}">`);
-  if (fields.prompt) {
-    lines.push(
-      '   <dc:description>',
-      '    <rdf:Alt>',
-      `     <rdf:li xml:lang="x-default">${escapeXml(fields.prompt)}</rdf:li>`,
-      '    </rdf:Alt>',
-      '   </dc:description>',
-    );
-  }
+  const alt = (name: string, text: string) => [`   <${name}>`, '    <rdf:Alt>', `     <rdf:li xml:lang="x-default">${escapeXml(text)}</rdf:li>`, '    </rdf:Alt>', `   </${name}>`];
+  if (fields.title) lines.push(...alt('dc:title', fields.title));
+  if (fields.prompt) lines.push(...alt('dc:description', fields.prompt));
   lines.push('  </rdf:Description>', ' </rdf:RDF>', '</x:xmpmeta>', '<?xpacket end="r"?>');
   return lines.join('\n');
 }

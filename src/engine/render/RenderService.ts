@@ -6,6 +6,7 @@ import { FileHashCache } from '../hash/fileHashCache';
 import { ModelConfigCache } from '../model/modelConfig';
 import { executePlan, renderJob, type ExecuteOptions, type JobOutcome, type RenderedJob } from './executePlan';
 import { planRender, type PlanRequest, type PlanServices, type RenderPlan } from './planRender';
+import type { OutputProvenance } from './OutputProvenance';
 import type { BackendRenderOptions, RenderBackend } from './RenderBackend';
 import type { RenderJob } from './renderJob';
 
@@ -17,6 +18,8 @@ export class RenderService {
     readonly hashes: FileHashCache,
     /** The engine's cache folder (converted checkpoints live there); none: single files are not converted. */
     readonly cacheDir?: string,
+    /** Signs and logs every figure this service writes or renders in memory (none: recipe and XMP only). */
+    readonly provenance?: OutputProvenance,
   ) {}
 
   /** Plans a scene (parse once, resolve, hash, output paths, freshness). See planRender. */
@@ -27,13 +30,13 @@ export class RenderService {
   }
 
   /** Renders and writes what the plan needs. See executePlan; `backend` overrides this service's backend. */
-  execute(plan: Pick<RenderPlan, 'jobs'>, options: ExecuteOptions & { readonly backend?: RenderBackend } = {}): Promise<JobOutcome[]> {
-    return executePlan(plan, options.backend ?? this.backend, options);
+  execute(plan: Pick<RenderPlan, 'jobs' | 'projectRoot'>, options: ExecuteOptions & { readonly backend?: RenderBackend } = {}): Promise<JobOutcome[]> {
+    return executePlan(plan, options.backend ?? this.backend, { provenance: this.provenance, ...options });
   }
 
   /** Renders one job in memory (PNG bytes included); writes nothing. */
   render(job: RenderJob, options: BackendRenderOptions = {}): Promise<RenderedJob> {
-    return renderJob(job, this.backend, options);
+    return renderJob(job, this.backend, options, this.provenance);
   }
 
   async dispose(): Promise<void> {

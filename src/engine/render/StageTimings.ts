@@ -1,7 +1,7 @@
 // Wall-clock time per pipeline stage for one render, plus the share spent inside onnxruntime, so the
 // benchmark can report engine overhead = total − Σ onnxruntime time.
 
-export type Stage = 'load' | 'hash' | 'tokenize' | 'textEncoder' | 'controlnet' | 'hint' | 'lora' | 'unet' | 'scheduler' | 'preview' | 'vaeEncoder' | 'vaeDecoder' | 'png' | 'write';
+export type Stage = 'load' | 'hash' | 'tokenize' | 'textEncoder' | 'controlnet' | 'hint' | 'lora' | 'unet' | 'scheduler' | 'preview' | 'vaeEncoder' | 'vaeDecoder' | 'png' | 'c2pa' | 'write';
 
 export interface StageTimingReport {
   /** Milliseconds per stage, summed over the render. */

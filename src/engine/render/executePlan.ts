@@ -8,6 +8,7 @@ import { writeFileAtomic } from '../output/writeFileAtomic';
 import type { StageTimingReport } from './StageTimings';
 import { hintOutputPath } from '../scene/outputPaths';
 import type { Freshness } from './freshness';
+import type { OutputProvenance } from './OutputProvenance';
 import type { BackendRender, BackendRenderOptions, RenderBackend, RenderProgress } from './RenderBackend';
 import type { PlannedJob, RenderPlan } from './planRender';
 import type { RenderJob } from './renderJob';
@@ -46,17 +47,25 @@ export interface ExecuteOptions extends Omit<BackendRenderOptions, 'onProgress'>
   /** Also write each preprocessed hint beside the output (`figure.hint-1.png`). */
   readonly saveHints?: boolean;
   readonly events?: ExecuteEvents;
+  /** Signs each figure (C2PA) and logs it; none: the PNG carries the recipe and XMP only. */
+  readonly provenance?: OutputProvenance;
 }
 
 /** Renders one job in memory through `backend` and encodes its PNG with provenance. */
-export async function renderJob(job: RenderJob, backend: RenderBackend, options: BackendRenderOptions = {}): Promise<RenderedJob> {
+export async function renderJob(job: RenderJob, backend: RenderBackend, options: BackendRenderOptions = {}, provenance?: OutputProvenance): Promise<RenderedJob> {
   const rendered = await backend.render(job, options);
   const start = performance.now();
   const { image } = rendered;
-  const png = await encodePngWithMetadata({ data: image.data, width: image.width, height: image.height, channels: 3 }, job.metadata);
+  const promptWriter = await provenance?.promptWriter(job);
+  const encoded = await encodePngWithMetadata({ data: image.data, width: image.width, height: image.height, channels: 3 }, job.metadata, [], { promptWriter });
   const pngMs = performance.now() - start;
-  const timings = { ...rendered.timings, totalMs: rendered.timings.totalMs + pngMs, stages: { ...rendered.timings.stages, png: (rendered.timings.stages.png ?? 0) + pngMs } };
-  return { ...rendered, job, png, timings };
+  const signed = provenance ? await provenance.sign(encoded, job, options.signal) : { png: encoded };
+  const { png } = signed;
+  const c2paMs = performance.now() - start - pngMs;
+  const stages = { ...rendered.timings.stages, png: (rendered.timings.stages.png ?? 0) + pngMs, ...(provenance ? { c2pa: c2paMs } : {}) };
+  const timings = { ...rendered.timings, totalMs: rendered.timings.totalMs + pngMs + (provenance ? c2paMs : 0), stages };
+  const warnings = signed.warning ? [...rendered.warnings, signed.warning] : rendered.warnings;
+  return { ...rendered, job, png, timings, warnings };
 }
 
 /**
@@ -79,27 +88,28 @@ async function writeOutputs(rendered: RenderedJob, options: ExecuteOptions): Pro
 }
 
 /** Renders (and unless a dry run writes) every job of the plan that needs it, in order. */
-export async function executePlan(plan: Pick<RenderPlan, 'jobs'>, backend: RenderBackend, options: ExecuteOptions = {}): Promise<JobOutcome[]> {
+export async function executePlan(plan: Pick<RenderPlan, 'jobs' | 'projectRoot'>, backend: RenderBackend, options: ExecuteOptions = {}): Promise<JobOutcome[]> {
   const outcomes: JobOutcome[] = [];
   const { events } = options;
   for (const [index, planned] of plan.jobs.entries()) {
-    const outcome = await executeJob(index, planned, plan.jobs.length, backend, options);
+    const outcome = await executeJob(index, planned, plan.jobs.length, backend, options, plan.projectRoot);
     outcomes.push(outcome);
     events?.onJobDone?.(index, outcome);
   }
   return outcomes;
 }
 
-async function executeJob(index: number, planned: PlannedJob, count: number, backend: RenderBackend, options: ExecuteOptions): Promise<JobOutcome> {
+async function executeJob(index: number, planned: PlannedJob, count: number, backend: RenderBackend, options: ExecuteOptions, projectRoot: string | undefined): Promise<JobOutcome> {
   const { job, freshness } = planned;
   if (!options.force && !options.dryRun && freshness.state === 'up-to-date') return { job, before: freshness, action: 'skipped', written: [] };
   options.events?.onJobStart?.(index, job);
   const onProgress = options.events?.onProgress ? (p: RenderProgress) => options.events?.onProgress?.(index, count, p) : undefined;
-  const rendered = await renderJob(job, backend, { signal: options.signal, previews: options.previews, onStepLatents: options.onStepLatents, onProgress });
+  const rendered = await renderJob(job, backend, { signal: options.signal, previews: options.previews, onStepLatents: options.onStepLatents, onProgress }, options.provenance);
   if (options.dryRun) return { job, before: freshness, action: 'rendered', render: rendered, written: [] };
   onProgress?.({ phase: 'write', step: job.recipe.steps, total: job.recipe.steps });
   if (options.signal?.aborted) throw new CancelledError();
   const { written, ms } = await writeOutputs(rendered, options);
+  await options.provenance?.written(job, rendered.png, projectRoot);
   const timings = { ...rendered.timings, stages: { ...rendered.timings.stages, write: ms } };
   return { job, before: freshness, action: 'rendered', render: { ...rendered, timings }, written };
 }

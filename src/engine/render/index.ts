@@ -5,3 +5,4 @@ export { executePlan, renderJob, type ExecuteEvents, type ExecuteOptions, type J
 export { judgeFreshness, type Freshness, type FreshnessState } from './freshness';
 export { jobsForScene, type PortableRecipe, type RenderJob } from './renderJob';
 export type { BackendRender, BackendRenderOptions, LoraReport, PreparedHint, RenderBackend, RenderProgress } from './RenderBackend';
+export type { OutputProvenance } from './OutputProvenance';

@@ -8,6 +8,7 @@ import { READ_CAPS, readFileBounded } from '../io/readBounded';
 import { ensureConvertedCheckpoint } from '../checkpoint/convertedCheckpoints';
 import type { ConvertProgress } from '../checkpoint/convert/convertCheckpoint';
 import { analyzeScene, checkParsedScene, hasErrors, parseScene, type ResolveContext, type ResolvedScene } from '../scene';
+import { licenceDiagnostics } from '../licence/licenceDiagnostics';
 import { judgeFreshness, type Freshness } from './freshness';
 import { jobsForScene, type RenderJob } from './renderJob';
 
@@ -31,8 +32,10 @@ export interface RenderPlan {
   readonly resolved: ResolvedScene;
   /** The main output, then one job per variant seed. */
   readonly jobs: readonly PlannedJob[];
-  /** Warnings from resolving the scene (errors throw SceneError instead). */
+  /** Warnings from resolving the scene (errors throw SceneError instead), and licence findings (licence/). */
   readonly warnings: readonly SceneDiagnostic[];
+  /** The project the scene belongs to (where the prompt log lives). */
+  readonly projectRoot?: string;
 }
 
 export interface PlanServices {
@@ -73,5 +76,7 @@ export async function planRender(request: PlanRequest, services: PlanServices, s
   const jobs = await jobsForScene(resolved, request.context.projectRoot, services.hashes, services.runtimeVersion, signal);
   const planned: PlannedJob[] = [];
   for (const job of jobs) planned.push({ job, freshness: await judgeFreshness(job) });
-  return { file: request.file, resolved, jobs: planned, warnings: resolved.diagnostics };
+  // Licence findings never stop a render (you may hold another licence); they are reported with the plan.
+  const warnings = [...resolved.diagnostics, ...(await licenceDiagnostics(resolved))];
+  return { file: request.file, resolved, jobs: planned, warnings, projectRoot: request.context.projectRoot };
 }

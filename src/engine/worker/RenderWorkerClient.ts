@@ -6,6 +6,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { CancelledError, InputError, ModelError, SceneError } from '../errors';
 import type { FromWorker, SerializedError, ToWorker, WorkerRenderRequest, WorkerRenderResult } from './protocol';
 import type { RenderProgress } from '../render/RenderBackend';
+import type { EngineOptions } from '../options';
+import type { C2paReport } from '../provenance/readC2pa';
 
 export class WorkerCrashedError extends Error {
   override readonly name = 'WorkerCrashedError';
@@ -20,6 +22,7 @@ export interface WorkerProgress {
 
 interface Pending {
   resolve(result: WorkerRenderResult): void;
+  resolveC2pa?(report: C2paReport): void;
   reject(error: Error): void;
   onProgress?: (progress: WorkerProgress) => void;
 }
@@ -35,6 +38,8 @@ export interface RenderWorkerClientOptions {
   readonly maxOldGenerationSizeMb?: number;
   /** The Node executable (default: this process's; in VS Code that is Electron running as Node). */
   readonly execPath?: string;
+  /** Provenance of written figures (C2PA signing identity, prompt writer, prompt log); see EngineOptions. */
+  readonly provenance?: EngineOptions['provenance'];
 }
 
 /** Rebuilds the engine's typed error from its serialized form, so callers can branch on the type. */
@@ -84,6 +89,19 @@ export class RenderWorkerClient {
     });
   }
 
+  /** Reads and validates `file`'s C2PA manifest in the worker (absent / valid / trusted / invalid). */
+  readC2pa(file: string, trustAnchorsPem?: string): Promise<C2paReport> {
+    if (this.disposed) return Promise.reject(new Error('the render worker was disposed'));
+    const worker = this.ensureWorker();
+    const id = this.nextId++;
+    return new Promise<C2paReport>((resolve, reject) => {
+      this.pending.set(id, { resolve: () => reject(new Error('the worker answered a C2PA read with a render result')), resolveC2pa: resolve, reject });
+      worker.ref();
+      worker.channel?.ref();
+      this.send(worker, { type: 'readC2pa', id, file, trustAnchorsPem });
+    });
+  }
+
   /** True while a worker thread is alive (for tests and status displays). */
   get running(): boolean {
     return this.worker !== undefined;
@@ -125,7 +143,7 @@ export class RenderWorkerClient {
     worker.unref();
     worker.channel?.unref();
     this.worker = worker;
-    this.send(worker, { type: 'configure', threads: this.options.threads, cacheDir: this.options.cacheDir, memoryLimitBytes: this.options.memoryLimitBytes });
+    this.send(worker, { type: 'configure', threads: this.options.threads, cacheDir: this.options.cacheDir, memoryLimitBytes: this.options.memoryLimitBytes, provenance: this.options.provenance });
     return worker;
   }
 
@@ -142,6 +160,7 @@ export class RenderWorkerClient {
       this.worker?.channel?.unref();
     }
     if (message.type === 'done') pending.resolve(message.result);
+    else if (message.type === 'c2pa') pending.resolveC2pa?.(message.report);
     else pending.reject(deserializeError(message.error));
   }
 

@@ -5,6 +5,7 @@ import type { StageTimingReport } from '../render/StageTimings';
 import type { FreshnessState } from '../render/freshness';
 import type { LoraReport, RenderProgress } from '../render/RenderBackend';
 import type { PortableRecipe } from '../render/renderJob';
+import type { C2paReport } from '../provenance/readC2pa';
 
 /** Where a scene sits: everything resolveScene needs besides the text. */
 export interface WorkerSceneContext {
@@ -71,9 +72,12 @@ export interface SerializedError {
 export type ToWorker =
   | { readonly type: 'render'; readonly id: number; readonly request: WorkerRenderRequest }
   | { readonly type: 'cancel'; readonly id: number }
+  /** Read and validate an image's C2PA manifest (the native C2PA library lives in the worker, like onnxruntime). */
+  | { readonly type: 'readC2pa'; readonly id: number; readonly file: string; readonly trustAnchorsPem?: string }
   | ({ readonly type: 'configure' } & EngineOptions);
 
 export type FromWorker =
   | { readonly type: 'progress'; readonly id: number; readonly job: number; readonly jobs: number; readonly progress: RenderProgress }
   | { readonly type: 'done'; readonly id: number; readonly result: WorkerRenderResult }
+  | { readonly type: 'c2pa'; readonly id: number; readonly report: C2paReport }
   | { readonly type: 'error'; readonly id: number; readonly error: SerializedError };

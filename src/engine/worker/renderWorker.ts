@@ -9,6 +9,8 @@ import { CancelledError } from '../errors';
 import { projectHubLookup } from '../scene/sceneHubRefs';
 import type { EngineOptions } from '../options';
 import type { RenderService } from '../render/RenderService';
+import { READ_CAPS, readFileBounded } from '../io/readBounded';
+import { readC2pa } from '../provenance/readC2pa';
 import type { FromWorker, SerializedError, ToWorker, WorkerJobResult, WorkerRenderRequest, WorkerRenderResult } from './protocol';
 
 if (!process.send) throw new Error('the render worker must be started with child_process.fork');
@@ -97,6 +99,15 @@ port.on('message', (message: ToWorker) => {
     case 'cancel':
       running.get(message.id)?.abort();
       return;
+    case 'readC2pa': {
+      // Not queued behind renders: a read is milliseconds and needs no session.
+      const { id, file, trustAnchorsPem } = message;
+      void readFileBounded(file, READ_CAPS.image, 'image')
+        .then((bytes) => readC2pa(bytes, /\.jpe?g$/i.test(file) ? 'image/jpeg' : /\.webp$/i.test(file) ? 'image/webp' : 'image/png', { trustAnchorsPem }))
+        .then((report) => post({ type: 'c2pa', id, report }))
+        .catch((error: unknown) => post({ type: 'error', id, error: serialize(error) }));
+      return;
+    }
     case 'render': {
       const controller = new AbortController();
       running.set(message.id, controller);

@@ -14,6 +14,8 @@ export const COMMANDS = {
   showLog: 'imgprompt.showLog',
   setHuggingFaceToken: 'imgprompt.setHuggingFaceToken',
   setCivitaiToken: 'imgprompt.setCivitaiToken',
+  showPromptLog: 'imgprompt.showPromptLog',
+  setSigningKey: 'imgprompt.setSigningKey',
 } as const;
 
 export type CommandId = (typeof COMMANDS)[keyof typeof COMMANDS];

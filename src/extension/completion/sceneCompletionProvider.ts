@@ -165,7 +165,8 @@ export class SceneCompletionProvider implements vscode.CompletionItemProvider {
       item.detail = `LoRA of ${model.name}`;
       try {
         const card = readFileSync(join(dir, `${name}.md`), 'utf8');
-        item.documentation = new vscode.MarkdownString(card.split('\n').slice(0, 12).join('\n'));
+        // A model card's YAML front matter (licence and tags) is for tools, not for the reader.
+        item.documentation = new vscode.MarkdownString(card.replace(/^---\r?\n[\s\S]*?\r?\n---\r?\n/, '').split('\n').slice(0, 12).join('\n'));
       } catch {
         // no card
       }

@@ -24,6 +24,14 @@ export interface Settings {
   saveHints: boolean;
   /** Look up local LoRA/checkpoint files on Civitai by SHA-256 for hovers (never in Restricted Mode). */
   civitaiLookup: boolean;
+  /** Embed a signed C2PA manifest in every figure. */
+  c2pa: boolean;
+  /** The user's C2PA certificate chain (PEM file); its key lives in secret storage. '' = the local identity. */
+  c2paCertificate: string;
+  /** IPTC AI Prompt Writer Name; '' = git's user.name / user.email. */
+  promptWriter: string;
+  /** Append a row per render to the project's prompt log. */
+  promptLog: boolean;
 }
 
 export type SettingName = keyof Settings;
@@ -38,6 +46,10 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = {
   figureFolder: '',
   saveHints: false,
   civitaiLookup: true,
+  c2pa: true,
+  c2paCertificate: '',
+  promptWriter: '',
+  promptLog: true,
 };
 
 export const MAX_THREADS = 256;
@@ -77,7 +89,7 @@ export function normalizeSettings(raw: Partial<Record<SettingName, unknown>>): S
   if (typeof limit === 'number' && Number.isFinite(limit) && limit >= 0 && limit <= MAX_MEMORY_LIMIT_GB) settings.memoryLimitGB = limit;
   else if (limit !== undefined && limit !== null) ignore('memoryLimitGB', `a number of gigabytes from 0 (no limit) to ${MAX_MEMORY_LIMIT_GB}`);
 
-  for (const name of ['renderOnSave', 'previewFollowsEditor', 'saveHints', 'civitaiLookup'] as const) {
+  for (const name of ['renderOnSave', 'previewFollowsEditor', 'saveHints', 'civitaiLookup', 'c2pa', 'promptLog'] as const) {
     const v = raw[name];
     if (typeof v === 'boolean') settings[name] = v;
     else if (v !== undefined && v !== null) ignore(name, 'true or false');
@@ -93,6 +105,12 @@ export function normalizeSettings(raw: Partial<Record<SettingName, unknown>>): S
   const figureFolder = raw.figureFolder;
   if (typeof figureFolder === 'string') settings.figureFolder = figureFolder.trim();
   else if (figureFolder !== undefined && figureFolder !== null) ignore('figureFolder', 'a folder path relative to the Markdown file');
+
+  for (const name of ['c2paCertificate', 'promptWriter'] as const) {
+    const v = raw[name];
+    if (typeof v === 'string') settings[name] = name === 'c2paCertificate' ? v.trim().replace(/^~(?=$|[\\/])/, homedir()) : v.trim();
+    else if (v !== undefined && v !== null) ignore(name, name === 'c2paCertificate' ? 'the path of a PEM certificate file' : 'a name');
+  }
 
   return { settings, problems };
 }

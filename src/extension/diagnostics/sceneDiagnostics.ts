@@ -5,7 +5,8 @@
 import { statSync } from 'node:fs';
 import { relative } from 'node:path';
 import * as vscode from 'vscode';
-import { hasErrors } from '../../engine/editor';
+import { diagnosticsForLicences, hasErrors } from '../../engine/editor';
+import { LicenceCache } from './licenceCache';
 import type { OutputReport, OutputStatus } from '../render/outputStatus';
 import { LANGUAGE_ID, type DocumentAnalysis, type SceneAnalyzer } from '../scene/sceneAnalyzer';
 import { Disposable } from '../util/disposable';
@@ -34,6 +35,7 @@ export class SceneDiagnostics extends Disposable {
   private readonly pending = new Map<string, ReturnType<typeof setTimeout>>();
   /** Documents still open in the extension host whose last tab was closed: not checked until shown again. */
   private readonly hidden = new Set<string>();
+  private readonly licences = new LicenceCache();
 
   static register(analyzer: SceneAnalyzer, outputStatus: OutputStatus, log: vscode.LogOutputChannel): SceneDiagnostics {
     return new SceneDiagnostics(analyzer, outputStatus, log);
@@ -105,6 +107,11 @@ export class SceneDiagnostics extends Disposable {
     try {
       const result = this.analyzer.analyze(document);
       const diagnostics = result.diagnostics.map((d) => toDiagnostic(d, result.parsed, document.uri));
+      // Licence against purpose: read asynchronously (model cards, safetensors headers), then shown.
+      const resolved = result.analysis?.resolved;
+      const version = document.version;
+      const licences = resolved && this.licences.get(resolved, () => !document.isClosed && document.version === version && this.update(document));
+      if (resolved && licences) diagnostics.push(...diagnosticsForLicences(resolved, licences).map((d) => toDiagnostic(d, result.parsed, document.uri)));
       const output = this.outputDiagnostic(document, result);
       if (output) diagnostics.push(output);
       this.collection.set(document.uri, diagnostics);

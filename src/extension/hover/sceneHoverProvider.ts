@@ -3,7 +3,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
-import { type SourcePosition, type SourceRange, readModelConfig } from '../../engine/editor';
+import { describeLicence, readFileLicence, readModelConfig, readModelLicence, type LicenceReading, type SourcePosition, type SourceRange } from '../../engine/editor';
 import { genericPath, keyDocumentation, valueDocumentation } from '../language/sceneDocs';
 import { LANGUAGE_ID, type DocumentAnalysis, type SceneAnalyzer } from '../scene/sceneAnalyzer';
 import { toRange } from '../diagnostics/toDiagnostic';
@@ -69,7 +69,10 @@ export class SceneHoverProvider implements vscode.HoverProvider {
       const card = label === 'model' && checked?.model ? this.modelHover(result) : undefined;
       return card ? `${info}\n\n---\n\n${card}` : info;
     }
-    if (label === 'model') return this.modelHover(result);
+    if (label === 'model') {
+      const dir = modelDirOf(result);
+      return withLicence(this.modelHover(result), dir ? await readModelLicence(dir) : undefined);
+    }
     const path = checked?.paths.get(label)?.path;
     if (LORA_LABEL.test(label) && path) {
       const reading = await readSafetensorsHeader(path);
@@ -78,7 +81,8 @@ export class SceneHoverProvider implements vscode.HoverProvider {
       const card = await readFile(path.replace(/\.safetensors$/i, '.md'), 'utf8').catch(() => undefined);
       const civitai = await civitaiHover(path, this.analyzer.engineCache);
       const withCivitai = civitai ? `${summary}\n\n${civitai}` : summary;
-      return card ? `${withCivitai}\n\n---\n\n${card.split('\n').slice(0, 30).join('\n')}` : withCivitai;
+      const withCard = card ? `${withCivitai}\n\n---\n\n${card.replace(/^---\r?\n[\s\S]*?\r?\n---\r?\n/, '').split('\n').slice(0, 30).join('\n')}` : withCivitai;
+      return withLicence(withCard, await readFileLicence(path));
     }
     if (IMAGE_LABEL.test(label) && path && existsSync(path)) return `![${text}](${vscode.Uri.file(path).toString()}|height=160)\n\n\`${text}\``;
     if (label === 'output') return this.outputHover(document, result);
@@ -107,4 +111,15 @@ export class SceneHoverProvider implements vscode.HoverProvider {
     }
     return `![output](${vscode.Uri.file(output).toString()}|height=200)\n\n\`${output}\` — ${(size / 1024).toFixed(1)} KiB`;
   }
+}
+
+/** The model folder a scene names, when found. */
+function modelDirOf(result: DocumentAnalysis): string | undefined {
+  return result.analysis?.checked.model?.dir;
+}
+
+/** Adds the licence line under a hover: its name, what it limits, where it was read. */
+function withLicence(markdown: string | undefined, licence: LicenceReading | undefined): string | undefined {
+  if (!markdown || !licence) return markdown;
+  return `${markdown}\n\n**Licence:** ${describeLicence(licence)}`;
 }

@@ -4,7 +4,7 @@
 // show the scene concerned, and every finished render is kept in the render history.
 import { join } from 'node:path';
 import * as vscode from 'vscode';
-import type { OutputFreshness, PreviewWebviewState } from '../../shared/protocol';
+import type { C2paView, OutputFreshness, PreviewWebviewState } from '../../shared/protocol';
 import type { OutputReport } from '../render/outputStatus';
 import { GitHistory } from '../history/gitHistory';
 import { RenderHistory } from '../history/renderHistory';
@@ -24,6 +24,8 @@ export interface PreviewManagerOptions {
   readonly outputState?: (scene: vscode.Uri, output: string) => OutputReport['freshness'] | undefined;
   /** Follow the active editor (imgprompt.previewFollowsEditor); read on every editor change. */
   readonly followsEditor?: () => boolean;
+  /** An image's Content Credentials for the provenance tab (read in the render worker). */
+  readonly readC2pa?: (file: string) => Promise<C2paView>;
 }
 
 export class PreviewManager extends Disposable implements vscode.WebviewPanelSerializer<PreviewWebviewState> {
@@ -58,6 +60,7 @@ export class PreviewManager extends Disposable implements vscode.WebviewPanelSer
       outputPathOf: (scene, text) => options.outputPathOf?.(scene, text),
       freshnessOf: (scene, output, storedHash) => this.freshnessOf(scene, output, storedHash),
       onDidChangeLock: () => this.followActiveEditor(),
+      ...(options.readC2pa ? { readC2pa: options.readC2pa } : {}),
     };
     this.register(vscode.window.onDidChangeActiveTextEditor(() => this.followActiveEditor()));
     this.register(renderEvents.onDidStart(({ scene, totalSteps, jobs }) => this.forScene(scene, (p) => p.post({ type: 'renderStarted', totalSteps, jobs }))));

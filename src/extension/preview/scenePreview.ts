@@ -6,6 +6,7 @@ import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import * as vscode from 'vscode';
 import { readImageMetadataFile, parseScene, sceneOutputPath, variantOutputPath } from '../../engine/editor';
 import type {
+  C2paView,
   HistoryEntryView,
   HostToWebview,
   ImageView,
@@ -39,6 +40,8 @@ export interface PreviewServices {
   readonly outputPathOf: (scene: vscode.Uri, text: string) => string | undefined;
   readonly freshnessOf: (scene: vscode.Uri, output: string, storedHash: string | undefined) => { state: OutputFreshness; reason?: string } | undefined;
   readonly onDidChangeLock: (preview: ScenePreview) => void;
+  /** Reads an image's C2PA manifest in the render worker; undefined when none can be asked (no worker). */
+  readonly readC2pa?: (file: string) => Promise<C2paView>;
 }
 
 /** An image known to the panel, by the id the webview uses. */
@@ -326,7 +329,8 @@ export class ScenePreview extends Disposable {
     const resolved = await Promise.all(hints.map((h, i) => this.imageView(h.id, h.path, `hint image ${view.hints[i]?.label ?? ''}`)));
     const withImages = view.hints.map((h, i) => (resolved[i] ? { ...h, image: resolved[i] } : h));
     // A preprocessed hint is listed only when the render saved one (imgprompt.saveHints).
-    return { ...view, file: basename(report.file), hints: withImages.filter((h) => h.image || !h.label.includes(PREPROCESSED_HINT_LABEL)) };
+    const c2pa = await this.services.readC2pa?.(image.file);
+    return { ...view, file: basename(report.file), hints: withImages.filter((h) => h.image || !h.label.includes(PREPROCESSED_HINT_LABEL)), ...(c2pa ? { c2pa } : {}) };
   }
 
   private async onMessage(message: WebviewToHost): Promise<void> {

@@ -5,7 +5,7 @@
 // fires RenderEvents for the preview (live step previews, finished outputs).
 import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
-import { CancelledError, RenderWorkerClient, type FreshnessState, type WorkerProgress, type WorkerRenderRequest, type WorkerRenderResult } from '../../engine/editor';
+import { CancelledError, RenderWorkerClient, type C2paReport, type FreshnessState, type RenderWorkerClientOptions, type WorkerProgress, type WorkerRenderRequest, type WorkerRenderResult } from '../../engine/editor';
 import type { Config } from '../config/config';
 import { LANGUAGE_ID, type SceneAnalyzer } from '../scene/sceneAnalyzer';
 import { COMMANDS } from '../commands/commandIds';
@@ -47,6 +47,8 @@ export interface RenderQueueOptions {
   readonly isTrusted?: () => boolean;
   /** Downloads the scene's hub references (hf:, Civitai) before it renders; after the trust check. */
   readonly pullModels?: (scene: vscode.Uri, text: string, projectRoot: string, signal?: AbortSignal) => Promise<void>;
+  /** The C2PA private key (PEM) from the editor's secret storage, when the user stored one. */
+  readonly signingKey?: () => string | undefined;
 }
 
 /** What the render worker is started with; a change of the settings behind it restarts the worker. */
@@ -55,6 +57,8 @@ export interface WorkerClientSettings {
   readonly threads?: number;
   readonly cacheDir: string;
   readonly memoryLimitBytes?: number;
+  /** C2PA signing, prompt writer and prompt log (imgprompt.c2pa, .c2paCertificate, .promptWriter, .promptLog). */
+  readonly provenance?: RenderWorkerClientOptions['provenance'];
 }
 
 function request(scene: vscode.Uri, trigger: RenderTrigger, force: boolean): Request {
@@ -369,13 +373,27 @@ export class RenderQueue extends Disposable implements Renderer, RenderEvents {
   }
 
   private workerSettings(): WorkerClientSettings {
-    const { threads, memoryLimitGB } = this.options.config.get();
+    const { threads, memoryLimitGB, c2pa, c2paCertificate, promptWriter, promptLog } = this.options.config.get();
+    const key = this.options.signingKey?.();
     return {
       workerScript: this.options.workerScript,
       threads: threads || undefined,
       cacheDir: this.options.cacheDir,
       memoryLimitBytes: memoryLimitGB > 0 ? Math.floor(memoryLimitGB * 1024 ** 3) : undefined,
+      // The user's certificate signs only with its key from secret storage; otherwise the local identity.
+      provenance: { c2pa, identity: c2paCertificate && key ? { certificateFile: c2paCertificate, privateKeyPem: key } : {}, promptWriter: promptWriter || undefined, promptLog },
     };
+  }
+
+  /** Reads an image's C2PA manifest in the render worker (started if needed; refused in Restricted Mode). */
+  async readC2pa(file: string): Promise<C2paReport> {
+    const client = await this.workerClient();
+    return client.readC2pa(file);
+  }
+
+  /** Called when something behind the worker's settings changed outside VS Code's configuration (the stored signing key). */
+  workerSettingsChanged(): void {
+    void this.restartWorkerIfSettingsChanged();
   }
 
   private async restartWorkerIfSettingsChanged(): Promise<void> {

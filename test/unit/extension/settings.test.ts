@@ -2,6 +2,7 @@
 // model folders and the output pattern expand the documented variables and nothing else.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DEFAULT_SETTINGS, normalizeSettings, resolveModelPaths } from '../../../src/extension/config/settings';
 import { checkOutputPattern, expandOutputPattern, sceneOutputPath, InputError } from '../../../src/engine/editor';
@@ -14,9 +15,19 @@ describe('normalizeSettings', () => {
   });
 
   test('valid values are taken', () => {
-    const { settings, problems } = normalizeSettings({ modelPaths: [' models ', '/opt/sd'], threads: 4, memoryLimitGB: 6.5, renderOnSave: false, outputPattern: 'out/${sceneName}.png', previewFollowsEditor: false, figureFolder: 'figures', saveHints: true, civitaiLookup: false });
+    const { settings, problems } = normalizeSettings({ modelPaths: [' models ', '/opt/sd'], threads: 4, memoryLimitGB: 6.5, renderOnSave: false, outputPattern: 'out/${sceneName}.png', previewFollowsEditor: false, figureFolder: 'figures', saveHints: true, civitaiLookup: false, c2pa: false, c2paCertificate: ' /keys/chain.pem ', promptWriter: ' Ada ', promptLog: false });
     assert.deepEqual(problems, []);
-    assert.deepEqual(settings, { modelPaths: ['models', '/opt/sd'], threads: 4, memoryLimitGB: 6.5, renderOnSave: false, outputPattern: 'out/${sceneName}.png', previewFollowsEditor: false, figureFolder: 'figures', saveHints: true, civitaiLookup: false });
+    assert.deepEqual(settings, { modelPaths: ['models', '/opt/sd'], threads: 4, memoryLimitGB: 6.5, renderOnSave: false, outputPattern: 'out/${sceneName}.png', previewFollowsEditor: false, figureFolder: 'figures', saveHints: true, civitaiLookup: false, c2pa: false, c2paCertificate: '/keys/chain.pem', promptWriter: 'Ada', promptLog: false });
+  });
+
+  test('provenance settings: on by default, a ~ certificate path expands, wrong types fall back', () => {
+    const { settings } = normalizeSettings({});
+    assert.equal(settings.c2pa, true);
+    assert.equal(settings.promptLog, true);
+    assert.equal(normalizeSettings({ c2paCertificate: '~/c2pa/chain.pem' }).settings.c2paCertificate, join(homedir(), 'c2pa/chain.pem'));
+    const wrong = normalizeSettings({ c2pa: 'no', promptWriter: 7 });
+    assert.equal(wrong.settings.c2pa, true);
+    assert.deepEqual(wrong.problems, ['imgprompt.c2pa is "no"; expected true or false. Using true.', 'imgprompt.promptWriter is 7; expected a name. Using "".']);
   });
 
   test('wrong values fall back to the default and name the setting, the value and the fallback', () => {
