@@ -1,4 +1,4 @@
-// Turns an SD 1.x single-file checkpoint (`.safetensors`, LDM key layout, fp32/fp16/bf16) into a model
+// Turns an SD 1.x / 2.x single-file checkpoint (`.safetensors`, LDM key layout, fp32/fp16/bf16) into a model
 // folder in the diffusers/optimum ONNX layout that the engine runs like any export: configs inferred
 // from the tensor shapes, graphs written by the builders in this folder with the checkpoint's tensors
 // streamed into external data (widened to float32), the scheduler SD 1.x publishes, and a CLIP
@@ -15,10 +15,11 @@ import { readCheckpointHeader } from '../checkpointHeader';
 import { CLIP_BPE_FILE, readClipBpeVocabulary, shippedClipBpePath } from '../../tokenizer/clipBpeVocabulary';
 import { checkpointSummary, describeCheckpoint, type CheckpointDescription } from '../detectCheckpoint';
 import { buildClipTextGraph, type ClipTextConfig } from './clipTextGraph';
-import { inferLdmConfigs, type LdmConfigs } from './inferLdmConfig';
+import { inferLdmConfigs, OPEN_CLIP_PREFIX, type LdmConfigs } from './inferLdmConfig';
 import { ldmClipWeights } from './ldmClipNames';
 import { ldmUnetWeights } from './ldmUnetNames';
 import { ldmVaeWeights } from './ldmVaeNames';
+import { openClipAsClipTextWeights, openClipTextShape } from './openClipTextGraph';
 import { buildUNetGraph, type UNetConfig } from './unetGraph';
 import { buildVaeDecoderGraph, buildVaeEncoderGraph, type VaeConfig } from './vaeGraph';
 import { safetensorsWeights, type WeightSource } from './weightSource';
@@ -49,6 +50,9 @@ export interface ConvertResult {
   readonly tokenizer: string;
   readonly milliseconds: number;
 }
+
+/** stabilityai/stable-diffusion-2-1's tokenizer/special_tokens_map.json. */
+const SD2_SPECIAL_TOKENS = { bos_token: '<|startoftext|>', eos_token: '<|endoftext|>', pad_token: '!', unk_token: '<|endoftext|>' };
 
 const TOKENIZER_FILES = [['vocab.json', 'merges.txt'], ['tokenizer.json']];
 
@@ -204,27 +208,30 @@ export async function convertCheckpoint(file: string, options: ConvertOptions): 
   const { out, signal } = options;
   if (existsSync(out)) throw new InputError('the folder to convert into already exists; choose a new folder', out);
   const description = describeCheckpoint(readCheckpointHeader(file));
-  if (description.family !== 'sd1' || description.layout !== 'ldm') {
-    throw new ModelError(`this converter reads Stable Diffusion 1.x single-file checkpoints; this file is: ${checkpointSummary(description)}`, file);
+  if ((description.family !== 'sd1' && description.family !== 'sd2') || description.layout !== 'ldm') {
+    throw new ModelError(`this converter reads Stable Diffusion 1.x and 2.x single-file checkpoints; this file is: ${checkpointSummary(description)}`, file);
   }
+  const sd2 = description.family === 'sd2';
   const yamlPath = join(dirname(file), `${basename(file, extname(file))}.yaml`);
   const yaml = existsSync(yamlPath) ? readTextBounded(yamlPath, 1024 * 1024) : undefined;
   const checkpoint = await readSafetensors(file, { signal, anyDtype: true });
   const configs = inferLdmConfigs(checkpoint.tensors, file, yaml);
   const tokenizerSource = findTokenizer(file, options.tokenizerDir, options.env ?? process.env);
   const tokenizerParts = await tokenizerFilesOf(tokenizerSource);
+  // SD 2.x's tokenizer pads with '!' (id 0), as open_clip's tokenize does and stabilityai's tokenizer/ says.
+  const tokenizerFiles = sd2 ? { ...tokenizerParts.files, 'special_tokens_map.json': `${JSON.stringify(SD2_SPECIAL_TOKENS, null, 2)}\n` } : tokenizerParts.files;
   const source: WeightSource = safetensorsWeights(checkpoint);
 
   const text = configs.textEncoder as unknown as ClipTextConfig;
   const unet = configs.unet as unknown as UNetConfig;
   const vae = configs.vae as unknown as VaeConfig;
   await assembleModelFolder(out, {
-    textEncoder: { config: text, weights: ldmClipWeights(source) },
+    textEncoder: { config: text, weights: sd2 ? openClipAsClipTextWeights(safetensorsWeights(checkpoint, OPEN_CLIP_PREFIX), openClipTextShape(safetensorsWeights(checkpoint, OPEN_CLIP_PREFIX))) : ldmClipWeights(source) },
     unet: { config: unet, weights: ldmUnetWeights(source) },
     vae: { config: vae, weights: ldmVaeWeights(source) },
     scheduler: configs.scheduler,
     tokenizerDir: tokenizerParts.dir,
-    tokenizerFiles: tokenizerParts.files,
+    tokenizerFiles,
     convertedFrom: basename(file),
     notes: { prediction_type_source: configs.prediction.source },
     signal,
