@@ -5,7 +5,8 @@
 // the same modules renders, within the SD 1.5 conversion tests' tolerance (max 2 levels, PSNR > 60 dB:
 // different graphs of the same float32 weights round differently in the last bits); the text encoder's
 // hidden states equal torch's eager forward (relative 1e-5); the prediction type comes from a .yaml beside
-// the file, else diffusers' rule (SD 2.x: v; inpainting: epsilon), and v-models default to 768².
+// the file, else ComfyUI's rule (the spread of output_blocks.11.1's norm1 bias, above 0.09: v), else
+// diffusers' (SD 2.x: v), inpainting and SD 1.x: epsilon; v-models default to 768².
 // Skipped with the reason without Debian's torch.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describeCheckpoint, readCheckpointHeader, weightsFileVerdict } from '../../src/engine/checkpoint';
-import { inferLdmConfigs } from '../../src/engine/checkpoint/convert/inferLdmConfig';
+import { inferLdmConfigs, populationStd, SD2_V_PROBE } from '../../src/engine/checkpoint/convert/inferLdmConfig';
+import { readSafetensors } from '../../src/engine/lora/safetensors';
 import { convertCheckpoint, convertDiffusersFolder, createRenderService, type RenderService, type RGBImage } from '../../src/engine/index';
 import { loadCLIPTokenizer } from '../../src/engine/tokenizer';
 import { sd15ReferenceUnavailable } from '../scale/sd15Random';
@@ -137,15 +139,26 @@ describe('SD 2.x single-file checkpoints', { skip }, () => {
     assert.ok(max <= 2, `max pixel difference ${max}`);
   });
 
-  test('the prediction type: a .yaml beside the file, else v for SD 2.x and epsilon for inpainting and SD 1.x', () => {
+  test('the prediction type: a .yaml beside the file, else the norm-bias rule for SD 2.x, epsilon for inpainting and SD 1.x', async () => {
     const { tensors } = readCheckpointHeader(toy.singleFile);
     const eps = inferLdmConfigs(tensors, toy.singleFile, 'model:\n  params:\n    parameterization: "eps"\n');
     assert.deepEqual([eps.prediction.type, eps.scheduler.prediction_type, eps.unet.sample_size], ['epsilon', 'epsilon', 64]);
     assert.match(eps.prediction.source, /\.yaml/);
     const v = inferLdmConfigs(tensors, toy.singleFile, 'model:\n  params:\n    parameterization: "v"\n');
     assert.equal(v.prediction.type, 'v_prediction');
-    const none = inferLdmConfigs(tensors, toy.singleFile);
+    // No .yaml: ComfyUI's rule on the spread of output_blocks.11.1's norm1 bias (the toy's, as a 768-v
+    // model's, is above 0.09), else diffusers' SD 2.x default, v.
+    const probe = await readSafetensors(toy.singleFile);
+    const std = populationStd(await probe.tensor(SD2_V_PROBE));
+    assert.ok(std > 0.09, `the toy's probe std ${std}`);
+    const none = inferLdmConfigs(tensors, toy.singleFile, undefined, std);
     assert.deepEqual([none.prediction.type, none.scheduler._class_name, none.unet.sample_size], ['v_prediction', 'DDIMScheduler', 96]);
+    const base = inferLdmConfigs(tensors, toy.singleFile, undefined, 0.05);
+    assert.deepEqual([base.prediction.type, base.unet.sample_size], ['epsilon', 64]);
+    assert.match(base.prediction.source, /ComfyUI/);
+    assert.equal(inferLdmConfigs(tensors, toy.singleFile).prediction.type, 'v_prediction');
+    assert.equal(inferLdmConfigs(tensors, toy.singleFile, 'parameterization: "v"\n', 0.05).prediction.type, 'v_prediction', 'the .yaml wins');
+    assert.ok(Math.abs(populationStd(Float32Array.of(-0.15, -0.05, 0.05, 0.15)) - Math.sqrt(0.0125)) < 1e-7);
     const inpaint = new Map(tensors);
     const conv = tensors.get('model.diffusion_model.input_blocks.0.0.weight')!;
     inpaint.set('model.diffusion_model.input_blocks.0.0.weight', { ...conv, shape: [conv.shape[0], 9, ...conv.shape.slice(2)] });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { runPythonTool } from './sd15Random';
 
 /** make_sd2_toy.py's GENERATOR_VERSION. */
-export const SD2_TOY_GENERATOR_VERSION = 1;
+export const SD2_TOY_GENERATOR_VERSION = 2;
 export const SD2_TOY_SEED = 2024;
 
 export interface Sd2Toy {

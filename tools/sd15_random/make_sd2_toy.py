@@ -18,7 +18,8 @@ users have, from the same modules (same seed, same weights):
 SD 2.x's differences from SD 1.5, kept at toy size: the OpenCLIP text tower (exact GELU, fused attention
 projections, text_projection, the penultimate block's output through ln_final conditions the UNet; pad id 0
 '!'), 64-wide heads in the UNet (a head count per level), linear proj_in / proj_out, cross-attention as
-wide as the text tower, SD 2.1's DDIM scheduler config with v-prediction. --inpaint makes the UNet take
+wide as the text tower, SD 2.1's DDIM scheduler config with v-prediction (and, as in the 768-v models, a last up-block norm bias of
+standard deviation above 0.09, by which ComfyUI and imgprompt tell v from epsilon without a .yaml). --inpaint makes the UNet take
 9 input channels (latents, mask, masked-image latents; SD 2's inpainting model: epsilon prediction).
 The tokenizer is OpenAI CLIP's vocabulary from vocab/bpe_simple_vocab_16e6.txt.gz, laid out as Hugging
 Face's vocab.json / merges.txt. Toy size only.
@@ -44,7 +45,7 @@ from . import safetensors_file as st
 from .configs import DIFFUSERS_VERSION, write_configs, write_json
 from .make_model import VAEEncoderOnnx, torch_export, write_with_external_data
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: the v toy's last up-block norm bias is spread as a 768-v model's (ComfyUI's v probe)
 HEAD_WIDTH = 64
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -116,6 +117,11 @@ def build(seed: int, inpaint: bool) -> dict[str, nn.Module]:
         tower = nets['text_encoder']
         tower.positional_embedding.copy_(0.01 * torch.randn(tower.positional_embedding.shape, generator=g))
         tower.text_projection.copy_(torch.randn(tower.text_projection.shape, generator=g) / TEXT['width'] ** 0.5)
+        if not inpaint:
+            # What tells a v-prediction SD 2.x file from an epsilon one without a .yaml (ComfyUI's rule): the
+            # spread of the last up block's first transformer norm bias, above 0.09 in the 768-v models.
+            bias = nets['unet'].up_blocks[3].attentions[2].transformer_blocks[0].norm1.bias
+            bias.copy_(0.2 * torch.randn(bias.shape, generator=g))
     return nets
 
 

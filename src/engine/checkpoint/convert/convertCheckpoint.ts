@@ -15,7 +15,7 @@ import { readCheckpointHeader } from '../checkpointHeader';
 import { CLIP_BPE_FILE, readClipBpeVocabulary, shippedClipBpePath } from '../../tokenizer/clipBpeVocabulary';
 import { checkpointSummary, describeCheckpoint, type CheckpointDescription } from '../detectCheckpoint';
 import { buildClipTextGraph, type ClipTextConfig } from './clipTextGraph';
-import { inferLdmConfigs, OPEN_CLIP_PREFIX, type LdmConfigs } from './inferLdmConfig';
+import { inferLdmConfigs, OPEN_CLIP_PREFIX, populationStd, SD2_V_PROBE, type LdmConfigs } from './inferLdmConfig';
 import { ldmClipWeights } from './ldmClipNames';
 import { ldmUnetWeights } from './ldmUnetNames';
 import { ldmVaeWeights } from './ldmVaeNames';
@@ -215,7 +215,8 @@ export async function convertCheckpoint(file: string, options: ConvertOptions): 
   const yamlPath = join(dirname(file), `${basename(file, extname(file))}.yaml`);
   const yaml = existsSync(yamlPath) ? readTextBounded(yamlPath, 1024 * 1024) : undefined;
   const checkpoint = await readSafetensors(file, { signal, anyDtype: true });
-  const configs = inferLdmConfigs(checkpoint.tensors, file, yaml);
+  const probeStd = sd2 && checkpoint.tensors.has(SD2_V_PROBE) ? populationStd(await checkpoint.tensor(SD2_V_PROBE, signal)) : undefined;
+  const configs = inferLdmConfigs(checkpoint.tensors, file, yaml, probeStd);
   const tokenizerSource = findTokenizer(file, options.tokenizerDir, options.env ?? process.env);
   const tokenizerParts = await tokenizerFilesOf(tokenizerSource);
   // SD 2.x's tokenizer pads with '!' (id 0), as open_clip's tokenize does and stabilityai's tokenizer/ says.

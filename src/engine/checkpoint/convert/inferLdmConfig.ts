@@ -179,24 +179,47 @@ function schedulerConfig(sd2: boolean, prediction: 'epsilon' | 'v_prediction'): 
   return { _class_name: 'PNDMScheduler', ...common, timestep_spacing: 'leading', prediction_type: prediction };
 }
 
+/** The tensor whose spread tells SD 2.x v-prediction from epsilon models (ComfyUI's SD20.model_type). */
+export const SD2_V_PROBE = 'model.diffusion_model.output_blocks.11.1.transformer_blocks.0.norm1.bias';
+/** Above this population standard deviation of SD2_V_PROBE, ComfyUI takes an SD 2.x model for v-prediction. */
+export const SD2_V_PROBE_THRESHOLD = 0.09;
+
+/** Population standard deviation (torch.std(unbiased=False)), in float64. */
+export function populationStd(values: Float32Array): number {
+  let mean = 0;
+  for (const v of values) mean += v;
+  mean /= values.length || 1;
+  let sum = 0;
+  for (const v of values) sum += (v - mean) * (v - mean);
+  return Math.sqrt(sum / (values.length || 1));
+}
+
 /**
- * The prediction type: an A1111-style `<name>.yaml` beside the file when it says; else, as diffusers'
- * single-file loader decides (infer_diffusers_model_type and the scheduler it creates): an SD 2.x model
- * (OpenCLIP text encoder) predicts v (the 768-v models; SD 2.x base files need a .yaml saying `eps`), its
- * inpainting variant (9 input channels) and every SD 1.x model predict epsilon.
+ * The prediction type: an A1111-style `<name>.yaml` beside the file when it says; else, for an SD 2.x
+ * model with 4 input channels, ComfyUI's rule: v-prediction when the population standard deviation of
+ * SD2_V_PROBE exceeds 0.09 (`probeStd`; the 768-v models' is far above, the 512 base models' below), and
+ * where that tensor is missing diffusers' single-file default for SD 2.x, v; SD 2.x inpainting (9
+ * channels) and every SD 1.x model: epsilon.
  */
-function predictionOf(sd2: boolean, inChannels: number, yamlText: string | undefined): LdmConfigs['prediction'] {
+function predictionOf(sd2: boolean, inChannels: number, yamlText: string | undefined, probeStd: number | undefined): LdmConfigs['prediction'] {
   const fromYaml = predictionFromYaml(yamlText);
   if (fromYaml) return { type: fromYaml, source: 'the .yaml beside the checkpoint' };
-  if (sd2 && inChannels !== 9) return { type: 'v_prediction', source: 'the SD 2.x default, v-prediction as the 768-v models (no .yaml beside the checkpoint; one with parameterization: eps marks a base model)' };
+  if (sd2 && inChannels !== 9) {
+    if (probeStd === undefined) return { type: 'v_prediction', source: 'the SD 2.x default (no .yaml beside the checkpoint, no output_blocks.11.1 norm to tell by)' };
+    const v = probeStd > SD2_V_PROBE_THRESHOLD;
+    return { type: v ? 'v_prediction' : 'epsilon', source: `the spread of output_blocks.11.1's first norm bias (std ${probeStd.toFixed(3)} ${v ? '>' : '≤'} ${SD2_V_PROBE_THRESHOLD}, ComfyUI's rule; a .yaml beside the checkpoint overrides it)` };
+  }
   return { type: 'epsilon', source: `the ${sd2 ? 'SD 2.x inpainting' : 'SD 1.x'} default (no .yaml beside the checkpoint)` };
 }
 
-/** The configs of an SD 1.x / 2.x single-file checkpoint; `yamlText` is the `<name>.yaml` beside it, if any. */
-export function inferLdmConfigs(tensors: Tensors, origin: string, yamlText?: string): LdmConfigs {
+/**
+ * The configs of an SD 1.x / 2.x single-file checkpoint; `yamlText` is the `<name>.yaml` beside it, if any;
+ * `probeStd` the population standard deviation of SD2_V_PROBE's values where the file has it.
+ */
+export function inferLdmConfigs(tensors: Tensors, origin: string, yamlText?: string, probeStd?: number): LdmConfigs {
   const unet = unetConfig(tensors, origin);
   const sd2 = tensors.has(`${OPEN_CLIP_PREFIX}token_embedding.weight`);
-  const prediction = predictionOf(sd2, unet.in_channels as number, yamlText);
+  const prediction = predictionOf(sd2, unet.in_channels as number, yamlText, probeStd);
   // The native size: 768 for the v-prediction models, 512 otherwise (diffusers' single-file image sizes).
   if (prediction.type === 'v_prediction') (unet as Json).sample_size = 96;
   return {
