@@ -6,11 +6,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { analyzeScene, convertCheckpoint, createRenderService, findConvertedCheckpoint, InputError, ModelError, type RenderService, type RGBImage } from '../../src/engine/index';
 import { ensureSd15Checkpoints, repoRoot, sd15ReferenceUnavailable } from '../scale/sd15Random';
+import { loadCLIPTokenizer } from '../../src/engine/tokenizer';
+import { onnxWeightTargets } from '../../src/engine/lora/onnxTargets';
+import { fromFloat16Bits, toFloat16Bits } from '../../src/engine/onnx/float16';
+import { readInitializerBytes, readOnnxModelFiles } from '../../src/engine/onnx/onnxModelFiles';
 
 const skip = sd15ReferenceUnavailable();
 
@@ -86,6 +90,29 @@ describe('imgprompt convert: SD 1.x single-file checkpoints', () => {
     assert.ok(psnr > 40, `PSNR ${psnr.toFixed(1)} dB against the float32 export`);
   });
 
+  test('an fp16 checkpoint\'s conv weights stay float16 (behind a Cast): a smaller folder, the same values, LoRA targets found', { skip, timeout: 600_000 }, async () => {
+    const unet = await readOnnxModelFiles(join(project, 'models', 'converted16', 'unet', 'model.onnx'));
+    const reference = await readOnnxModelFiles(join(project, 'models', 'converted', 'unet', 'model.onnx'));
+    const half = unet.info.initializers.filter((i) => i.dataType === 10);
+    assert.ok(half.length > 0 && half.every((i) => i.dims.length === 4), 'float16 initializers are conv weights');
+    const conv = 'down_blocks.0.resnets.0.conv1.weight';
+    const stored = unet.info.initializers.find((i) => i.name === conv);
+    assert.equal(stored?.dataType, 10, `${conv} is stored as float16`);
+    assert.ok(unet.info.nodes.some((n) => n.opType === 'Cast' && n.inputs[0] === conv));
+    // Its bits widen to the fp32 checkpoint's values rounded to float16: what the float32 path computes from the same file.
+    const bits = new Uint16Array(Uint8Array.from((await readInitializerBytes(unet, stored!))!).buffer);
+    const fp32 = new Float32Array(Uint8Array.from((await readInitializerBytes(reference, reference.info.initializers.find((i) => i.name === conv)!))!).buffer);
+    assert.equal(bits.length, fp32.length);
+    for (let i = 0; i < bits.length; i++) assert.equal(fromFloat16Bits(bits[i]), Math.fround(fromFloat16Bits(toFloat16Bits(fp32[i]))), `${conv}[${i}]`);
+    const size = (folder: string) => ['unet', 'vae_decoder', 'vae_encoder', 'text_encoder'].reduce((n, c) => n + statSync(join(project, 'models', folder, c, 'model.onnx_data')).size, 0);
+    console.log(`converted weights: fp32 checkpoint ${(size('converted') / 1e6).toFixed(1)} MB, fp16 checkpoint ${(size('converted16') / 1e6).toFixed(1)} MB`);
+    assert.ok(size('converted16') < 0.85 * size('converted'));
+    // LoRA keys reach the float16 conv weights through the Cast, as they reach any export's.
+    const target = onnxWeightTargets(unet.info).find('down_blocks_0_resnets_0_conv1');
+    assert.equal(target?.opType, 'Conv');
+    assert.equal(target?.initializer.name, conv);
+  });
+
   test('the CLI converts with progress and names the folder to use; the folder renders from a scene', { skip, timeout: 600_000 }, async () => {
     const cli = join(repoRoot, 'out', 'cli.js');
     assert.ok(existsSync(cli), 'out/cli.js (npm run build)');
@@ -99,17 +126,23 @@ describe('imgprompt convert: SD 1.x single-file checkpoints', () => {
     assert.equal(max, 0, 'the same checkpoint converts to the same model');
   });
 
-  test('refusals: an existing folder, a missing tokenizer, a family this converter does not read', { skip, timeout: 120_000 }, async () => {
+  test('refusals: an existing folder, a missing tokenizer folder (none given: the shipped CLIP vocabulary), a family this converter does not read', { skip, timeout: 120_000 }, async () => {
     const file = join(dir, 'ckpt', 'sd15-random-toy.safetensors');
     await assert.rejects(convertCheckpoint(file, { out: join(project, 'models', 'export'), tokenizerDir: join(exportDir, 'tokenizer') }), (e: unknown) => e instanceof InputError && /already exists/.test(e.message));
     const lonely = join(dir, 'lonely');
     mkdirSync(lonely);
     cpSync(file, join(lonely, basename(file)));
     await assert.rejects(
-      convertCheckpoint(join(lonely, basename(file)), { out: join(dir, 'nope'), env: { HF_HUB_CACHE: join(dir, 'empty-hub') } }),
+      convertCheckpoint(join(lonely, basename(file)), { out: join(dir, 'nope'), tokenizerDir: join(dir, 'no-such-tokenizer'), env: { HF_HUB_CACHE: join(dir, 'empty-hub') } }),
       (e: unknown) => e instanceof InputError && /carries no tokenizer/.test(e.message) && /--tokenizer/.test(e.message),
     );
     assert.ok(!existsSync(join(dir, 'nope')), 'nothing is left behind');
+    // With nothing beside it and nothing given, the CLIP vocabulary this package ships is the tokenizer.
+    const shipped = await convertCheckpoint(join(lonely, basename(file)), { out: join(dir, 'shipped-vocab'), env: { HF_HUB_CACHE: join(dir, 'empty-hub') } });
+    assert.match(shipped.tokenizer, /bpe_simple_vocab_16e6\.txt\.gz$/);
+    const vocab = JSON.parse(readFileSync(join(dir, 'shipped-vocab', 'tokenizer', 'vocab.json'), 'utf8')) as Record<string, number>;
+    assert.equal(Object.keys(vocab).length, 49408);
+    assert.deepEqual((await loadCLIPTokenizer(join(dir, 'shipped-vocab', 'tokenizer'))).encodePrompt('a photo of a cat').ids.slice(0, 7), [49406, 320, 1125, 539, 320, 2368, 49407]);
     await assert.rejects(
       convertCheckpoint(join(dir, 'ckpt', 'diffusers', 'unet', 'diffusion_pytorch_model.safetensors'), { out: join(dir, 'nope2') }),
       (e: unknown) => e instanceof ModelError && /diffusers UNet file/.test(e.message),

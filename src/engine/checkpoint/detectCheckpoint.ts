@@ -124,7 +124,7 @@ function detectUNet(tensors: Tensors, prefix: string, diffusers: boolean, textEn
   // goes by its cross-attention width (768 and 1024).
   if (textEncoder === 'clip' || (textEncoder === undefined && context === 768)) return unet('sd1', 'Stable Diffusion 1.x');
   if (textEncoder === 'openclip' || context === 1024) {
-    details.push('ε- or v-prediction: shapes cannot tell (an A1111-style <name>.yaml beside the file, or the model card, says)');
+    details.push('ε- or v-prediction: shapes cannot tell; an A1111-style <name>.yaml beside the file says, else the spread of one norm bias decides (ComfyUI\'s rule)');
     return unet('sd2', 'Stable Diffusion 2.x');
   }
   return { family: 'unknown', label: 'an unrecognised UNet', unetFamily: true, details };

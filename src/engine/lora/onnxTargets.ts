@@ -173,7 +173,8 @@ function buildTargets(info: OnnxModelInfo): OnnxWeightTargets {
     if (weightInput === undefined) continue;
     const input = node.inputs[weightInput];
     const initializer = weightOf(input)!;
-    let path = paramModule(input);
+    // A weight behind a Cast (float16 storage) is named by its initializer when the Cast's output is not.
+    let path = paramModule(input) ?? (castOf.has(input) ? paramModule(castOf.get(input)!) : undefined);
     const named = path !== undefined;
     if (!path && scope) {
       path = exact.get(rawScope(node)!.join('/'));

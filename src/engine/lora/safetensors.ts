@@ -77,6 +77,31 @@ export class SafetensorsFile {
     return (await this.readTensors([name], signal)).get(name)!;
   }
 
+  /**
+   * A float16 tensor's stored bits, undecoded (float16 weights can be written on as float16); undefined
+   * for any other dtype.
+   */
+  async float16Bits(name: string, signal?: AbortSignal): Promise<Uint16Array | undefined> {
+    const info = this.tensors.get(name);
+    if (!info) throw new InputError(`the file has no tensor '${name}'`, this.path);
+    if (info.dtype !== 'F16') return undefined;
+    throwIfAborted(signal);
+    const [begin, end] = info.dataOffsets;
+    // A fresh, aligned buffer (the little-endian host order the decoders already assume).
+    const bits = new Uint16Array((end - begin) / 2);
+    const bytes = new Uint8Array(bits.buffer);
+    const handle = await openFile(this.path);
+    try {
+      const { bytesRead } = await handle.read(bytes, 0, bytes.length, this.dataStart + begin);
+      if (bytesRead !== bytes.length) {
+        throw new SafetensorsError(`tensor '${name}' could not be read (${bytesRead} of ${bytes.length} bytes): the file was truncated or changed since it was opened`, this.path, 'changed');
+      }
+    } finally {
+      await handle.close();
+    }
+    return bits;
+  }
+
   /** Several tensors' values as float32, read through one file handle. */
   async readTensors(names: readonly string[], signal?: AbortSignal): Promise<Map<string, Float32Array>> {
     const out = new Map<string, Float32Array>();

@@ -15,6 +15,7 @@ import { ProtoWriter } from './protobuf';
 /** TensorProto.DataType values used here. */
 export const ONNX_FLOAT = 1;
 export const ONNX_INT32 = 6;
+export const ONNX_FLOAT16 = 10;
 export const ONNX_INT64 = 7;
 
 const ATTR_FLOAT = 1;
@@ -126,6 +127,23 @@ export class GraphBuilder {
       this.initializers.push({ name, dataType: ONNX_FLOAT, dims, raw: bytes.slice() });
     }
     return name;
+  }
+
+  /**
+   * A float16 weight kept as float16 (ONNX_FLOAT16, external like any weight) under `name`, and a Cast of
+   * it to float32, whose output is returned: half the bytes on disk; onnxruntime folds the Cast when it
+   * loads the graph, and the engine's weight lookups follow a Cast back to its initializer.
+   */
+  weightFloat16(name: string, bits: Uint16Array, dims: readonly number[]): string {
+    const bytes = new Uint8Array(bits.buffer, bits.byteOffset, bits.byteLength);
+    this.names.add(name);
+    if (this.external && bytes.length >= 1024) {
+      const { offset, length } = this.external.append(bytes);
+      this.initializers.push({ name, dataType: ONNX_FLOAT16, dims, location: this.external.location, offset, length });
+    } else {
+      this.initializers.push({ name, dataType: ONNX_FLOAT16, dims, raw: bytes.slice() });
+    }
+    return this.node('Cast', [name], { to: ONNX_FLOAT });
   }
 
   /** A small inline constant (shapes, axes, scalars). */

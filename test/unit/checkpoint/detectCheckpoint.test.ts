@@ -136,7 +136,15 @@ describe("a scene's model: naming a weights file", () => {
     assert.match(d.message, /converted into an ONNX model folder on its first render/);
   });
 
-  test('an SD 2.x or XL checkpoint is named, with what to do instead (an error)', () => {
+  test('an SD 2.x single-file checkpoint is announced for conversion on first render too (a warning)', () => {
+    writeFileSync(join(project, 'sd21.safetensors'), readFileSync(safetensors('sd21-3.safetensors', cases[2].tensors)));
+    const [d] = diagnose('sd21.safetensors', 'checkpoint-unconverted');
+    assert.ok(d, 'a checkpoint-unconverted diagnostic');
+    assert.equal(d.severity, 'warning');
+    assert.match(d.message, /Stable Diffusion 2\.x single-file checkpoint/);
+  });
+
+  test('an SDXL checkpoint is named, with what to do instead (an error)', () => {
     writeFileSync(join(project, 'sdxl.safetensors'), readFileSync(safetensors('x.safetensors', cases[3].tensors)));
     const [d] = diagnose('sdxl.safetensors');
     assert.equal(d.severity, 'error');

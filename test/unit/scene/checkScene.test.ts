@@ -78,6 +78,8 @@ describe('checkScene', () => {
     assert.deepEqual(codes('model: tiny\nprompt: x\ninit: {image: assets}\n'), ['2:missing-file']);
     assert.deepEqual(codes('model: tiny\nprompt: x\ninit: {image: nope.png}\n'), ['2:missing-file']);
     assert.deepEqual(codes('model: tiny\nprompt: x\ninit: {image: ../../../outside/x.png}\n'), ['2:outside-project']);
+    assert.deepEqual(codes('model: tiny\nprompt: x\ninit: {image: assets/hint.png, mask: nope.png}\n'), ['2:missing-file']);
+    assert.deepEqual(codes('model: tiny\nprompt: x\ninit: {image: assets/hint.png, mask: assets/hint.png}\n'), []);
     assert.deepEqual(codes('model: tiny\nprompt: x\noutput: /outside/y.png\n'), ['2:outside-project']);
     assert.deepEqual(codes('model: tiny\nprompt: x\noutput: /proj/y.png\n'), ['2:absolute-path']);
   });

@@ -43,6 +43,16 @@ describe('parseScene', () => {
     assert.equal(scene.purpose, 'Explains things.');
   });
 
+  test('init takes an inpainting mask path beside image and strength', () => {
+    const { scene, diagnostics } = parseScene('prompt: x\ninit: {image: i.png, mask: m.png, strength: 1}\n');
+    assert.deepEqual(diagnostics, []);
+    assert.deepEqual(scene.init, { image: 'i.png', mask: 'm.png', strength: 1 });
+    const wrong = parseScene('prompt: x\ninit: {image: i.png, mask: 3}\n');
+    assert.equal(wrong.scene.init, undefined);
+    assert.deepEqual(wrong.diagnostics.map((d) => d.code), ['wrong-type']);
+    assert.match(wrong.diagnostics[0].message, /init\.mask must be a path to the mask image/);
+  });
+
   test('seeds beyond 2^53 stay exact', () => {
     // 2^53 + 1 is the first integer a double cannot hold.
     assert.equal(parseScene('prompt: x\nseed: 9007199254740993').scene.seed, 9007199254740993n);

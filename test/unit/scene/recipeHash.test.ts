@@ -74,6 +74,7 @@ describe('recipe hash', () => {
       ['type: canny', 'type: scribble'],
       ['image: assets/hint.png', 'image: assets/start.png'],
       ['strength: 0.5}', 'strength: 0.6}'],
+      ['strength: 0.5}', 'strength: 0.5, mask: assets/hint.png}'],
       ['model: tiny-shapes', 'model: sd15\nsize: {width: 512, height: 512}'],
     ];
     const seen = new Set([base]);

@@ -6,6 +6,9 @@
 //     → last_hidden_state float32 [batch_size, sequence_length, hidden_size]
 //     → pooler_output     float32 [batch_size, hidden_size]
 //
+// or, as CLIPTextModelWithProjection (options.projectionDim), text_embeds [batch_size, projection_dim] in
+// place of pooler_output; options.hiddenStates adds hidden_states.0 … hidden_states.<layers>.
+//
 // The computation, as transformers defines it (CLIPTextTransformer):
 // - embeddings: token_embedding[input_ids] + position_embedding[0 … sequence_length - 1];
 // - num_hidden_layers pre-norm layers: x += out_proj(attention(layer_norm1(x))), then
@@ -47,9 +50,23 @@ export interface ClipTextConfig {
 
 export const CLIP_TEXT_INPUT = 'input_ids';
 export const CLIP_TEXT_OUTPUTS = ['last_hidden_state', 'pooler_output'] as const;
+/** The projected pooled output of a CLIPTextModelWithProjection (ClipTextGraphOptions.projectionDim). */
+export const CLIP_TEXT_EMBEDS = 'text_embeds';
 
 export interface ClipTextGraphOptions {
   readonly signal?: AbortSignal;
+  /**
+   * transformers' CLIPTextModelWithProjection: the pooled row through `text_projection.weight`
+   * ([projection_dim, hidden_size], no bias) as `text_embeds` [batch_size, projection_dim], in place of
+   * `pooler_output` (SDXL's second text encoder).
+   */
+  readonly projectionDim?: number;
+  /**
+   * Also output `hidden_states.0` … `hidden_states.<num_hidden_layers>` (the embeddings, then each
+   * layer's output before the final layer norm), as transformers' output_hidden_states and optimum's
+   * SDXL exports name them.
+   */
+  readonly hiddenStates?: boolean;
   /** Called after each weight is written: how many of how many. */
   readonly onWeight?: (done: number, total: number) => void;
 }
@@ -217,11 +234,13 @@ export async function buildClipTextGraph(config: ClipTextConfig, weights: Weight
   const square = g.node('Concat', [length, length], { axis: 0 });
   const mask = g.node('Slice', [g.constant(full, [positions, positions], 'causal_mask'), w.ints([0, 0]), square, w.ints([0, 1])]);
 
+  const states = [x];
   for (let i = 0; i < config.num_hidden_layers; i++) {
     const p = `text_model.encoder.layers.${i}`;
     x = g.node('Add', [x, await w.attention(await w.layerNorm(x, `${p}.layer_norm1`), `${p}.self_attn`, mask)]);
     const h = w.activation(await w.linear(await w.layerNorm(x, `${p}.layer_norm2`), `${p}.mlp.fc1`, d, inner));
     x = g.node('Add', [x, await w.linear(h, `${p}.mlp.fc2`, inner, d)]);
+    states.push(x);
   }
   const hidden = await w.layerNorm(x, 'text_model.final_layer_norm');
   g.alias(hidden, CLIP_TEXT_OUTPUTS[0]);
@@ -230,9 +249,24 @@ export async function buildClipTextGraph(config: ClipTextConfig, weights: Weight
   const eos = config.eos_token_id;
   const keys = eos === undefined || eos === 2 ? ids : g.node('Cast', [g.node('Equal', [ids, g.constant(Int32Array.of(eos), [], 'eos_id')])], { to: ONNX_INT32 });
   const where = g.node('ArgMax', [keys], { axis: -1, keepdims: 1 });
-  g.alias(g.node('GatherND', [hidden, where], { batch_dims: 1 }), CLIP_TEXT_OUTPUTS[1]);
+  const pooled = g.node('GatherND', [hidden, where], { batch_dims: 1 });
+  const projection = options.projectionDim;
+  if (projection === undefined) {
+    g.alias(pooled, CLIP_TEXT_OUTPUTS[1]);
+  } else {
+    if (!Number.isInteger(projection) || projection < 1) throw new ModelError(`text encoder: projection_dim ${projection} is not a positive integer`, weights.origin);
+    const matrix = transpose(await checkedWeight(weights, 'text_projection.weight', [projection, d], options.signal), projection, d);
+    g.alias(g.node('MatMul', [pooled, g.weight('text_projection.weight', matrix, [d, projection])]), CLIP_TEXT_EMBEDS);
+  }
 
   g.output(CLIP_TEXT_OUTPUTS[0], ONNX_FLOAT, ['batch_size', 'sequence_length', d]);
-  g.output(CLIP_TEXT_OUTPUTS[1], ONNX_FLOAT, ['batch_size', d]);
+  if (projection === undefined) g.output(CLIP_TEXT_OUTPUTS[1], ONNX_FLOAT, ['batch_size', d]);
+  else g.output(CLIP_TEXT_EMBEDS, ONNX_FLOAT, ['batch_size', projection]);
+  if (options.hiddenStates) {
+    for (const [i, state] of states.entries()) {
+      g.alias(state, `hidden_states.${i}`);
+      g.output(`hidden_states.${i}`, ONNX_FLOAT, ['batch_size', 'sequence_length', d]);
+    }
+  }
   return g.build();
 }

@@ -256,6 +256,14 @@ function tracked(source: WeightSource, used: Set<string>, onRead: () => void): W
       onRead();
       return values;
     },
+    async getFloat16(name, signal) {
+      const bits = await source.getFloat16?.(name, signal);
+      if (bits) {
+        used.add(name);
+        onRead();
+      }
+      return bits;
+    },
   };
 }
 

@@ -13,6 +13,8 @@ export interface WeightSource {
   /** The tensor's shape as the builder expects it (after any reshape the view applies). */
   shape(name: string): readonly number[];
   get(name: string, signal?: AbortSignal): Promise<Float32Array>;
+  /** The tensor's float16 bits where it is stored as float16 (undefined otherwise, or where the source cannot tell). */
+  getFloat16?(name: string, signal?: AbortSignal): Promise<Uint16Array | undefined>;
   /** Every name the source offers. */
   names(): string[];
 }
@@ -35,6 +37,10 @@ export function safetensorsWeights(file: SafetensorsFile, prefix = ''): WeightSo
     get(name, signal) {
       if (!file.tensors.has(prefix + name)) throw weightError(source, name, 'is missing');
       return file.tensor(prefix + name, signal);
+    },
+    getFloat16(name, signal) {
+      if (!file.tensors.has(prefix + name)) throw weightError(source, name, 'is missing');
+      return file.float16Bits(prefix + name, signal);
     },
     names: () => [...file.tensors.keys()].filter((n) => n.startsWith(prefix)).map((n) => n.slice(prefix.length)),
   };
@@ -68,17 +74,32 @@ export function renamedWeights(
       if (from === undefined || !source.has(from)) throw weightError(view, name, 'is missing');
       return source.get(from, signal);
     },
+    async getFloat16(name, signal) {
+      const from = rename(name);
+      if (from === undefined || !source.has(from)) throw weightError(view, name, 'is missing');
+      return source.getFloat16?.(from, signal);
+    },
     names: () => exposed.filter((n) => view.has(n)),
   };
   return view;
 }
 
-/** A weight's values after checking its shape. */
-export async function checkedWeight(source: WeightSource, name: string, expected: readonly number[], signal?: AbortSignal): Promise<Float32Array> {
+function checkShape(source: WeightSource, name: string, expected: readonly number[]): void {
   const shape = source.shape(name);
   const count = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
   if (count(shape) !== count(expected) || (shape.length === expected.length && shape.some((d, i) => d !== expected[i]))) {
     throw weightError(source, name, `has shape [${shape.join(', ')}], expected [${expected.join(', ')}]`);
   }
+}
+
+/** A weight's values after checking its shape. */
+export async function checkedWeight(source: WeightSource, name: string, expected: readonly number[], signal?: AbortSignal): Promise<Float32Array> {
+  checkShape(source, name, expected);
   return source.get(name, signal);
+}
+
+/** A weight after checking its shape: its float16 bits where the source stores it so, else float32 values. */
+export async function checkedWeightAsStored(source: WeightSource, name: string, expected: readonly number[], signal?: AbortSignal): Promise<Float32Array | Uint16Array> {
+  checkShape(source, name, expected);
+  return (await source.getFloat16?.(name, signal)) ?? source.get(name, signal);
 }
