@@ -53,6 +53,8 @@ export async function renderJob(job: RenderJob, backend: RenderBackend, options:
   const rendered = await backend.render(job, options);
   const start = performance.now();
   const { image } = rendered;
+  // A server's render carries where it was made (and the exact request) beside the recipe.
+  if (rendered.provenance) job = { ...job, metadata: { ...job.metadata, backend: rendered.provenance } };
   const png = await encodePngWithMetadata({ data: image.data, width: image.width, height: image.height, channels: 3 }, job.metadata);
   const pngMs = performance.now() - start;
   const timings = { ...rendered.timings, totalMs: rendered.timings.totalMs + pngMs, stages: { ...rendered.timings.stages, png: (rendered.timings.stages.png ?? 0) + pngMs } };
