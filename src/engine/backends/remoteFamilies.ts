@@ -17,14 +17,16 @@ export interface RemoteFamilyInfo {
   readonly takesDistilledGuidance: boolean;
   readonly shift?: number;
   readonly distilledGuidance?: number;
+  /** The sigma schedule the examples use, sent when the scene keeps the `normal` default. */
+  readonly scheduler?: string;
 }
 
 const FAMILIES: Readonly<Record<RemoteFamily, RemoteFamilyInfo>> = {
   sd: { textEncoders: [], takesShift: false, takesDistilledGuidance: false },
-  'flux-dev': { textEncoders: ['clip_l.safetensors', 't5xxl_fp16.safetensors'], vae: 'ae.safetensors', takesShift: false, takesDistilledGuidance: true, distilledGuidance: 3.5 },
-  'flux-schnell': { textEncoders: ['clip_l.safetensors', 't5xxl_fp16.safetensors'], vae: 'ae.safetensors', takesShift: false, takesDistilledGuidance: false },
-  'z-image': { textEncoders: ['qwen_3_4b.safetensors'], vae: 'ae.safetensors', takesShift: true, takesDistilledGuidance: false, shift: 3 },
-  'qwen-image': { textEncoders: ['qwen_2.5_vl_7b_fp8_scaled.safetensors'], vae: 'qwen_image_vae.safetensors', takesShift: true, takesDistilledGuidance: false, shift: 3.5 },
+  'flux-dev': { scheduler: 'simple', textEncoders: ['clip_l.safetensors', 't5xxl_fp16.safetensors'], vae: 'ae.safetensors', takesShift: false, takesDistilledGuidance: true, distilledGuidance: 3.5 },
+  'flux-schnell': { scheduler: 'simple', textEncoders: ['clip_l.safetensors', 't5xxl_fp16.safetensors'], vae: 'ae.safetensors', takesShift: false, takesDistilledGuidance: false },
+  'z-image': { scheduler: 'simple', textEncoders: ['qwen_3_4b.safetensors'], vae: 'ae.safetensors', takesShift: true, takesDistilledGuidance: false, shift: 3 },
+  'qwen-image': { scheduler: 'simple', textEncoders: ['qwen_2.5_vl_7b_fp8_scaled.safetensors'], vae: 'qwen_image_vae.safetensors', takesShift: true, takesDistilledGuidance: false, shift: 3.5 },
 };
 
 export function isRemoteFamily(name: string): name is RemoteFamily {

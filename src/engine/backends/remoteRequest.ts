@@ -127,7 +127,7 @@ export async function remoteRequestFromJob(job: RenderJob, server: ServerModelMa
     steps: recipe.steps,
     cfg: recipe.guidance,
     sampler,
-    scheduler: recipe.schedule,
+    scheduler: recipe.schedule === 'normal' && defaults.scheduler ? defaults.scheduler : recipe.schedule,
     loras: recipe.loras.map((l) => ({ name: baseName(l.ref), weight: l.weight })),
     control,
     init,
