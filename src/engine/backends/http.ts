@@ -44,7 +44,7 @@ export async function httpRequest(server: string, url: URL, options: HttpOptions
     response = await fetch(url, {
       method: options.method ?? 'GET',
       body: options.json !== undefined ? JSON.stringify(options.json) : options.body,
-      headers: options.json !== undefined ? { 'content-type': 'application/json' } : undefined,
+      headers: options.json !== undefined || typeof options.body === 'string' ? { 'content-type': 'application/json' } : undefined,
       signal,
       redirect: 'error',
     });
