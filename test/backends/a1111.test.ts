@@ -2,8 +2,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { A1111Backend, BackendUnavailableError, CancelledError, createRenderService, jobsForScene, ModelError, resolveScene, type RenderJob, type RenderProgress, type RenderService } from '../../src/engine/index';
