@@ -3,7 +3,10 @@
 import { CancelledError, OutputError, SceneError, type RenderService } from '../../engine/index';
 import type { Command } from '../command';
 import { createService, planScene, planWarnings, progressLine, seconds, terminalSafe } from '../renderSupport';
-import { displayPath, takeSceneOptions } from '../sceneContext';
+import { join } from 'node:path';
+import { shardFiles } from '../../engine/index';
+import { renderOverPool, takePoolOptions } from '../renderPooled';
+import { displayPath, findProjectRoot, takeSceneOptions } from '../sceneContext';
 import { expandSceneTargets, takeFlagsAndTargets } from '../sceneTargets';
 
 const usage = `usage: imgprompt render [options] FILE|DIR|GLOB...
@@ -15,6 +18,10 @@ options:
   --force            render even when the output is up to date
   --save-hints       also write each preprocessed hint image beside the output (figure.hint-1.png)
   --model-path DIR   a folder of model folders (repeatable; also IMGPROMPT_MODEL_PATH)
+  --backend LIST     render over a pool: comma-separated servers named in imgprompt.backends.json,
+                     comfyui+http://host:port, a1111+http://host:port, or local (this machine)
+  --retries N        further tries of a figure after a server failure (default 2; with --backend)
+  --shard i/n        render only the i-th of n deterministic shares of the scenes (CI matrix jobs)
 
 environment: IMGPROMPT_THREADS (onnxruntime threads), IMGPROMPT_CACHE_DIR (file-hash cache),
 IMGPROMPT_MEMORY_LIMIT (most memory loaded models may take, e.g. 6GB)`;
@@ -25,16 +32,20 @@ export const renderCommand: Command = {
   usage,
   async run(args, rawIO, signal) {
     const io = terminalSafe(rawIO);
-    const { modelPaths, rest } = takeSceneOptions(args, io.cwd);
+    const pool = takePoolOptions(args);
+    const { modelPaths, rest } = takeSceneOptions(pool.rest, io.cwd);
     const { flags, targets } = takeFlagsAndTargets(rest, ['--force', '--save-hints']);
     const force = flags.has('--force');
     const saveHints = flags.has('--save-hints');
-    const { files, problems } = expandSceneTargets(targets, io.cwd);
+    const expanded = expandSceneTargets(targets, io.cwd);
+    const { problems } = expanded;
+    const files = pool.shard ? shardFiles(expanded.files, findProjectRoot(join(io.cwd, 'scene')), pool.shard) : expanded.files;
     for (const p of problems) io.stderr(`${displayPath(p.target, io.cwd)}: error: ${p.message}\n`);
     let failed = problems.length;
     let service: RenderService | undefined;
     try {
       service = await createService(io.env);
+      if (pool.backends) return (await renderOverPool(service, files, modelPaths, io, { force, saveHints, retries: pool.retries, backends: pool.backends }, signal)) + failed > 0 ? 1 : 0;
       for (const file of files) {
         const shown = displayPath(file, io.cwd);
         try {

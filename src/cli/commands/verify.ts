@@ -64,6 +64,11 @@ export const verifyCommand: Command = {
               const changes = status.changes ?? [];
               const why = changes.length > 0 ? changes.map((c) => `\n  ${describeChange(c)}`).join('') : ' (its stored recipe is unreadable or was not written by imgprompt)';
               io.stdout(`${out}: stale${why}\n`);
+            } else if (status.remote) {
+              // A server's figure reproduces from its recipe on that server, not byte for byte here.
+              good++;
+              const { api, server, version } = status.remote;
+              io.stdout(`${out}: up to date; recipe-reproducible (rendered on ${server}, ${api} ${version}; not byte-identical: pixels depend on the server's device and version)\n`);
             } else if (rerender) {
               const problem = await comparePixels(service, job, io, signal);
               if (problem) {

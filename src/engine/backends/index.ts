@@ -7,3 +7,6 @@ export { REMOTE_FAMILIES, familyDefaults, validateFamilyKeys, isRemoteFamily, ty
 export { parseServerConfig, parseBackendsFile, BACKENDS_FILE, REMOTE_APIS, type RemoteServerConfig, type RemoteApi } from './remoteServer';
 export { A1111Backend } from './a1111/A1111Backend';
 export { buildA1111Payload, A1111_SAMPLERS, A1111_SCHEDULERS, type A1111Payload } from './a1111/a1111Payload';
+export { executePool, isRetryable, type PoolMember, type PoolOptions, type PoolEvents, type PoolJobResult, type PoolSummary, type PoolMemberSummary } from './renderPool';
+export { parseShard, shardFiles, type Shard } from './shard';
+export { createRemoteBackend } from './createRemoteBackend';

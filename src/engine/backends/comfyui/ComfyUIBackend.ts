@@ -18,7 +18,7 @@ import { buildComfyGraph, type ComfyGraph } from './comfyGraph';
 
 /** Inputs that name files on the server, checked against /object_info's lists before queueing. */
 const MODEL_INPUTS = ['ckpt_name', 'unet_name', 'clip_name', 'clip_name1', 'clip_name2', 'vae_name', 'lora_name', 'control_net_name'];
-/** How long a dropped socket may stay unreachable before the render is given up as lost. */
+/** How long a dropped socket may stay unreachable before the render is given up (default; else the server's timeoutMs). */
 const RECONNECT_GRACE_MS = 30_000;
 const POLL_MS = 200;
 
@@ -206,7 +206,7 @@ export class ComfyUIBackend implements RenderBackend {
       } catch (error) {
         if (!(error instanceof BackendUnavailableError) || error.message.includes('lost prompt')) throw error;
         unreachableSince ??= performance.now();
-        if (performance.now() - unreachableSince > RECONNECT_GRACE_MS) throw error;
+        if (performance.now() - unreachableSince > (this.server.timeoutMs ?? RECONNECT_GRACE_MS)) throw error;
       }
       await delay(POLL_MS, signal);
     }
