@@ -21,3 +21,4 @@ export { recipeDiff } from './diff/recipeDiff';
 export type { FreshnessState } from './render/freshness';
 export { RenderWorkerClient, WorkerCrashedError, deserializeError, type WorkerProgress, type RenderWorkerClientOptions } from './worker/RenderWorkerClient';
 export type { WorkerRenderRequest, WorkerRenderResult, WorkerJobResult, WorkerSceneContext } from './worker/protocol';
+export { EXECUTION_PROVIDERS, isExecutionProviderSetting, type ExecutionProviderSetting } from './onnx/executionProviders';

@@ -1,3 +1,4 @@
+import type { ExecutionProviderSetting } from './onnx/executionProviders';
 // How a process runs the engine: the one options type shared by the CLI, the render worker, the
 // extension's worker configuration and the tests.
 
@@ -13,4 +14,6 @@ export interface EngineOptions {
    * the memory the OS reports available) fails with a ModelError saying what it needs.
    */
   readonly memoryLimitBytes?: number;
+  /** onnxruntime execution provider (default `cpu`); an unusable one falls back to the CPU with a warning. */
+  readonly executionProvider?: ExecutionProviderSetting;
 }

@@ -3,7 +3,7 @@
 // config.ts reads VS Code's configuration through it.
 import { homedir } from 'node:os';
 import { isAbsolute, join, normalize, resolve } from 'node:path';
-import { checkOutputPattern, DEFAULT_OUTPUT_PATTERN } from '../../engine/editor';
+import { checkOutputPattern, DEFAULT_OUTPUT_PATTERN, EXECUTION_PROVIDERS, isExecutionProviderSetting, type ExecutionProviderSetting } from '../../engine/editor';
 
 export const SETTINGS_SECTION = 'imgprompt';
 
@@ -22,6 +22,8 @@ export interface Settings {
   figureFolder: string;
   /** Write each preprocessed hint image beside the output (`figure.hint-1.png`). */
   saveHints: boolean;
+  /** onnxruntime execution provider for local renders (`cpu`, `auto`, `cuda`, `dml`, `coreml`, `webgpu`). */
+  executionProvider: ExecutionProviderSetting;
 }
 
 export type SettingName = keyof Settings;
@@ -35,6 +37,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = {
   previewFollowsEditor: true,
   figureFolder: '',
   saveHints: false,
+  executionProvider: 'cpu',
 };
 
 export const MAX_THREADS = 256;
@@ -90,6 +93,10 @@ export function normalizeSettings(raw: Partial<Record<SettingName, unknown>>): S
   const figureFolder = raw.figureFolder;
   if (typeof figureFolder === 'string') settings.figureFolder = figureFolder.trim();
   else if (figureFolder !== undefined && figureFolder !== null) ignore('figureFolder', 'a folder path relative to the Markdown file');
+
+  const provider = raw.executionProvider;
+  if (typeof provider === 'string' && isExecutionProviderSetting(provider)) settings.executionProvider = provider;
+  else if (provider !== undefined && provider !== null) ignore('executionProvider', `one of ${EXECUTION_PROVIDERS.join(', ')}`);
 
   return { settings, problems };
 }

@@ -5,7 +5,7 @@
 // fires RenderEvents for the preview (live step previews, finished outputs).
 import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
-import { CancelledError, RenderWorkerClient, type FreshnessState, type WorkerProgress, type WorkerRenderRequest, type WorkerRenderResult } from '../../engine/editor';
+import { CancelledError, RenderWorkerClient, type ExecutionProviderSetting, type FreshnessState, type WorkerProgress, type WorkerRenderRequest, type WorkerRenderResult } from '../../engine/editor';
 import type { Config } from '../config/config';
 import { LANGUAGE_ID, type SceneAnalyzer } from '../scene/sceneAnalyzer';
 import { COMMANDS } from '../commands/commandIds';
@@ -53,6 +53,7 @@ export interface WorkerClientSettings {
   readonly threads?: number;
   readonly cacheDir: string;
   readonly memoryLimitBytes?: number;
+  readonly executionProvider?: ExecutionProviderSetting;
 }
 
 function request(scene: vscode.Uri, trigger: RenderTrigger, force: boolean): Request {
@@ -366,12 +367,13 @@ export class RenderQueue extends Disposable implements Renderer, RenderEvents {
   }
 
   private workerSettings(): WorkerClientSettings {
-    const { threads, memoryLimitGB } = this.options.config.get();
+    const { threads, memoryLimitGB, executionProvider } = this.options.config.get();
     return {
       workerScript: this.options.workerScript,
       threads: threads || undefined,
       cacheDir: this.options.cacheDir,
       memoryLimitBytes: memoryLimitGB > 0 ? Math.floor(memoryLimitGB * 1024 ** 3) : undefined,
+      executionProvider: executionProvider === 'cpu' ? undefined : executionProvider,
     };
   }
 
