@@ -15,6 +15,7 @@ import {
   type PlannedJob,
   type PoolMember,
   type RemoteServerConfig,
+  type RenderBackend,
   type RenderService,
   SceneError,
   type Shard,
@@ -81,6 +82,31 @@ export function poolMembers(names: readonly string[], servers: readonly RemoteSe
     }
     return { label: server.name, backend: createRemoteBackend(server), concurrency: server.concurrency ?? 1 };
   });
+}
+
+/** The servers scenes name with `backend:`, made once per name for a command's run. */
+export class SceneBackends {
+  private readonly made = new Map<string, RenderBackend>();
+  private servers?: RemoteServerConfig[];
+
+  constructor(
+    private readonly projectRoot: string,
+    private readonly service: RenderService,
+  ) {}
+
+  get(name: string): RenderBackend {
+    let backend = this.made.get(name);
+    if (!backend) {
+      this.servers ??= projectServers(this.projectRoot);
+      backend = poolMembers([name], this.servers, this.service)[0].backend;
+      this.made.set(name, backend);
+    }
+    return backend;
+  }
+
+  async dispose(): Promise<void> {
+    for (const backend of this.made.values()) if (backend !== this.service.backend) await backend.dispose().catch(() => undefined);
+  }
 }
 
 /** Plans every scene (problems reported per scene), then renders the jobs over the `--backend` pool. */

@@ -98,4 +98,22 @@ describe('render pool over loopback servers', () => {
     assert.equal(await main(['render', '--backend', 'nosuch', '.'], io, new AbortController().signal), 1);
     assert.match(err, /no server named 'nosuch' \(known: local, comfy, webui/);
   });
+
+  test('a scene naming a server with `backend:` renders there without --backend; flow-model keys are refused on this machine', async () => {
+    const dir = join(project, 'scene-backend');
+    mkdirSync(join(dir, '.git'), { recursive: true });
+    writeFileSync(join(dir, 'imgprompt.backends.json'), JSON.stringify({ servers: { comfy: { api: 'comfyui', url: a.url } } }));
+    writeFileSync(join(dir, 'remote.imgprompt'), `${sceneText(7)}backend: comfy\n`);
+    writeFileSync(join(dir, 'shifted.imgprompt'), `${sceneText(8)}shift: 3\n`);
+    let out = '';
+    let err = '';
+    const io = { stdout: (s: string) => (out += s), stderr: (s: string) => (err += s), isTTY: false, cwd: dir, env: { ...process.env, IMGPROMPT_CACHE_DIR: join(dir, '.cache') } };
+    const before = a.prompts.length;
+    assert.equal(await main(['render', 'remote.imgprompt'], io, new AbortController().signal), 0, out + err);
+    assert.equal(a.prompts.length, before + 1, 'the server did not receive the scene');
+    const recipe = readImageMetadata(readFileSync(join(dir, 'remote.png')), 'remote.png').recipe as { backend?: { server?: string } };
+    assert.equal(recipe.backend?.server, 'comfy');
+    assert.equal(await main(['render', 'shifted.imgprompt'], io, new AbortController().signal), 1);
+    assert.match(err, /shift 3 does not apply to sd models/);
+  });
 });

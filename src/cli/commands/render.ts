@@ -5,7 +5,7 @@ import type { Command } from '../command';
 import { createService, planScene, planWarnings, progressLine, seconds, terminalSafe } from '../renderSupport';
 import { join } from 'node:path';
 import { shardFiles } from '../../engine/index';
-import { renderOverPool, takePoolOptions } from '../renderPooled';
+import { renderOverPool, SceneBackends, takePoolOptions } from '../renderPooled';
 import { displayPath, findProjectRoot, takeSceneOptions } from '../sceneContext';
 import { expandSceneTargets, takeFlagsAndTargets } from '../sceneTargets';
 
@@ -43,6 +43,7 @@ export const renderCommand: Command = {
     for (const p of problems) io.stderr(`${displayPath(p.target, io.cwd)}: error: ${p.message}\n`);
     let failed = problems.length;
     let service: RenderService | undefined;
+    let sceneBackends: SceneBackends | undefined;
     try {
       service = await createService(io.env);
       if (pool.backends) return (await renderOverPool(service, files, modelPaths, io, { force, saveHints, retries: pool.retries, backends: pool.backends }, signal)) + failed > 0 ? 1 : 0;
@@ -52,7 +53,10 @@ export const renderCommand: Command = {
           const plan = await planScene(service, file, modelPaths, io, signal);
           for (const w of planWarnings(plan, io)) io.stderr(`${w}\n`);
           let bar: ReturnType<typeof progressLine> | undefined;
+          // A scene naming a render server (`backend:`) renders there.
+          const named = plan.jobs[0]?.job.recipe.backend;
           await service.execute(plan, {
+            backend: named === undefined ? undefined : (sceneBackends ??= new SceneBackends(findProjectRoot(file), service)).get(named),
             signal,
             force,
             saveHints,
@@ -78,11 +82,12 @@ export const renderCommand: Command = {
           failed++;
           if (error instanceof SceneError) io.stderr(`${error.message}\n`);
           else if (error instanceof OutputError) io.stderr(`${displayPath(error.path, io.cwd)}: error: ${error.reason}\n`);
-          else if (error instanceof Error && (error.name === 'ModelError' || error.name === 'InputError')) io.stderr(`${shown}: error: ${error.message}\n`);
+          else if (error instanceof Error && ['ModelError', 'InputError', 'BackendRequestError', 'BackendUnavailableError'].includes(error.name)) io.stderr(`${shown}: error: ${error.message}\n`);
           else throw error;
         }
       }
     } finally {
+      await sceneBackends?.dispose();
       await service?.dispose();
     }
     return failed > 0 ? 1 : 0;

@@ -16,6 +16,7 @@ import { VAEDecoder } from '../model/vaeDecoder';
 import type { EngineOptions } from '../options';
 import { ONNXRUNTIME_VERSION, providerEnvironment, type OnnxSession, type OnnxSessionOptions } from '../onnx/onnxSession';
 import { selectExecutionProvider, type ProviderSelection } from '../onnx/executionProviders';
+import { validateFamilyKeys } from '../backends/remoteFamilies';
 import { OptimizedModelCache } from '../onnx/optimizedModelCache';
 import { precisionPatch } from '../onnx/precision';
 import { composePatches, SessionCache, type WeightPatch } from '../onnx/sessionCache';
@@ -80,6 +81,8 @@ export class LocalOnnxBackend implements RenderBackend {
     const { recipe, model } = job;
     const family = familyOf(model);
     const timings = new StageTimings();
+    // Flow-model keys have no meaning for the Stable Diffusion families this engine runs: refuse, not ignore.
+    validateFamilyKeys('sd', { shift: numberOption(recipe.options, 'shift'), distilledGuidance: numberOption(recipe.options, 'distilled_guidance') });
     const warnings: string[] = this.providers.fallback ? [this.providers.fallback] : [];
     // Every lease taken during the render, settled or not, is released when it ends, however it ends.
     const leases: Promise<ComponentLease<unknown>>[] = [];

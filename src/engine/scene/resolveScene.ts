@@ -218,6 +218,7 @@ export function analyzeScene(input: string | CheckedScene, context: ResolveConte
     init: scene.init ? { ...file(paths, 'init.image'), strength: scene.init.strength ?? SCENE_DEFAULTS.initStrength } : null,
     output,
     purpose: scene.purpose === undefined ? null : normaliseText(scene.purpose),
+    ...(scene.backend === undefined ? {} : { backend: scene.backend }),
   };
   const embedded = findEmbeddings({
     fs: context.fs ?? nodeFileSystem,
