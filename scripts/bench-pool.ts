@@ -4,7 +4,7 @@
 // core count is printed beside the figures.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ComfyUIBackend, createRenderService, executePool, type PlannedJob } from '../src/engine/index';
 
@@ -47,7 +47,7 @@ async function main(): Promise<void> {
       rows.push({ n, wallMs: summary.wallMs, perServer: summary.members.map((m) => `${m.label}:${m.rendered}`).join(' ') });
     }
     console.log(`bench:pool — ${SCENES} scenes (tiny-shapes, ${jobs[0].job.recipe.width}x${jobs[0].job.recipe.height}, ${STEPS} steps) over loopback ComfyUI servers`);
-    console.log(`machine: ${cpus().length} CPU cores shared by the servers and this client (servers render with 1 onnxruntime thread each)`);
+    console.log(`machine: ${cpus().length} CPU cores shared by the servers and this client (servers render with 1 onnxruntime thread each); load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} (above the core count, other work is competing and caps the speed-up)`);
     console.log('servers  wall (s)  speed-up  figures per server');
     for (const r of rows) console.log(`${String(r.n).padStart(7)}  ${(r.wallMs / 1000).toFixed(2).padStart(8)}  ${(rows[0].wallMs / r.wallMs).toFixed(2).padStart(7)}x  ${r.perServer}`);
   } finally {
