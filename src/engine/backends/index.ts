@@ -10,3 +10,4 @@ export { buildA1111Payload, A1111_SAMPLERS, A1111_SCHEDULERS, type A1111Payload 
 export { executePool, isRetryable, type PoolMember, type PoolOptions, type PoolEvents, type PoolJobResult, type PoolSummary, type PoolMemberSummary } from './renderPool';
 export { parseShard, shardFiles, type Shard } from './shard';
 export { createRemoteBackend } from './createRemoteBackend';
+export { ProjectBackends } from './projectBackends';
