@@ -4,7 +4,7 @@
 // they are linked. Facts only: our graphs are built from the request, not copied.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildComfyGraph, familyDefaults, jsonWithBigInts, validateFamilyKeys, type ComfyApiGraph, type RemoteFamily, type RemoteRequest } from '../../src/engine/index';
+import { buildComfyGraph, familyDefaults, jsonWithBigInts, parsePreviewFrame, validateFamilyKeys, type ComfyApiGraph, type RemoteFamily, type RemoteRequest } from '../../src/engine/index';
 
 function request(family: RemoteFamily, model: string, extra: Partial<RemoteRequest> = {}): RemoteRequest {
   const d = familyDefaults(family);
@@ -139,6 +139,23 @@ describe('ComfyUI graphs per family, against the published example workflows', (
     const k = only(g, 'KSampler').inputs;
     assert.equal(k.denoise, 0.6);
     assert.equal(linkTo(g, k.latent_image), 'VAEEncode');
+  });
+
+  test('preview frames: type 1 with its image-type word, type 4 with a metadata length and JSON; others ignored', () => {
+    const jpeg = Buffer.from([0xff, 0xd8, 0xff]);
+    const head = (a: number, b: number) => {
+      const h = Buffer.alloc(8);
+      h.writeUInt32BE(a, 0);
+      h.writeUInt32BE(b, 4);
+      return h;
+    };
+    assert.deepEqual(parsePreviewFrame(Buffer.concat([head(1, 1), jpeg])), { format: 'jpeg', bytes: jpeg });
+    assert.equal(parsePreviewFrame(Buffer.concat([head(1, 2), jpeg]))?.format, 'png');
+    const meta = Buffer.from(JSON.stringify({ node_id: '5', prompt_id: 'p1', image_type: 'image/png' }));
+    assert.deepEqual(parsePreviewFrame(Buffer.concat([head(4, meta.length), meta, jpeg])), { format: 'png', bytes: jpeg, promptId: 'p1' });
+    assert.equal(parsePreviewFrame(Buffer.concat([head(4, 999), meta])), undefined, 'a metadata length past the frame');
+    assert.equal(parsePreviewFrame(Buffer.concat([head(3, 1), jpeg])), undefined, 'a TEXT frame');
+    assert.equal(parsePreviewFrame(Buffer.from([0, 0, 0, 1])), undefined, 'a short frame');
   });
 
   test('a 64-bit seed goes out as an exact JSON integer (ComfyUI seeds reach 2^64 − 1)', () => {

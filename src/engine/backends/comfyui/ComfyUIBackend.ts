@@ -137,7 +137,7 @@ export class ComfyUIBackend implements RenderBackend {
         if (settled) return;
         if (isBinary) {
           const frame = parsePreviewFrame(data);
-          if (frame && options.previews && onProgress) {
+          if (frame && (frame.promptId === undefined || frame.promptId === promptId) && options.previews && onProgress) {
             void decodeServerImage(frame.bytes, `${this.server.name}: preview`).then(
               (preview) => onProgress({ phase: 'denoise', step, total, preview }),
               () => undefined,

@@ -12,8 +12,13 @@ import WebSocket from 'ws';
 import { BackendRequestError, BackendUnavailableError, httpRequest, parseJson, type HttpOptions } from '../http';
 import { jsonWithBigInts, type ComfyGraph } from './comfyGraph';
 
-/** Binary websocket frames: a big-endian u32 event type; PREVIEW_IMAGE = 1 is followed by a u32 image type. */
+/**
+ * Binary websocket frames: a big-endian u32 event type, then for PREVIEW_IMAGE (1) a u32 image type and the
+ * image; for PREVIEW_IMAGE_WITH_METADATA (4, sent to clients that announce support for it) a u32 length,
+ * that many bytes of JSON metadata (prompt_id, node_id, image_type) and the image.
+ */
 export const BINARY_EVENT_PREVIEW_IMAGE = 1;
+export const BINARY_EVENT_PREVIEW_IMAGE_WITH_METADATA = 4;
 export const PREVIEW_IMAGE_FORMATS: Readonly<Record<number, 'jpeg' | 'png'>> = { 1: 'jpeg', 2: 'png' };
 
 export interface ComfyImageRef {
@@ -27,11 +32,25 @@ export interface ComfyHistoryEntry {
   readonly status?: { status_str?: string; completed?: boolean; messages?: [string, Record<string, unknown>][] };
 }
 
-/** A preview frame's image (JPEG or PNG bytes), or undefined for frames of other kinds. */
-export function parsePreviewFrame(frame: Buffer): { format: 'jpeg' | 'png'; bytes: Buffer } | undefined {
-  if (frame.length < 8 || frame.readUInt32BE(0) !== BINARY_EVENT_PREVIEW_IMAGE) return undefined;
-  const format = PREVIEW_IMAGE_FORMATS[frame.readUInt32BE(4)];
-  return format ? { format, bytes: frame.subarray(8) } : undefined;
+/** A preview frame's image (JPEG or PNG bytes, and its prompt when the frame says), or undefined for other frames. */
+export function parsePreviewFrame(frame: Buffer): { format: 'jpeg' | 'png'; bytes: Buffer; promptId?: string } | undefined {
+  if (frame.length < 8) return undefined;
+  const type = frame.readUInt32BE(0);
+  if (type === BINARY_EVENT_PREVIEW_IMAGE) {
+    const format = PREVIEW_IMAGE_FORMATS[frame.readUInt32BE(4)];
+    return format ? { format, bytes: frame.subarray(8) } : undefined;
+  }
+  if (type !== BINARY_EVENT_PREVIEW_IMAGE_WITH_METADATA) return undefined;
+  const end = 8 + frame.readUInt32BE(4);
+  if (end > frame.length) return undefined;
+  let meta: { prompt_id?: unknown; image_type?: unknown } = {};
+  try {
+    meta = JSON.parse(frame.subarray(8, end).toString('utf8')) as typeof meta;
+  } catch {
+    return undefined;
+  }
+  const format = meta.image_type === 'image/png' ? 'png' : 'jpeg';
+  return { format, bytes: frame.subarray(end), promptId: typeof meta.prompt_id === 'string' ? meta.prompt_id : undefined };
 }
 
 /** The choices of a combo input in /object_info: `[[...names], {...}]` (older) or `["COMBO", { options }]`. */
