@@ -1,14 +1,33 @@
-// `npm run package`: production bundles, then the linux-x64 .vsix, built offline and without prompts.
-// What goes in is decided by .vscodeignore (checked by test/unit/packaging); this script prints the size
-// and the largest entries and fails if a file the extension cannot run without is missing.
+// `npm run package [-- --target T]`: production bundles, then the .vsix for one VS Code target
+// (linux-x64 by default; linux-arm64, win32-x64, darwin-arm64), built offline and without prompts.
+// What goes in is decided by .vscodeignore (checked by test/unit/packaging), its native lines rewritten for
+// the target (scripts/vsixTargets.mjs); this script prints the size and the largest entries and fails if a
+// file the extension cannot run without is missing. sharp's binaries for another platform come from
+// `npm install --no-save --os=<platform> --cpu=<arch> sharp@<version>` run before packaging.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { ignoreFileFor, requiredFilesFor, sharpPackages, VSIX_TARGETS } from './vsixTargets.mjs';
 
-const target = 'linux-x64';
+const targetArg = process.argv.indexOf('--target');
+const target = targetArg > 0 ? process.argv[targetArg + 1] : 'linux-x64';
+if (!VSIX_TARGETS.includes(target)) {
+  console.error(`package: --target must be one of ${VSIX_TARGETS.join(', ')}, got '${target}'`);
+  process.exit(2);
+}
+for (const pkg of sharpPackages(target)) {
+  if (!existsSync(join('node_modules', pkg, 'package.json'))) {
+    const [os, cpu] = target.split('-');
+    console.error(`package: ${pkg} is not installed; run \`npm install --no-save --os=${os} --cpu=${cpu} sharp@${JSON.parse(readFileSync('node_modules/sharp/package.json', 'utf8')).version}\` first`);
+    process.exit(1);
+  }
+}
 const manifest = JSON.parse(readFileSync('package.json', 'utf8'));
 const vsixPath = `${manifest.name}-${target}-${manifest.version}.vsix`;
+const ignoreFile = join(mkdtempSync(join(tmpdir(), 'imgprompt-vscodeignore-')), '.vscodeignore');
+writeFileSync(ignoreFile, ignoreFileFor(target, readFileSync('.vscodeignore', 'utf8')));
 const required = [
   'extension/package.json',
   'extension/LICENSE.txt', // vsce renames LICENSE
@@ -17,9 +36,10 @@ const required = [
   'extension/models/tiny-shapes/model_index.json',
   'extension/models/tiny-shapes/unet/model.onnx',
   'extension/vocab/bpe_simple_vocab_16e6.txt.gz',
-  'extension/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node',
-  'extension/node_modules/@img/sharp-linux-x64/package.json',
-  'extension/node_modules/@contentauth/c2pa-node/dist/index.node',
+  ...requiredFilesFor(target),
+  // c2pa-node installs one native binary, for the machine that ran npm; a figure is written unsigned (with a
+  // warning) where it cannot load, so other targets still work, unsigned.
+  ...(target === 'linux-x64' ? ['extension/node_modules/@contentauth/c2pa-node/dist/index.node'] : []),
 ];
 
 /** Runs a Node script with stdin closed, so any prompt fails instead of waiting. */
@@ -62,7 +82,7 @@ runNode(['esbuild.mjs', '--production']);
 
 // No repository field and README links that stay relative: vsce would otherwise stop and ask.
 const vsce = join(dirname(createRequire(import.meta.url).resolve('@vscode/vsce/package.json')), 'vsce');
-runNode([vsce, 'package', '--target', target, '--out', vsixPath, '--allow-missing-repository', '--no-rewrite-relative-links']);
+runNode([vsce, 'package', '--target', target, '--out', vsixPath, '--ignoreFile', ignoreFile, '--allow-missing-repository', '--no-rewrite-relative-links']);
 
 const entries = zipEntries(vsixPath);
 const names = new Set(entries.map((entry) => entry.name));

@@ -1,7 +1,7 @@
 // What render, verify and watch share: one render service per process, scene → plan, and progress display.
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { createRenderService, escapeTerminalText, formatDiagnostic, SceneError, type RenderPlan, type RenderProgress, type RenderService } from '../engine/index';
+import { createRenderService, escapeTerminalText, EXECUTION_PROVIDERS, isExecutionProviderSetting, type ExecutionProviderSetting, formatDiagnostic, SceneError, type RenderPlan, type RenderProgress, type RenderService } from '../engine/index';
 import { UsageError, type CliIO } from './command';
 import { displayPath, sceneContext } from './sceneContext';
 import { provenanceSettings } from './c2paSupport';
@@ -41,8 +41,16 @@ export function maxMegapixels(env: NodeJS.ProcessEnv): number | undefined {
   return value;
 }
 
+/** IMGPROMPT_EXECUTION_PROVIDER: cpu (default), auto, cuda, dml, coreml or webgpu. */
+export function executionProvider(env: NodeJS.ProcessEnv): ExecutionProviderSetting | undefined {
+  const text = env.IMGPROMPT_EXECUTION_PROVIDER?.trim();
+  if (!text) return undefined;
+  if (!isExecutionProviderSetting(text)) throw new UsageError(`IMGPROMPT_EXECUTION_PROVIDER must be one of ${EXECUTION_PROVIDERS.join(', ')}, got '${text}'`);
+  return text;
+}
+
 export function createService(env: NodeJS.ProcessEnv): Promise<RenderService> {
-  return createRenderService({ cacheDir: cacheDir(env), threads: threads(env), memoryLimitBytes: memoryLimit(env), provenance: provenanceSettings(env) });
+  return createRenderService({ cacheDir: cacheDir(env), threads: threads(env), memoryLimitBytes: memoryLimit(env), provenance: provenanceSettings(env), executionProvider: executionProvider(env) });
 }
 
 /** Plans one scene through the render service; scene problems come back as SceneError with every diagnostic. */

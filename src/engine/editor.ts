@@ -34,3 +34,4 @@ export { sceneHubRefs, projectHubLookup } from './scene/sceneHubRefs';
 export type { C2paReport, C2paIngredientNode, C2paState } from './provenance/readC2pa';
 export { describeLicence, diagnosticsForLicences, licenceDiagnostics, sceneLicences, readModelLicence, readFileLicence, type ComponentLicence, type LicenceReading } from './licence/index';
 export { PROMPT_LOG_PATH } from './provenance/promptLog';
+export { EXECUTION_PROVIDERS, isExecutionProviderSetting, type ExecutionProviderSetting } from './onnx/executionProviders';

@@ -69,3 +69,5 @@ export * from './lora/index';
 export { escapeTerminalText, escapeTerminalJson, type TerminalTextOptions } from './text/terminalText';
 export * from './checkpoint/index';
 export * from './hub/index';
+export * from './backends/index';
+export { EXECUTION_PROVIDERS, PLATFORM_PROVIDERS, isExecutionProviderSetting, selectExecutionProvider, type ExecutionProviderSetting, type ExecutionProviderName, type ProviderEnvironment, type ProviderSelection } from './onnx/executionProviders';

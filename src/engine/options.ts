@@ -1,3 +1,4 @@
+import type { ExecutionProviderSetting } from './onnx/executionProviders';
 // How a process runs the engine: the one options type shared by the CLI, the render worker, the
 // extension's worker configuration and the tests.
 
@@ -20,4 +21,6 @@ export interface EngineOptions {
    * recipe and XMP but no C2PA manifest and no log row; the CLI and the extension always pass it (on by default).
    */
   readonly provenance?: ProvenanceSettings;
+  /** onnxruntime execution provider (default `cpu`); an unusable one falls back to the CPU with a warning. */
+  readonly executionProvider?: ExecutionProviderSetting;
 }

@@ -3,7 +3,10 @@
 import { CancelledError, OutputError, SceneError, type RenderService } from '../../engine/index';
 import type { Command } from '../command';
 import { createService, planScene, planWarnings, progressLine, seconds, terminalSafe } from '../renderSupport';
-import { displayPath, takeSceneOptions } from '../sceneContext';
+import { join } from 'node:path';
+import { shardFiles } from '../../engine/index';
+import { renderOverPool, SceneBackends, takePoolOptions } from '../renderPooled';
+import { displayPath, findProjectRoot, takeSceneOptions } from '../sceneContext';
 import { expandSceneTargets, takeFlagsAndTargets } from '../sceneTargets';
 import { pullSceneFile } from '../hubSupport';
 
@@ -18,6 +21,10 @@ options:
   --model-path DIR   a folder of model folders (repeatable; also IMGPROMPT_MODEL_PATH)
   --locked           use imgprompt.lock as it is: fail when a hf: model is not in it or would
                      resolve to another commit (for CI); without it new references are added
+  --backend LIST     render over a pool: comma-separated servers named in imgprompt.backends.json,
+                     comfyui+http://host:port, a1111+http://host:port, or local (this machine)
+  --retries N        further tries of a figure after a server failure (default 2; with --backend)
+  --shard i/n        render only the i-th of n deterministic shares of the scenes (CI matrix jobs)
 
 Models named hf:org/name[@revision][/file] are downloaded first into the Hugging Face cache
 (HF_HUB_CACHE or HF_HOME; HF_TOKEN for gated models; HF_HUB_OFFLINE=1 for no network).
@@ -31,16 +38,21 @@ export const renderCommand: Command = {
   usage,
   async run(args, rawIO, signal) {
     const io = terminalSafe(rawIO);
-    const { modelPaths, rest } = takeSceneOptions(args, io.cwd);
+    const pool = takePoolOptions(args);
+    const { modelPaths, rest } = takeSceneOptions(pool.rest, io.cwd);
     const { flags, targets } = takeFlagsAndTargets(rest, ['--force', '--save-hints', '--locked']);
     const force = flags.has('--force');
     const saveHints = flags.has('--save-hints');
-    const { files, problems } = expandSceneTargets(targets, io.cwd);
+    const expanded = expandSceneTargets(targets, io.cwd);
+    const { problems } = expanded;
+    const files = pool.shard ? shardFiles(expanded.files, findProjectRoot(join(io.cwd, 'scene')), pool.shard) : expanded.files;
     for (const p of problems) io.stderr(`${displayPath(p.target, io.cwd)}: error: ${p.message}\n`);
     let failed = problems.length;
     let service: RenderService | undefined;
+    let sceneBackends: SceneBackends | undefined;
     try {
       service = await createService(io.env);
+      if (pool.backends) return (await renderOverPool(service, files, modelPaths, io, { force, saveHints, retries: pool.retries, backends: pool.backends }, signal)) + failed > 0 ? 1 : 0;
       for (const file of files) {
         const shown = displayPath(file, io.cwd);
         try {
@@ -48,7 +60,10 @@ export const renderCommand: Command = {
           const plan = await planScene(service, file, modelPaths, io, signal);
           for (const w of planWarnings(plan, io)) io.stderr(`${w}\n`);
           let bar: ReturnType<typeof progressLine> | undefined;
+          // A scene naming a render server (`backend:`) renders there.
+          const named = plan.jobs[0]?.job.recipe.backend;
           await service.execute(plan, {
+            backend: named === undefined ? undefined : (sceneBackends ??= new SceneBackends(findProjectRoot(file), service)).get(named),
             signal,
             force,
             saveHints,
@@ -74,11 +89,12 @@ export const renderCommand: Command = {
           failed++;
           if (error instanceof SceneError) io.stderr(`${error.message}\n`);
           else if (error instanceof OutputError) io.stderr(`${displayPath(error.path, io.cwd)}: error: ${error.reason}\n`);
-          else if (error instanceof Error && (error.name === 'ModelError' || error.name === 'InputError' || error.name === 'LockfileError')) io.stderr(`${shown}: error: ${error.message}\n`);
+          else if (error instanceof Error && ['ModelError', 'InputError', 'LockfileError', 'BackendRequestError', 'BackendUnavailableError'].includes(error.name)) io.stderr(`${shown}: error: ${error.message}\n`);
           else throw error;
         }
       }
     } finally {
+      await sceneBackends?.dispose();
       await service?.dispose();
     }
     return failed > 0 ? 1 : 0;

@@ -90,6 +90,11 @@ export const verifyCommand: Command = {
             } else if ((manifest = await checkManifest(job, io, flags.has('--require-c2pa'))).problem) {
               bad++;
               io.stdout(`${manifest.problem}\n`);
+            } else if (status.remote) {
+              // A server's figure reproduces from its recipe on that server, not byte for byte here.
+              good++;
+              const { api, server, version } = status.remote;
+              io.stdout(`${out}: up to date; recipe-reproducible (rendered on ${server}, ${api} ${version}; not byte-identical: pixels depend on the server's device and version)\n`);
             } else if (rerender) {
               if (manifest.note) io.stderr(`${manifest.note}\n`);
               const problem = await comparePixels(service, job, io, signal);

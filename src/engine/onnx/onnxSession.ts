@@ -13,6 +13,12 @@ import { missingKernelError } from './missingKernel';
 import type { OnnxModelFiles } from './onnxModelFiles';
 import { OptimizedModelCache, optimizedModelKey } from './optimizedModelCache';
 import { elementCount, formatDims, type FloatTensor } from './tensor';
+import { currentProviderEnvironment, onnxruntimeBindingFolder, type ExecutionProviderName, type ProviderEnvironment } from './executionProviders';
+
+/** This process's execution-provider environment (platform, the binding's providers and libraries). */
+export function providerEnvironment(): ProviderEnvironment {
+  return currentProviderEnvironment(ort as unknown as { listSupportedBackends?: () => { name: string; bundled: boolean }[] }, onnxruntimeBindingFolder((id) => require.resolve(id)));
+}
 
 /** onnxruntime-node's version, for provenance records. */
 export const ONNXRUNTIME_VERSION: string = ort.env.versions.node ?? ort.env.versions.common;
@@ -59,6 +65,11 @@ export interface OnnxSessionOptions {
    * SD 1.5-architecture UNet at 512² this halved the UNet call and cut peak memory from 4.5 GB to 0.2 GB.
    */
   readonly fuseAttention?: boolean;
+  /**
+   * Default ['cpu']: onnxruntime's execution providers, in order (executionProviders.ts chooses them).
+   * A GPU provider whose session fails to start falls back to the CPU (OnnxSession.providerFallback).
+   */
+  readonly executionProviders?: readonly ExecutionProviderName[];
 }
 
 type CacheOptionNames = 'optimizedCacheDir' | 'transformKey' | 'optimizedCacheKey';
@@ -72,13 +83,17 @@ export function resolveSessionOptions(options: OnnxSessionOptions = {}): Resolve
   if (!Number.isInteger(threads) || threads < 1 || threads > 1024) {
     throw new RangeError(`intraOpNumThreads must be an integer from 1 to 1024, got ${threads}`);
   }
+  const executionProviders = options.executionProviders?.length ? options.executionProviders : (['cpu'] as const);
+  const cpuOnly = executionProviders.every((p) => p === 'cpu');
   return {
     intraOpNumThreads: threads,
+    executionProviders,
     graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
     deterministic: options.deterministic ?? true,
     allowSpinning: options.allowSpinning ?? false,
     fuseAttention: options.fuseAttention ?? true,
-    optimizedCacheDir: options.optimizedCacheDir,
+    // A graph optimized for a GPU provider holds that provider's fused nodes: only CPU graphs are cached.
+    optimizedCacheDir: cpuOnly ? options.optimizedCacheDir : undefined,
     transformKey: options.transformKey,
     optimizedCacheKey: options.optimizedCacheKey,
   };
@@ -86,7 +101,8 @@ export function resolveSessionOptions(options: OnnxSessionOptions = {}): Resolve
 
 /** A stable string for cache keys. */
 export function sessionOptionsKey(options: ResolvedSessionOptions): string {
-  return `threads=${options.intraOpNumThreads};opt=${options.graphOptimizationLevel};det=${options.deterministic};spin=${options.allowSpinning};fuse=${options.fuseAttention}`;
+  const ep = options.executionProviders.join(',');
+  return `threads=${options.intraOpNumThreads};opt=${options.graphOptimizationLevel};det=${options.deterministic};spin=${options.allowSpinning};fuse=${options.fuseAttention}${ep === 'cpu' ? '' : `;ep=${ep}`}`;
 }
 
 /** An input or output of the graph as onnxruntime reports it; string dims are symbolic (e.g. 'batch'). */
@@ -125,7 +141,7 @@ function describeLoadFailure(detail: string): string {
 
 function baseSessionOptions(resolved: ResolvedSessionOptions, level: GraphOptimizationLevel): ort.InferenceSession.SessionOptions {
   return {
-    executionProviders: ['cpu'],
+    executionProviders: [...resolved.executionProviders],
     graphOptimizationLevel: level,
     intraOpNumThreads: resolved.intraOpNumThreads,
     interOpNumThreads: 1,
@@ -141,6 +157,8 @@ function baseSessionOptions(resolved: ResolvedSessionOptions, level: GraphOptimi
 
 export class OnnxSession {
   private disposed = false;
+  /** Set when the requested GPU provider failed to start and this session runs on the CPU: why. */
+  providerFallback?: string;
   private runs = 0;
   private totalMs = 0;
   private lastMs = 0;
@@ -253,6 +271,12 @@ export class OnnxSession {
       session = await ort.InferenceSession.create(files.modelBytes, sessionOptions);
     } catch (error) {
       const detail = ortDetail(error);
+      if (resolved.executionProviders[0] !== 'cpu') {
+        // The GPU provider did not start (no device, driver or library): the CPU renders, and says why.
+        const cpu = await OnnxSession.createFromSource(files, { ...resolved, executionProviders: ['cpu'] }, outcome, save);
+        cpu.providerFallback = `${resolved.executionProviders[0]} could not start (${detail}); rendering on the CPU`;
+        return cpu;
+      }
       const e = missingKernelError(detail, files) ?? new ModelError(`${describeLoadFailure(detail)}; onnxruntime said: ${detail}`, files.modelPath);
       e.cause = error;
       throw e;

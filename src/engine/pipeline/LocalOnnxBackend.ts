@@ -14,7 +14,9 @@ import { loadTextualInversion, type TextualInversion } from '../model/textualInv
 import { UNet } from '../model/unet';
 import { VAEDecoder } from '../model/vaeDecoder';
 import type { EngineOptions } from '../options';
-import { ONNXRUNTIME_VERSION, type OnnxSession, type OnnxSessionOptions } from '../onnx/onnxSession';
+import { ONNXRUNTIME_VERSION, providerEnvironment, type OnnxSession, type OnnxSessionOptions } from '../onnx/onnxSession';
+import { selectExecutionProvider, type ProviderSelection } from '../onnx/executionProviders';
+import { validateFamilyKeys } from '../backends/remoteFamilies';
 import { OptimizedModelCache } from '../onnx/optimizedModelCache';
 import { precisionPatch } from '../onnx/precision';
 import { composePatches, SessionCache, type WeightPatch } from '../onnx/sessionCache';
@@ -44,7 +46,10 @@ const EMBEDDING_CACHE_CAPACITY = 32;
 
 export class LocalOnnxBackend implements RenderBackend {
   readonly name = 'local-onnx';
-  readonly runtimeVersion = ONNXRUNTIME_VERSION;
+  /** onnxruntime's version, with the device when not the CPU (`1.30.0+cuda`): pixels are per device. */
+  readonly runtimeVersion: string;
+  /** The execution provider chosen for this machine, and why a requested GPU one is not used. */
+  readonly providers: ProviderSelection;
   readonly sessions: SessionCache;
   private readonly sessionOptions: OnnxSessionOptions;
   private readonly tokenizers = new Map<string, Promise<CLIPTokenizer>>();
@@ -57,7 +62,10 @@ export class LocalOnnxBackend implements RenderBackend {
 
   constructor(options: EngineOptions = {}) {
     this.sessions = new SessionCache({ budgetBytes: options.sessionBudgetBytes, memoryLimitBytes: options.memoryLimitBytes });
+    this.providers = selectExecutionProvider(options.executionProvider ?? 'cpu', providerEnvironment());
+    this.runtimeVersion = this.providers.device === 'cpu' ? ONNXRUNTIME_VERSION : `${ONNXRUNTIME_VERSION}+${this.providers.device}`;
     this.sessionOptions = {
+      executionProviders: this.providers.providers,
       intraOpNumThreads: options.threads,
       graphOptimizationLevel: 'all',
       deterministic: true,
@@ -74,7 +82,9 @@ export class LocalOnnxBackend implements RenderBackend {
     const { recipe, model } = job;
     const family = familyOf(model);
     const timings = new StageTimings();
-    const warnings: string[] = [];
+    // Flow-model keys have no meaning for the Stable Diffusion families this engine runs: refuse, not ignore.
+    validateFamilyKeys('sd', { shift: numberOption(recipe.options, 'shift'), distilledGuidance: numberOption(recipe.options, 'distilled_guidance') });
+    const warnings: string[] = this.providers.fallback ? [this.providers.fallback] : [];
     // Every lease taken during the render, settled or not, is released when it ends, however it ends.
     const leases: Promise<ComponentLease<unknown>>[] = [];
     const acquire = async <T>(component: string, Type: new (session: OnnxSession) => T, patch?: WeightPatch): Promise<T> => {

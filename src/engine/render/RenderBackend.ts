@@ -51,6 +51,21 @@ export interface BackendRender {
   /** Non-fatal problems, e.g. a prompt truncated to the tokenizer's context. */
   readonly warnings: readonly string[];
   readonly timings: StageTimingReport;
+  /** Set by remote backends: where the pixels were made, recorded in the figure beside the recipe. */
+  readonly provenance?: RemoteProvenance;
+}
+
+/** A render made by a server (ComfyUI, A1111): reproducible from its recipe, not byte for byte. */
+export interface RemoteProvenance {
+  /** The server's API: `comfyui` or `a1111`. */
+  readonly api: string;
+  /** The server's configured name (never its address: that is this machine's configuration). */
+  readonly server: string;
+  /** The server's own version as it reports it. */
+  readonly version: string;
+  /** The exact request body sent (the ComfyUI graph or the A1111 payload), as JSON text. */
+  readonly request: string;
+  readonly reproducibility: 'recipe-reproducible';
 }
 
 export interface RenderBackend {

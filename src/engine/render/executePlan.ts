@@ -56,6 +56,8 @@ export async function renderJob(job: RenderJob, backend: RenderBackend, options:
   const rendered = await backend.render(job, options);
   const start = performance.now();
   const { image } = rendered;
+  // A server's render carries where it was made (and the exact request) beside the recipe.
+  if (rendered.provenance) job = { ...job, metadata: { ...job.metadata, backend: rendered.provenance } };
   const promptWriter = await provenance?.promptWriter(job);
   const encoded = await encodePngWithMetadata({ data: image.data, width: image.width, height: image.height, channels: 3 }, job.metadata, [], { promptWriter });
   const pngMs = performance.now() - start;

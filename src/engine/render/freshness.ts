@@ -16,6 +16,8 @@ export interface Freshness {
   readonly storedHash?: string;
   /** For a stale output: the pixel-affecting fields that differ from the recipe stored in the PNG. */
   readonly changes?: readonly RecipeChange[];
+  /** The render server that made the stored PNG (its recipe's `backend`): recipe-reproducible, not byte-identical. */
+  readonly remote?: { readonly api: string; readonly server: string; readonly version: string };
 }
 
 const UNREADABLE = 'its stored recipe is unreadable or was not written by imgprompt';
@@ -38,8 +40,14 @@ export async function judgeFreshness(job: Pick<RenderJob, 'output' | 'hash' | 'm
   }
   const storedHash = typeof stored?.hash === 'string' ? stored.hash : undefined;
   if (!stored || storedHash === undefined) return { state: 'stale', reason: UNREADABLE };
-  if (storedHash === job.hash) return { state: 'up-to-date', reason: 'its stored recipe hash matches the scene', storedHash };
+  if (storedHash === job.hash) return { state: 'up-to-date', reason: 'its stored recipe hash matches the scene', storedHash, remote: remoteOf(stored.backend) };
   const changes = recipeChanges(stored, job.metadata);
   const reason = changes.length > 0 ? changes.map((c) => describeChange(c)).join('; ') : 'its recipe hash differs (same fields: an input file changed)';
   return { state: 'stale', reason, storedHash, changes };
+}
+
+function remoteOf(value: unknown): Freshness['remote'] {
+  if (!value || typeof value !== 'object') return undefined;
+  const { api, server, version } = value as Record<string, unknown>;
+  return typeof api === 'string' && typeof server === 'string' ? { api, server, version: typeof version === 'string' ? version : 'unknown' } : undefined;
 }

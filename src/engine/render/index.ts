@@ -4,5 +4,5 @@ export { planRender, type PlanRequest, type PlannedJob, type RenderPlan, type Pl
 export { executePlan, renderJob, type ExecuteEvents, type ExecuteOptions, type JobOutcome, type RenderedJob } from './executePlan';
 export { judgeFreshness, type Freshness, type FreshnessState } from './freshness';
 export { jobsForScene, type PortableRecipe, type RenderJob } from './renderJob';
-export type { BackendRender, BackendRenderOptions, LoraReport, PreparedHint, RenderBackend, RenderProgress } from './RenderBackend';
+export type { BackendRender, BackendRenderOptions, LoraReport, PreparedHint, RemoteProvenance, RenderBackend, RenderProgress } from './RenderBackend';
 export type { OutputProvenance } from './OutputProvenance';

@@ -10,6 +10,7 @@ import { PRECISION_TRANSFORM_VERSION } from '../onnx/precision';
 import { TorchCPUGenerator } from '../rng';
 import { recipeHash, tuningOptionsForRecipe, type Recipe, type ResolvedScene } from '../scene';
 import { ENGINE_VERSION } from '../version';
+import type { RemoteProvenance } from './RenderBackend';
 
 /** What goes into the PNG's `imgprompt` chunk: the recipe without machine-specific absolute paths. */
 export interface PortableRecipe {
@@ -47,6 +48,8 @@ export interface PortableRecipe {
   readonly purpose: string | null;
   readonly hash: string;
   readonly engine: { readonly version: string; readonly onnxruntime: string };
+  /** Present when a render server made the pixels (see RemoteProvenance). */
+  readonly backend?: RemoteProvenance;
 }
 
 /** One PNG to produce: a resolved recipe with its content-hashed identity. */

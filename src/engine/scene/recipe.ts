@@ -59,6 +59,8 @@ export interface Recipe {
   output: string;
   /** Why the figure exists (embedded in the PNG, not hashed). */
   purpose: string | null;
+  /** The render server the scene names (not hashed: a server renders the same recipe); absent for this machine. */
+  backend?: string;
 }
 
 /** What the engine adds to a recipe's identity beyond the scene itself. */

@@ -220,6 +220,7 @@ export function analyzeScene(input: string | CheckedScene, context: ResolveConte
       : null,
     output,
     purpose: scene.purpose === undefined ? null : normaliseText(scene.purpose),
+    ...(scene.backend === undefined ? {} : { backend: scene.backend }),
   };
   const embedded = findEmbeddings({
     fs: context.fs ?? nodeFileSystem,

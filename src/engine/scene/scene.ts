@@ -51,6 +51,8 @@ export interface Scene {
   /** Extra seeds rendered beside the main one. */
   variants?: bigint[];
   purpose?: string;
+  /** A render server by name (imgprompt.backends.json) that renders this scene instead of this machine. */
+  backend?: string;
   /** Tuning options (sceneOptions.ts) the scene states. */
   options: Partial<Record<TuningOptionKey, TuningValue>>;
 }

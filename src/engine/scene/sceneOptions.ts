@@ -47,6 +47,25 @@ export const TUNING_OPTIONS = [
       'AUTOMATIC1111\'s "Clip skip": 1 is the last layer (as exported); 2, the penultimate, is what ' +
       'NovelAI-derived (anime) SD 1.x fine-tunes expect.',
   },
+  {
+    key: 'shift',
+    type: 'number',
+    limits: { min: 0, max: 100 },
+    default: 0,
+    doc:
+      "Timestep shift of flow-matching models rendered on a server (ComfyUI's ModelSamplingAuraFlow for " +
+      'Z-Image and Qwen-Image): 0 keeps the family default (3 and 3.5 in the published workflows). Refused for ' +
+      'families without one.',
+  },
+  {
+    key: 'distilled_guidance',
+    type: 'number',
+    limits: { min: 0, max: 100 },
+    default: 0,
+    doc:
+      'Guidance fed into a guidance-distilled model (FLUX.1 dev, through CLIPTextEncodeFlux), apart from ' +
+      'classifier-free `guidance`: 0 keeps the family default (3.5). Refused for families without a guidance embedding.',
+  },
 ] as const satisfies readonly TuningOption[];
 
 export type TuningOptionKey = (typeof TUNING_OPTIONS)[number]['key'];

@@ -407,6 +407,9 @@ export class SceneReader {
         case 'purpose':
           scene.purpose = this.string(node, key, { allowEmpty: true, what: 'a sentence on why this figure exists' });
           break;
+        case 'backend':
+          scene.backend = this.string(node, key, { what: 'the name of a render server in imgprompt.backends.json' });
+          break;
         case 'output':
           scene.output = this.string(node, key, { what: 'the path of the PNG to write' });
           break;

@@ -22,6 +22,7 @@ const CORE_SCENE_KEYS = [
   'output',
   'variants',
   'purpose',
+  'backend',
 ] as const;
 /** Every top-level key: the core keys, then the tuning options of sceneOptions.ts. */
 export const SCENE_KEYS = [...CORE_SCENE_KEYS, ...TUNING_OPTIONS.map((o) => o.key)] as const;

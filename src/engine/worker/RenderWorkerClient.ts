@@ -2,11 +2,11 @@
 // started on first use, requests matched to replies by id, cancellation through AbortSignal, and
 // recovery from a crashed worker (out of memory, native fault): pending requests fail with
 // WorkerCrashedError and the next request starts a fresh one.
+import type { EngineOptions } from '../options';
 import { fork, type ChildProcess } from 'node:child_process';
 import { CancelledError, InputError, ModelError, SceneError } from '../errors';
 import type { FromWorker, SerializedError, ToWorker, WorkerRenderRequest, WorkerRenderResult } from './protocol';
 import type { RenderProgress } from '../render/RenderBackend';
-import type { EngineOptions } from '../options';
 import type { C2paReport } from '../provenance/readC2pa';
 
 export class WorkerCrashedError extends Error {
@@ -34,6 +34,8 @@ export interface RenderWorkerClientOptions {
   readonly cacheDir?: string;
   /** The most memory the worker's loaded models may take (EngineOptions.memoryLimitBytes). */
   readonly memoryLimitBytes?: number;
+  /** onnxruntime execution provider (EngineOptions.executionProvider). */
+  readonly executionProvider?: EngineOptions['executionProvider'];
   /** JavaScript heap limit of the worker in MiB; onnxruntime's native memory is outside it. */
   readonly maxOldGenerationSizeMb?: number;
   /** The Node executable (default: this process's; in VS Code that is Electron running as Node). */
@@ -143,7 +145,7 @@ export class RenderWorkerClient {
     worker.unref();
     worker.channel?.unref();
     this.worker = worker;
-    this.send(worker, { type: 'configure', threads: this.options.threads, cacheDir: this.options.cacheDir, memoryLimitBytes: this.options.memoryLimitBytes, provenance: this.options.provenance });
+    this.send(worker, { type: 'configure', threads: this.options.threads, cacheDir: this.options.cacheDir, memoryLimitBytes: this.options.memoryLimitBytes, provenance: this.options.provenance, executionProvider: this.options.executionProvider });
     return worker;
   }
 

@@ -4,6 +4,7 @@
 // never take the caller (the VS Code extension host) down with it; terminating a worker thread mid-run can
 // abort the whole process. Cancellation arrives as a message: onnxruntime runs off the event loop, so the
 // message is handled during a UNet call and the loop stops before the next step.
+import { ProjectBackends } from '../backends/projectBackends';
 import { createRenderService } from '../createRenderService';
 import { CancelledError } from '../errors';
 import { projectHubLookup } from '../scene/sceneHubRefs';
@@ -25,6 +26,7 @@ let engineOptions: EngineOptions = {};
 let service: Promise<RenderService> | undefined;
 const running = new Map<number, AbortController>();
 let queue: Promise<void> = Promise.resolve();
+const projectBackends = new ProjectBackends();
 
 function post(message: FromWorker): void {
   port.postMessage(message);
@@ -65,7 +67,10 @@ async function render(id: number, request: WorkerRenderRequest, signal: AbortSig
     return { output: job.output, hash: job.hash, state: freshness.state, previousState: freshness.state, reason: freshness.reason, changes, metadata: job.metadata, warnings: [] };
   };
   if (request.checkOnly) return { jobs: plan.jobs.map(checked), diagnostics: plan.warnings };
+  // A scene naming a render server (`backend:`) renders there; requests leave from this process.
+  const named = plan.jobs[0]?.job.recipe.backend;
   const outcomes = await s.execute(plan, {
+    backend: named === undefined ? undefined : projectBackends.get(scene.projectRoot, named),
     signal,
     force: request.force,
     dryRun: request.dryRun,
@@ -79,7 +84,7 @@ async function render(id: number, request: WorkerRenderRequest, signal: AbortSig
       continue;
     }
     const { job, before, render: r } = outcome;
-    jobs.push({ output: job.output, hash: job.hash, state: 'rendered', previousState: before.state, reason: before.reason, metadata: job.metadata, timings: r.timings, warnings: r.warnings, loras: r.loras });
+    jobs.push({ output: job.output, hash: job.hash, state: 'rendered', previousState: before.state, reason: before.reason, metadata: r.job.metadata, timings: r.timings, warnings: r.warnings, loras: r.loras });
   }
   return { jobs, diagnostics: plan.warnings };
 }

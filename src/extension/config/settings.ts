@@ -3,7 +3,7 @@
 // config.ts reads VS Code's configuration through it.
 import { homedir } from 'node:os';
 import { isAbsolute, join, normalize, resolve } from 'node:path';
-import { checkOutputPattern, DEFAULT_OUTPUT_PATTERN } from '../../engine/editor';
+import { checkOutputPattern, DEFAULT_OUTPUT_PATTERN, EXECUTION_PROVIDERS, isExecutionProviderSetting, type ExecutionProviderSetting } from '../../engine/editor';
 
 export const SETTINGS_SECTION = 'imgprompt';
 
@@ -32,6 +32,8 @@ export interface Settings {
   promptWriter: string;
   /** Append a row per render to the project's prompt log. */
   promptLog: boolean;
+  /** onnxruntime execution provider for local renders (`cpu`, `auto`, `cuda`, `dml`, `coreml`, `webgpu`). */
+  executionProvider: ExecutionProviderSetting;
 }
 
 export type SettingName = keyof Settings;
@@ -50,6 +52,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = {
   c2paCertificate: '',
   promptWriter: '',
   promptLog: true,
+  executionProvider: 'cpu',
 };
 
 export const MAX_THREADS = 256;
@@ -111,6 +114,9 @@ export function normalizeSettings(raw: Partial<Record<SettingName, unknown>>): S
     if (typeof v === 'string') settings[name] = name === 'c2paCertificate' ? v.trim().replace(/^~(?=$|[\\/])/, homedir()) : v.trim();
     else if (v !== undefined && v !== null) ignore(name, name === 'c2paCertificate' ? 'the path of a PEM certificate file' : 'a name');
   }
+  const provider = raw.executionProvider;
+  if (typeof provider === 'string' && isExecutionProviderSetting(provider)) settings.executionProvider = provider;
+  else if (provider !== undefined && provider !== null) ignore('executionProvider', `one of ${EXECUTION_PROVIDERS.join(', ')}`);
 
   return { settings, problems };
 }

@@ -5,7 +5,7 @@
 // fires RenderEvents for the preview (live step previews, finished outputs).
 import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
-import { CancelledError, RenderWorkerClient, type C2paReport, type FreshnessState, type RenderWorkerClientOptions, type WorkerProgress, type WorkerRenderRequest, type WorkerRenderResult } from '../../engine/editor';
+import { CancelledError, RenderWorkerClient, type C2paReport, type ExecutionProviderSetting, type FreshnessState, type RenderWorkerClientOptions, type WorkerProgress, type WorkerRenderRequest, type WorkerRenderResult } from '../../engine/editor';
 import type { Config } from '../config/config';
 import { LANGUAGE_ID, type SceneAnalyzer } from '../scene/sceneAnalyzer';
 import { COMMANDS } from '../commands/commandIds';
@@ -59,6 +59,7 @@ export interface WorkerClientSettings {
   readonly memoryLimitBytes?: number;
   /** C2PA signing, prompt writer and prompt log (imgprompt.c2pa, .c2paCertificate, .promptWriter, .promptLog). */
   readonly provenance?: RenderWorkerClientOptions['provenance'];
+  readonly executionProvider?: ExecutionProviderSetting;
 }
 
 function request(scene: vscode.Uri, trigger: RenderTrigger, force: boolean): Request {
@@ -373,7 +374,7 @@ export class RenderQueue extends Disposable implements Renderer, RenderEvents {
   }
 
   private workerSettings(): WorkerClientSettings {
-    const { threads, memoryLimitGB, c2pa, c2paCertificate, promptWriter, promptLog } = this.options.config.get();
+    const { threads, memoryLimitGB, c2pa, c2paCertificate, promptWriter, promptLog, executionProvider } = this.options.config.get();
     const key = this.options.signingKey?.();
     return {
       workerScript: this.options.workerScript,
@@ -382,6 +383,7 @@ export class RenderQueue extends Disposable implements Renderer, RenderEvents {
       memoryLimitBytes: memoryLimitGB > 0 ? Math.floor(memoryLimitGB * 1024 ** 3) : undefined,
       // The user's certificate signs only with its key from secret storage; otherwise the local identity.
       provenance: { c2pa, identity: c2paCertificate && key ? { certificateFile: c2paCertificate, privateKeyPem: key } : {}, promptWriter: promptWriter || undefined, promptLog },
+      executionProvider: executionProvider === 'cpu' ? undefined : executionProvider,
     };
   }
 

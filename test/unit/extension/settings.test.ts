@@ -15,9 +15,9 @@ describe('normalizeSettings', () => {
   });
 
   test('valid values are taken', () => {
-    const { settings, problems } = normalizeSettings({ modelPaths: [' models ', '/opt/sd'], threads: 4, memoryLimitGB: 6.5, renderOnSave: false, outputPattern: 'out/${sceneName}.png', previewFollowsEditor: false, figureFolder: 'figures', saveHints: true, civitaiLookup: false, c2pa: false, c2paCertificate: ' /keys/chain.pem ', promptWriter: ' Ada ', promptLog: false });
+    const { settings, problems } = normalizeSettings({ modelPaths: [' models ', '/opt/sd'], threads: 4, memoryLimitGB: 6.5, renderOnSave: false, outputPattern: 'out/${sceneName}.png', previewFollowsEditor: false, figureFolder: 'figures', saveHints: true, civitaiLookup: false, c2pa: false, c2paCertificate: ' /keys/chain.pem ', promptWriter: ' Ada ', promptLog: false, executionProvider: 'auto' });
     assert.deepEqual(problems, []);
-    assert.deepEqual(settings, { modelPaths: ['models', '/opt/sd'], threads: 4, memoryLimitGB: 6.5, renderOnSave: false, outputPattern: 'out/${sceneName}.png', previewFollowsEditor: false, figureFolder: 'figures', saveHints: true, civitaiLookup: false, c2pa: false, c2paCertificate: '/keys/chain.pem', promptWriter: 'Ada', promptLog: false });
+    assert.deepEqual(settings, { modelPaths: ['models', '/opt/sd'], threads: 4, memoryLimitGB: 6.5, renderOnSave: false, outputPattern: 'out/${sceneName}.png', previewFollowsEditor: false, figureFolder: 'figures', saveHints: true, civitaiLookup: false, c2pa: false, c2paCertificate: '/keys/chain.pem', promptWriter: 'Ada', promptLog: false, executionProvider: 'auto' });
   });
 
   test('provenance settings: on by default, a ~ certificate path expands, wrong types fall back', () => {
@@ -44,6 +44,12 @@ describe('normalizeSettings', () => {
       'imgprompt.renderOnSave is "yes"; expected true or false. Using true.',
       'imgprompt.outputPattern: unknown variable ${name} in "${sceneDir}/${name}.png"; allowed: ${sceneDir}, ${sceneName}, ${workspaceFolder}. Using "${sceneDir}/${sceneName}.png".',
     ]);
+  });
+
+  test('an execution provider that is not one of the list falls back to cpu', () => {
+    const { settings, problems } = normalizeSettings({ executionProvider: 'tpu' });
+    assert.equal(settings.executionProvider, 'cpu');
+    assert.deepEqual(problems, ['imgprompt.executionProvider is "tpu"; expected one of auto, cpu, cuda, dml, coreml, webgpu. Using "cpu".']);
   });
 
   test('bad entries of modelPaths are dropped one by one', () => {
