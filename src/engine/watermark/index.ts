@@ -1,0 +1,4 @@
+// The invisible watermark: embedding, detection, and the facts a C2PA soft-binding assertion records.
+export { WATERMARK_ALGORITHM, PAYLOAD_BITS, CODEWORD_BITS, payloadOfHash, encodeCodeword, decodeCodeword, crc16 } from './watermarkCode';
+export { WATERMARK_STRENGTH, embedWatermark } from './embedWatermark';
+export { DETECTION_THRESHOLD, detectWatermark, type WatermarkDetection, type DetectOptions } from './detectWatermark';
