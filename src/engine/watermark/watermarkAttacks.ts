@@ -1,20 +1,20 @@
 // The attacks the watermark is measured against (bench and tests): what publishing pipelines do to a
 // figure. Each takes and returns 8-bit RGB, going through real encoders (sharp: libjpeg-turbo, libwebp).
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import type { RGBImage } from '../image/rgbImage';
 
 export type WatermarkAttack = (image: RGBImage) => Promise<RGBImage>;
 
-function input(image: RGBImage): sharp.Sharp {
+function input(image: RGBImage): Sharp {
   return sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.length), { raw: { width: image.width, height: image.height, channels: 3 } });
 }
 
-async function decode(pipeline: sharp.Sharp): Promise<RGBImage> {
+async function decode(pipeline: Sharp): Promise<RGBImage> {
   const { data, info } = await pipeline.removeAlpha().raw().toBuffer({ resolveWithObject: true });
   return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
 }
 
-async function reencode(image: RGBImage, encode: (s: sharp.Sharp) => sharp.Sharp): Promise<RGBImage> {
+async function reencode(image: RGBImage, encode: (s: Sharp) => Sharp): Promise<RGBImage> {
   return decode(sharp(await encode(input(image)).toBuffer()));
 }
 
