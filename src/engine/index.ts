@@ -66,3 +66,4 @@ export * from './diff/index';
 export * from './lora/index';
 export { escapeTerminalText, escapeTerminalJson, type TerminalTextOptions } from './text/terminalText';
 export * from './checkpoint/index';
+export * from './watermark/index';

@@ -6,20 +6,24 @@ import { resolve } from 'node:path';
 import { InputError } from '../../engine/errors';
 import type { ImageMetadata } from '../../engine/interop/imageMetadata';
 import { readImageMetadataFile, type ImageMetadataReport } from '../../engine/interop/readImageMetadata';
+import { readWatermarkFile, type WatermarkReport } from '../../engine/watermark/readWatermark';
 import { escapeTerminalJson, escapeTerminalText } from '../../engine/text/terminalText';
 import { UsageError, type Command } from '../command';
 
-const usage = `usage: imgprompt inspect [--json] PNG...
+const usage = `usage: imgprompt inspect [--json] IMAGE...
 
 Prints the generation metadata of each PNG: prompt, negative prompt, seed, steps, sampler, schedule,
 guidance (CFG), size, model, LoRAs and image-to-image strength, read from imgprompt's own recipe,
 AUTOMATIC1111's "parameters", ComfyUI's "prompt"/"workflow" graphs or InvokeAI's "invokeai_metadata";
 what does not map is listed too. Also shows the provenance: the AI-generated disclosure (XMP IPTC
-DigitalSourceType), recipe hash and engine version. Exits 1 if any file is not a readable PNG.
+DigitalSourceType), recipe hash, engine version and audience, and looks for imgprompt's invisible
+watermark in the pixels (it survives stripped metadata, JPEG/WebP re-encoding, crops and halving): its
+payload is the recipe hash's first 32 bits. Images that are not PNG (JPEG, WebP, ...) show the watermark
+only. Exits 1 if any file is not a readable image.
 Control characters in the metadata are printed as visible escapes (ESC as \\x1b).
 
 options:
-  --json   print an array of {file, metadata, sources, provenance, textKeywords, warnings}`;
+  --json   print an array of {file, metadata, sources, provenance, watermark, textKeywords, warnings}`;
 
 const SOURCE_NAME: Record<ImageMetadata['source'], string> = {
   imgprompt: 'imgprompt',
@@ -63,11 +67,26 @@ function table(pairs: [string, string | undefined][], indent: string): string[] 
   return present.map(([k, v]) => `${indent}${k.padEnd(width)}  ${v.split('\n').join(`\n${indent}${' '.repeat(width + 2)}`)}`);
 }
 
-function describe(report: ImageMetadataReport, file: string): string {
+/** One line on the watermark the pixels carry, against what the metadata records. */
+export function describeWatermark(mark: WatermarkReport, recorded: ImageMetadataReport['provenance']['watermark']): string {
+  const how = `confidence ${mark.confidence.toFixed(2)}${mark.scale !== 1 ? `, read at scale ${mark.scale}` : ''}`;
+  if (!mark.detected) {
+    return recorded
+      ? `none found, though the metadata says the pixels carry payload ${recorded.payload}: they were changed beyond what it survives (${how})`
+      : `none found (${how})`;
+  }
+  if (mark.matchesRecipe === true) return `present: payload ${mark.payload}, the recipe hash's first 32 bits (${how})`;
+  if (mark.matchesRecipe === false) return `present: payload ${mark.payload}, which is NOT this recipe's hash: the pixels come from another recipe (${how})`;
+  return `present: payload ${mark.payload}, the first 32 bits of the recipe hash of the imgprompt render it came from (${how})`;
+}
+
+function describe(report: ImageMetadataReport, file: string, mark?: WatermarkReport, notPng = false): string {
   const displayName = escapeTerminalText(file);
   const lines: string[] = [];
   const meta = report.metadata;
-  if (!meta) {
+  if (notPng) {
+    lines.push(`${displayName}: not a PNG, so no generation metadata was read; the pixels were checked for the watermark`);
+  } else if (!meta) {
     const keys = report.text.map((t) => escapeTerminalText(t.keyword));
     lines.push(`${displayName}: no generation metadata found${keys.length ? ` (text chunks: ${keys.join(', ')})` : ' (no text chunks)'}`);
   } else {
@@ -94,6 +113,8 @@ function describe(report: ImageMetadataReport, file: string): string {
         ['engine', p.engineVersion],
         ['onnxruntime', p.onnxruntimeVersion],
         ['rng', p.rng],
+        ['audience', p.audience],
+        ['watermark', mark ? describeWatermark(mark, p.watermark) : undefined],
       ],
       '    ',
     ),
@@ -117,13 +138,28 @@ export const inspectCommand: Command = {
     if (files.length === 0) throw new UsageError('name at least one PNG file');
 
     const reports: ImageMetadataReport[] = [];
+    const marks: WatermarkReport[] = [];
     let failed = false;
     for (const file of files) {
+      const path = resolve(io.cwd, file);
       try {
-        const report = await readImageMetadataFile(resolve(io.cwd, file));
+        let report: ImageMetadataReport;
+        let notPng: InputError | undefined;
+        try {
+          report = await readImageMetadataFile(path);
+        } catch (error) {
+          // Not a PNG: a JPEG or WebP still carries the watermark; only a file no decoder reads fails.
+          if (!(error instanceof InputError)) throw error;
+          notPng = error;
+          report = { file, sources: [], provenance: { aiGenerated: false }, text: [], warnings: [] };
+        }
+        const mark = await readWatermarkFile(path, report.provenance.recipeHash).catch((error: unknown) => {
+          throw notPng ?? error;
+        });
         report.file = file;
         reports.push(report);
-        if (!parsed.values.json) io.stdout(`${reports.length > 1 ? '\n' : ''}${describe(report, file)}\n`);
+        marks.push(mark);
+        if (!parsed.values.json) io.stdout(`${reports.length > 1 ? '\n' : ''}${describe(report, file, mark, notPng !== undefined)}\n`);
       } catch (error) {
         if (!(error instanceof InputError)) throw error;
         failed = true;
@@ -131,11 +167,12 @@ export const inspectCommand: Command = {
       }
     }
     if (parsed.values.json) {
-      const out = reports.map((r) => ({
+      const out = reports.map((r, i) => ({
         file: r.file,
         metadata: r.metadata ?? null,
         sources: r.sources,
         provenance: r.provenance,
+        watermark: { detected: marks[i].detected, payload: marks[i].payload ?? null, confidence: marks[i].confidence, scale: marks[i].scale, matchesRecipe: marks[i].matchesRecipe ?? null },
         textKeywords: r.text.map((t) => t.keyword),
         warnings: r.warnings,
       }));

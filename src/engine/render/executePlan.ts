@@ -5,6 +5,7 @@ import { CancelledError } from '../errors';
 import type { RGBImage } from '../image/rgbImage';
 import { encodePixelsToPng, encodePngWithMetadata } from '../output/encodePng';
 import { writeFileAtomic } from '../output/writeFileAtomic';
+import { markImage } from '../watermark/markImage';
 import type { StageTimingReport } from './StageTimings';
 import { hintOutputPath } from '../scene/outputPaths';
 import type { Freshness } from './freshness';
@@ -51,12 +52,16 @@ export interface ExecuteOptions extends Omit<BackendRenderOptions, 'onProgress'>
 /** Renders one job in memory through `backend` and encodes its PNG with provenance. */
 export async function renderJob(job: RenderJob, backend: RenderBackend, options: BackendRenderOptions = {}): Promise<RenderedJob> {
   const rendered = await backend.render(job, options);
+  const markStart = performance.now();
+  // Every backend's pixels get the same marks, before encoding, so the PNG's bytes follow from the recipe.
+  const image = markImage(rendered.image, job.metadata);
   const start = performance.now();
-  const { image } = rendered;
+  const markMs = start - markStart;
   const png = await encodePngWithMetadata({ data: image.data, width: image.width, height: image.height, channels: 3 }, job.metadata);
   const pngMs = performance.now() - start;
-  const timings = { ...rendered.timings, totalMs: rendered.timings.totalMs + pngMs, stages: { ...rendered.timings.stages, png: (rendered.timings.stages.png ?? 0) + pngMs } };
-  return { ...rendered, job, png, timings };
+  const stages = { ...rendered.timings.stages, png: (rendered.timings.stages.png ?? 0) + pngMs, ...(markMs > 0 ? { watermark: markMs } : {}) };
+  const timings = { ...rendered.timings, totalMs: rendered.timings.totalMs + pngMs + markMs, stages };
+  return { ...rendered, image, job, png, timings };
 }
 
 /**

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { ENGINE_VERSION } from '../version';
 import { tuningOptionsForRecipe, type TuningOptions } from './sceneOptions';
-import type { ControlType, PrecisionName, RngName, SamplerName, ScheduleName } from './sceneSpec';
+import type { Audience, ControlType, PrecisionName, RngName, SamplerName, ScheduleName } from './sceneSpec';
 
 export const RECIPE_FORMAT = 'imgprompt.recipe/1';
 
@@ -58,6 +58,8 @@ export interface Recipe {
   output: string;
   /** Why the figure exists (embedded in the PNG, not hashed). */
   purpose: string | null;
+  /** Who the figure is for (embedded in the PNG, not hashed); absent in recipes made before the key existed. */
+  audience?: Audience;
 }
 
 /** What the engine adds to a recipe's identity beyond the scene itself. */

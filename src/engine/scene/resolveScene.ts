@@ -9,7 +9,7 @@ import { checkScene, type CheckedScene, type SceneContext, type ScenePath } from
 import { nearestGridMultiples, sizeForBudget } from './megapixelBudget';
 import { hasErrors, sortDiagnostics } from './parseScene';
 import { RECIPE_FORMAT, type Recipe, type RecipeFile } from './recipe';
-import { SCENE_DEFAULTS } from './sceneSpec';
+import { SCENE_DEFAULTS, type Audience } from './sceneSpec';
 import { findConvertedCheckpoint } from '../checkpoint/convertedCheckpoints';
 import { isDiffusersPipelineFolder } from '../checkpoint/convert/convertDiffusers';
 import { hintOutputPath, sceneOutputPath, variantOutputPath } from './outputPaths';
@@ -24,6 +24,8 @@ export interface ResolveContext extends SceneContext {
   outputPattern?: string;
   /** The workspace folder holding the scene, for `${workspaceFolder}` in the pattern. */
   workspaceFolder?: string;
+  /** The audience of scenes without an `audience:` key (the editor's `imgprompt.defaultAudience`). */
+  defaultAudience?: Audience;
   /** The largest render allowed, in megapixels (default MAX_RENDER_MEGAPIXELS; IMGPROMPT_MAX_MEGAPIXELS in the CLI). */
   maxMegapixels?: number;
 }
@@ -218,6 +220,7 @@ export function analyzeScene(input: string | CheckedScene, context: ResolveConte
     init: scene.init ? { ...file(paths, 'init.image'), strength: scene.init.strength ?? SCENE_DEFAULTS.initStrength } : null,
     output,
     purpose: scene.purpose === undefined ? null : normaliseText(scene.purpose),
+    audience: scene.audience ?? context.defaultAudience ?? SCENE_DEFAULTS.audience,
   };
   const embedded = findEmbeddings({
     fs: context.fs ?? nodeFileSystem,

@@ -3,7 +3,7 @@
 // its key and value are in the source, so later checks (files, model, size) report at the right place.
 import type { SourceRange } from '../errors';
 import type { TuningOptionKey, TuningValue } from './sceneOptions';
-import type { ControlType, PrecisionName, RngName, SamplerName, ScheduleName } from './sceneSpec';
+import type { Audience, ControlType, PrecisionName, RngName, SamplerName, ScheduleName } from './sceneSpec';
 
 /** `{megapixels, aspect}` (either may be left to defaults) or `{width, height}`. */
 export type SceneSize =
@@ -49,6 +49,8 @@ export interface Scene {
   /** Extra seeds rendered beside the main one. */
   variants?: bigint[];
   purpose?: string;
+  /** Who the figure is for (`team` or `public`); the default comes from the settings. */
+  audience?: Audience;
   /** Tuning options (sceneOptions.ts) the scene states. */
   options: Partial<Record<TuningOptionKey, TuningValue>>;
 }

@@ -47,6 +47,16 @@ export const TUNING_OPTIONS = [
       'AUTOMATIC1111\'s "Clip skip": 1 is the last layer (as exported); 2, the penultimate, is what ' +
       'NovelAI-derived (anime) SD 1.x fine-tunes expect.',
   },
+  {
+    key: 'watermark',
+    type: 'choice',
+    values: ['on', 'off'],
+    default: 'on',
+    doc:
+      'An invisible watermark (±2 levels in the luma) carrying the first 32 bits of the recipe hash, so ' +
+      '`imgprompt inspect` can tie the image to its recipe after its metadata was stripped, re-encoded as ' +
+      'JPEG or WebP, cropped or halved in size. `off` writes the pixels as the model made them.',
+  },
 ] as const satisfies readonly TuningOption[];
 
 export type TuningOptionKey = (typeof TUNING_OPTIONS)[number]['key'];

@@ -8,6 +8,7 @@ import { LineIndex } from './sourceRange';
 import { tuningOption, type TuningOptionKey } from './sceneOptions';
 import type { Scene, SceneControl, SceneInit, SceneLocation, SceneLora, SceneSize } from './scene';
 import {
+  AUDIENCES,
   CONTROL_KEYS,
   CONTROL_TYPES,
   INIT_KEYS,
@@ -405,6 +406,9 @@ export class SceneReader {
           break;
         case 'purpose':
           scene.purpose = this.string(node, key, { allowEmpty: true, what: 'a sentence on why this figure exists' });
+          break;
+        case 'audience':
+          scene.audience = this.choice(node, key, AUDIENCES, 'audience');
           break;
         case 'output':
           scene.output = this.string(node, key, { what: 'the path of the PNG to write' });

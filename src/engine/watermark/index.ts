@@ -2,3 +2,5 @@
 export { WATERMARK_ALGORITHM, PAYLOAD_BITS, CODEWORD_BITS, payloadOfHash, encodeCodeword, decodeCodeword, crc16 } from './watermarkCode';
 export { WATERMARK_STRENGTH, embedWatermark } from './embedWatermark';
 export { DETECTION_THRESHOLD, detectWatermark, type WatermarkDetection, type DetectOptions } from './detectWatermark';
+export { markImage, type RecordedMarks } from './markImage';
+export { readWatermark, readWatermarkFile, decodeImageRGB, type WatermarkReport } from './readWatermark';
