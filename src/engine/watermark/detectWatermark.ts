@@ -9,6 +9,9 @@
 import type { RGBImage } from '../image/rgbImage';
 import { CELL, CODEWORD_BITS, TILE, TILE_CELLS, chipLayout, decodeCodeword } from './watermarkCode';
 
+/** At most this many pixels (after rescaling) are folded: a centred window still holds dozens of tiles. */
+const MAX_FOLD_SIDE = 1024;
+
 /** Normalised sync correlation above which a CRC-checked payload counts (unmarked images measured at most about 0.3). */
 export const DETECTION_THRESHOLD = 0.36;
 /** Scales tried: 1 (as rendered) and 2 (the image was downscaled to half). */
@@ -42,6 +45,21 @@ function luma(image: RGBImage): Float32Array {
   const out = new Float32Array(width * height);
   for (let i = 0, j = 0; i < out.length; i++, j += 3) out[i] = 0.299 * data[j] + 0.587 * data[j + 1] + 0.114 * data[j + 2];
   return out;
+}
+
+/**
+ * A centred window of at most `side` pixels a side whose origin is a multiple of `step`, so offsets found
+ * in it are offsets in the whole image (modulo the tile).
+ */
+function centredWindow(plane: Float32Array, width: number, height: number, side: number, step: number): { plane: Float32Array; width: number; height: number } {
+  if (width <= side && height <= side) return { plane, width, height };
+  const w = Math.min(width, side);
+  const h = Math.min(height, side);
+  const x0 = Math.floor((width - w) / 2 / step) * step;
+  const y0 = Math.floor((height - h) / 2 / step) * step;
+  const out = new Float32Array(w * h);
+  for (let y = 0; y < h; y++) out.set(plane.subarray((y + y0) * width + x0, (y + y0) * width + x0 + w), y * w);
+  return { plane: out, width: w, height: h };
 }
 
 /** Bilinear resampling of a plane by `scale` (pixel centres aligned). */
@@ -160,7 +178,8 @@ function bestOffset(blocks: Float64Array, scale: number): Candidate {
   return best;
 }
 
-function readBits(c: Candidate): Uint8Array {
+/** The summed, de-whitened chips of each codeword bit at the candidate's offset (sign = bit, size = reliability). */
+function softBits(c: Candidate): Float64Array {
   const { bitCells, bitIndex, bitSigns } = chipLayout();
   const D = 2 * TILE;
   const soft = new Float64Array(CODEWORD_BITS);
@@ -168,7 +187,29 @@ function readBits(c: Candidate): Uint8Array {
     const at = (CELL * Math.floor(bitCells[k] / TILE_CELLS) + c.dy) * D + CELL * (bitCells[k] % TILE_CELLS) + c.dx;
     soft[bitIndex[k]] += bitSigns[k] * c.blocks[at];
   }
-  return Uint8Array.from(soft, (v) => (v > 0 ? 1 : 0));
+  return soft;
+}
+
+/**
+ * Chase decoding: the hard decision, then every flip of one or two of the CHASE_BITS least reliable
+ * bits, until the CRC matches. Only tried where the sync correlation already says a mark is present.
+ */
+const CHASE_BITS = 8;
+function decodeSoft(soft: Float64Array): { bits: Uint8Array; payload?: string } {
+  const hard = Uint8Array.from(soft, (v) => (v > 0 ? 1 : 0));
+  const weakest = Array.from(soft.keys()).sort((a, b) => Math.abs(soft[a]) - Math.abs(soft[b])).slice(0, CHASE_BITS);
+  const flips: number[][] = [[]];
+  for (let i = 0; i < weakest.length; i++) {
+    flips.push([weakest[i]]);
+    for (let j = 0; j < i; j++) flips.push([weakest[j], weakest[i]]);
+  }
+  for (const flip of flips) {
+    const bits = Uint8Array.from(hard);
+    for (const i of flip) bits[i] ^= 1;
+    const payload = decodeCodeword(bits);
+    if (payload !== undefined) return { bits, payload };
+  }
+  return { bits: hard };
 }
 
 /** Looks for the watermark in `image`; never throws for image content. */
@@ -176,10 +217,11 @@ export function detectWatermark(image: RGBImage, options: DetectOptions = {}): W
   const plane = luma(image);
   let result: WatermarkDetection | undefined;
   for (const scale of options.scales ?? DEFAULT_SCALES) {
-    const scaled = rescale(plane, image.width, image.height, scale);
+    const window = centredWindow(plane, image.width, image.height, Math.round(MAX_FOLD_SIDE / scale), Math.max(1, Math.round(TILE / scale)));
+    const scaled = rescale(window.plane, window.width, window.height, scale);
     const candidate = bestOffset(blockSums(foldedResidual(scaled.plane, scaled.width, scaled.height)), scale);
-    const bits = readBits(candidate);
-    const payload = candidate.confidence >= DETECTION_THRESHOLD ? decodeCodeword(bits) : undefined;
+    const soft = softBits(candidate);
+    const { bits, payload } = candidate.confidence >= DETECTION_THRESHOLD ? decodeSoft(soft) : { bits: Uint8Array.from(soft, (v) => (v > 0 ? 1 : 0)), payload: undefined };
     // The shift that matched is where chip (0, 0) of a tile sits in the (rescaled) image.
     const offset = { x: candidate.dx, y: candidate.dy };
     const here: WatermarkDetection = { detected: payload !== undefined, payload, confidence: candidate.confidence, scale, offset, bits };
