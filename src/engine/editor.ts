@@ -21,3 +21,6 @@ export { recipeDiff } from './diff/recipeDiff';
 export type { FreshnessState } from './render/freshness';
 export { RenderWorkerClient, WorkerCrashedError, deserializeError, type WorkerProgress, type RenderWorkerClientOptions } from './worker/RenderWorkerClient';
 export type { WorkerRenderRequest, WorkerRenderResult, WorkerJobResult, WorkerSceneContext } from './worker/protocol';
+export { DEFAULT_DISCLOSURE_TEMPLATE, DEFAULT_CAPTION_TEMPLATE, DEFAULT_DISCLOSURE_MARKER, formatDisclosure, hasDisclosure, isoDate, templateProblems, type DisclosureFacts } from './disclosure/disclosureText';
+export { findMarkdownImages, findHtmlImages, localImagePath, sceneCandidates, imageLink, type MarkdownImage } from './disclosure/markdownImages';
+export { detectWatermark, type WatermarkDetection } from './watermark/detectWatermark';

@@ -67,3 +67,4 @@ export * from './lora/index';
 export { escapeTerminalText, escapeTerminalJson, type TerminalTextOptions } from './text/terminalText';
 export * from './checkpoint/index';
 export * from './watermark/index';
+export * from './disclosure/index';

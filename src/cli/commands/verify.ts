@@ -6,6 +6,7 @@ import type { Command, CliIO } from '../command';
 import { createService, planScene, terminalSafe } from '../renderSupport';
 import { displayPath, takeSceneOptions } from '../sceneContext';
 import { expandSceneTargets, takeFlagsAndTargets } from '../sceneTargets';
+import { DISCLOSURE_USAGE, reportFigureReferences, takeDisclosureOptions } from '../disclosureOptions';
 
 const usage = `usage: imgprompt verify [options] FILE|DIR|GLOB...
 
@@ -14,7 +15,8 @@ hash), naming the inputs that changed: prompt, seed, model hash, LoRA hash, engi
 
 options:
   --rerender         also render each up-to-date figure in memory and compare its pixels with the file
-  --model-path DIR   a folder of model folders (repeatable; also IMGPROMPT_MODEL_PATH)`;
+  --model-path DIR   a folder of model folders (repeatable; also IMGPROMPT_MODEL_PATH)
+${DISCLOSURE_USAGE}`;
 
 /** Compares a fresh in-memory render with the pixels in the file. */
 async function comparePixels(service: RenderService, job: RenderJob, io: CliIO, signal: AbortSignal): Promise<string | undefined> {
@@ -42,7 +44,8 @@ export const verifyCommand: Command = {
   usage,
   async run(args, rawIO, signal) {
     const io = terminalSafe(rawIO);
-    const { modelPaths, rest } = takeSceneOptions(args, io.cwd);
+    const disclosure = takeDisclosureOptions(args);
+    const { modelPaths, rest } = takeSceneOptions(disclosure.rest, io.cwd);
     const { flags, targets } = takeFlagsAndTargets(rest, ['--rerender']);
     const rerender = flags.has('--rerender');
     const { files, problems } = expandSceneTargets(targets, io.cwd);
@@ -54,6 +57,9 @@ export const verifyCommand: Command = {
       for (const file of files) {
         try {
           const plan = await planScene(service, file, modelPaths, io, signal);
+          if (disclosure.options.requirePurpose && plan.jobs[0] && plan.jobs[0].job.recipe.purpose === null) {
+            io.stdout(`${displayPath(file, io.cwd)}: warning: the scene has no purpose: line (why the figure exists); the project requires one\n`);
+          }
           for (const { job, freshness: status } of plan.jobs) {
             const out = displayPath(job.output, io.cwd);
             if (status.state === 'missing') {
@@ -86,7 +92,9 @@ export const verifyCommand: Command = {
     } finally {
       await service.dispose();
     }
+    const uses = await reportFigureReferences(disclosure.options, io.cwd, io);
     io.stderr(`verified ${good + bad} figure${good + bad === 1 ? '' : 's'}: ${good} up to date, ${bad} with problems\n`);
-    return bad > 0 ? 1 : 0;
+    if (uses.problems.length > 0) io.stderr(`figure references: ${uses.errors} error${uses.errors === 1 ? '' : 's'}, ${uses.warnings} warning${uses.warnings === 1 ? '' : 's'}\n`);
+    return bad > 0 || uses.errors > 0 ? 1 : 0;
   },
 };

@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import { sceneOutputPath } from '../../engine/editor';
 import type { Config } from '../config/config';
 import { checkSceneName, randomSeed, sceneBaseName, sceneTemplate, slugify } from '../language/sceneTemplate';
-import { imageLink } from '../markdown/markdownImages';
+import { imageLink } from '../../engine/editor';
 import { UserError } from '../util/userError';
 import type { CommandRunner } from './commandRunner';
 import { COMMANDS } from './commandIds';

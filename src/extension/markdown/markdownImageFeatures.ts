@@ -8,7 +8,7 @@ import * as vscode from 'vscode';
 import { COMMANDS } from '../commands/commandIds';
 import { formatImageSummary, recordedScene } from '../provenance/formatProvenance';
 import { ImageMetadataCache } from './imageMetadataCache';
-import { findMarkdownImages, localImagePath, sceneCandidates, type MarkdownImage } from './markdownImages';
+import { findMarkdownImages, localImagePath, sceneCandidates, type MarkdownImage } from '../../engine/editor';
 
 const MARKDOWN: vscode.DocumentSelector = { language: 'markdown', scheme: 'file' };
 /** Link detection reads at most this many images per document. */
