@@ -48,6 +48,7 @@ async function render(id: number, request: WorkerRenderRequest, signal: AbortSig
         modelSearchPaths: scene.modelSearchPaths,
         builtinModelsDir: scene.builtinModelsDir,
         outputPattern: request.outputPattern,
+        defaultAudience: request.defaultAudience,
         workspaceFolder: request.workspaceFolder,
       },
     },

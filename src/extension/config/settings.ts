@@ -3,7 +3,7 @@
 // config.ts reads VS Code's configuration through it.
 import { homedir } from 'node:os';
 import { isAbsolute, join, normalize, resolve } from 'node:path';
-import { checkOutputPattern, DEFAULT_OUTPUT_PATTERN } from '../../engine/editor';
+import { checkOutputPattern, DEFAULT_DISCLOSURE_TEMPLATE, DEFAULT_OUTPUT_PATTERN, templateProblems } from '../../engine/editor';
 
 export const SETTINGS_SECTION = 'imgprompt';
 
@@ -22,6 +22,12 @@ export interface Settings {
   figureFolder: string;
   /** Write each preprocessed hint image beside the output (`figure.hint-1.png`). */
   saveHints: boolean;
+  /** The alt text Insert Figure writes: placeholders {prompt} {model} {date} {purpose} {engine}. */
+  altTextTemplate: string;
+  /** A caption line Insert Figure writes under the image (same placeholders); '' = none. */
+  figureCaption: string;
+  /** The audience of scenes without an `audience:` key. */
+  defaultAudience: 'team' | 'public';
 }
 
 export type SettingName = keyof Settings;
@@ -35,6 +41,9 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = {
   previewFollowsEditor: true,
   figureFolder: '',
   saveHints: false,
+  altTextTemplate: DEFAULT_DISCLOSURE_TEMPLATE,
+  figureCaption: '',
+  defaultAudience: 'team',
 };
 
 export const MAX_THREADS = 256;
@@ -90,6 +99,19 @@ export function normalizeSettings(raw: Partial<Record<SettingName, unknown>>): S
   const figureFolder = raw.figureFolder;
   if (typeof figureFolder === 'string') settings.figureFolder = figureFolder.trim();
   else if (figureFolder !== undefined && figureFolder !== null) ignore('figureFolder', 'a folder path relative to the Markdown file');
+
+  for (const name of ['altTextTemplate', 'figureCaption'] as const) {
+    const template = raw[name];
+    if (typeof template === 'string') {
+      const bad = templateProblems(template);
+      if (bad.length > 0) problems.push(`${SETTINGS_SECTION}.${name}: ${bad.join('; ')}. Using ${JSON.stringify(DEFAULT_SETTINGS[name])}.`);
+      else if (name === 'figureCaption' || template.trim() !== '') settings[name] = template.trim();
+    } else if (template !== undefined && template !== null) ignore(name, 'a text with {prompt}, {model}, {date}, {purpose} or {engine} placeholders');
+  }
+
+  const audience = raw.defaultAudience;
+  if (audience === 'team' || audience === 'public') settings.defaultAudience = audience;
+  else if (audience !== undefined && audience !== null) ignore('defaultAudience', '"team" or "public"');
 
   return { settings, problems };
 }

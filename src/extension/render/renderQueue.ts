@@ -332,6 +332,7 @@ export class RenderQueue extends Disposable implements Renderer, RenderEvents {
         scene: { file: context.file, projectRoot: context.projectRoot, modelSearchPaths: context.modelSearchPaths ?? [], builtinModelsDir: context.builtinModelsDir },
         text,
         outputPattern: context.outputPattern,
+        defaultAudience: context.defaultAudience,
         workspaceFolder: context.workspaceFolder,
         ...extra,
       },

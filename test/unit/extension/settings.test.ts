@@ -14,9 +14,9 @@ describe('normalizeSettings', () => {
   });
 
   test('valid values are taken', () => {
-    const { settings, problems } = normalizeSettings({ modelPaths: [' models ', '/opt/sd'], threads: 4, memoryLimitGB: 6.5, renderOnSave: false, outputPattern: 'out/${sceneName}.png', previewFollowsEditor: false, figureFolder: 'figures', saveHints: true });
+    const { settings, problems } = normalizeSettings({ modelPaths: [' models ', '/opt/sd'], threads: 4, memoryLimitGB: 6.5, renderOnSave: false, outputPattern: 'out/${sceneName}.png', previewFollowsEditor: false, figureFolder: 'figures', saveHints: true, altTextTemplate: '{prompt}, AI-generated', figureCaption: '*{purpose}*', defaultAudience: 'public' });
     assert.deepEqual(problems, []);
-    assert.deepEqual(settings, { modelPaths: ['models', '/opt/sd'], threads: 4, memoryLimitGB: 6.5, renderOnSave: false, outputPattern: 'out/${sceneName}.png', previewFollowsEditor: false, figureFolder: 'figures', saveHints: true });
+    assert.deepEqual(settings, { modelPaths: ['models', '/opt/sd'], threads: 4, memoryLimitGB: 6.5, renderOnSave: false, outputPattern: 'out/${sceneName}.png', previewFollowsEditor: false, figureFolder: 'figures', saveHints: true, altTextTemplate: '{prompt}, AI-generated', figureCaption: '*{purpose}*', defaultAudience: 'public' });
   });
 
   test('wrong values fall back to the default and name the setting, the value and the fallback', () => {
@@ -77,4 +77,12 @@ describe('output pattern', () => {
     assert.equal(sceneOutputPath(join(root, 'a.imgprompt'), { written: join(root, 'b.png'), pattern: 'out/${sceneName}.png', workspaceFolder: root }), join(root, 'b.png'));
     assert.equal(sceneOutputPath(join(root, 'a.imgprompt'), { pattern: 'out/${sceneName}.png', workspaceFolder: root }), join(root, 'out', 'a.png'));
   });
+});
+
+test('a disclosure template with an unknown placeholder is reported and the default used', () => {
+  const { settings, problems } = normalizeSettings({ altTextTemplate: '{prompt} by {modle}', defaultAudience: 'everyone' });
+  assert.equal(settings.altTextTemplate, '{prompt} (AI-generated image, {model}, {date})');
+  assert.equal(settings.defaultAudience, 'team');
+  assert.equal(problems.length, 2);
+  assert.match(problems[0], /altTextTemplate: unknown placeholder \{modle\}/);
 });
