@@ -4,3 +4,4 @@ export { WATERMARK_STRENGTH, embedWatermark } from './embedWatermark';
 export { DETECTION_THRESHOLD, detectWatermark, type WatermarkDetection, type DetectOptions } from './detectWatermark';
 export { markImage, type RecordedMarks } from './markImage';
 export { readWatermark, readWatermarkFile, decodeImageRGB, type WatermarkReport } from './readWatermark';
+export { SOFT_BINDING_LABEL, watermarkSoftBinding, type SoftBindingAssertion, type SoftBindingBlock } from './softBinding';

@@ -14,6 +14,7 @@ import {
   embedWatermark,
   encodeCodeword,
   payloadOfHash,
+  watermarkSoftBinding,
   type RGBImage,
 } from '../../../src/engine/index';
 import { WATERMARK_ATTACKS } from '../../../src/engine/watermark/watermarkAttacks';
@@ -127,4 +128,13 @@ test('no false positive on 200 unmarked images (fixtures, samples and their crop
     }
   }
   assert.equal(checked, 200);
+});
+
+test('the C2PA soft-binding assertion carries the algorithm and the payload bytes for the whole image', () => {
+  const { label, data } = watermarkSoftBinding('9a24807f');
+  assert.equal(label, 'c2pa.soft-binding');
+  assert.equal(data.alg, 'io.imgprompt.watermark.haar-ll2-ss.1');
+  assert.deepEqual(data.blocks, [{ scope: {}, value: Buffer.from([0x9a, 0x24, 0x80, 0x7f]).toString('base64') }]);
+  assert.equal(data.pad.length, 0);
+  assert.throws(() => watermarkSoftBinding('9a24'), /8 hex digits/);
 });
