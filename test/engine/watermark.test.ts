@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
-import { createRenderService, detectWatermark, embedWatermark, payloadOfHash, readImageMetadata, readWatermark, resolveScene, type RenderJob, type RenderService } from '../../src/engine/index';
+import { createRenderService, detectWatermark, drawLabel, embedWatermark, payloadOfHash, readImageMetadata, readWatermark, resolveScene, type RenderJob, type RenderService } from '../../src/engine/index';
 import { jobsOf, modelDir, modelName, renderToFile, tempProject } from './modelUnderTest';
 import { dirname } from 'node:path';
 
@@ -65,5 +65,20 @@ describe('watermark in renders of ' + modelName, () => {
     assert.equal(report.matchesRecipe, true);
     const other = await readWatermark(jpeg, 'public.jpg', 'f'.repeat(64));
     assert.equal(other.matchesRecipe, false);
+  });
+
+  test('a visible label renders into the pixels, enters the hash and the recipe, and survives with the watermark', async () => {
+    const plain = await plan(scene('watermark: off\n'), 'plain.imgprompt');
+    const labelled = await plan(scene('watermark: off\nlabel: {text: AI-generated, corner: top-left, size: 14}\n'), 'labelled.imgprompt');
+    const both = await plan(scene('label: {text: AI-generated, corner: top-left, size: 14}\n'), 'both.imgprompt');
+    assert.notEqual(plain.hash, labelled.hash);
+    assert.deepEqual(labelled.metadata.label, { text: 'AI-generated', corner: 'top-left', size: 14, opacity: 0.8 });
+    const a = await engine.render(plain);
+    const b = await engine.render(labelled);
+    assert.ok(Buffer.from(b.image.data).equals(Buffer.from(drawLabel(a.image, labelled.metadata.label!).data)), 'the label is not what drawLabel draws');
+    assert.ok((await engine.render(labelled)).png.equals(b.png), 'a labelled re-render is not byte-identical');
+    const c = await engine.render(both);
+    assert.equal(detectWatermark(c.image).payload, payloadOfHash(both.hash));
+    assert.deepEqual(readImageMetadata(c.png, 'both.png').recipe?.label, { text: 'AI-generated', corner: 'top-left', size: 14, opacity: 0.8 });
   });
 });

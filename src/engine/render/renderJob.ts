@@ -11,6 +11,7 @@ import { TorchCPUGenerator } from '../rng';
 import { recipeHash, tuningOptionsForRecipe, type Recipe, type ResolvedScene } from '../scene';
 import { ENGINE_VERSION } from '../version';
 import { WATERMARK_ALGORITHM, payloadOfHash } from '../watermark/watermarkCode';
+import type { LabelCorner } from '../watermark/visibleLabel';
 
 /** What goes into the PNG's `imgprompt` chunk: the recipe without machine-specific absolute paths. */
 export interface PortableRecipe {
@@ -46,6 +47,8 @@ export interface PortableRecipe {
   /** Textual-inversion embeddings the prompts use; absent when none. */
   readonly embeddings?: readonly { readonly name: string; readonly file: string; readonly hash: string }[];
   readonly purpose: string | null;
+  /** The visible label burned into the pixels; absent when none. */
+  readonly label?: { readonly text: string; readonly corner: LabelCorner; readonly size: number; readonly opacity: number };
   /** Who the figure is for; absent in figures made before the key existed. */
   readonly audience?: string;
   /** The invisible watermark in the pixels: its algorithm and payload (the hash's first 32 bits); absent when off. */
@@ -143,6 +146,7 @@ export async function jobsForScene(
       init: r.init && { image: r.init.ref, strength: r.init.strength, hash: content[r.init.path] },
       embeddings: r.embeddings?.map((e) => ({ name: e.name, file: e.ref, hash: content[e.path] })),
       purpose: r.purpose,
+      label: r.label,
       audience: r.audience,
       watermark: watermarked ? { algorithm: WATERMARK_ALGORITHM, payload: payloadOfHash(hash) } : undefined,
       hash,

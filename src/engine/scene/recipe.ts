@@ -8,6 +8,7 @@
 // hashes the same on every machine. The engine version always enters it.
 import { createHash } from 'node:crypto';
 import { ENGINE_VERSION } from '../version';
+import type { VisibleLabel } from '../watermark/visibleLabel';
 import { tuningOptionsForRecipe, type TuningOptions } from './sceneOptions';
 import type { Audience, ControlType, PrecisionName, RngName, SamplerName, ScheduleName } from './sceneSpec';
 
@@ -58,6 +59,8 @@ export interface Recipe {
   output: string;
   /** Why the figure exists (embedded in the PNG, not hashed). */
   purpose: string | null;
+  /** The visible label burned into the pixels (hashed); absent when the scene has none. */
+  label?: VisibleLabel;
   /** Who the figure is for (embedded in the PNG, not hashed); absent in recipes made before the key existed. */
   audience?: Audience;
 }
@@ -117,6 +120,7 @@ export function recipeHashMaterial(recipe: Recipe, inputs: RecipeHashInputs = {}
     loras: recipe.loras.map((l) => ({ ...file(l), weight: l.weight })),
     control: recipe.control.map((c) => ({ ...file(c), type: c.type, strength: c.strength, start: c.start, end: c.end })),
     init: recipe.init && { ...file(recipe.init), strength: recipe.init.strength },
+    label: recipe.label,
     embeddings: recipe.embeddings?.length ? recipe.embeddings.map((e) => ({ ...file(e), name: e.name, byName: e.byName })) : undefined,
   };
 }

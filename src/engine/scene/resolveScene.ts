@@ -16,6 +16,7 @@ import { hintOutputPath, sceneOutputPath, variantOutputPath } from './outputPath
 import { nodeFileSystem, type SceneFileSystem } from '../io/sceneFileSystem';
 import { resolveTuningOptions } from './sceneOptions';
 import { findEmbeddings } from './embeddingFiles';
+import { defaultLabelSize, LABEL_DEFAULTS, type LabelCorner } from '../watermark/visibleLabel';
 
 export interface ResolveContext extends SceneContext {
   /** Reads a model folder's configs. Long-lived hosts pass a caching loader; defaults to readModelConfig. */
@@ -222,6 +223,14 @@ export function analyzeScene(input: string | CheckedScene, context: ResolveConte
     purpose: scene.purpose === undefined ? null : normaliseText(scene.purpose),
     audience: scene.audience ?? context.defaultAudience ?? SCENE_DEFAULTS.audience,
   };
+  if (scene.label) {
+    recipe.label = {
+      text: scene.label.text ?? LABEL_DEFAULTS.text,
+      corner: (scene.label.corner as LabelCorner | undefined) ?? LABEL_DEFAULTS.corner,
+      size: scene.label.size ?? defaultLabelSize(size.width, size.height),
+      opacity: scene.label.opacity ?? LABEL_DEFAULTS.opacity,
+    };
+  }
   const embedded = findEmbeddings({
     fs: context.fs ?? nodeFileSystem,
     modelDir: model.dir,

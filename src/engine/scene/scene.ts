@@ -49,6 +49,8 @@ export interface Scene {
   /** Extra seeds rendered beside the main one. */
   variants?: bigint[];
   purpose?: string;
+  /** A visible label burned into the figure (text, corner, size in px, opacity); omitted fields default. */
+  label?: { text?: string; corner?: string; size?: number; opacity?: number };
   /** Who the figure is for (`team` or `public`); the default comes from the settings. */
   audience?: Audience;
   /** Tuning options (sceneOptions.ts) the scene states. */

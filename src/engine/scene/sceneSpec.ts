@@ -23,6 +23,7 @@ const CORE_SCENE_KEYS = [
   'variants',
   'purpose',
   'audience',
+  'label',
 ] as const;
 /** Every top-level key: the core keys, then the tuning options of sceneOptions.ts. */
 export const SCENE_KEYS = [...CORE_SCENE_KEYS, ...TUNING_OPTIONS.map((o) => o.key)] as const;
@@ -49,6 +50,7 @@ export const LORA_KEYS = ['file', 'weight'] as const;
 export const CONTROL_KEYS = ['type', 'image', 'strength', 'start', 'end'] as const;
 export const INIT_KEYS = ['image', 'strength'] as const;
 export const VARIANTS_KEYS = ['seeds'] as const;
+export const LABEL_KEYS = ['text', 'corner', 'size', 'opacity'] as const;
 
 /** Inclusive numeric limits; `integer` rejects fractions. */
 export interface NumberLimits {
