@@ -120,12 +120,16 @@ async function main(): Promise<void> {
   // Time at 512²: one 512×512 figure (a render upscaled, so its content is like ours).
   const { data, info } = await sharp(Buffer.from(images[0].data), { raw: { width: images[0].width, height: images[0].height, channels: 3 } }).resize(512, 512).raw().toBuffer({ resolveWithObject: true });
   const big: RGBImage = { data: new Uint8Array(data), width: info.width, height: info.height };
+  // Wall-clock medians are what a user waits; CPU time per call is what the code costs on a busy machine.
   const embedTimes: number[] = [];
-  for (let i = 0; i < 60; i++) {
+  const cpuStart = process.cpuUsage();
+  for (let i = 0; i < 100; i++) {
     const start = performance.now();
     embedWatermark(big, 'a1b2c3d4');
     embedTimes.push(performance.now() - start);
   }
+  const cpu = process.cpuUsage(cpuStart);
+  const embedCpu = (cpu.user + cpu.system) / 1000 / 100;
   const detectTimes: number[] = [];
   const bigMarked = embedWatermark(big, 'a1b2c3d4');
   for (let i = 0; i < 7; i++) {
@@ -133,7 +137,9 @@ async function main(): Promise<void> {
     detectWatermark(bigMarked);
     detectTimes.push(performance.now() - start);
   }
-  console.log(`time at 512x512: embed median ${median(embedTimes).toFixed(2)} ms (target < 5 ms), detect median ${median(detectTimes).toFixed(0)} ms`);
+  console.log(
+    `time at 512x512: embed median ${median(embedTimes).toFixed(2)} ms, fastest ${Math.min(...embedTimes).toFixed(2)} ms, CPU ${embedCpu.toFixed(2)} ms per call (target < 5 ms); detect median ${median(detectTimes).toFixed(0)} ms`,
+  );
 }
 
 main().catch((error: unknown) => {

@@ -28,20 +28,23 @@ export function chipTile(payloadHex: string): Int8Array {
 export function embedWatermark(image: RGBImage, payloadHex: string, strength = WATERMARK_STRENGTH): RGBImage {
   const { width, height } = image;
   const tile = chipTile(payloadHex);
-  const data = new Uint8Array(image.data.length);
-  const rowChips = new Int8Array(width);
+  const source = image.data;
+  // A clamped array saturates at 0 and 255 on assignment: the clipping every step needs, for free.
+  const out = new Uint8ClampedArray(source.length);
+  const step = new Int16Array(width);
   for (let y = 0; y < height; y++) {
-    const tileRow = (Math.floor(y / CELL) % TILE_CELLS) * TILE_CELLS;
-    for (let x = 0; x < width; x++) rowChips[x] = tile[tileRow + (Math.floor(x / CELL) % TILE_CELLS)];
-    let i = y * width * 3;
-    for (let x = 0; x < width; x++) {
-      // The same step on R, G and B moves luma by exactly that step and leaves the chroma alone.
-      const d = rowChips[x] * strength;
-      for (let c = 0; c < 3; c++, i++) {
-        const v = image.data[i] + d;
-        data[i] = v < 0 ? 0 : v > 255 ? 255 : v;
-      }
+    if (y % CELL === 0) {
+      // One cell row of steps, reused for the CELL pixel rows that share it.
+      const tileRow = ((y / CELL) % TILE_CELLS) * TILE_CELLS;
+      for (let x = 0; x < width; x++) step[x] = tile[tileRow + (((x / CELL) | 0) % TILE_CELLS)] * strength;
+    }
+    // The same step on R, G and B moves luma by exactly that step and leaves the chroma alone.
+    for (let x = 0, i = y * width * 3; x < width; x++, i += 3) {
+      const d = step[x];
+      out[i] = source[i] + d;
+      out[i + 1] = source[i + 1] + d;
+      out[i + 2] = source[i + 2] + d;
     }
   }
-  return { data, width, height };
+  return { data: new Uint8Array(out.buffer), width, height };
 }

@@ -9,6 +9,7 @@ import {
   CODEWORD_BITS,
   crc16,
   decodeCodeword,
+  DETECTION_THRESHOLD,
   decodeImageRGB,
   detectWatermark,
   embedWatermark,
@@ -59,7 +60,14 @@ test('the codeword is the payload and its CRC-16/CCITT-FALSE; a flipped bit fail
   assert.throws(() => payloadOfHash('xyz'), /hex recipe hash/);
 });
 
-const MARKED = ['samples/red-circle.png', 'samples/two-shapes.png', 'samples/wide-banner.png', 'samples/sketch.png', 'test/fixtures/hints/controlnet_input_scribble_example.png'];
+// Unmarked images only (the committed samples carry the watermark already): renders and drawings.
+const MARKED = [
+  'test/fixtures/reference/judge/eval_seen_1.png',
+  'test/fixtures/reference/judge/scene_2.png',
+  'test/fixtures/reference/hints/scene3_160x96.input.png',
+  'samples/sketch.png',
+  'test/fixtures/hints/controlnet_input_scribble_example.png',
+];
 
 for (const [name, attack] of Object.entries(WATERMARK_ATTACKS)) {
   test(`the payload is read back after ${name}`, async () => {
@@ -88,8 +96,9 @@ test('the watermark costs at least 40 dB PSNR, is deterministic and does not tou
   }
 });
 
-test('no false positive on 200 unmarked images (fixtures, samples and their crops and rescales)', async () => {
-  const roots = [join(repoRoot, 'test', 'fixtures'), join(repoRoot, 'samples'), join(repoRoot, '..', 'shared', 'fixtures')];
+test('no false positive on 200 unmarked images (the fixtures and their crops, JPEGs and rescales)', async () => {
+  // Not samples/: its figures are rendered with the watermark on.
+  const roots = [join(repoRoot, 'test', 'fixtures'), join(repoRoot, '..', 'shared', 'fixtures')];
   const bases: RGBImage[] = [];
   for (const root of roots) {
     let files: string[] = [];
@@ -103,7 +112,7 @@ test('no false positive on 200 unmarked images (fixtures, samples and their crop
       if (image && image.width >= 16 && image.height >= 16) bases.push(image);
     }
   }
-  assert.ok(bases.length >= 40, `only ${bases.length} readable fixture images`);
+  assert.ok(bases.length >= 50, `only ${bases.length} readable fixture images`);
   let checked = 0;
   let worst = 0;
   const variants = [
@@ -128,6 +137,7 @@ test('no false positive on 200 unmarked images (fixtures, samples and their crop
     }
   }
   assert.equal(checked, 200);
+  assert.ok(worst < DETECTION_THRESHOLD, `an unmarked image reached confidence ${worst.toFixed(2)}`);
 });
 
 test('the C2PA soft-binding assertion carries the algorithm and the payload bytes for the whole image', () => {
