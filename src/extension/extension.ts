@@ -15,6 +15,7 @@ import { SceneDiagnostics } from './diagnostics/sceneDiagnostics';
 import { SuggestionQuickFix } from './diagnostics/suggestionQuickFix';
 import { SceneHoverProvider } from './hover/sceneHoverProvider';
 import { MarkdownImageFeatures } from './markdown/markdownImageFeatures';
+import { FigureCompletionProvider } from './markdown/figureCompletionProvider';
 import { ProvenanceDocuments } from './provenance/provenanceDocuments';
 import { PreviewManager } from './preview/previewManager';
 import { OutputStatus } from './render/outputStatus';
@@ -89,6 +90,7 @@ export function activate(context: vscode.ExtensionContext): ImgpromptApi {
     track(SceneCodeLensProvider.register(renderer));
     track(RenderingContextKey.register(renderer));
     track(MarkdownImageFeatures.register());
+    track(FigureCompletionProvider.register(config));
     track(ProvenanceDocuments.register(runner, (png) => preview.showProvenance(png)));
     track(runner.register(COMMANDS.showLog, 'Show Log', () => log.show(true)));
     track(registerRenderCommands(runner, renderer));
