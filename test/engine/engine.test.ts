@@ -27,7 +27,8 @@ describe('Engine on ' + modelName, () => {
     const resolved = resolveScene(text, { file, projectRoot: project.dir, builtinModelsDir: modelsDir });
     return jobsOf(engine, resolved, project.dir);
   };
-  const scene = (extra = '') => `model: ${modelName}\nprompt: a large red circle on the left, blue background\nseed: 42\nsteps: 6\nguidance: 7\n${extra}`;
+  // watermark: off: these tests compare the model's own pixels across recipes (watermark.test.ts covers the mark).
+  const scene = (extra = '') => `model: ${modelName}\nprompt: a large red circle on the left, blue background\nseed: 42\nsteps: 6\nguidance: 7\nwatermark: off\n${extra}`;
 
   before(async () => {
     engine = await createRenderService({ threads: 2 });

@@ -24,7 +24,7 @@ describe(`clip_skip and emphasis on ${modelName}`, () => {
     return (await jobsOf(engine, resolved, project.dir))[0];
   };
   const scene = (extra = '', prompt = 'a large red circle on the left, blue background') =>
-    `model: ${modelName}\nprompt: "${prompt}"\nseed: 42\nsteps: 6\nguidance: 7\n${extra}`;
+    `model: ${modelName}\nprompt: "${prompt}"\nseed: 42\nsteps: 6\nguidance: 7\nwatermark: off\n${extra}`;
 
   before(async () => {
     engine = await createRenderService({ threads: 2 });
@@ -77,7 +77,7 @@ describe(`clip_skip and emphasis on ${modelName}`, () => {
     const width = table.dims[1];
     const vectors = tok.encode('red circle').flatMap((id) => [...rows.subarray(id * width, (id + 1) * width)]);
     writeSafetensors(library, 'shapey.safetensors', [{ name: 'emb_params', dtype: 'F32', shape: [2, width], values: vectors }]);
-    const at = (prompt: string) => `model: ./models/${modelName}\nprompt: "${prompt}"\nseed: 42\nsteps: 6\nguidance: 7\n`;
+    const at = (prompt: string) => `model: ./models/${modelName}\nprompt: "${prompt}"\nseed: 42\nsteps: 6\nguidance: 7\nwatermark: off\n`;
 
     const withEmbedding = await plan(at('a large shapey on the left, blue background'));
     const withWords = await plan(at('a large red circle on the left, blue background'));
