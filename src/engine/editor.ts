@@ -24,3 +24,4 @@ export type { WorkerRenderRequest, WorkerRenderResult, WorkerJobResult, WorkerSc
 export { DEFAULT_DISCLOSURE_TEMPLATE, DEFAULT_CAPTION_TEMPLATE, DEFAULT_DISCLOSURE_MARKER, formatDisclosure, hasDisclosure, isoDate, templateProblems, type DisclosureFacts } from './disclosure/disclosureText';
 export { findMarkdownImages, findHtmlImages, localImagePath, sceneCandidates, imageLink, type MarkdownImage } from './disclosure/markdownImages';
 export { detectWatermark, type WatermarkDetection } from './watermark/detectWatermark';
+export { checkDocumentText, type FigureReferenceProblem } from './disclosure/figureReferences';

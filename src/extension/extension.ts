@@ -16,6 +16,7 @@ import { SuggestionQuickFix } from './diagnostics/suggestionQuickFix';
 import { SceneHoverProvider } from './hover/sceneHoverProvider';
 import { MarkdownImageFeatures } from './markdown/markdownImageFeatures';
 import { FigureCompletionProvider } from './markdown/figureCompletionProvider';
+import { FigureReferenceDiagnostics } from './markdown/figureReferenceDiagnostics';
 import { ProvenanceDocuments } from './provenance/provenanceDocuments';
 import { PreviewManager } from './preview/previewManager';
 import { OutputStatus } from './render/outputStatus';
@@ -91,6 +92,7 @@ export function activate(context: vscode.ExtensionContext): ImgpromptApi {
     track(RenderingContextKey.register(renderer));
     track(MarkdownImageFeatures.register());
     track(FigureCompletionProvider.register(config));
+    track(FigureReferenceDiagnostics.register(config));
     track(ProvenanceDocuments.register(runner, (png) => preview.showProvenance(png)));
     track(runner.register(COMMANDS.showLog, 'Show Log', () => log.show(true)));
     track(registerRenderCommands(runner, renderer));

@@ -30,6 +30,9 @@ export interface FigureReferenceProblem {
   readonly column: number;
   /** The image as the document writes it. */
   readonly target: string;
+  /** Offset and length of the whole reference in the document's text. */
+  readonly offset: number;
+  readonly length: number;
   readonly severity: 'error' | 'warning';
   readonly code: 'figure-without-disclosure' | 'team-figure-published';
   readonly message: string;
@@ -87,10 +90,50 @@ function isGenerated(report: ImageMetadataReport): boolean {
   return report.recipe !== undefined || report.provenance.aiGenerated;
 }
 
-/** Every problem with how the documents use generated figures, in document order. */
-export async function checkFigureReferences(options: FigureReferenceOptions): Promise<FigureReferenceProblem[]> {
+/** Options for one document's text (the editor checks unsaved buffers). */
+export type DocumentCheckOptions = Omit<FigureReferenceOptions, 'documents' | 'isPublished' | 'projectRoot'> & { readonly published?: boolean };
+
+/** The problems of one document, given its text; `cache` shares PNG reads across documents. */
+export async function checkDocumentText(
+  document: string,
+  text: string,
+  options: DocumentCheckOptions,
+  cache: Map<string, Promise<ImageMetadataReport | undefined>> = new Map(),
+): Promise<FigureReferenceProblem[]> {
   const read = options.readMetadata ?? defaultReadMetadata;
   const marker = options.disclosureMarker ?? DEFAULT_DISCLOSURE_MARKER;
+  const problems: FigureReferenceProblem[] = [];
+  const images: MarkdownImage[] = [...findMarkdownImages(text), ...findHtmlImages(text)].sort((a, b) => a.start - b.start);
+  for (const image of images) {
+    const png = localImagePath(image.rawTarget, document);
+    if (!png || !/\.png$/i.test(png)) continue;
+    if (!cache.has(png)) cache.set(png, read(png));
+    const report = await cache.get(png);
+    if (!report || !isGenerated(report)) continue;
+    const at = lineColumn(text, image.start);
+    const base = { document, ...at, target: image.rawTarget, offset: image.start, length: image.end - image.start };
+    if (options.requireDisclosure && !hasDisclosure(image.alt, marker)) {
+      problems.push({
+        ...base,
+        severity: 'error',
+        code: 'figure-without-disclosure',
+        message: `${image.rawTarget} is an AI-generated figure but its alt text ${image.alt ? `"${image.alt}"` : '(empty)'} does not say so: add "${marker}" (the project requires the disclosure)`,
+      });
+    }
+    if (options.published && report.provenance.audience === 'team') {
+      problems.push({
+        ...base,
+        severity: 'warning',
+        code: 'team-figure-published',
+        message: `${image.rawTarget} is a team figure (audience: team) referenced from a published file; keep it out of this document or set audience: public in its scene`,
+      });
+    }
+  }
+  return problems;
+}
+
+/** Every problem with how the documents use generated figures, in document order. */
+export async function checkFigureReferences(options: FigureReferenceOptions): Promise<FigureReferenceProblem[]> {
   const cache = new Map<string, Promise<ImageMetadataReport | undefined>>();
   const problems: FigureReferenceProblem[] = [];
   for (const document of options.documents) {
@@ -101,33 +144,7 @@ export async function checkFigureReferences(options: FigureReferenceOptions): Pr
       continue; // unreadable documents are not this check's to report
     }
     const rel = relative(options.projectRoot, document).split(sep).join('/');
-    const published = options.isPublished?.(rel) ?? false;
-    const images: MarkdownImage[] = [...findMarkdownImages(text), ...findHtmlImages(text)].sort((a, b) => a.start - b.start);
-    for (const image of images) {
-      const png = localImagePath(image.rawTarget, document);
-      if (!png || !/\.png$/i.test(png)) continue;
-      if (!cache.has(png)) cache.set(png, read(png));
-      const report = await cache.get(png);
-      if (!report || !isGenerated(report)) continue;
-      const at = lineColumn(text, image.start);
-      const base = { document, ...at, target: image.rawTarget };
-      if (options.requireDisclosure && !hasDisclosure(image.alt, marker)) {
-        problems.push({
-          ...base,
-          severity: 'error',
-          code: 'figure-without-disclosure',
-          message: `${image.rawTarget} is an AI-generated figure but its alt text ${image.alt ? `"${image.alt}"` : '(empty)'} does not say so: add "${marker}" (the project requires the disclosure)`,
-        });
-      }
-      if (published && report.provenance.audience === 'team') {
-        problems.push({
-          ...base,
-          severity: 'warning',
-          code: 'team-figure-published',
-          message: `${image.rawTarget} is a team figure (audience: team) referenced from a published file; keep it out of ${rel} or set audience: public in its scene`,
-        });
-      }
-    }
+    problems.push(...(await checkDocumentText(document, text, { ...options, published: options.isPublished?.(rel) ?? false }, cache)));
   }
   return problems;
 }

@@ -2,4 +2,4 @@
 // of a project's documents (disclosure present, team figures not published).
 export { DEFAULT_DISCLOSURE_TEMPLATE, DEFAULT_CAPTION_TEMPLATE, DEFAULT_DISCLOSURE_MARKER, formatDisclosure, hasDisclosure, isoDate, templateProblems, type DisclosureFacts } from './disclosureText';
 export { findMarkdownImages, findHtmlImages, localImagePath, sceneCandidates, imageLink, type MarkdownImage } from './markdownImages';
-export { checkFigureReferences, findDocuments, MAX_DOCUMENTS, type FigureReferenceOptions, type FigureReferenceProblem } from './figureReferences';
+export { checkFigureReferences, checkDocumentText, findDocuments, MAX_DOCUMENTS, type FigureReferenceOptions, type FigureReferenceProblem, type DocumentCheckOptions } from './figureReferences';

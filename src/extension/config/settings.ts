@@ -28,6 +28,10 @@ export interface Settings {
   figureCaption: string;
   /** The audience of scenes without an `audience:` key. */
   defaultAudience: 'team' | 'public';
+  /** Markdown images of generated figures must say "AI-generated" in their alt text (a diagnostic). */
+  requireDisclosure: boolean;
+  /** Globs (workspace-relative) of published documents: referencing a team figure there is a warning. */
+  publishedFiles: string[];
 }
 
 export type SettingName = keyof Settings;
@@ -44,6 +48,8 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = {
   altTextTemplate: DEFAULT_DISCLOSURE_TEMPLATE,
   figureCaption: '',
   defaultAudience: 'team',
+  requireDisclosure: false,
+  publishedFiles: [],
 };
 
 export const MAX_THREADS = 256;
@@ -62,7 +68,7 @@ export interface SettingsReading {
  */
 export function normalizeSettings(raw: Partial<Record<SettingName, unknown>>): SettingsReading {
   const problems: string[] = [];
-  const settings: Settings = { ...DEFAULT_SETTINGS, modelPaths: [] };
+  const settings: Settings = { ...DEFAULT_SETTINGS, modelPaths: [], publishedFiles: [] };
   const ignore = (name: SettingName, expected: string): void => {
     problems.push(`${SETTINGS_SECTION}.${name} is ${JSON.stringify(raw[name])}; expected ${expected}. Using ${JSON.stringify(DEFAULT_SETTINGS[name])}.`);
   };
@@ -83,7 +89,7 @@ export function normalizeSettings(raw: Partial<Record<SettingName, unknown>>): S
   if (typeof limit === 'number' && Number.isFinite(limit) && limit >= 0 && limit <= MAX_MEMORY_LIMIT_GB) settings.memoryLimitGB = limit;
   else if (limit !== undefined && limit !== null) ignore('memoryLimitGB', `a number of gigabytes from 0 (no limit) to ${MAX_MEMORY_LIMIT_GB}`);
 
-  for (const name of ['renderOnSave', 'previewFollowsEditor', 'saveHints'] as const) {
+  for (const name of ['renderOnSave', 'previewFollowsEditor', 'saveHints', 'requireDisclosure'] as const) {
     const v = raw[name];
     if (typeof v === 'boolean') settings[name] = v;
     else if (v !== undefined && v !== null) ignore(name, 'true or false');
@@ -108,6 +114,10 @@ export function normalizeSettings(raw: Partial<Record<SettingName, unknown>>): S
       else if (name === 'figureCaption' || template.trim() !== '') settings[name] = template.trim();
     } else if (template !== undefined && template !== null) ignore(name, 'a text with {prompt}, {model}, {date}, {purpose} or {engine} placeholders');
   }
+
+  const globs = raw.publishedFiles;
+  if (Array.isArray(globs)) settings.publishedFiles = globs.filter((g): g is string => typeof g === 'string' && g.trim() !== '').map((g) => g.trim());
+  else if (globs !== undefined && globs !== null) ignore('publishedFiles', "a list of globs such as ['docs/**']");
 
   const audience = raw.defaultAudience;
   if (audience === 'team' || audience === 'public') settings.defaultAudience = audience;

@@ -14,9 +14,9 @@ describe('normalizeSettings', () => {
   });
 
   test('valid values are taken', () => {
-    const { settings, problems } = normalizeSettings({ modelPaths: [' models ', '/opt/sd'], threads: 4, memoryLimitGB: 6.5, renderOnSave: false, outputPattern: 'out/${sceneName}.png', previewFollowsEditor: false, figureFolder: 'figures', saveHints: true, altTextTemplate: '{prompt}, AI-generated', figureCaption: '*{purpose}*', defaultAudience: 'public' });
+    const { settings, problems } = normalizeSettings({ modelPaths: [' models ', '/opt/sd'], threads: 4, memoryLimitGB: 6.5, renderOnSave: false, outputPattern: 'out/${sceneName}.png', previewFollowsEditor: false, figureFolder: 'figures', saveHints: true, altTextTemplate: '{prompt}, AI-generated', figureCaption: '*{purpose}*', defaultAudience: 'public', requireDisclosure: true, publishedFiles: ['docs/**'] });
     assert.deepEqual(problems, []);
-    assert.deepEqual(settings, { modelPaths: ['models', '/opt/sd'], threads: 4, memoryLimitGB: 6.5, renderOnSave: false, outputPattern: 'out/${sceneName}.png', previewFollowsEditor: false, figureFolder: 'figures', saveHints: true, altTextTemplate: '{prompt}, AI-generated', figureCaption: '*{purpose}*', defaultAudience: 'public' });
+    assert.deepEqual(settings, { modelPaths: ['models', '/opt/sd'], threads: 4, memoryLimitGB: 6.5, renderOnSave: false, outputPattern: 'out/${sceneName}.png', previewFollowsEditor: false, figureFolder: 'figures', saveHints: true, altTextTemplate: '{prompt}, AI-generated', figureCaption: '*{purpose}*', defaultAudience: 'public', requireDisclosure: true, publishedFiles: ['docs/**'] });
   });
 
   test('wrong values fall back to the default and name the setting, the value and the fallback', () => {
