@@ -35,3 +35,7 @@ export type { C2paReport, C2paIngredientNode, C2paState } from './provenance/rea
 export { describeLicence, diagnosticsForLicences, licenceDiagnostics, sceneLicences, readModelLicence, readFileLicence, type ComponentLicence, type LicenceReading } from './licence/index';
 export { PROMPT_LOG_PATH } from './provenance/promptLog';
 export { EXECUTION_PROVIDERS, isExecutionProviderSetting, type ExecutionProviderSetting } from './onnx/executionProviders';
+export { DEFAULT_DISCLOSURE_TEMPLATE, DEFAULT_CAPTION_TEMPLATE, DEFAULT_DISCLOSURE_MARKER, formatDisclosure, hasDisclosure, isoDate, templateProblems, type DisclosureFacts } from './disclosure/disclosureText';
+export { findMarkdownImages, findHtmlImages, localImagePath, sceneCandidates, imageLink, type MarkdownImage } from './disclosure/markdownImages';
+export { detectWatermark, type WatermarkDetection } from './watermark/detectWatermark';
+export { checkDocumentText, type FigureReferenceProblem } from './disclosure/figureReferences';

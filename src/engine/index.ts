@@ -71,3 +71,5 @@ export * from './checkpoint/index';
 export * from './hub/index';
 export * from './backends/index';
 export { EXECUTION_PROVIDERS, PLATFORM_PROVIDERS, isExecutionProviderSetting, selectExecutionProvider, type ExecutionProviderSetting, type ExecutionProviderName, type ProviderEnvironment, type ProviderSelection } from './onnx/executionProviders';
+export * from './watermark/index';
+export * from './disclosure/index';

@@ -15,6 +15,8 @@ import { SceneDiagnostics } from './diagnostics/sceneDiagnostics';
 import { SuggestionQuickFix } from './diagnostics/suggestionQuickFix';
 import { SceneHoverProvider } from './hover/sceneHoverProvider';
 import { MarkdownImageFeatures } from './markdown/markdownImageFeatures';
+import { FigureCompletionProvider } from './markdown/figureCompletionProvider';
+import { FigureReferenceDiagnostics } from './markdown/figureReferenceDiagnostics';
 import { ProvenanceDocuments } from './provenance/provenanceDocuments';
 import { c2paUnavailable, c2paView } from './provenance/c2paView';
 import { registerProvenanceCommands, SigningKeyStore } from './provenance/provenanceCommands';
@@ -100,6 +102,8 @@ export function activate(context: vscode.ExtensionContext): ImgpromptApi {
     track(SceneCodeLensProvider.register(renderer));
     track(RenderingContextKey.register(renderer));
     track(MarkdownImageFeatures.register());
+    track(FigureCompletionProvider.register(config));
+    track(FigureReferenceDiagnostics.register(config));
     track(ProvenanceDocuments.register(runner, (png) => preview.showProvenance(png)));
     track(runner.register(COMMANDS.showLog, 'Show Log', () => log.show(true)));
     track(downloads.registerCommands(runner));

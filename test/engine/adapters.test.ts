@@ -100,7 +100,7 @@ describe('adapters on ' + modelName, { skip: otherModel }, () => {
     const [job] = await jobsOf(engine, resolveScene(text, { file, projectRoot: project.dir, builtinModelsDir }), project.dir);
     return job;
   };
-  const scene = (prompt: string, extra = '', seed = 7) => `model: ${modelName}\nprompt: ${prompt}\nseed: ${seed}\nsteps: 12\nguidance: 7.5\n${extra}`;
+  const scene = (prompt: string, extra = '', seed = 7) => `model: ${modelName}\nprompt: ${prompt}\nseed: ${seed}\nsteps: 12\nguidance: 7.5\nwatermark: off\n${extra}`;
 
   before(async () => {
     engine = await createRenderService({ threads: 2 });

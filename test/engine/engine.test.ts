@@ -27,7 +27,8 @@ describe('Engine on ' + modelName, () => {
     const resolved = resolveScene(text, { file, projectRoot: project.dir, builtinModelsDir: modelsDir });
     return jobsOf(engine, resolved, project.dir);
   };
-  const scene = (extra = '') => `model: ${modelName}\nprompt: a large red circle on the left, blue background\nseed: 42\nsteps: 6\nguidance: 7\n${extra}`;
+  // watermark: off: these tests compare the model's own pixels across recipes (watermark.test.ts covers the mark).
+  const scene = (extra = '') => `model: ${modelName}\nprompt: a large red circle on the left, blue background\nseed: 42\nsteps: 6\nguidance: 7\nwatermark: off\n${extra}`;
 
   before(async () => {
     engine = await createRenderService({ threads: 2 });
@@ -72,9 +73,11 @@ describe('Engine on ' + modelName, () => {
   });
 
   test('guidance_rescale: 0 is the same figure as no key; 0.7 changes the pixels, the hash and the stored recipe', async () => {
-    const [plain] = await plan(scene());
-    const [zero] = await plan(scene('guidance_rescale: 0\n'));
-    const [rescaled] = await plan(scene('guidance_rescale: 0.7\n'));
+    // With the watermark at its default, so the options hold only what this test sets.
+    const marked = (extra = '') => scene(extra).replace('watermark: off\n', '');
+    const [plain] = await plan(marked());
+    const [zero] = await plan(marked('guidance_rescale: 0\n'));
+    const [rescaled] = await plan(marked('guidance_rescale: 0.7\n'));
     assert.equal(zero.hash, plain.hash, 'an option at its default leaves the hash alone');
     assert.equal(zero.metadata.options, undefined);
     assert.notEqual(rescaled.hash, plain.hash);

@@ -37,7 +37,7 @@ describe('few-step, v-prediction and flow-matching models', () => {
     return dir;
   };
   const sceneFor = (model: string, extra = '') => {
-    const text = `model: ${model}\nprompt: a large red circle on the left, blue background\nseed: 3\n${extra}`;
+    const text = `model: ${model}\nprompt: a large red circle on the left, blue background\nseed: 3\nwatermark: off\n${extra}`;
     return { text, context: { file: project.write(`${model}.imgprompt`, text), projectRoot: project.dir, builtinModelsDir: modelsDir } };
   };
   const resolve = (model: string, extra = '') => {

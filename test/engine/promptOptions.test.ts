@@ -24,7 +24,7 @@ describe(`clip_skip and emphasis on ${modelName}`, () => {
     return (await jobsOf(engine, resolved, project.dir))[0];
   };
   const scene = (extra = '', prompt = 'a large red circle on the left, blue background') =>
-    `model: ${modelName}\nprompt: "${prompt}"\nseed: 42\nsteps: 6\nguidance: 7\n${extra}`;
+    `model: ${modelName}\nprompt: "${prompt}"\nseed: 42\nsteps: 6\nguidance: 7\nwatermark: off\n${extra}`;
 
   before(async () => {
     engine = await createRenderService({ threads: 2 });
@@ -35,9 +35,11 @@ describe(`clip_skip and emphasis on ${modelName}`, () => {
   });
 
   test('clip_skip: 1 is the figure without the key; 2 changes pixels, hash, stored recipe and infotext, and imports back', async () => {
-    const plain = await plan(scene());
-    const one = await plan(scene('clip_skip: 1\n'));
-    const two = await plan(scene('clip_skip: 2\n'));
+    // With the watermark at its default, so the options hold only what this test sets.
+    const marked = (extra = '') => scene(extra).replace('watermark: off\n', '');
+    const plain = await plan(marked());
+    const one = await plan(marked('clip_skip: 1\n'));
+    const two = await plan(marked('clip_skip: 2\n'));
     assert.equal(one.hash, plain.hash);
     assert.equal(one.metadata.options, undefined);
     assert.notEqual(two.hash, plain.hash);
@@ -77,7 +79,7 @@ describe(`clip_skip and emphasis on ${modelName}`, () => {
     const width = table.dims[1];
     const vectors = tok.encode('red circle').flatMap((id) => [...rows.subarray(id * width, (id + 1) * width)]);
     writeSafetensors(library, 'shapey.safetensors', [{ name: 'emb_params', dtype: 'F32', shape: [2, width], values: vectors }]);
-    const at = (prompt: string) => `model: ./models/${modelName}\nprompt: "${prompt}"\nseed: 42\nsteps: 6\nguidance: 7\n`;
+    const at = (prompt: string) => `model: ./models/${modelName}\nprompt: "${prompt}"\nseed: 42\nsteps: 6\nguidance: 7\nwatermark: off\n`;
 
     const withEmbedding = await plan(at('a large shapey on the left, blue background'));
     const withWords = await plan(at('a large red circle on the left, blue background'));

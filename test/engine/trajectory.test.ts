@@ -70,6 +70,8 @@ describe('engine vs the PyTorch reference trajectory', { skip: process.env.IMGPR
         `schedule: normal`,
         `steps: ${reference.steps}`,
         `guidance: ${reference.guidance}`,
+        // PyTorch's pixels carry no watermark.
+        'watermark: off',
       ].join('\n');
       const file = project.write('trajectory.imgprompt', text);
       const resolved = resolveScene(text, { file, projectRoot: project.dir, builtinModelsDir: join(repoRoot, 'models') });

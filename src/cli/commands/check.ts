@@ -7,6 +7,7 @@ import { escapeTerminalJson, escapeTerminalText } from '../../engine/text/termin
 import type { Command } from '../command';
 import { displayPath, sceneContext, takeSceneOptions } from '../sceneContext';
 import { expandSceneTargets, takeFlagsAndTargets } from '../sceneTargets';
+import { DISCLOSURE_USAGE, reportFigureReferences, takeDisclosureOptions } from '../disclosureOptions';
 
 const usage = `usage: imgprompt check [options] FILE|DIR...
 
@@ -18,7 +19,8 @@ scene has an error, 0 when there are only warnings.
 options:
   --model-path DIR   a folder of model folders, searched for bare model names (repeatable; also
                      IMGPROMPT_MODEL_PATH). The built-in models/ folder is searched last.
-  --json             print {files: [{file, diagnostics}], errors, warnings} as JSON instead`;
+  --json             print {files: [{file, diagnostics}], errors, warnings} as JSON instead
+${DISCLOSURE_USAGE}`;
 
 function whole(): SceneDiagnostic['range'] {
   return { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
@@ -29,7 +31,8 @@ export const checkCommand: Command = {
   summary: 'validate scenes and print every problem as file:line:col',
   usage,
   async run(args, io) {
-    const { modelPaths, rest } = takeSceneOptions(args, io.cwd);
+    const disclosure = takeDisclosureOptions(args);
+    const { modelPaths, rest } = takeSceneOptions(disclosure.rest, io.cwd);
     const { flags, targets } = takeFlagsAndTargets(rest, ['--json']);
     const json = flags.has('--json');
 
@@ -49,17 +52,22 @@ export const checkCommand: Command = {
           results.push({ file, diagnostics: [{ severity: 'error', code: 'missing-file', message, range: whole() }] });
           continue;
         }
-        const { diagnostics, resolved } = analyzeScene(text, sceneContext(file, modelPaths, io.cwd, io.env));
+        const { diagnostics, checked, resolved } = analyzeScene(text, sceneContext(file, modelPaths, io.cwd, io.env));
+        if (disclosure.options.requirePurpose && checked.scene.purpose === undefined) {
+          diagnostics.push({ severity: 'warning', code: 'missing-purpose', message: 'the scene has no purpose: line (why the figure exists); the project requires one', range: whole() });
+        }
         results.push({ file, diagnostics: resolved ? [...diagnostics, ...(await licenceDiagnostics(resolved))] : diagnostics });
       }
     }
 
+    const uses = json ? await reportFigureReferences(disclosure.options, io.cwd, { ...io, stdout: () => undefined }) : await reportFigureReferences(disclosure.options, io.cwd, io);
     const all = results.flatMap((r) => r.diagnostics);
-    const errors = all.filter((d) => d.severity === 'error').length;
-    const warnings = all.filter((d) => d.severity === 'warning').length;
+    const errors = all.filter((d) => d.severity === 'error').length + uses.errors;
+    const warnings = all.filter((d) => d.severity === 'warning').length + uses.warnings;
     if (json) {
       const files = results.map((r) => ({ file: displayPath(r.file, io.cwd), diagnostics: r.diagnostics }));
-      io.stdout(`${escapeTerminalJson(JSON.stringify({ files, errors, warnings }, null, 2))}\n`);
+      const figureReferences = uses.problems.map((p) => ({ ...p, document: displayPath(p.document, io.cwd) }));
+      io.stdout(`${escapeTerminalJson(JSON.stringify({ files, figureReferences, errors, warnings }, null, 2))}\n`);
     } else {
       for (const r of results) for (const d of r.diagnostics) io.stdout(`${escapeTerminalText(formatDiagnostic(displayPath(r.file, io.cwd), d))}\n`);
       const scenes = results.length === 1 ? '1 scene' : `${results.length} scenes`;

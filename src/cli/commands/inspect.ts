@@ -4,28 +4,32 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { InputError } from '../../engine/errors';
-import { READ_CAPS, readFileBounded } from '../../engine/io/readBounded';
 import type { ImageMetadata } from '../../engine/interop/imageMetadata';
 import { readImageMetadataFile, type ImageMetadataReport } from '../../engine/interop/readImageMetadata';
-import { escapeTerminalJson, escapeTerminalText } from '../../engine/text/terminalText';
-import { UsageError, type Command } from '../command';
+import { readWatermarkFile, type WatermarkReport } from '../../engine/watermark/readWatermark';
+import { READ_CAPS, readFileBounded } from '../../engine/io/readBounded';
 import { c2paLines, c2paReportOf } from '../c2paSupport';
 import type { C2paReport } from '../../engine/provenance/readC2pa';
+import { escapeTerminalJson, escapeTerminalText } from '../../engine/text/terminalText';
+import { UsageError, type Command } from '../command';
 
-const usage = `usage: imgprompt inspect [--json] PNG...
+const usage = `usage: imgprompt inspect [--json] IMAGE...
 
 Prints the generation metadata of each PNG: prompt, negative prompt, seed, steps, sampler, schedule,
 guidance (CFG), size, model, LoRAs and image-to-image strength, read from imgprompt's own recipe,
 AUTOMATIC1111's "parameters", ComfyUI's "prompt"/"workflow" graphs or InvokeAI's "invokeai_metadata";
 what does not map is listed too. Also shows the provenance: the AI-generated disclosure (XMP IPTC
-DigitalSourceType), recipe hash and engine version, and the C2PA manifest of any PNG or JPEG as the
+DigitalSourceType), recipe hash, engine version and audience, and looks for imgprompt's invisible
+watermark in the pixels (it survives stripped metadata, JPEG/WebP re-encoding, crops and halving): its
+payload is the recipe hash's first 32 bits. It also shows the C2PA manifest of any PNG or JPEG as the
 reference implementation validates it (valid / trusted / invalid with the failing check, the signer, the
 ingredient tree, image data or recipe changed after signing; trust anchors from the PEM file named by
-IMGPROMPT_C2PA_TRUST_ANCHORS). Exits 1 if any file is not a readable PNG (a JPEG shows its C2PA only).
+IMGPROMPT_C2PA_TRUST_ANCHORS). Images that are not PNG show the watermark (and a JPEG its C2PA) only.
+Exits 1 if any file is not a readable image.
 Control characters in the metadata are printed as visible escapes (ESC as \\x1b).
 
 options:
-  --json   print an array of {file, metadata, sources, provenance, c2pa, textKeywords, warnings}`;
+  --json   print an array of {file, metadata, sources, provenance, watermark, c2pa, textKeywords, warnings}`;
 
 const SOURCE_NAME: Record<ImageMetadata['source'], string> = {
   imgprompt: 'imgprompt',
@@ -69,11 +73,26 @@ function table(pairs: [string, string | undefined][], indent: string): string[] 
   return present.map(([k, v]) => `${indent}${k.padEnd(width)}  ${v.split('\n').join(`\n${indent}${' '.repeat(width + 2)}`)}`);
 }
 
-function describe(report: ImageMetadataReport, file: string, c2pa: C2paReport): string {
+/** One line on the watermark the pixels carry, against what the metadata records. */
+export function describeWatermark(mark: WatermarkReport, recorded: ImageMetadataReport['provenance']['watermark']): string {
+  const how = `confidence ${mark.confidence.toFixed(2)}${mark.scale !== 1 ? `, read at scale ${mark.scale}` : ''}`;
+  if (!mark.detected) {
+    return recorded
+      ? `none found, though the metadata says the pixels carry payload ${recorded.payload}: they were changed beyond what it survives (${how})`
+      : `none found (${how})`;
+  }
+  if (mark.matchesRecipe === true) return `present: payload ${mark.payload}, the recipe hash's first 32 bits (${how})`;
+  if (mark.matchesRecipe === false) return `present: payload ${mark.payload}, which is NOT this recipe's hash: the pixels come from another recipe (${how})`;
+  return `present: payload ${mark.payload}, the first 32 bits of the recipe hash of the imgprompt render it came from (${how})`;
+}
+
+function describe(report: ImageMetadataReport, file: string, mark?: WatermarkReport, notPng = false, c2pa?: C2paReport): string {
   const displayName = escapeTerminalText(file);
   const lines: string[] = [];
   const meta = report.metadata;
-  if (!meta) {
+  if (notPng) {
+    lines.push(`${displayName}: not a PNG, so no generation metadata was read; the pixels were checked for the watermark`);
+  } else if (!meta) {
     const keys = report.text.map((t) => escapeTerminalText(t.keyword));
     lines.push(`${displayName}: no generation metadata found${keys.length ? ` (text chunks: ${keys.join(', ')})` : ' (no text chunks)'}`);
   } else {
@@ -100,11 +119,13 @@ function describe(report: ImageMetadataReport, file: string, c2pa: C2paReport): 
         ['engine', p.engineVersion],
         ['onnxruntime', p.onnxruntimeVersion],
         ['rng', p.rng],
+        ['audience', p.audience],
+        ['watermark', mark ? describeWatermark(mark, p.watermark) : undefined],
       ],
       '    ',
     ),
   );
-  lines.push(...c2paLines(c2pa, '    '));
+  if (c2pa) lines.push(...c2paLines(c2pa, '    '));
   for (const warning of report.warnings) lines.push(`  warning: ${escapeTerminalText(warning)}`);
   return lines.join('\n');
 }
@@ -124,35 +145,44 @@ export const inspectCommand: Command = {
     if (files.length === 0) throw new UsageError('name at least one PNG file');
 
     const reports: (ImageMetadataReport & { c2pa?: C2paReport })[] = [];
+    const marks: WatermarkReport[] = [];
     let failed = false;
     for (const file of files) {
       const path = resolve(io.cwd, file);
       try {
-        const report = await readImageMetadataFile(path);
+        let report: ImageMetadataReport;
+        let notPng: InputError | undefined;
+        try {
+          report = await readImageMetadataFile(path);
+        } catch (error) {
+          // Not a PNG: a JPEG or WebP still carries the watermark; only a file no decoder reads fails.
+          if (!(error instanceof InputError)) throw error;
+          notPng = error;
+          report = { file, sources: [], provenance: { aiGenerated: false }, text: [], warnings: [] };
+        }
+        const mark = await readWatermarkFile(path, report.provenance.recipeHash).catch((error: unknown) => {
+          throw notPng ?? error;
+        });
         report.file = file;
-        const c2pa = await c2paReportOf(await readFileBounded(path, READ_CAPS.image, 'image'), file, io.env);
-        reports.push({ ...report, c2pa });
-        if (!parsed.values.json) io.stdout(`${reports.length > 1 ? '\n' : ''}${describe(report, file, c2pa)}\n`);
+        // C2PA is read from PNG and JPEG; other formats carry the watermark only.
+        const c2pa = !notPng || /\.jpe?g$/i.test(file) ? await c2paReportOf(await readFileBounded(path, READ_CAPS.image, 'image'), file, io.env) : undefined;
+        reports.push({ ...report, ...(c2pa ? { c2pa } : {}) });
+        marks.push(mark);
+        if (!parsed.values.json) io.stdout(`${reports.length > 1 ? '\n' : ''}${describe(report, file, mark, notPng !== undefined, c2pa)}\n`);
       } catch (error) {
         if (!(error instanceof InputError)) throw error;
-        if (/\.jpe?g$/i.test(file)) {
-          // Not a PNG, so no generation metadata we read; its C2PA manifest is still shown.
-          const c2pa = await c2paReportOf(await readFileBounded(path, READ_CAPS.image, 'image'), file, io.env);
-          reports.push({ file, sources: [], provenance: { aiGenerated: false }, text: [], warnings: [], c2pa });
-          if (!parsed.values.json) io.stdout(`${escapeTerminalText(file)}: JPEG\n${c2paLines(c2pa, '  ').join('\n')}\n`);
-          continue;
-        }
         failed = true;
         io.stderr(`${escapeTerminalText(error.message)}\n`);
       }
     }
     if (parsed.values.json) {
-      const out = reports.map((r) => ({
+      const out = reports.map((r, i) => ({
         file: r.file,
         metadata: r.metadata ?? null,
         sources: r.sources,
         provenance: r.provenance,
         c2pa: r.c2pa ?? null,
+        watermark: { detected: marks[i].detected, payload: marks[i].payload ?? null, confidence: marks[i].confidence, scale: marks[i].scale, matchesRecipe: marks[i].matchesRecipe ?? null },
         textKeywords: r.text.map((t) => t.keyword),
         warnings: r.warnings,
       }));

@@ -9,6 +9,7 @@ import { c2paReportOf } from '../c2paSupport';
 import { displayPath, takeSceneOptions } from '../sceneContext';
 import { expandSceneTargets, takeFlagsAndTargets } from '../sceneTargets';
 import { pullSceneFile } from '../hubSupport';
+import { DISCLOSURE_USAGE, reportFigureReferences, takeDisclosureOptions } from '../disclosureOptions';
 
 const usage = `usage: imgprompt verify [options] FILE|DIR|GLOB...
 
@@ -23,7 +24,8 @@ options:
   --rerender         also render each up-to-date figure in memory and compare its pixels with the file
   --model-path DIR   a folder of model folders (repeatable; also IMGPROMPT_MODEL_PATH)
   --locked           download hf:/Civitai models only as imgprompt.lock pins them (for CI)
-  --require-c2pa     a figure without a C2PA manifest is a problem`;
+  --require-c2pa     a figure without a C2PA manifest is a problem
+${DISCLOSURE_USAGE}`;
 
 /** Checks the figure's C2PA manifest: intact and stating this job's recipe hash. Undefined when fine. */
 async function checkManifest(job: RenderJob, io: CliIO, requireC2pa: boolean): Promise<{ problem?: string; note?: string }> {
@@ -62,7 +64,8 @@ export const verifyCommand: Command = {
   usage,
   async run(args, rawIO, signal) {
     const io = terminalSafe(rawIO);
-    const { modelPaths, rest } = takeSceneOptions(args, io.cwd);
+    const disclosure = takeDisclosureOptions(args);
+    const { modelPaths, rest } = takeSceneOptions(disclosure.rest, io.cwd);
     const { flags, targets } = takeFlagsAndTargets(rest, ['--rerender', '--locked', '--require-c2pa']);
     const rerender = flags.has('--rerender');
     const { files, problems } = expandSceneTargets(targets, io.cwd);
@@ -76,6 +79,9 @@ export const verifyCommand: Command = {
           // A figure's recipe hash covers its model's bytes: a fresh CI machine fetches them first.
           await pullSceneFile(file, rawIO, signal, flags.has('--locked'));
           const plan = await planScene(service, file, modelPaths, io, signal);
+          if (disclosure.options.requirePurpose && plan.jobs[0] && plan.jobs[0].job.recipe.purpose === null) {
+            io.stdout(`${displayPath(file, io.cwd)}: warning: the scene has no purpose: line (why the figure exists); the project requires one\n`);
+          }
           for (const { job, freshness: status } of plan.jobs) {
             let manifest: { problem?: string; note?: string } = {};
             const out = displayPath(job.output, io.cwd);
@@ -121,7 +127,9 @@ export const verifyCommand: Command = {
     } finally {
       await service.dispose();
     }
+    const uses = await reportFigureReferences(disclosure.options, io.cwd, io);
     io.stderr(`verified ${good + bad} figure${good + bad === 1 ? '' : 's'}: ${good} up to date, ${bad} with problems\n`);
-    return bad > 0 ? 1 : 0;
+    if (uses.problems.length > 0) io.stderr(`figure references: ${uses.errors} error${uses.errors === 1 ? '' : 's'}, ${uses.warnings} warning${uses.warnings === 1 ? '' : 's'}\n`);
+    return bad > 0 || uses.errors > 0 ? 1 : 0;
   },
 };

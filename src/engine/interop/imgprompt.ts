@@ -15,7 +15,7 @@ function str(v: JsonValue | undefined): string | undefined {
 }
 
 /** Members of the recipe that are mapped or reported as provenance rather than listed as unmapped. */
-const MAPPED = new Set(['format', 'scene', 'output', 'prompt', 'negative', 'seed', 'steps', 'sampler', 'schedule', 'guidance', 'width', 'height', 'model', 'loras', 'purpose', 'init', 'hash', 'engine', 'rng', 'precision', 'options']);
+const MAPPED = new Set(['format', 'scene', 'output', 'prompt', 'negative', 'seed', 'steps', 'sampler', 'schedule', 'guidance', 'width', 'height', 'model', 'loras', 'purpose', 'init', 'hash', 'engine', 'rng', 'precision', 'options', 'audience', 'watermark', 'label']);
 
 /**
  * Parses the imgprompt chunk text losslessly (64-bit seeds stay exact). Undefined if not a JSON object;

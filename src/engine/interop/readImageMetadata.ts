@@ -25,6 +25,10 @@ export interface ImageProvenance {
   engineVersion?: string;
   onnxruntimeVersion?: string;
   rng?: string;
+  /** Who the figure is for (`team` or `public`), as its recipe records. */
+  audience?: string;
+  /** The invisible watermark the recipe says the pixels carry (detection itself reads the pixels: watermark/). */
+  watermark?: { algorithm: string; payload: string };
 }
 
 export interface ImageMetadataReport {
@@ -96,6 +100,12 @@ export function readImageMetadata(bytes: Uint8Array, file = '<buffer>'): ImageMe
     if (ort) p.onnxruntimeVersion = ort;
     const rng = str(recipe.rng);
     if (rng) p.rng = rng;
+    const audience = str(recipe.audience);
+    if (audience) p.audience = audience;
+    const mark = recipe.watermark && typeof recipe.watermark === 'object' && !Array.isArray(recipe.watermark) ? (recipe.watermark as Record<string, JsonValue>) : undefined;
+    const algorithm = str(mark?.algorithm);
+    const payload = str(mark?.payload);
+    if (algorithm && payload) p.watermark = { algorithm, payload };
   }
   const invoke = text('invokeai_metadata');
   const invokeMeta = invoke === undefined ? undefined : source('invokeai_metadata', () => parseInvokeMetadata(invoke));

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
 import type { PortableRecipe } from '../render/renderJob';
 import { ENGINE_VERSION } from '../version';
+import { watermarkSoftBinding } from '../watermark/softBinding';
 
 export const IPTC_DIGITAL_SOURCE_TYPE = 'http://cv.iptc.org/newscodes/digitalsourcetype/';
 export const TRAINED_ALGORITHMIC_MEDIA_URI = `${IPTC_DIGITAL_SOURCE_TYPE}trainedAlgorithmicMedia`;
@@ -81,8 +82,16 @@ export function buildManifestDefinition(input: ManifestInput): Record<string, un
       { label: RECIPE_ASSERTION, data: recipe },
       { label: MODELS_ASSERTION, data: { models: input.models.map((m) => ({ ...m, sha256: hexSha256(m.sha256) })) } },
       { label: PIXELS_ASSERTION, data: { idat_sha256: input.idatSha256 } },
+      // The invisible watermark as a C2PA soft binding: a reader that finds the payload in pixels whose
+      // manifest was stripped can look the manifest up by it. `pad` goes as a JSON byte list.
+      ...(recipe.watermark ? [softBinding(recipe.watermark.payload)] : []),
     ],
   };
+}
+
+function softBinding(payload: string): { label: string; data: Record<string, unknown> } {
+  const { label, data } = watermarkSoftBinding(payload);
+  return { label, data: { ...data, pad: [...data.pad] } };
 }
 
 /** The ingredient definition for an input image (relationship `inputTo`: it went into the generation). */

@@ -5,6 +5,7 @@ import { CancelledError } from '../errors';
 import type { RGBImage } from '../image/rgbImage';
 import { encodePixelsToPng, encodePngWithMetadata } from '../output/encodePng';
 import { writeFileAtomic } from '../output/writeFileAtomic';
+import { markImage } from '../watermark/markImage';
 import type { StageTimingReport } from './StageTimings';
 import { hintOutputPath } from '../scene/outputPaths';
 import type { Freshness } from './freshness';
@@ -54,8 +55,11 @@ export interface ExecuteOptions extends Omit<BackendRenderOptions, 'onProgress'>
 /** Renders one job in memory through `backend` and encodes its PNG with provenance. */
 export async function renderJob(job: RenderJob, backend: RenderBackend, options: BackendRenderOptions = {}, provenance?: OutputProvenance): Promise<RenderedJob> {
   const rendered = await backend.render(job, options);
+  const markStart = performance.now();
+  // Every backend's pixels get the same marks, before encoding, so the PNG's bytes follow from the recipe.
+  const image = markImage(rendered.image, job.metadata);
   const start = performance.now();
-  const { image } = rendered;
+  const markMs = start - markStart;
   // A server's render carries where it was made (and the exact request) beside the recipe.
   if (rendered.provenance) job = { ...job, metadata: { ...job.metadata, backend: rendered.provenance } };
   const promptWriter = await provenance?.promptWriter(job);
@@ -64,10 +68,10 @@ export async function renderJob(job: RenderJob, backend: RenderBackend, options:
   const signed = provenance ? await provenance.sign(encoded, job, options.signal) : { png: encoded };
   const { png } = signed;
   const c2paMs = performance.now() - start - pngMs;
-  const stages = { ...rendered.timings.stages, png: (rendered.timings.stages.png ?? 0) + pngMs, ...(provenance ? { c2pa: c2paMs } : {}) };
-  const timings = { ...rendered.timings, totalMs: rendered.timings.totalMs + pngMs + (provenance ? c2paMs : 0), stages };
+  const stages = { ...rendered.timings.stages, png: (rendered.timings.stages.png ?? 0) + pngMs, ...(markMs > 0 ? { watermark: markMs } : {}), ...(provenance ? { c2pa: c2paMs } : {}) };
+  const timings = { ...rendered.timings, totalMs: rendered.timings.totalMs + pngMs + markMs + (provenance ? c2paMs : 0), stages };
   const warnings = signed.warning ? [...rendered.warnings, signed.warning] : rendered.warnings;
-  return { ...rendered, job, png, timings, warnings };
+  return { ...rendered, image, job, png, timings, warnings };
 }
 
 /**

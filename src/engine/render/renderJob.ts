@@ -11,6 +11,8 @@ import { TorchCPUGenerator } from '../rng';
 import { recipeHash, tuningOptionsForRecipe, type Recipe, type ResolvedScene } from '../scene';
 import { ENGINE_VERSION } from '../version';
 import type { RemoteProvenance } from './RenderBackend';
+import { WATERMARK_ALGORITHM, payloadOfHash } from '../watermark/watermarkCode';
+import type { LabelCorner } from '../watermark/visibleLabel';
 
 /** What goes into the PNG's `imgprompt` chunk: the recipe without machine-specific absolute paths. */
 export interface PortableRecipe {
@@ -46,6 +48,12 @@ export interface PortableRecipe {
   /** Textual-inversion embeddings the prompts use; absent when none. */
   readonly embeddings?: readonly { readonly name: string; readonly file: string; readonly hash: string }[];
   readonly purpose: string | null;
+  /** The visible label burned into the pixels; absent when none. */
+  readonly label?: { readonly text: string; readonly corner: LabelCorner; readonly size: number; readonly opacity: number };
+  /** Who the figure is for; absent in figures made before the key existed. */
+  readonly audience?: string;
+  /** The invisible watermark in the pixels: its algorithm and payload (the hash's first 32 bits); absent when off. */
+  readonly watermark?: { readonly algorithm: string; readonly payload: string };
   readonly hash: string;
   readonly engine: { readonly version: string; readonly onnxruntime: string };
   /** Present when a render server made the pixels (see RemoteProvenance). */
@@ -107,7 +115,11 @@ export async function jobsForScene(
     // A precision variant's pixels depend on how its weights are transformed: a changed transform makes
     // its figures stale (fp32 is untransformed, so its hashes never change this way).
     const precisionExtra: Record<string, string> = r.precision === 'fp32' ? {} : { precisionTransform: String(PRECISION_TRANSFORM_VERSION) };
-    const hash = recipeHash(r, { contentHashes: content, extra: { ...extra, ...precisionExtra } });
+    // The watermark changes the pixels, so its algorithm is part of the identity (`watermark: off` is, as a
+    // non-default option); its payload is derived from the hash, so it cannot enter it.
+    const watermarked = r.options.watermark !== 'off';
+    const watermarkExtra: Record<string, string> = watermarked ? { watermark: WATERMARK_ALGORITHM } : {};
+    const hash = recipeHash(r, { contentHashes: content, extra: { ...extra, ...precisionExtra, ...watermarkExtra } });
     const metadata: PortableRecipe = {
       format: r.format,
       scene: portablePath(projectRoot, r.scene),
@@ -137,6 +149,9 @@ export async function jobsForScene(
       init: r.init && { image: r.init.ref, strength: r.init.strength, hash: content[r.init.path] },
       embeddings: r.embeddings?.map((e) => ({ name: e.name, file: e.ref, hash: content[e.path] })),
       purpose: r.purpose,
+      label: r.label,
+      audience: r.audience,
+      watermark: watermarked ? { algorithm: WATERMARK_ALGORITHM, payload: payloadOfHash(hash) } : undefined,
       hash,
       engine: { version: ENGINE_VERSION, onnxruntime: runtimeVersion },
     };

@@ -8,8 +8,9 @@
 // hashes the same on every machine. The engine version always enters it.
 import { createHash } from 'node:crypto';
 import { ENGINE_VERSION } from '../version';
+import type { VisibleLabel } from '../watermark/visibleLabel';
 import { tuningOptionsForRecipe, type TuningOptions } from './sceneOptions';
-import type { ControlType, PrecisionName, RngName, SamplerName, ScheduleName } from './sceneSpec';
+import type { Audience, ControlType, PrecisionName, RngName, SamplerName, ScheduleName } from './sceneSpec';
 
 export const RECIPE_FORMAT = 'imgprompt.recipe/1';
 
@@ -61,6 +62,10 @@ export interface Recipe {
   purpose: string | null;
   /** The render server the scene names (not hashed: a server renders the same recipe); absent for this machine. */
   backend?: string;
+  /** The visible label burned into the pixels (hashed); absent when the scene has none. */
+  label?: VisibleLabel;
+  /** Who the figure is for (embedded in the PNG, not hashed); absent in recipes made before the key existed. */
+  audience?: Audience;
 }
 
 /** What the engine adds to a recipe's identity beyond the scene itself. */
@@ -118,6 +123,7 @@ export function recipeHashMaterial(recipe: Recipe, inputs: RecipeHashInputs = {}
     loras: recipe.loras.map((l) => ({ ...file(l), weight: l.weight })),
     control: recipe.control.map((c) => ({ ...file(c), type: c.type, strength: c.strength, start: c.start, end: c.end })),
     init: recipe.init && { ...file(recipe.init), strength: recipe.init.strength, ...(recipe.init.mask ? { mask: file(recipe.init.mask) } : {}) },
+    label: recipe.label,
     embeddings: recipe.embeddings?.length ? recipe.embeddings.map((e) => ({ ...file(e), name: e.name, byName: e.byName })) : undefined,
   };
 }

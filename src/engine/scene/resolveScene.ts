@@ -9,13 +9,14 @@ import { checkScene, type CheckedScene, type SceneContext, type ScenePath } from
 import { nearestGridMultiples, sizeForBudget } from './megapixelBudget';
 import { hasErrors, sortDiagnostics } from './parseScene';
 import { RECIPE_FORMAT, type Recipe, type RecipeFile } from './recipe';
-import { SCENE_DEFAULTS } from './sceneSpec';
+import { SCENE_DEFAULTS, type Audience } from './sceneSpec';
 import { findConvertedCheckpoint } from '../checkpoint/convertedCheckpoints';
 import { isDiffusersPipelineFolder } from '../checkpoint/convert/convertDiffusers';
 import { hintOutputPath, sceneOutputPath, variantOutputPath } from './outputPaths';
 import { nodeFileSystem, type SceneFileSystem } from '../io/sceneFileSystem';
 import { resolveTuningOptions } from './sceneOptions';
 import { findEmbeddings } from './embeddingFiles';
+import { defaultLabelSize, LABEL_DEFAULTS, type LabelCorner } from '../watermark/visibleLabel';
 
 export interface ResolveContext extends SceneContext {
   /** Reads a model folder's configs. Long-lived hosts pass a caching loader; defaults to readModelConfig. */
@@ -24,6 +25,8 @@ export interface ResolveContext extends SceneContext {
   outputPattern?: string;
   /** The workspace folder holding the scene, for `${workspaceFolder}` in the pattern. */
   workspaceFolder?: string;
+  /** The audience of scenes without an `audience:` key (the editor's `imgprompt.defaultAudience`). */
+  defaultAudience?: Audience;
   /** The largest render allowed, in megapixels (default MAX_RENDER_MEGAPIXELS; IMGPROMPT_MAX_MEGAPIXELS in the CLI). */
   maxMegapixels?: number;
 }
@@ -221,7 +224,16 @@ export function analyzeScene(input: string | CheckedScene, context: ResolveConte
     output,
     purpose: scene.purpose === undefined ? null : normaliseText(scene.purpose),
     ...(scene.backend === undefined ? {} : { backend: scene.backend }),
+    audience: scene.audience ?? context.defaultAudience ?? SCENE_DEFAULTS.audience,
   };
+  if (scene.label) {
+    recipe.label = {
+      text: scene.label.text ?? LABEL_DEFAULTS.text,
+      corner: (scene.label.corner as LabelCorner | undefined) ?? LABEL_DEFAULTS.corner,
+      size: scene.label.size ?? defaultLabelSize(size.width, size.height),
+      opacity: scene.label.opacity ?? LABEL_DEFAULTS.opacity,
+    };
+  }
   const embedded = findEmbeddings({
     fs: context.fs ?? nodeFileSystem,
     modelDir: model.dir,

@@ -3,7 +3,7 @@
 // its key and value are in the source, so later checks (files, model, size) report at the right place.
 import type { SourceRange } from '../errors';
 import type { TuningOptionKey, TuningValue } from './sceneOptions';
-import type { ControlType, PrecisionName, RngName, SamplerName, ScheduleName } from './sceneSpec';
+import type { Audience, ControlType, PrecisionName, RngName, SamplerName, ScheduleName } from './sceneSpec';
 
 /** `{megapixels, aspect}` (either may be left to defaults) or `{width, height}`. */
 export type SceneSize =
@@ -53,6 +53,10 @@ export interface Scene {
   purpose?: string;
   /** A render server by name (imgprompt.backends.json) that renders this scene instead of this machine. */
   backend?: string;
+  /** A visible label burned into the figure (text, corner, size in px, opacity); omitted fields default. */
+  label?: { text?: string; corner?: string; size?: number; opacity?: number };
+  /** Who the figure is for (`team` or `public`); the default comes from the settings. */
+  audience?: Audience;
   /** Tuning options (sceneOptions.ts) the scene states. */
   options: Partial<Record<TuningOptionKey, TuningValue>>;
 }

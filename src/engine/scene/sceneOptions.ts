@@ -66,6 +66,16 @@ export const TUNING_OPTIONS = [
       'Guidance fed into a guidance-distilled model (FLUX.1 dev, through CLIPTextEncodeFlux), apart from ' +
       'classifier-free `guidance`: 0 keeps the family default (3.5). Refused for families without a guidance embedding.',
   },
+  {
+    key: 'watermark',
+    type: 'choice',
+    values: ['on', 'off'],
+    default: 'on',
+    doc:
+      'An invisible watermark (±2 levels in the luma) carrying the first 32 bits of the recipe hash, so ' +
+      '`imgprompt inspect` can tie the image to its recipe after its metadata was stripped, re-encoded as ' +
+      'JPEG or WebP, cropped or halved in size. `off` writes the pixels as the model made them.',
+  },
 ] as const satisfies readonly TuningOption[];
 
 export type TuningOptionKey = (typeof TUNING_OPTIONS)[number]['key'];

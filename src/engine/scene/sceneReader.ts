@@ -7,7 +7,10 @@ import { suggestionSuffix } from './didYouMean';
 import { LineIndex } from './sourceRange';
 import { tuningOption, type TuningOptionKey } from './sceneOptions';
 import type { Scene, SceneControl, SceneInit, SceneLocation, SceneLora, SceneSize } from './scene';
+import { LABEL_CORNERS, LABEL_LIMITS, MAX_LABEL_LENGTH } from '../watermark/visibleLabel';
 import {
+  AUDIENCES,
+  LABEL_KEYS,
   CONTROL_KEYS,
   CONTROL_TYPES,
   INIT_KEYS,
@@ -355,6 +358,29 @@ export class SceneReader {
     return { image, ...(strength === undefined ? {} : { strength }), ...(mask === undefined ? {} : { mask }) };
   }
 
+  /** `label: TEXT` or `label: {text, corner, size, opacity}`. */
+  label(node: Value): Scene['label'] {
+    const fallback = this.valueRange('label');
+    const target = this.deref(node, fallback);
+    if (isScalar(target) && typeof target.value === 'string') {
+      const text = this.string(target, 'label', { what: 'the text of the visible label' });
+      return text === undefined ? undefined : { text };
+    }
+    const map = this.map(node, 'label', '{text, corner, size, opacity} or the label text');
+    if (!map) return undefined;
+    const e = this.entries(map, LABEL_KEYS, 'label', 'label');
+    const out: NonNullable<Scene['label']> = {};
+    if (e.has('text')) out.text = this.string(e.get('text'), 'label.text', { what: 'the text of the visible label' });
+    if (e.has('corner')) out.corner = this.choice(e.get('corner'), 'label.corner', LABEL_CORNERS, 'corner');
+    if (e.has('size')) out.size = this.number(e.get('size'), 'label.size', LABEL_LIMITS.size);
+    if (e.has('opacity')) out.opacity = this.number(e.get('opacity'), 'label.opacity', LABEL_LIMITS.opacity);
+    if (out.text !== undefined && [...out.text].length > MAX_LABEL_LENGTH) {
+      this.report('error', 'out-of-range', `label.text is ${[...out.text].length} characters; at most ${MAX_LABEL_LENGTH} fit on a figure`, this.valueRange('label.text'));
+      return undefined;
+    }
+    return out;
+  }
+
   variants(node: Value): bigint[] | undefined {
     const map = this.map(node, 'variants', '{seeds: [...]}');
     if (!map) return undefined;
@@ -409,6 +435,12 @@ export class SceneReader {
           break;
         case 'backend':
           scene.backend = this.string(node, key, { what: 'the name of a render server in imgprompt.backends.json' });
+          break;
+        case 'label':
+          scene.label = this.label(node);
+          break;
+        case 'audience':
+          scene.audience = this.choice(node, key, AUDIENCES, 'audience');
           break;
         case 'output':
           scene.output = this.string(node, key, { what: 'the path of the PNG to write' });

@@ -23,6 +23,8 @@ const CORE_SCENE_KEYS = [
   'variants',
   'purpose',
   'backend',
+  'audience',
+  'label',
 ] as const;
 /** Every top-level key: the core keys, then the tuning options of sceneOptions.ts. */
 export const SCENE_KEYS = [...CORE_SCENE_KEYS, ...TUNING_OPTIONS.map((o) => o.key)] as const;
@@ -30,6 +32,10 @@ export type SceneKey = (typeof CORE_SCENE_KEYS)[number] | (typeof TUNING_OPTIONS
 
 export { SAMPLERS, SCHEDULES, type SamplerName, type ScheduleName } from '../schedulers/samplerNames';
 export { PRECISIONS, type PrecisionName } from '../onnx/precisionNames';
+
+/** Who a figure is for: `team` figures stay inside the project; `public` ones may be published. */
+export const AUDIENCES = ['team', 'public'] as const;
+export type Audience = (typeof AUDIENCES)[number];
 
 export const CONTROL_TYPES = ['canny', 'scribble', 'raw'] as const;
 export type ControlType = (typeof CONTROL_TYPES)[number];
@@ -45,6 +51,7 @@ export const LORA_KEYS = ['file', 'weight'] as const;
 export const CONTROL_KEYS = ['type', 'image', 'strength', 'start', 'end'] as const;
 export const INIT_KEYS = ['image', 'strength', 'mask'] as const;
 export const VARIANTS_KEYS = ['seeds'] as const;
+export const LABEL_KEYS = ['text', 'corner', 'size', 'opacity'] as const;
 
 /** Inclusive numeric limits; `integer` rejects fractions. */
 export interface NumberLimits {
@@ -84,4 +91,6 @@ export const SCENE_DEFAULTS = {
   controlEnd: 1,
   initStrength: 0.75,
   aspect: 1,
+  /** Research imagery stays inside the team unless a scene (or the settings) says it is for the public. */
+  audience: 'team' as Audience,
 };

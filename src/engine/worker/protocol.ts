@@ -34,6 +34,8 @@ export interface WorkerRenderRequest {
   readonly checkOnly?: boolean;
   /** Where the main output goes when the scene has no `output:` key (the editor's `imgprompt.outputPattern`). */
   readonly outputPattern?: string;
+  /** The audience of scenes without an `audience:` key (the editor's `imgprompt.defaultAudience`). */
+  readonly defaultAudience?: 'team' | 'public';
   /** The workspace folder holding the scene, for `${workspaceFolder}` in the pattern. */
   readonly workspaceFolder?: string;
 }

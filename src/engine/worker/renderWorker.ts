@@ -54,6 +54,7 @@ async function render(id: number, request: WorkerRenderRequest, signal: AbortSig
         builtinModelsDir: scene.builtinModelsDir,
         hub: scene.hubCacheDir ? projectHubLookup(scene.hubCacheDir, scene.projectRoot, scene.civitaiDir) : undefined,
         outputPattern: request.outputPattern,
+        defaultAudience: request.defaultAudience,
         workspaceFolder: request.workspaceFolder,
       },
     },

@@ -1,12 +1,12 @@
 // Insert Figure into Markdown: in a Markdown editor, asks what the figure shows, writes NAME.imgprompt
-// beside the document (or in imgprompt.figureFolder) and inserts ![prompt](NAME.png) at the cursor.
+// beside the document (or in imgprompt.figureFolder) and inserts ![alt](NAME.png) at the cursor, the alt
+// text (imgprompt.altTextTemplate) saying it is AI-generated, with an optional caption line.
 // Arguments, for tests: { name?: string, prompt?: string } to skip the questions.
 import { dirname, join, posix, relative, sep } from 'node:path';
 import * as vscode from 'vscode';
-import { sceneOutputPath } from '../../engine/editor';
+import { formatDisclosure, imageLink, isoDate, SCENE_DEFAULTS, sceneOutputPath } from '../../engine/editor';
 import type { Config } from '../config/config';
 import { checkSceneName, randomSeed, sceneBaseName, sceneTemplate, slugify } from '../language/sceneTemplate';
-import { imageLink } from '../markdown/markdownImages';
 import { UserError } from '../util/userError';
 import type { CommandRunner } from './commandRunner';
 import { COMMANDS } from './commandIds';
@@ -39,12 +39,18 @@ export async function insertFigure(config: Config, arg: unknown): Promise<vscode
   const sceneDir = join(docDir, config.get(document.uri).figureFolder);
   const scene = vscode.Uri.file(join(sceneDir, `${base}.imgprompt`));
   await vscode.workspace.fs.createDirectory(vscode.Uri.file(sceneDir));
-  await writeNewFile(scene, sceneTemplate({ name: base, prompt, seed: randomSeed(), purpose: `Illustrates ${posix.basename(document.uri.path)}` }));
+  const purpose = `Illustrates ${posix.basename(document.uri.path)}`;
+  await writeNewFile(scene, sceneTemplate({ name: base, prompt, seed: randomSeed(), purpose }));
   // Where the scene will write its figure: the engine's rule with this folder's output pattern.
   const folder = vscode.workspace.getWorkspaceFolder(scene);
   const output = sceneOutputPath(scene.fsPath, { pattern: config.get(scene).outputPattern, workspaceFolder: folder?.uri.scheme === 'file' ? folder.uri.fsPath : undefined });
   const png = relative(docDir, output).split(sep).join('/');
-  await editor.edit((edit) => edit.replace(editor.selection, imageLink(prompt, png)));
+  // The alt text (and the optional caption) disclose that the image is AI-generated, in words a reader
+  // sees even when the PNG's metadata is stripped on the way to publication.
+  const settings = config.get(document.uri);
+  const facts = { prompt: prompt.trim(), model: SCENE_DEFAULTS.model, date: isoDate(), purpose };
+  const caption = settings.figureCaption ? `\n\n${formatDisclosure(settings.figureCaption, facts)}` : '';
+  await editor.edit((edit) => edit.replace(editor.selection, `${imageLink(formatDisclosure(settings.altTextTemplate, facts), png)}${caption}`));
   return scene;
 }
 

@@ -3,7 +3,7 @@
 // config.ts reads VS Code's configuration through it.
 import { homedir } from 'node:os';
 import { isAbsolute, join, normalize, resolve } from 'node:path';
-import { checkOutputPattern, DEFAULT_OUTPUT_PATTERN, EXECUTION_PROVIDERS, isExecutionProviderSetting, type ExecutionProviderSetting } from '../../engine/editor';
+import { checkOutputPattern, DEFAULT_DISCLOSURE_TEMPLATE, DEFAULT_OUTPUT_PATTERN, EXECUTION_PROVIDERS, isExecutionProviderSetting, templateProblems, type ExecutionProviderSetting } from '../../engine/editor';
 
 export const SETTINGS_SECTION = 'imgprompt';
 
@@ -34,6 +34,16 @@ export interface Settings {
   promptLog: boolean;
   /** onnxruntime execution provider for local renders (`cpu`, `auto`, `cuda`, `dml`, `coreml`, `webgpu`). */
   executionProvider: ExecutionProviderSetting;
+  /** The alt text Insert Figure writes: placeholders {prompt} {model} {date} {purpose} {engine}. */
+  altTextTemplate: string;
+  /** A caption line Insert Figure writes under the image (same placeholders); '' = none. */
+  figureCaption: string;
+  /** The audience of scenes without an `audience:` key. */
+  defaultAudience: 'team' | 'public';
+  /** Markdown images of generated figures must say "AI-generated" in their alt text (a diagnostic). */
+  requireDisclosure: boolean;
+  /** Globs (workspace-relative) of published documents: referencing a team figure there is a warning. */
+  publishedFiles: string[];
 }
 
 export type SettingName = keyof Settings;
@@ -53,6 +63,11 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = {
   promptWriter: '',
   promptLog: true,
   executionProvider: 'cpu',
+  altTextTemplate: DEFAULT_DISCLOSURE_TEMPLATE,
+  figureCaption: '',
+  defaultAudience: 'team',
+  requireDisclosure: false,
+  publishedFiles: [],
 };
 
 export const MAX_THREADS = 256;
@@ -71,7 +86,7 @@ export interface SettingsReading {
  */
 export function normalizeSettings(raw: Partial<Record<SettingName, unknown>>): SettingsReading {
   const problems: string[] = [];
-  const settings: Settings = { ...DEFAULT_SETTINGS, modelPaths: [] };
+  const settings: Settings = { ...DEFAULT_SETTINGS, modelPaths: [], publishedFiles: [] };
   const ignore = (name: SettingName, expected: string): void => {
     problems.push(`${SETTINGS_SECTION}.${name} is ${JSON.stringify(raw[name])}; expected ${expected}. Using ${JSON.stringify(DEFAULT_SETTINGS[name])}.`);
   };
@@ -92,7 +107,7 @@ export function normalizeSettings(raw: Partial<Record<SettingName, unknown>>): S
   if (typeof limit === 'number' && Number.isFinite(limit) && limit >= 0 && limit <= MAX_MEMORY_LIMIT_GB) settings.memoryLimitGB = limit;
   else if (limit !== undefined && limit !== null) ignore('memoryLimitGB', `a number of gigabytes from 0 (no limit) to ${MAX_MEMORY_LIMIT_GB}`);
 
-  for (const name of ['renderOnSave', 'previewFollowsEditor', 'saveHints', 'civitaiLookup', 'c2pa', 'promptLog'] as const) {
+  for (const name of ['renderOnSave', 'previewFollowsEditor', 'saveHints', 'civitaiLookup', 'c2pa', 'promptLog', 'requireDisclosure'] as const) {
     const v = raw[name];
     if (typeof v === 'boolean') settings[name] = v;
     else if (v !== undefined && v !== null) ignore(name, 'true or false');
@@ -117,6 +132,22 @@ export function normalizeSettings(raw: Partial<Record<SettingName, unknown>>): S
   const provider = raw.executionProvider;
   if (typeof provider === 'string' && isExecutionProviderSetting(provider)) settings.executionProvider = provider;
   else if (provider !== undefined && provider !== null) ignore('executionProvider', `one of ${EXECUTION_PROVIDERS.join(', ')}`);
+  for (const name of ['altTextTemplate', 'figureCaption'] as const) {
+    const template = raw[name];
+    if (typeof template === 'string') {
+      const bad = templateProblems(template);
+      if (bad.length > 0) problems.push(`${SETTINGS_SECTION}.${name}: ${bad.join('; ')}. Using ${JSON.stringify(DEFAULT_SETTINGS[name])}.`);
+      else if (name === 'figureCaption' || template.trim() !== '') settings[name] = template.trim();
+    } else if (template !== undefined && template !== null) ignore(name, 'a text with {prompt}, {model}, {date}, {purpose} or {engine} placeholders');
+  }
+
+  const globs = raw.publishedFiles;
+  if (Array.isArray(globs)) settings.publishedFiles = globs.filter((g): g is string => typeof g === 'string' && g.trim() !== '').map((g) => g.trim());
+  else if (globs !== undefined && globs !== null) ignore('publishedFiles', "a list of globs such as ['docs/**']");
+
+  const audience = raw.defaultAudience;
+  if (audience === 'team' || audience === 'public') settings.defaultAudience = audience;
+  else if (audience !== undefined && audience !== null) ignore('defaultAudience', '"team" or "public"');
 
   return { settings, problems };
 }

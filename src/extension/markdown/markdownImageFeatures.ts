@@ -6,9 +6,9 @@ import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import * as vscode from 'vscode';
 import { COMMANDS } from '../commands/commandIds';
-import { formatImageSummary, recordedScene } from '../provenance/formatProvenance';
+import { escapeMarkdown, formatImageSummary, recordedScene } from '../provenance/formatProvenance';
 import { ImageMetadataCache } from './imageMetadataCache';
-import { findMarkdownImages, localImagePath, sceneCandidates, type MarkdownImage } from './markdownImages';
+import { findMarkdownImages, hasDisclosure, localImagePath, sceneCandidates, type MarkdownImage } from '../../engine/editor';
 
 const MARKDOWN: vscode.DocumentSelector = { language: 'markdown', scheme: 'file' };
 /** Link detection reads at most this many images per document. */
@@ -56,11 +56,14 @@ export class MarkdownImageFeatures implements vscode.HoverProvider, vscode.Docum
     if (!report) return undefined;
     const summary = formatImageSummary(report, basename(png));
     if (!summary) return undefined;
+    // The alt text is what readers see of the disclosure once the metadata is gone.
+    const generated = report.recipe !== undefined || report.provenance.aiGenerated;
+    const altNote = generated ? (hasDisclosure(image.alt) ? `Alt text discloses it: “${escapeMarkdown(image.alt)}”` : '$(warning) The alt text does not say this image is AI-generated.') : undefined;
     const links: string[] = [];
     const scene = await this.sceneOf(png);
     if (scene) links.push(`[Open scene](${commandLink('vscode.open', vscode.Uri.file(scene))})`);
     links.push(`[Show provenance](${commandLink(COMMANDS.showProvenance, vscode.Uri.file(png))})`);
-    const content = new vscode.MarkdownString(`${summary}\n\n${links.join(' · ')}`);
+    const content = new vscode.MarkdownString(`${summary}\n\n${altNote ? `${altNote}\n\n` : ''}${links.join(' · ')}`, true);
     content.isTrusted = { enabledCommands: ['vscode.open', COMMANDS.showProvenance] };
     return new vscode.Hover(content, offsetRange(document, lineStart + image.start, lineStart + image.end));
   }

@@ -50,6 +50,8 @@ export function provenanceView(report: ImageMetadataReport, freshness: OutputFre
   add('ONNX Runtime', p.onnxruntimeVersion);
   add('Recipe hash', p.recipeHash);
   add('Created with', p.creatorTool);
+  add('Audience', p.audience);
+  add('Watermark (recorded)', p.watermark ? `${p.watermark.payload} · ${p.watermark.algorithm}` : undefined);
   if (meta && meta.source !== 'imgprompt') for (const [key, value] of Object.entries(meta.unmapped)) add(key, value);
 
   const hints: { label: string; image?: ImageView }[] = [];

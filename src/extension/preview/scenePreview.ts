@@ -1,6 +1,7 @@
 // One preview panel: shows a scene's current output, its variants, its history (earlier renders and git
 // versions) and diffs between any two, and the provenance of each image; or, for Show Image Provenance,
 // just one PNG. Answers the webview's typed requests; PreviewManager decides which scene it shows.
+import { describeWatermarkFinding, watermarkInFile } from './watermarkCheck';
 import { stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import * as vscode from 'vscode';
@@ -330,7 +331,10 @@ export class ScenePreview extends Disposable {
     const withImages = view.hints.map((h, i) => (resolved[i] ? { ...h, image: resolved[i] } : h));
     // A preprocessed hint is listed only when the render saved one (imgprompt.saveHints).
     const c2pa = await this.services.readC2pa?.(image.file);
-    return { ...view, file: basename(report.file), hints: withImages.filter((h) => h.image || !h.label.includes(PREPROCESSED_HINT_LABEL)), ...(c2pa ? { c2pa } : {}) };
+    // The watermark is read from the pixels, so it shows even for an image whose metadata was stripped.
+    const found = await watermarkInFile(image.file);
+    const rows = found ? [...view.rows, { label: 'Watermark in the pixels', value: describeWatermarkFinding(found, report.provenance) }] : view.rows;
+    return { ...view, rows, file: basename(report.file), hints: withImages.filter((h) => h.image || !h.label.includes(PREPROCESSED_HINT_LABEL)), ...(c2pa ? { c2pa } : {}) };
   }
 
   private async onMessage(message: WebviewToHost): Promise<void> {

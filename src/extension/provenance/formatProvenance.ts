@@ -58,6 +58,8 @@ export function formatImageSummary(report: ImageMetadataReport, fileLabel: strin
   const purpose = meta.purpose ?? p.purpose;
   if (purpose) out.push(`Purpose: ${escapeMarkdown(clip(purpose, 300))}`, '');
   if (p.recipeHash) out.push(`Recipe \`${p.recipeHash.slice(0, 16)}\`${p.engineVersion ? ` · imgprompt ${escapeMarkdown(p.engineVersion)}` : ''}`, '');
+  const marks = [p.audience ? `audience ${escapeMarkdown(p.audience)}` : undefined, p.watermark ? `invisible watermark \`${escapeMarkdown(p.watermark.payload)}\`` : undefined].filter(Boolean);
+  if (marks.length) out.push(marks.join(' · '), '');
   return out.join('\n').trimEnd();
 }
 
@@ -77,6 +79,8 @@ export function formatProvenanceDocument(report: ImageMetadataReport): string {
   const out = [`# Provenance of ${report.file}`, ''];
   out.push(`- AI-generated marking: ${p.aiGenerated ? 'yes' : 'no'}${p.digitalSourceType ? ` (${p.digitalSourceType})` : ' (no IPTC DigitalSourceType recorded)'}`);
   if (p.creatorTool) out.push(`- creator tool: ${p.creatorTool}`);
+  if (p.audience) out.push(`- audience: ${p.audience}`);
+  if (p.watermark) out.push(`- invisible watermark recorded: payload ${p.watermark.payload} (${p.watermark.algorithm})`);
   if (p.engineVersion) out.push(`- imgprompt engine ${p.engineVersion}${p.onnxruntimeVersion ? `, ONNX Runtime ${p.onnxruntimeVersion}` : ''}`);
   if (p.rng) out.push(`- noise generator: ${p.rng}`);
   if (p.recipeHash) out.push(`- recipe hash: \`${p.recipeHash}\``);

@@ -340,6 +340,7 @@ export class RenderQueue extends Disposable implements Renderer, RenderEvents {
         scene: { file: context.file, projectRoot: context.projectRoot, modelSearchPaths: context.modelSearchPaths ?? [], builtinModelsDir: context.builtinModelsDir, hubCacheDir: context.hub?.cacheDir, civitaiDir: context.hub?.civitaiDir },
         text,
         outputPattern: context.outputPattern,
+        defaultAudience: context.defaultAudience,
         workspaceFolder: context.workspaceFolder,
         ...extra,
       },

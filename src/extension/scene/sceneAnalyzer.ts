@@ -68,6 +68,7 @@ export class SceneAnalyzer extends Disposable {
       modelSearchPaths: this.config.modelSearchPaths(scene),
       builtinModelsDir: this.builtinModelsDir,
       outputPattern: this.config.get(scene).outputPattern,
+      defaultAudience: this.config.get(scene).defaultAudience,
       workspaceFolder,
       checkpointCacheDir: this.engineCacheDir,
     };

@@ -18,6 +18,7 @@ import {
   PROMPT_LOG_PATH,
   readC2pa,
   withoutC2paChunk,
+  WATERMARK_ALGORITHM,
   type RenderService,
 } from '../../../src/engine/index';
 import { modelDir, modelName, tempProject } from '../modelUnderTest';
@@ -29,6 +30,7 @@ interface ChildReport {
   success: string[];
   failure: string[];
   assertions: string[];
+  softBinding: { alg: string; blocks: { scope: unknown; value: string }[] } | null;
   actions: { action: string; digitalSourceType: string; softwareAgent: { name: string; version: string } }[];
   signer: { alg: string; common_name: string; issuer: string };
   ingredients: { title: string; relationship: string; active_manifest: string | null }[];
@@ -80,6 +82,11 @@ describe('figure provenance on ' + modelName, () => {
     assert.equal(child.actions[0].softwareAgent.name, 'imgprompt');
     assert.equal(child.signer.alg, 'Ed25519');
     for (const label of ['org.imgprompt.recipe', 'org.imgprompt.models', 'org.imgprompt.pixels']) assert.ok(child.assertions.includes(label), label);
+    // The invisible watermark is bound to the manifest: its payload (the recipe hash's first 32 bits) as a soft binding.
+    const payload = job.metadata.watermark?.payload;
+    assert.ok(payload, 'the figure is watermarked by default');
+    assert.equal(child.softBinding?.alg, WATERMARK_ALGORITHM);
+    assert.equal(Buffer.from(child.softBinding?.blocks[0].value ?? '', 'base64').toString('hex'), payload);
     // With the local CA as trust anchor the same reader says Trusted: the chain is a real one.
     const anchors = join(configDir, 'ca.pem');
     const caPem = readFileSync(join(configDir, LOCAL_IDENTITY_FILE), 'utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)?.[1];

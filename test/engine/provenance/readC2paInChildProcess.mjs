@@ -19,6 +19,7 @@ process.stdout.write(
     failure: (results.failure ?? []).map((s) => s.code),
     assertions: active.assertions.map((a) => a.label),
     actions: active.assertions.find((a) => a.label === 'c2pa.actions.v2')?.data.actions,
+    softBinding: active.assertions.find((a) => a.label === 'c2pa.soft-binding')?.data ?? null,
     signer: active.signature_info,
     ingredients: (active.ingredients ?? []).map((i) => ({ title: i.title, relationship: i.relationship, active_manifest: i.active_manifest ?? null })),
   }),

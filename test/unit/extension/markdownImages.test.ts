@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join, resolve } from 'node:path';
-import { findMarkdownImages, imageLink, localImagePath, sceneCandidates } from '../../../src/extension/markdown/markdownImages';
+import { findMarkdownImages, imageLink, localImagePath, sceneCandidates } from '../../../src/engine/disclosure/markdownImages';
 
 describe('findMarkdownImages', () => {
   test('finds images with their alt and target offsets', () => {

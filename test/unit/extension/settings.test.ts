@@ -15,9 +15,9 @@ describe('normalizeSettings', () => {
   });
 
   test('valid values are taken', () => {
-    const { settings, problems } = normalizeSettings({ modelPaths: [' models ', '/opt/sd'], threads: 4, memoryLimitGB: 6.5, renderOnSave: false, outputPattern: 'out/${sceneName}.png', previewFollowsEditor: false, figureFolder: 'figures', saveHints: true, civitaiLookup: false, c2pa: false, c2paCertificate: ' /keys/chain.pem ', promptWriter: ' Ada ', promptLog: false, executionProvider: 'auto' });
+    const { settings, problems } = normalizeSettings({ modelPaths: [' models ', '/opt/sd'], threads: 4, memoryLimitGB: 6.5, renderOnSave: false, outputPattern: 'out/${sceneName}.png', previewFollowsEditor: false, figureFolder: 'figures', saveHints: true, civitaiLookup: false, c2pa: false, c2paCertificate: ' /keys/chain.pem ', promptWriter: ' Ada ', promptLog: false, executionProvider: 'auto', altTextTemplate: '{prompt}, AI-generated', figureCaption: '*{purpose}*', defaultAudience: 'public', requireDisclosure: true, publishedFiles: ['docs/**'] });
     assert.deepEqual(problems, []);
-    assert.deepEqual(settings, { modelPaths: ['models', '/opt/sd'], threads: 4, memoryLimitGB: 6.5, renderOnSave: false, outputPattern: 'out/${sceneName}.png', previewFollowsEditor: false, figureFolder: 'figures', saveHints: true, civitaiLookup: false, c2pa: false, c2paCertificate: '/keys/chain.pem', promptWriter: 'Ada', promptLog: false, executionProvider: 'auto' });
+    assert.deepEqual(settings, { modelPaths: ['models', '/opt/sd'], threads: 4, memoryLimitGB: 6.5, renderOnSave: false, outputPattern: 'out/${sceneName}.png', previewFollowsEditor: false, figureFolder: 'figures', saveHints: true, civitaiLookup: false, c2pa: false, c2paCertificate: '/keys/chain.pem', promptWriter: 'Ada', promptLog: false, executionProvider: 'auto', altTextTemplate: '{prompt}, AI-generated', figureCaption: '*{purpose}*', defaultAudience: 'public', requireDisclosure: true, publishedFiles: ['docs/**'] });
   });
 
   test('provenance settings: on by default, a ~ certificate path expands, wrong types fall back', () => {
@@ -94,4 +94,12 @@ describe('output pattern', () => {
     assert.equal(sceneOutputPath(join(root, 'a.imgprompt'), { written: join(root, 'b.png'), pattern: 'out/${sceneName}.png', workspaceFolder: root }), join(root, 'b.png'));
     assert.equal(sceneOutputPath(join(root, 'a.imgprompt'), { pattern: 'out/${sceneName}.png', workspaceFolder: root }), join(root, 'out', 'a.png'));
   });
+});
+
+test('a disclosure template with an unknown placeholder is reported and the default used', () => {
+  const { settings, problems } = normalizeSettings({ altTextTemplate: '{prompt} by {modle}', defaultAudience: 'everyone' });
+  assert.equal(settings.altTextTemplate, '{prompt} (AI-generated image, {model}, {date})');
+  assert.equal(settings.defaultAudience, 'team');
+  assert.equal(problems.length, 2);
+  assert.match(problems[0], /altTextTemplate: unknown placeholder \{modle\}/);
 });

@@ -74,7 +74,7 @@ describe('ONNX exports without component config.json', () => {
   test('renders the same image data through plan and render as the model with its configs', async () => {
     const render = async (model: string) => {
       const file = join(root, `${model}.imgprompt`);
-      const text = `model: ${model}\nprompt: a large red circle on the left, blue background\nseed: 42\nsteps: 6\nguidance: 7\n`;
+      const text = `model: ${model}\nprompt: a large red circle on the left, blue background\nseed: 42\nsteps: 6\nguidance: 7\nwatermark: off\n`;
       writeFileSync(file, text);
       const plan = await service.plan({ file, context: { projectRoot: root, builtinModelsDir: models } });
       assert.equal(plan.jobs.length, 1);

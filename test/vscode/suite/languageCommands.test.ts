@@ -42,7 +42,8 @@ suite('imgprompt commands', () => {
     editor.selection = new vscode.Selection(2, 7, 2, 7);
     const scene = await vscode.commands.executeCommand<vscode.Uri>('imgprompt.insertFigure', { name: 'blue-square', prompt: 'a blue square' });
     assert.equal(String(scene), String(workspaceFile('blue-square.imgprompt')));
-    assert.equal(editor.document.lineAt(2).text, 'Before.![a blue square](blue-square.png)');
+    // The alt text is the AI disclosure of imgprompt.altTextTemplate: what it shows, model, date.
+    assert.match(editor.document.lineAt(2).text, /^Before\.!\[a blue square \(AI-generated image, tiny-shapes, \d{4}-\d{2}-\d{2}\)\]\(blue-square\.png\)$/);
     assert.equal(parseScene(new TextDecoder().decode(await vscode.workspace.fs.readFile(scene))).scene.prompt, 'a blue square');
   });
 

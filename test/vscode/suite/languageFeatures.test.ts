@@ -96,4 +96,14 @@ suite('imgprompt completion, hover and CodeLens', () => {
     ]);
     assert.deepEqual(lensCommands({ kind: 'queued' }).map((c) => c.title), ['$(clock) Queued', '$(close) Cancel']);
   });
+
+  test('in Markdown, `![` completes the workspace figures with an alt text that discloses AI generation', async () => {
+    await writeWorkspaceFile('docs-figures/orbit.imgprompt', 'model: tiny-shapes\nprompt: a yellow circle orbiting a blue square\nseed: 3\noutput: orbit-figure.png\n');
+    const doc = await writeWorkspaceFile('docs-figures/page.md', '# Page\n\n![\n');
+    const list = await vscode.commands.executeCommand<vscode.CompletionList>('vscode.executeCompletionItemProvider', doc, new vscode.Position(2, 2), '[');
+    const item = list.items.find((i) => String(typeof i.insertText === 'string' ? i.insertText : i.insertText?.value).includes('orbit-figure.png'));
+    assert.ok(item, `no figure completion among ${list.items.length} items`);
+    assert.match(String(item.insertText), /^!\[a yellow circle orbiting a blue square \(AI-generated image, tiny-shapes, \d{4}-\d{2}-\d{2}\)\]\(orbit-figure\.png\)$/);
+  });
 });
+

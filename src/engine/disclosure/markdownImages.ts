@@ -99,3 +99,40 @@ export function imageLink(alt: string, target: string): string {
   const safeTarget = /[\s()<>]/.test(target) ? `<${target}>` : target;
   return `![${safeAlt}](${safeTarget})`;
 }
+
+/**
+ * HTML `<img>` elements in `text` (Markdown allows raw HTML; code blocks and spans are skipped), as MarkdownImage records:
+ * `rawTarget` is the `src` value, `alt` the `alt` value ('' when absent, with altStart = altEnd at the
+ * end of the tag name). Attribute values may be double-, single- or un-quoted.
+ */
+export function findHtmlImages(text: string): MarkdownImage[] {
+  const code = codeRanges(text);
+  const images: MarkdownImage[] = [];
+  for (const m of text.matchAll(/<img\b[^>]*>/gi)) {
+    const start = m.index ?? 0;
+    if (code.some(([s, e]) => start >= s && start < e)) continue;
+    const tag = m[0];
+    const attrs = new Map<string, { value: string; at: number }>();
+    for (const a of tag.matchAll(/\s([a-zA-Z-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))/g)) {
+      const value = a[2] ?? a[3] ?? a[4] ?? '';
+      const quoted = a[2] !== undefined || a[3] !== undefined;
+      const at = start + (a.index ?? 0) + a[0].length - value.length - (quoted ? 1 : 0);
+      if (!attrs.has(a[1].toLowerCase())) attrs.set(a[1].toLowerCase(), { value, at });
+    }
+    const src = attrs.get('src');
+    if (!src) continue;
+    const alt = attrs.get('alt');
+    const altStart = alt ? alt.at : start + 4;
+    images.push({
+      alt: alt?.value ?? '',
+      rawTarget: src.value,
+      start,
+      end: start + tag.length,
+      altStart,
+      altEnd: altStart + (alt?.value.length ?? 0),
+      targetStart: src.at,
+      targetEnd: src.at + src.value.length,
+    });
+  }
+  return images;
+}
