@@ -14,6 +14,8 @@ weights in each, plus a PyTorch reference of one UNet call.
     DIR/diffusers/                  the diffusers safetensors folder (as Hugging Face hosts SDXL base)
     DIR/sdxl-random-<scale>.safetensors   the single file in the SGM key layout (as sd_xl_base_1.0.safetensors)
     DIR/unet_reference.safetensors  inputs and the PyTorch output of one UNet call (batch 2, 16x12 latents)
+    DIR/text_reference.safetensors  SDXL's prompt conditioning for TEXT_PROMPT (encoder 1) and TEXT_PROMPT_2
+                                    (encoder 2): token ids, the concatenated penultimate hidden states, text_embeds
     DIR/sdxl_random.json            what made them (written last: its presence marks a complete folder)
 
 Names and layouts: optimum's SDXL ONNX config (text encoders exported with output_hidden_states, UNet
@@ -257,8 +259,32 @@ def unet_reference(nets: dict, c: dict) -> dict[str, torch.Tensor]:
         out = nets['unet'](sample, timestep, ehs, text_embeds, time_ids)
     if not torch.isfinite(out).all():
         raise ValueError('UNet reference output is not finite')
-    return {'sample': sample, 'timestep': timestep, 'encoder_hidden_states': ehs, 'text_embeds': text_embeds,
+    # Integer inputs are stored as float32 (exact at these magnitudes) so any float safetensors reader reads them.
+    return {'sample': sample, 'timestep': timestep.float(), 'encoder_hidden_states': ehs, 'text_embeds': text_embeds,
             'time_ids': time_ids, 'out_sample': out}
+
+
+TEXT_PROMPT = 'a red square on a blue background'
+TEXT_PROMPT_2 = 'a photo of a cat'
+
+
+def text_reference(nets: dict, root: str) -> dict[str, torch.Tensor]:
+    """diffusers' encode_prompt for (prompt, prompt_2): each encoder's hidden_states[-2], concatenated on
+    the width axis, and text_encoder_2's projected pooled output. Tokenizer 2 pads with id 0 ('!')."""
+    from tools.tiny_model.clip_bpe import Tokenizer
+    ids = []
+    for sub, text, pad in (('tokenizer', TEXT_PROMPT, None), ('tokenizer_2', TEXT_PROMPT_2, 0)):
+        tok = Tokenizer.load(os.path.join(root, sub))
+        row = tok(text)
+        if pad is not None:
+            n = row.index(tok.eos_id) + 1
+            row = row[:n] + [pad] * (len(row) - n)
+        ids.append(torch.tensor([row], dtype=torch.int64))
+    with torch.no_grad():
+        _, _, states1 = nets['text_encoder'](ids[0])
+        _, pooled, states2 = nets['text_encoder_2'](ids[1])
+    return {'input_ids': ids[0].float(), 'input_ids_2': ids[1].float(), 'prompt_embeds': torch.cat([states1[-2], states2[-2]], dim=-1),
+            'text_embeds': pooled}
 
 
 def main() -> None:
@@ -294,6 +320,9 @@ def main() -> None:
             st.write(os.path.join(staging, single), [st.entry(k, v) for k, v in sgm_tensors(nets, c).items()], METADATA)
             files += ['diffusers', single]
         st.write(os.path.join(staging, 'unet_reference.safetensors'), [st.entry(k, v) for k, v in unet_reference(nets, c).items()])
+        st.write(os.path.join(staging, 'text_reference.safetensors'),
+                 [st.entry(k, v) for k, v in text_reference(nets, os.path.join(staging, 'onnx')).items()],
+                 {'prompt': TEXT_PROMPT, 'prompt_2': TEXT_PROMPT_2})
         write_json(os.path.join(staging, 'sdxl_random.json'), {
             'generator': 'tools/sdxl_random/make_model.py', 'generator_version': GENERATOR_VERSION, 'scale': a.scale,
             'seed': a.seed, 'parameters': counts, 'files': files,

@@ -108,7 +108,7 @@ export class LocalOnnxBackend implements RenderBackend {
       const cond = await family.encodePrompt(recipe.prompt, recipe, model, services);
       if (cond.droppedText) warnings.push(`prompt truncated to ${cond.maxLength} tokens; dropped: "${cond.droppedText}"`);
       const encodeNegative = async (): Promise<Conditioning> => {
-        const encoded = await family.encodePrompt(recipe.negative, recipe, model, services);
+        const encoded = await family.encodePrompt(recipe.negative, { ...recipe, role: 'negative' }, model, services);
         if (encoded.droppedText) warnings.push(`negative prompt truncated to ${encoded.maxLength} tokens; dropped: "${encoded.droppedText}"`);
         return encoded;
       };
