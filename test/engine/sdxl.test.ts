@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { convertDiffusersFolder } from '../../src/engine/checkpoint';
 import { createRenderService, type RenderService, type RGBImage } from '../../src/engine/index';
 import { readSafetensors } from '../../src/engine/lora/safetensors';
 import { acquireComponent } from '../../src/engine/model/componentLease';
@@ -69,6 +70,24 @@ async function render(extra: string, model = 'sdxl'): Promise<RGBImage> {
   const plan = await service.plan({ file, context: { projectRoot: project } });
   assert.ok(plan.jobs[0], `no job planned for ${file}`);
   return (await service.render(plan.jobs[0].job)).image;
+}
+
+function maxAbsDiff(a: RGBImage, b: RGBImage): number {
+  let max = 0;
+  for (let i = 0; i < a.data.length; i++) max = Math.max(max, Math.abs(a.data[i] - b.data[i]));
+  return max;
+}
+
+/** Standard deviation of the pixel values. */
+function spread(image: RGBImage): number {
+  let sum = 0;
+  let squares = 0;
+  for (const v of image.data) {
+    sum += v;
+    squares += v * v;
+  }
+  const n = image.data.length;
+  return Math.sqrt(squares / n - (sum / n) ** 2);
 }
 
 function meanAbsDiff(a: RGBImage, b: RGBImage): number {
@@ -156,6 +175,23 @@ describe('SDXL family (toy, seeded random weights)', { skip }, () => {
     assert.deepEqual([large.jobs[0].job.recipe.width, large.jobs[0].job.recipe.height], [1408, 1408]);
     const square = await service.plan({ file: writeScene(''), context: { projectRoot: project } });
     assert.deepEqual([square.jobs[0].job.recipe.width, square.jobs[0].job.recipe.height], [1024, 1024]);
+  });
+});
+
+describe('SDXL conversion (toy, same weights in every layout)', { skip }, () => {
+  test('the diffusers folder converts (text_time UNet, hidden-state and projection text encoders, tokenizer_2) and renders what the ONNX export renders', { timeout: 600_000 }, async () => {
+    const out = join(project, 'models', 'from-diffusers');
+    await convertDiffusersFolder(files.diffusers, { out });
+    const converted = readModelConfig(out);
+    assert.equal(familyOf(converted).id, 'sdxl');
+    assert.equal(converted.forceZerosForEmptyPrompt, true);
+    const scene = 'size: {width: 128, height: 96}\nnegative: blurry\n';
+    const fromExport = await render(scene);
+    const fromDiffusers = await render(scene, 'from-diffusers');
+    assert.ok(spread(fromExport) > 5, 'the image is not flat (the comparison means something)');
+    const max = maxAbsDiff(fromExport, fromDiffusers);
+    // Same weights, a different graph (float timestep, unfused layout): within 2 of 255 per channel.
+    assert.ok(max <= 2, `max pixel difference ${max}`);
   });
 });
 

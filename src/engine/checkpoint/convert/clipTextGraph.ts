@@ -6,6 +6,12 @@
 //     → last_hidden_state float32 [batch_size, sequence_length, hidden_size]
 //     → pooler_output     float32 [batch_size, hidden_size]
 //
+// SDXL's encoders are exported by optimum with every hidden state (`hidden_states`: the optimum SDXL
+// layout): `hidden_states.0` (the embeddings) … `hidden_states.N` (the last layer, before the final norm)
+// follow; and a CLIPTextModelWithProjection (SDXL's second encoder: the weights hold
+// `text_projection.weight` [projection_dim, hidden_size], no bias) outputs `text_embeds` (the pooled row
+// through the projection) first, in place of pooler_output, as optimum's CLIPTextWithProjection config does.
+//
 // The computation, as transformers defines it (CLIPTextTransformer):
 // - embeddings: token_embedding[input_ids] + position_embedding[0 … sequence_length - 1];
 // - num_hidden_layers pre-norm layers: x += out_proj(attention(layer_norm1(x))), then
@@ -43,6 +49,8 @@ export interface ClipTextConfig {
   readonly vocab_size: number;
   /** Absent or 2 (openai's configs): pool at argmax(input_ids). Otherwise: at the first position of this id. */
   readonly eos_token_id?: number;
+  /** CLIPTextModelWithProjection's output width (the weights then hold text_projection.weight). */
+  readonly projection_dim?: number;
 }
 
 export const CLIP_TEXT_INPUT = 'input_ids';
@@ -50,6 +58,10 @@ export const CLIP_TEXT_OUTPUTS = ['last_hidden_state', 'pooler_output'] as const
 
 export interface ClipTextGraphOptions {
   readonly signal?: AbortSignal;
+  /** Output every layer's hidden state as `hidden_states.{i}` (optimum's SDXL export). */
+  readonly hiddenStates?: boolean;
+  /** Output `text_embeds` (the pooled row through `text_projection`) instead of pooler_output. */
+  readonly projection?: boolean;
   /** Called after each weight is written: how many of how many. */
   readonly onWeight?: (done: number, total: number) => void;
 }
@@ -58,7 +70,7 @@ const HIDDEN_ACTS = ['quick_gelu', 'gelu', 'gelu_new', 'gelu_pytorch_tanh'] as c
 type HiddenAct = (typeof HIDDEN_ACTS)[number];
 
 /** The weight names the graph reads, in the order it reads them. */
-export function clipTextWeightNames(config: Pick<ClipTextConfig, 'num_hidden_layers'>): string[] {
+export function clipTextWeightNames(config: Pick<ClipTextConfig, 'num_hidden_layers'>, projection = false): string[] {
   const names = ['text_model.embeddings.token_embedding.weight', 'text_model.embeddings.position_embedding.weight'];
   for (let i = 0; i < config.num_hidden_layers; i++) {
     const p = `text_model.encoder.layers.${i}`;
@@ -67,6 +79,7 @@ export function clipTextWeightNames(config: Pick<ClipTextConfig, 'num_hidden_lay
     }
   }
   names.push('text_model.final_layer_norm.weight', 'text_model.final_layer_norm.bias');
+  if (projection) names.push('text_projection.weight');
   return names;
 }
 
@@ -110,7 +123,7 @@ class ClipWriter {
     private readonly config: ClipTextConfig,
     private readonly options: ClipTextGraphOptions,
   ) {
-    this.total = clipTextWeightNames(config).length;
+    this.total = clipTextWeightNames(config, options.projection).length;
   }
 
   private async read(name: string, dims: readonly number[]): Promise<Float32Array> {
@@ -118,7 +131,7 @@ class ClipWriter {
     return checkedWeight(this.weights, name, dims, this.options.signal);
   }
 
-  private stored(name: string, values: Float32Array, dims: readonly number[]): string {
+  stored(name: string, values: Float32Array, dims: readonly number[]): string {
     const out = this.g.weight(name, values, dims);
     this.options.onWeight?.(++this.done, this.total);
     return out;
@@ -217,22 +230,39 @@ export async function buildClipTextGraph(config: ClipTextConfig, weights: Weight
   const square = g.node('Concat', [length, length], { axis: 0 });
   const mask = g.node('Slice', [g.constant(full, [positions, positions], 'causal_mask'), w.ints([0, 0]), square, w.ints([0, 1])]);
 
+  const states = [x];
   for (let i = 0; i < config.num_hidden_layers; i++) {
     const p = `text_model.encoder.layers.${i}`;
     x = g.node('Add', [x, await w.attention(await w.layerNorm(x, `${p}.layer_norm1`), `${p}.self_attn`, mask)]);
     const h = w.activation(await w.linear(await w.layerNorm(x, `${p}.layer_norm2`), `${p}.mlp.fc1`, d, inner));
     x = g.node('Add', [x, await w.linear(h, `${p}.mlp.fc2`, inner, d)]);
+    states.push(x);
   }
   const hidden = await w.layerNorm(x, 'text_model.final_layer_norm');
-  g.alias(hidden, CLIP_TEXT_OUTPUTS[0]);
 
   // Pooling: the row of each sequence at its EOS position ([B, 1] int64 indices, GatherND over batch).
   const eos = config.eos_token_id;
   const keys = eos === undefined || eos === 2 ? ids : g.node('Cast', [g.node('Equal', [ids, g.constant(Int32Array.of(eos), [], 'eos_id')])], { to: ONNX_INT32 });
   const where = g.node('ArgMax', [keys], { axis: -1, keepdims: 1 });
-  g.alias(g.node('GatherND', [hidden, where], { batch_dims: 1 }), CLIP_TEXT_OUTPUTS[1]);
-
+  const pooled = g.node('GatherND', [hidden, where], { batch_dims: 1 });
+  if (options.projection) {
+    const width = config.projection_dim;
+    if (!Number.isInteger(width) || (width as number) < 1) throw new ModelError(`text encoder config: projection_dim is ${JSON.stringify(width)}; a projection model needs a positive integer`, weights.origin);
+    const projection = w.stored('text_projection.weight', transpose(await checkedWeight(weights, 'text_projection.weight', [width as number, d], options.signal), width as number, d), [d, width as number]);
+    g.alias(g.node('MatMul', [pooled, projection]), 'text_embeds');
+    g.output('text_embeds', ONNX_FLOAT, ['batch_size', width as number]);
+  }
+  g.alias(hidden, CLIP_TEXT_OUTPUTS[0]);
   g.output(CLIP_TEXT_OUTPUTS[0], ONNX_FLOAT, ['batch_size', 'sequence_length', d]);
-  g.output(CLIP_TEXT_OUTPUTS[1], ONNX_FLOAT, ['batch_size', d]);
+  if (!options.projection) {
+    g.alias(pooled, CLIP_TEXT_OUTPUTS[1]);
+    g.output(CLIP_TEXT_OUTPUTS[1], ONNX_FLOAT, ['batch_size', d]);
+  }
+  if (options.hiddenStates) {
+    states.forEach((state, i) => {
+      g.alias(state, `hidden_states.${i}`);
+      g.output(`hidden_states.${i}`, ONNX_FLOAT, ['batch_size', 'sequence_length', d]);
+    });
+  }
   return g.build();
 }

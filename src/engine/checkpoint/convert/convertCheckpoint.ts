@@ -107,6 +107,12 @@ async function writeComponent(root: string, name: string, config: unknown, build
 /** The parts of a model folder to write: each component's config and weights (by diffusers names). */
 export interface ModelFolderParts {
   readonly textEncoder: { readonly config: ClipTextConfig; readonly weights: WeightSource };
+  /** SDXL's second encoder (CLIPTextModelWithProjection); both encoders then output every hidden state. */
+  readonly textEncoder2?: { readonly config: ClipTextConfig; readonly weights: WeightSource };
+  /** The second encoder's tokenizer (SDXL: pads with "!"); the first's when absent. */
+  readonly tokenizer2Dir?: string;
+  /** model_index.json's force_zeros_for_empty_prompt to carry over (SDXL pipelines). */
+  readonly forceZerosForEmptyPrompt?: boolean;
   readonly unet: { readonly config: UNetConfig; readonly weights: WeightSource };
   readonly vae: { readonly config: VaeConfig; readonly weights: WeightSource };
   readonly scheduler: Readonly<Record<string, unknown>>;
@@ -130,9 +136,11 @@ export async function assembleModelFolder(out: string, parts: ModelFolderParts):
   rmSync(temp, { recursive: true, force: true });
   mkdirSync(temp, { recursive: true });
   try {
-    const { textEncoder: t, unet: u, vae: v } = parts;
+    const { textEncoder: t, textEncoder2: t2, unet: u, vae: v } = parts;
+    const xl = t2 !== undefined;
     const steps: [string, unknown, (external: ExternalDataWriter) => Promise<Uint8Array>][] = [
-      ['text_encoder', t.config, (x) => buildClipTextGraph(t.config, t.weights, x, { signal })],
+      ['text_encoder', t.config, (x) => buildClipTextGraph(t.config, t.weights, x, { signal, hiddenStates: xl })],
+      ...(t2 ? [['text_encoder_2', t2.config, (x: ExternalDataWriter) => buildClipTextGraph(t2.config, t2.weights, x, { signal, hiddenStates: true, projection: true })] as (typeof steps)[number]] : []),
       ['unet', u.config, (x) => buildUNetGraph(u.config, u.weights, x, { signal, timestep: 'float32', controlNetResiduals: true })],
       ['vae_decoder', v.config, (x) => buildVaeDecoderGraph(v.config, v.weights, x, { signal })],
       ['vae_encoder', v.config, (x) => buildVaeEncoderGraph(v.config, v.weights, x, { signal })],
@@ -145,15 +153,20 @@ export async function assembleModelFolder(out: string, parts: ModelFolderParts):
     parts.onProgress?.({ component: 'done', done: steps.length, total: steps.length });
     mkdirSync(join(temp, 'scheduler'));
     writeJson(join(temp, 'scheduler', 'scheduler_config.json'), parts.scheduler);
-    mkdirSync(join(temp, 'tokenizer'));
-    for (const f of readdirSync(parts.tokenizerDir)) {
-      if (/^(vocab\.json|merges\.txt|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json)$/.test(f)) copyFileSync(join(parts.tokenizerDir, f), join(temp, 'tokenizer', f));
+    const tokenizers: [string, string][] = [['tokenizer', parts.tokenizerDir], ...(xl ? [['tokenizer_2', parts.tokenizer2Dir ?? parts.tokenizerDir] as [string, string]] : [])];
+    for (const [name, from] of tokenizers) {
+      mkdirSync(join(temp, name));
+      for (const f of readdirSync(from)) {
+        if (/^(vocab\.json|merges\.txt|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json)$/.test(f)) copyFileSync(join(from, f), join(temp, name, f));
+      }
     }
     writeJson(join(temp, 'model_index.json'), {
-      _class_name: 'OnnxStableDiffusionPipeline',
+      _class_name: xl ? 'ORTStableDiffusionXLPipeline' : 'OnnxStableDiffusionPipeline',
       _diffusers_version: '0.25.0',
+      ...(xl && parts.forceZerosForEmptyPrompt !== undefined ? { force_zeros_for_empty_prompt: parts.forceZerosForEmptyPrompt } : {}),
       scheduler: ['diffusers', parts.scheduler._class_name],
       text_encoder: ['diffusers', 'OnnxRuntimeModel'],
+      ...(xl ? { text_encoder_2: ['diffusers', 'OnnxRuntimeModel'], tokenizer_2: ['transformers', 'CLIPTokenizer'] } : {}),
       tokenizer: ['transformers', 'CLIPTokenizer'],
       unet: ['diffusers', 'OnnxRuntimeModel'],
       vae_decoder: ['diffusers', 'OnnxRuntimeModel'],
