@@ -16,6 +16,7 @@ const required = [
   'extension/out/worker.js',
   'extension/models/tiny-shapes/model_index.json',
   'extension/models/tiny-shapes/unet/model.onnx',
+  'extension/vocab/bpe_simple_vocab_16e6.txt.gz',
   'extension/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node',
   'extension/node_modules/@img/sharp-linux-x64/package.json',
 ];

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { analyzeScene, convertCheckpoint, createRenderService, findConvertedCheckpoint, InputError, ModelError, type RenderService, type RGBImage } from '../../src/engine/index';
 import { ensureSd15Checkpoints, repoRoot, sd15ReferenceUnavailable } from '../scale/sd15Random';
+import { loadCLIPTokenizer } from '../../src/engine/tokenizer';
 
 const skip = sd15ReferenceUnavailable();
 
@@ -99,17 +100,23 @@ describe('imgprompt convert: SD 1.x single-file checkpoints', () => {
     assert.equal(max, 0, 'the same checkpoint converts to the same model');
   });
 
-  test('refusals: an existing folder, a missing tokenizer, a family this converter does not read', { skip, timeout: 120_000 }, async () => {
+  test('refusals: an existing folder, a missing tokenizer folder (none given: the shipped CLIP vocabulary), a family this converter does not read', { skip, timeout: 120_000 }, async () => {
     const file = join(dir, 'ckpt', 'sd15-random-toy.safetensors');
     await assert.rejects(convertCheckpoint(file, { out: join(project, 'models', 'export'), tokenizerDir: join(exportDir, 'tokenizer') }), (e: unknown) => e instanceof InputError && /already exists/.test(e.message));
     const lonely = join(dir, 'lonely');
     mkdirSync(lonely);
     cpSync(file, join(lonely, basename(file)));
     await assert.rejects(
-      convertCheckpoint(join(lonely, basename(file)), { out: join(dir, 'nope'), env: { HF_HUB_CACHE: join(dir, 'empty-hub') } }),
+      convertCheckpoint(join(lonely, basename(file)), { out: join(dir, 'nope'), tokenizerDir: join(dir, 'no-such-tokenizer'), env: { HF_HUB_CACHE: join(dir, 'empty-hub') } }),
       (e: unknown) => e instanceof InputError && /carries no tokenizer/.test(e.message) && /--tokenizer/.test(e.message),
     );
     assert.ok(!existsSync(join(dir, 'nope')), 'nothing is left behind');
+    // With nothing beside it and nothing given, the CLIP vocabulary this package ships is the tokenizer.
+    const shipped = await convertCheckpoint(join(lonely, basename(file)), { out: join(dir, 'shipped-vocab'), env: { HF_HUB_CACHE: join(dir, 'empty-hub') } });
+    assert.match(shipped.tokenizer, /bpe_simple_vocab_16e6\.txt\.gz$/);
+    const vocab = JSON.parse(readFileSync(join(dir, 'shipped-vocab', 'tokenizer', 'vocab.json'), 'utf8')) as Record<string, number>;
+    assert.equal(Object.keys(vocab).length, 49408);
+    assert.deepEqual((await loadCLIPTokenizer(join(dir, 'shipped-vocab', 'tokenizer'))).encodePrompt('a photo of a cat').ids.slice(0, 7), [49406, 320, 1125, 539, 320, 2368, 49407]);
     await assert.rejects(
       convertCheckpoint(join(dir, 'ckpt', 'diffusers', 'unet', 'diffusion_pytorch_model.safetensors'), { out: join(dir, 'nope2') }),
       (e: unknown) => e instanceof ModelError && /diffusers UNet file/.test(e.message),

@@ -1,4 +1,4 @@
-// `imgprompt convert`: turns a Stable Diffusion 1.x single-file checkpoint (.safetensors) into a model
+// `imgprompt convert`: turns a Stable Diffusion 1.x / 2.x single-file checkpoint (.safetensors) into a model
 // folder in the diffusers/optimum ONNX layout, which scenes then name in `model:`.
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -9,8 +9,8 @@ import { displayPath } from '../sceneContext';
 
 const usage = `usage: imgprompt convert CHECKPOINT.safetensors|DIFFUSERS_FOLDER --out DIR [--tokenizer DIR]
 
-Converts a Stable Diffusion 1.x single-file checkpoint (the LDM key layout Civitai, A1111 and ComfyUI
-use; fp32, fp16 or bf16) into a model folder in the diffusers/optimum ONNX layout: configs inferred from
+Converts a Stable Diffusion 1.x or 2.x single-file checkpoint (the LDM key layout Civitai, A1111 and
+ComfyUI use; fp32, fp16 or bf16) into a model folder in the diffusers/optimum ONNX layout: configs inferred from
 the tensor shapes (an A1111-style NAME.yaml beside the file may set the prediction type), graphs written
 by imgprompt with the weights widened to float32 in external data. Pickle files (.ckpt) are refused.
 A diffusers folder of safetensors (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/,
@@ -19,11 +19,11 @@ as Hugging Face hosts SD 1.x and 2.x) converts through the same graph builders w
 options:
   --out DIR         the model folder to create (must not exist)
   --tokenizer DIR   a CLIP tokenizer folder (vocab.json + merges.txt); default: tokenizer/ beside the
-                    checkpoint, else CLIP ViT-L/14's from the Hugging Face cache`;
+                    checkpoint, else OpenAI CLIP's vocabulary shipped in imgprompt's vocab/`;
 
 export const convertCommand: Command = {
   name: 'convert',
-  summary: 'convert an SD 1.x single-file checkpoint or a diffusers folder into an ONNX model folder',
+  summary: 'convert an SD 1.x/2.x single-file checkpoint or a diffusers folder into an ONNX model folder',
   usage,
   async run(args, io, signal) {
     let parsed;

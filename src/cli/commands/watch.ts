@@ -43,7 +43,7 @@ export const watchCommand: Command = {
         const plan = await planScene(service, scene, modelPaths, io, controller.signal);
         for (const w of planWarnings(plan, io)) io.stderr(`${w}\n`);
         const { recipe } = plan.resolved;
-        for (const f of [...recipe.loras, ...recipe.control, ...(recipe.init ? [recipe.init] : [])]) {
+        for (const f of [...recipe.loras, ...recipe.control, ...(recipe.init ? [recipe.init] : []), ...(recipe.init?.mask ? [recipe.init.mask] : [])]) {
           if (!dependents.has(f.path)) {
             dependents.set(f.path, new Set());
             watcher.add(f.path);

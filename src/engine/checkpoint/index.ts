@@ -6,3 +6,4 @@ export { findConvertedCheckpoint, ensureConvertedCheckpoint, convertedFolder, ty
 export { convertCheckpoint, findTokenizer, type ConvertOptions, type ConvertProgress, type ConvertResult } from './convert/convertCheckpoint';
 export { inferLdmConfigs, predictionFromYaml, type LdmConfigs } from './convert/inferLdmConfig';
 export { convertDiffusersFolder, isDiffusersPipelineFolder, diffusersFolderInputs, type ConvertDiffusersOptions } from './convert/convertDiffusers';
+export { buildOpenClipTextGraph, openClipTextShape, openClipTextConfig, openClipAsClipTextWeights, type OpenClipTextUse, type OpenClipTextShape, type OpenClipTextConfig } from './convert/openClipTextGraph';

@@ -9,7 +9,7 @@ import { readCheckpointHeader, WEIGHT_FILE_EXTENSIONS } from './checkpointHeader
 import { checkpointSummary, describeCheckpoint } from './detectCheckpoint';
 
 export interface WeightsFileVerdict {
-  /** The imgprompt converter reads it (an SD 1.x single-file checkpoint). */
+  /** The imgprompt converter reads it (an SD 1.x or 2.x single-file checkpoint). */
   readonly convertible: boolean;
   /** One sentence: what the file is, and what happens or what to do. */
   readonly message: string;
@@ -33,7 +33,7 @@ function judge(path: string): WeightsFileVerdict {
   const d = describeCheckpoint(header);
   const summary = checkpointSummary(d);
   const no = (message: string): WeightsFileVerdict => ({ convertible: false, message });
-  if (d.family === 'sd1' && d.layout === 'ldm') {
+  if ((d.family === 'sd1' || d.family === 'sd2') && d.layout === 'ldm') {
     return { convertible: true, message: `${path} is: ${summary}; it is converted into an ONNX model folder on its first render (once per file content, then cached)` };
   }
   if (d.family === 'lora') return no(`${path} is: ${summary}`);
@@ -41,7 +41,7 @@ function judge(path: string): WeightsFileVerdict {
   if (d.family === 'unknown' && !d.unetFamily) return no(`${path} is: ${summary}; ${d.details.join('; ')}`);
   if (!d.unetFamily) return no(`${path} is: ${summary}, a flow-matching transformer family that the local ONNX engine does not run (it needs a ComfyUI or A1111-compatible server)`);
   return no(
-    `${path} is: ${summary}. imgprompt converts Stable Diffusion 1.x single-file checkpoints; for this one, ` +
+    `${path} is: ${summary}. imgprompt converts Stable Diffusion 1.x and 2.x single-file checkpoints; for this one, ` +
       'export the model once with optimum (optimum-cli export onnx) and name that folder',
   );
 }

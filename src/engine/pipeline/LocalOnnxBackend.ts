@@ -29,6 +29,7 @@ import { denoise } from './denoise';
 import { memo } from './memo';
 import { declaresGuidanceEmbedding, unetGuidanceEmbedding } from './guidanceEmbedding';
 import { activationBytes } from './memoryEstimate';
+import { prepareInpaint } from './inpaintStage';
 import { prepareHints, prepareLatents } from './latentStage';
 import { LoraStage, loraWarnings } from './LoraStage';
 import { PreviewStage } from './PreviewStage';
@@ -126,6 +127,7 @@ export class LocalOnnxBackend implements RenderBackend {
       const latentDims = family.latentDims(model, recipe.width, recipe.height);
       const rng = new TorchCPUGenerator(BigInt(recipe.seed));
       const start = await prepareLatents({ job, family, scheduler, rng, latentDims, acquire, timings, signal });
+      const inpaint = await prepareInpaint({ job, family, rng, latentDims, acquire, timings, signal, image: start.image });
       const { hints, controls } = await prepareHints(job, acquire, timings, signal);
 
       const previewer = options.previews && onProgress ? await this.previews.begin(model, family, acquire, warnings) : undefined;
@@ -143,6 +145,7 @@ export class LocalOnnxBackend implements RenderBackend {
         timestepCond,
         guidanceRescale: numberOption(recipe.options, 'guidance_rescale'),
         startIndex: start.startIndex,
+        inpaint,
         timings,
         signal,
         onStep: async ({ step, total, predOriginal, latents }) => {

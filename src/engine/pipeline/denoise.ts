@@ -7,7 +7,8 @@ import { floatTensor, type FloatTensor } from '../onnx/tensor';
 import type { RNG } from '../rng';
 import type { Scheduler } from '../schedulers';
 import type { StageTimings } from '../render/StageTimings';
-import { concatBatch, guide } from './tensorMath';
+import type { InpaintConditioning } from './inpaintStage';
+import { concatBatch, concatChannels, guide } from './tensorMath';
 
 export interface DenoiseStep {
   /** 1-based step number within the steps actually run, and their count. */
@@ -51,6 +52,8 @@ export interface DenoiseInput {
   /** guidance_rescale (0 = off): see rescaleGuided. */
   readonly guidanceRescale?: number;
   readonly controls?: readonly DenoiseControl[];
+  /** An inpainting UNet's mask and masked-image latents, concatenated after the latents on every call. */
+  readonly inpaint?: InpaintConditioning;
   /** First step index (0 for text-to-image; later for image-to-image). */
   readonly startIndex: number;
   readonly timings: StageTimings;
@@ -81,14 +84,17 @@ export async function denoise(input: DenoiseInput): Promise<FloatTensor> {
   for (let index = input.startIndex; index < scheduler.numInferenceSteps; index++) {
     throwIfAborted(signal);
     const modelInput = floatTensor(scheduler.scaleModelInput(latents, index), dims);
-    const sample = useGuidance ? concatBatch([modelInput, modelInput]) : modelInput;
+    // ControlNets read the latents alone; an inpainting UNet also the mask and masked image (diffusers' order).
+    const latentSample = useGuidance ? concatBatch([modelInput, modelInput]) : modelInput;
+    const unetInput = input.inpaint && !input.inpaint.blend ? concatChannels([modelInput, input.inpaint.mask, input.inpaint.maskedImageLatents]) : modelInput;
+    const sample = input.inpaint && !input.inpaint.blend ? (useGuidance ? concatBatch([unetInput, unetInput]) : unetInput) : latentSample;
     const timestep = scheduler.timesteps[index];
     let residuals: UNetResiduals | undefined;
     for (const control of controls) {
       if (control.scale === 0 || !controlActive(index, scheduler.numInferenceSteps, control.start, control.end)) continue;
       const beforeControl = control.net.runTimeMs;
       const r = await timings.time('controlnet', () =>
-        control.net.predict({ sample, timestep, encoderHiddenStates: hiddenStates, hint: control.hint, scale: control.scale }, signal),
+        control.net.predict({ sample: latentSample, timestep, encoderHiddenStates: hiddenStates, hint: control.hint, scale: control.scale }, signal),
       );
       timings.addOnnxRuntime(control.net.runTimeMs - beforeControl);
       residuals = residuals ? addResiduals(residuals, r) : r;
@@ -109,9 +115,28 @@ export async function denoise(input: DenoiseInput): Promise<FloatTensor> {
       return run.step(noisePred, index, latents);
     });
     latents = stepOutput.prevSample;
+    if (input.inpaint?.blend) latents = blendKept(latents, input.inpaint, scheduler, index);
     await input.onStep?.({ step: index - input.startIndex + 1, total, predOriginal: stepOutput.predOriginalSample, latents });
   }
   return floatTensor(latents, dims);
+}
+
+/**
+ * A plain UNet's inpainting (diffusers' inpaint pipeline with 4 channels): after step `index`, the kept
+ * region (mask 0) is the init image's latents noised to the next step (the image itself after the last),
+ * the repainted region (mask 1) what the step gave.
+ */
+function blendKept(latents: Float32Array, inpaint: InpaintConditioning, scheduler: Scheduler, index: number): Float32Array {
+  const { image, noise } = inpaint.blend!;
+  const proper = index + 1 < scheduler.numInferenceSteps ? scheduler.addNoise(image, noise, index + 1) : image;
+  const mask = inpaint.mask.data;
+  const plane = mask.length;
+  const out = new Float32Array(latents.length);
+  for (let i = 0; i < out.length; i++) {
+    const m = mask[i % plane];
+    out[i] = (1 - m) * proper[i] + m * latents[i];
+  }
+  return out;
 }
 
 /** Unbiased standard deviation over every element (torch's `std`, correction 1), in float64. */

@@ -14,6 +14,7 @@ import type { TorchCPUGenerator } from '../rng';
 import { img2imgStartIndex, type Scheduler } from '../schedulers';
 import type { DenoiseControl } from './denoise';
 import type { StageTimings } from '../render/StageTimings';
+import { isInpaintingModel } from './inpaintStage';
 import { scaled } from './tensorMath';
 
 type Acquire = <T>(component: string, Type: new (session: OnnxSession) => T) => Promise<T>;
@@ -29,11 +30,27 @@ export interface LatentInput {
   readonly signal?: AbortSignal;
 }
 
-/** The latents the loop starts from, and the step it starts at. */
-export async function prepareLatents(input: LatentInput): Promise<{ latents: FloatTensor; startIndex: number }> {
+/** The latents the loop starts from, the step it starts at, and the encoded init image with its noise. */
+export interface StartLatents {
+  readonly latents: FloatTensor;
+  readonly startIndex: number;
+  /** The init image's latents (scaled) and the noise drawn for them: what a masked render blends back. */
+  readonly image?: { readonly latents: Float32Array; readonly noise: Float32Array };
+}
+
+/**
+ * The starting latents. With a mask (inpainting), diffusers' inpaint pipeline: at strength 1 pure noise
+ * (an inpainting UNet then never encodes the image; a plain one still does, for blending), below 1 the
+ * encoded image noised to the strength's timestep, as image-to-image.
+ */
+export async function prepareLatents(input: LatentInput): Promise<StartLatents> {
   const { job, scheduler, rng, latentDims, timings, signal } = input;
   const { recipe, model } = job;
-  if (!recipe.init) return { latents: floatTensor(scaled(rng.randn(latentDims), scheduler.initNoiseSigma), latentDims), startIndex: 0 };
+  const noiseOnly = () => floatTensor(scaled(rng.randn(latentDims), scheduler.initNoiseSigma), latentDims);
+  if (!recipe.init) return { latents: noiseOnly(), startIndex: 0 };
+  const inpaintModel = isInpaintingModel(model);
+  const pureNoise = (inpaintModel || recipe.init.mask !== undefined) && recipe.init.strength >= 1;
+  if (pureNoise && inpaintModel) return { latents: noiseOnly(), startIndex: 0 };
   const vaeEncoder = await input.acquire('vae_encoder', VAEEncoder);
   const image = await loadImageTensor(recipe.init.path, { width: recipe.width, height: recipe.height });
   const before = vaeEncoder.session.runTimeMs;
@@ -44,7 +61,8 @@ export async function prepareLatents(input: LatentInput): Promise<{ latents: Flo
   const startIndex = img2imgStartIndex(recipe.steps, recipe.init.strength);
   if (startIndex >= recipe.steps) return { latents: floatTensor(initLatents, latentDims), startIndex };
   const noise = rng.randn(latentDims);
-  return { latents: floatTensor(scheduler.addNoise(initLatents, noise, startIndex), latentDims), startIndex };
+  const latents = pureNoise ? scaled(noise, scheduler.initNoiseSigma) : scheduler.addNoise(initLatents, noise, startIndex);
+  return { latents: floatTensor(latents, latentDims), startIndex, image: { latents: initLatents, noise } };
 }
 
 /** Each `control:` entry's preprocessed hint and the ControlNet that reads it. */

@@ -13,6 +13,22 @@ export function concatBatch(tensors: readonly FloatTensor[]): FloatTensor {
   return floatTensor(data, [tensors.length * first.dims[0], ...first.dims.slice(1)]);
 }
 
+/** Stacks [1, C_i, h, w] tensors along the channel axis (torch.cat(dim=1) of one batch item). */
+export function concatChannels(tensors: readonly FloatTensor[]): FloatTensor {
+  const [, , h, w] = tensors[0].dims;
+  const channels = tensors.reduce((n, t) => {
+    if (t.dims.length !== 4 || t.dims[0] !== 1 || t.dims[2] !== h || t.dims[3] !== w) throw new RangeError('concatChannels: tensors differ in batch or size');
+    return n + t.dims[1];
+  }, 0);
+  const data = new Float32Array(channels * h * w);
+  let at = 0;
+  for (const t of tensors) {
+    data.set(t.data, at);
+    at += t.data.length;
+  }
+  return floatTensor(data, [1, channels, h, w]);
+}
+
 /** The batch item `index` of a tensor, as a [1, ...] tensor (a view, not a copy). */
 export function batchItem(tensor: FloatTensor, index: number): FloatTensor {
   const size = tensor.data.length / tensor.dims[0];

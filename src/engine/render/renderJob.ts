@@ -80,7 +80,7 @@ export async function jobsForScene(
   const { recipe, model } = resolved;
   const modelHash = await hashModelFolder(recipe.model.path, hashes, signal);
   const content: Record<string, string> = { [recipe.model.path]: `sha256:${modelHash.sha256}` };
-  const files = [...recipe.loras, ...recipe.control, ...(recipe.init ? [recipe.init] : []), ...(recipe.embeddings ?? [])];
+  const files = [...recipe.loras, ...recipe.control, ...(recipe.init ? [recipe.init] : []), ...(recipe.init?.mask ? [recipe.init.mask] : []), ...(recipe.embeddings ?? [])];
   for (const file of files) {
     throwIfAborted(signal);
     content[file.path] = `sha256:${await hashes.hash(file.path, signal)}`;

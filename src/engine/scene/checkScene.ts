@@ -215,6 +215,7 @@ export function checkParsedScene(parsed: ParsedScene, context: SceneContext): Ch
     scene.loras.forEach((l, i) => checker.lora(`loras[${i}].file`, l.file, model));
     scene.control.forEach((c, i) => checker.inputFile(`control[${i}].image`, c.image, 'hint image'));
     if (scene.init) checker.inputFile('init.image', scene.init.image, 'init image');
+    if (scene.init?.mask !== undefined) checker.inputFile('init.mask', scene.init.mask, 'init mask');
     if (scene.output !== undefined) checker.output(scene.output);
   }
   return { ...parsed, diagnostics: sortDiagnostics([...parsed.diagnostics, ...checker.diagnostics]), model, paths: checker.paths, pendingConversion: checker.pendingConversion };

@@ -51,7 +51,8 @@ export interface Recipe {
   options: TuningOptions;
   loras: (RecipeFile & { weight: number })[];
   control: (RecipeFile & { type: ControlType; strength: number; start: number; end: number })[];
-  init: (RecipeFile & { strength: number }) | null;
+  /** Image-to-image; with `mask`, inpainting (hashed only when present, so older recipes keep their hashes). */
+  init: (RecipeFile & { strength: number; mask?: RecipeFile }) | null;
   /** Textual-inversion embeddings the prompt or negative use; absent when none (so older hashes hold). */
   embeddings?: RecipeEmbedding[];
   /** Absolute path of the PNG (not hashed). */
@@ -114,7 +115,7 @@ export function recipeHashMaterial(recipe: Recipe, inputs: RecipeHashInputs = {}
     options: tuningOptionsForRecipe(recipe.options),
     loras: recipe.loras.map((l) => ({ ...file(l), weight: l.weight })),
     control: recipe.control.map((c) => ({ ...file(c), type: c.type, strength: c.strength, start: c.start, end: c.end })),
-    init: recipe.init && { ...file(recipe.init), strength: recipe.init.strength },
+    init: recipe.init && { ...file(recipe.init), strength: recipe.init.strength, ...(recipe.init.mask ? { mask: file(recipe.init.mask) } : {}) },
     embeddings: recipe.embeddings?.length ? recipe.embeddings.map((e) => ({ ...file(e), name: e.name, byName: e.byName })) : undefined,
   };
 }

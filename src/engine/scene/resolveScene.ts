@@ -216,7 +216,9 @@ export function analyzeScene(input: string | CheckedScene, context: ResolveConte
       start: c.start ?? SCENE_DEFAULTS.controlStart,
       end: c.end ?? SCENE_DEFAULTS.controlEnd,
     })),
-    init: scene.init ? { ...file(paths, 'init.image'), strength: scene.init.strength ?? SCENE_DEFAULTS.initStrength } : null,
+    init: scene.init
+      ? { ...file(paths, 'init.image'), strength: scene.init.strength ?? SCENE_DEFAULTS.initStrength, ...(scene.init.mask === undefined ? {} : { mask: file(paths, 'init.mask') }) }
+      : null,
     output,
     purpose: scene.purpose === undefined ? null : normaliseText(scene.purpose),
   };
@@ -257,6 +259,7 @@ function outputClash(recipe: Recipe, variants: readonly Recipe[], fs: SceneFileS
     ...recipe.loras.map((l, i) => ({ path: l.path, what: `its LoRA loras[${i}] (${l.ref})` })),
     ...recipe.control.map((c, i) => ({ path: c.path, what: `its hint image control[${i}] (${c.ref})` })),
     ...(recipe.init ? [{ path: recipe.init.path, what: `its init image (${recipe.init.ref})` }] : []),
+    ...(recipe.init?.mask ? [{ path: recipe.init.mask.path, what: `its init mask (${recipe.init.mask.ref})` }] : []),
     ...(recipe.embeddings ?? []).map((e) => ({ path: e.path, what: `its embedding ${e.name} (${e.ref})` })),
   ];
   const real = (p: string) => fs.realpath?.(p) ?? p;

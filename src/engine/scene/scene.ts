@@ -26,6 +26,8 @@ export interface SceneControl {
 
 export interface SceneInit {
   image: string;
+  /** Inpainting: white repaints, black keeps (diffusers' convention); relative to the scene. */
+  mask?: string;
   strength?: number;
 }
 

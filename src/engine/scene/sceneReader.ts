@@ -344,14 +344,15 @@ export class SceneReader {
   }
 
   init(node: Value): SceneInit | undefined {
-    const map = this.map(node, 'init', '{image, strength}');
+    const map = this.map(node, 'init', '{image, strength, mask}');
     if (!map) return undefined;
     const e = this.entries(map, INIT_KEYS, 'init', 'init');
     const image = e.has('image') ? this.string(e.get('image'), 'init.image', { what: 'a path to the starting image' }) : undefined;
     if (!e.has('image')) this.missing('init', 'image', 'the starting image path, relative to the scene');
     const strength = e.has('strength') ? this.number(e.get('strength'), 'init.strength', LIMITS.initStrength) : undefined;
-    if (image === undefined || (e.has('strength') && strength === undefined)) return undefined;
-    return strength === undefined ? { image } : { image, strength };
+    const mask = e.has('mask') ? this.string(e.get('mask'), 'init.mask', { what: 'a path to the mask image (white: repaint, black: keep)' }) : undefined;
+    if (image === undefined || (e.has('strength') && strength === undefined) || (e.has('mask') && mask === undefined)) return undefined;
+    return { image, ...(strength === undefined ? {} : { strength }), ...(mask === undefined ? {} : { mask }) };
   }
 
   variants(node: Value): bigint[] | undefined {

@@ -42,7 +42,7 @@ export const SIZE_BUDGET_KEYS = ['megapixels', 'aspect'] as const;
 export const SIZE_PIXEL_KEYS = ['width', 'height'] as const;
 export const LORA_KEYS = ['file', 'weight'] as const;
 export const CONTROL_KEYS = ['type', 'image', 'strength', 'start', 'end'] as const;
-export const INIT_KEYS = ['image', 'strength'] as const;
+export const INIT_KEYS = ['image', 'strength', 'mask'] as const;
 export const VARIANTS_KEYS = ['seeds'] as const;
 
 /** Inclusive numeric limits; `integer` rejects fractions. */

@@ -18,7 +18,7 @@ const IMAGE_GLOB = '**/*.{png,jpg,jpeg,webp,PNG,JPG,JPEG,WEBP}';
 const EXCLUDE_GLOB = '**/{node_modules,.git,out}/**';
 const MAX_FILES = 500;
 const ASPECTS = ['1:1', '3:2', '4:3', '16:9', '2:1', '2:3', '3:4', '9:16'];
-const IMAGE_PATHS = new Set(['control[].image', 'init.image']);
+const IMAGE_PATHS = new Set(['control[].image', 'init.image', 'init.mask']);
 
 /** Block snippets for keys whose value is a mapping or list; everything else gets `key: `. */
 const KEY_SNIPPETS: Record<string, string> = {

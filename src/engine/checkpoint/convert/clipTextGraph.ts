@@ -6,11 +6,8 @@
 //     → last_hidden_state float32 [batch_size, sequence_length, hidden_size]
 //     → pooler_output     float32 [batch_size, hidden_size]
 //
-// SDXL's encoders are exported by optimum with every hidden state (`hidden_states`: the optimum SDXL
-// layout): `hidden_states.0` (the embeddings) … `hidden_states.N` (the last layer, before the final norm)
-// follow; and a CLIPTextModelWithProjection (SDXL's second encoder: the weights hold
-// `text_projection.weight` [projection_dim, hidden_size], no bias) outputs `text_embeds` (the pooled row
-// through the projection) first, in place of pooler_output, as optimum's CLIPTextWithProjection config does.
+// or, as CLIPTextModelWithProjection (options.projectionDim), text_embeds [batch_size, projection_dim] in
+// place of pooler_output; options.hiddenStates adds hidden_states.0 … hidden_states.<layers>.
 //
 // The computation, as transformers defines it (CLIPTextTransformer):
 // - embeddings: token_embedding[input_ids] + position_embedding[0 … sequence_length - 1];
@@ -49,19 +46,27 @@ export interface ClipTextConfig {
   readonly vocab_size: number;
   /** Absent or 2 (openai's configs): pool at argmax(input_ids). Otherwise: at the first position of this id. */
   readonly eos_token_id?: number;
-  /** CLIPTextModelWithProjection's output width (the weights then hold text_projection.weight). */
-  readonly projection_dim?: number;
 }
 
 export const CLIP_TEXT_INPUT = 'input_ids';
 export const CLIP_TEXT_OUTPUTS = ['last_hidden_state', 'pooler_output'] as const;
+/** The projected pooled output of a CLIPTextModelWithProjection (ClipTextGraphOptions.projectionDim). */
+export const CLIP_TEXT_EMBEDS = 'text_embeds';
 
 export interface ClipTextGraphOptions {
   readonly signal?: AbortSignal;
-  /** Output every layer's hidden state as `hidden_states.{i}` (optimum's SDXL export). */
+  /**
+   * transformers' CLIPTextModelWithProjection: the pooled row through `text_projection.weight`
+   * ([projection_dim, hidden_size], no bias) as `text_embeds` [batch_size, projection_dim], in place of
+   * `pooler_output` (SDXL's second text encoder).
+   */
+  readonly projectionDim?: number;
+  /**
+   * Also output `hidden_states.0` … `hidden_states.<num_hidden_layers>` (the embeddings, then each
+   * layer's output before the final layer norm), as transformers' output_hidden_states and optimum's
+   * SDXL exports name them.
+   */
   readonly hiddenStates?: boolean;
-  /** Output `text_embeds` (the pooled row through `text_projection`) instead of pooler_output. */
-  readonly projection?: boolean;
   /** Called after each weight is written: how many of how many. */
   readonly onWeight?: (done: number, total: number) => void;
 }
@@ -70,7 +75,7 @@ const HIDDEN_ACTS = ['quick_gelu', 'gelu', 'gelu_new', 'gelu_pytorch_tanh'] as c
 type HiddenAct = (typeof HIDDEN_ACTS)[number];
 
 /** The weight names the graph reads, in the order it reads them. */
-export function clipTextWeightNames(config: Pick<ClipTextConfig, 'num_hidden_layers'>, projection = false): string[] {
+export function clipTextWeightNames(config: Pick<ClipTextConfig, 'num_hidden_layers'>): string[] {
   const names = ['text_model.embeddings.token_embedding.weight', 'text_model.embeddings.position_embedding.weight'];
   for (let i = 0; i < config.num_hidden_layers; i++) {
     const p = `text_model.encoder.layers.${i}`;
@@ -79,7 +84,6 @@ export function clipTextWeightNames(config: Pick<ClipTextConfig, 'num_hidden_lay
     }
   }
   names.push('text_model.final_layer_norm.weight', 'text_model.final_layer_norm.bias');
-  if (projection) names.push('text_projection.weight');
   return names;
 }
 
@@ -123,7 +127,7 @@ class ClipWriter {
     private readonly config: ClipTextConfig,
     private readonly options: ClipTextGraphOptions,
   ) {
-    this.total = clipTextWeightNames(config, options.projection).length;
+    this.total = clipTextWeightNames(config).length;
   }
 
   private async read(name: string, dims: readonly number[]): Promise<Float32Array> {
@@ -131,7 +135,7 @@ class ClipWriter {
     return checkedWeight(this.weights, name, dims, this.options.signal);
   }
 
-  stored(name: string, values: Float32Array, dims: readonly number[]): string {
+  private stored(name: string, values: Float32Array, dims: readonly number[]): string {
     const out = this.g.weight(name, values, dims);
     this.options.onWeight?.(++this.done, this.total);
     return out;
@@ -239,30 +243,30 @@ export async function buildClipTextGraph(config: ClipTextConfig, weights: Weight
     states.push(x);
   }
   const hidden = await w.layerNorm(x, 'text_model.final_layer_norm');
+  g.alias(hidden, CLIP_TEXT_OUTPUTS[0]);
 
   // Pooling: the row of each sequence at its EOS position ([B, 1] int64 indices, GatherND over batch).
   const eos = config.eos_token_id;
   const keys = eos === undefined || eos === 2 ? ids : g.node('Cast', [g.node('Equal', [ids, g.constant(Int32Array.of(eos), [], 'eos_id')])], { to: ONNX_INT32 });
   const where = g.node('ArgMax', [keys], { axis: -1, keepdims: 1 });
   const pooled = g.node('GatherND', [hidden, where], { batch_dims: 1 });
-  if (options.projection) {
-    const width = config.projection_dim;
-    if (!Number.isInteger(width) || (width as number) < 1) throw new ModelError(`text encoder config: projection_dim is ${JSON.stringify(width)}; a projection model needs a positive integer`, weights.origin);
-    const projection = w.stored('text_projection.weight', transpose(await checkedWeight(weights, 'text_projection.weight', [width as number, d], options.signal), width as number, d), [d, width as number]);
-    g.alias(g.node('MatMul', [pooled, projection]), 'text_embeds');
-    g.output('text_embeds', ONNX_FLOAT, ['batch_size', width as number]);
-  }
-  g.alias(hidden, CLIP_TEXT_OUTPUTS[0]);
-  g.output(CLIP_TEXT_OUTPUTS[0], ONNX_FLOAT, ['batch_size', 'sequence_length', d]);
-  if (!options.projection) {
+  const projection = options.projectionDim;
+  if (projection === undefined) {
     g.alias(pooled, CLIP_TEXT_OUTPUTS[1]);
-    g.output(CLIP_TEXT_OUTPUTS[1], ONNX_FLOAT, ['batch_size', d]);
+  } else {
+    if (!Number.isInteger(projection) || projection < 1) throw new ModelError(`text encoder: projection_dim ${projection} is not a positive integer`, weights.origin);
+    const matrix = transpose(await checkedWeight(weights, 'text_projection.weight', [projection, d], options.signal), projection, d);
+    g.alias(g.node('MatMul', [pooled, g.weight('text_projection.weight', matrix, [d, projection])]), CLIP_TEXT_EMBEDS);
   }
+
+  g.output(CLIP_TEXT_OUTPUTS[0], ONNX_FLOAT, ['batch_size', 'sequence_length', d]);
+  if (projection === undefined) g.output(CLIP_TEXT_OUTPUTS[1], ONNX_FLOAT, ['batch_size', d]);
+  else g.output(CLIP_TEXT_EMBEDS, ONNX_FLOAT, ['batch_size', projection]);
   if (options.hiddenStates) {
-    states.forEach((state, i) => {
+    for (const [i, state] of states.entries()) {
       g.alias(state, `hidden_states.${i}`);
       g.output(`hidden_states.${i}`, ONNX_FLOAT, ['batch_size', 'sequence_length', d]);
-    });
+    }
   }
   return g.build();
 }

@@ -1,4 +1,4 @@
-// Turns an SD 1.x single-file checkpoint (`.safetensors`, LDM key layout, fp32/fp16/bf16) into a model
+// Turns an SD 1.x / 2.x single-file checkpoint (`.safetensors`, LDM key layout, fp32/fp16/bf16) into a model
 // folder in the diffusers/optimum ONNX layout that the engine runs like any export: configs inferred
 // from the tensor shapes, graphs written by the builders in this folder with the checkpoint's tensors
 // streamed into external data (widened to float32), the scheduler SD 1.x publishes, and a CLIP
@@ -12,12 +12,14 @@ import { readTextBounded } from '../../io/sceneFileSystem';
 import { readSafetensors } from '../../lora/safetensors';
 import { ExternalDataWriter } from '../../onnx/graphBuilder';
 import { readCheckpointHeader } from '../checkpointHeader';
+import { CLIP_BPE_FILE, readClipBpeVocabulary, shippedClipBpePath } from '../../tokenizer/clipBpeVocabulary';
 import { checkpointSummary, describeCheckpoint, type CheckpointDescription } from '../detectCheckpoint';
 import { buildClipTextGraph, type ClipTextConfig } from './clipTextGraph';
-import { inferLdmConfigs, type LdmConfigs } from './inferLdmConfig';
+import { inferLdmConfigs, OPEN_CLIP_PREFIX, type LdmConfigs } from './inferLdmConfig';
 import { ldmClipWeights } from './ldmClipNames';
 import { ldmUnetWeights } from './ldmUnetNames';
 import { ldmVaeWeights } from './ldmVaeNames';
+import { openClipAsClipTextWeights, openClipTextShape } from './openClipTextGraph';
 import { buildUNetGraph, type UNetConfig } from './unetGraph';
 import { buildVaeDecoderGraph, buildVaeEncoderGraph, type VaeConfig } from './vaeGraph';
 import { safetensorsWeights, type WeightSource } from './weightSource';
@@ -44,10 +46,13 @@ export interface ConvertResult {
   readonly folder: string;
   readonly description: CheckpointDescription;
   readonly configs: LdmConfigs;
-  /** Where the tokenizer came from. */
+  /** Where the tokenizer came from: a folder, or the CLIP vocabulary file. */
   readonly tokenizer: string;
   readonly milliseconds: number;
 }
+
+/** stabilityai/stable-diffusion-2-1's tokenizer/special_tokens_map.json. */
+const SD2_SPECIAL_TOKENS = { bos_token: '<|startoftext|>', eos_token: '<|endoftext|>', pad_token: '!', unk_token: '<|endoftext|>' };
 
 const TOKENIZER_FILES = [['vocab.json', 'merges.txt'], ['tokenizer.json']];
 
@@ -55,15 +60,27 @@ function isTokenizerFolder(dir: string): boolean {
   return TOKENIZER_FILES.some((files) => files.every((f) => existsSync(join(dir, f))));
 }
 
+/** Where a single-file checkpoint's tokenizer comes from: a tokenizer folder, or CLIP's BPE vocabulary file. */
+export type TokenizerSource = { readonly kind: 'folder'; readonly path: string } | { readonly kind: 'clip-bpe'; readonly path: string };
+
 /**
  * The CLIP tokenizer for a single-file checkpoint: the folder given; else a `tokenizer/` folder beside
- * the checkpoint; else CLIP ViT-L/14's (the tokenizer SD 1.x was trained with) from the Hugging Face cache,
- * `models--openai--clip-vit-large-patch14` or `models--runwayml--stable-diffusion-v1-5`'s tokenizer/.
+ * the checkpoint; else the CLIP vocabulary this package ships (vocab/bpe_simple_vocab_16e6.txt.gz, the
+ * vocabulary every SD 1.x/2.x text encoder was trained with); else, where that file is missing from an
+ * install, CLIP ViT-L/14's from the Hugging Face cache (`models--openai--clip-vit-large-patch14` or an
+ * SD 1.5 repository's tokenizer/). `shippedBpe` overrides where the shipped file is looked for.
  */
-export function findTokenizer(checkpoint: string, given: string | undefined, env: NodeJS.ProcessEnv): string {
+export function findTokenizer(checkpoint: string, given: string | undefined, env: NodeJS.ProcessEnv, shippedBpe: string | undefined = shippedClipBpePath()): TokenizerSource {
   const tried: string[] = [];
-  const candidates = given ? [given] : [join(dirname(checkpoint), 'tokenizer')];
-  if (!given) {
+  if (given) {
+    if (isTokenizerFolder(given)) return { kind: 'folder', path: given };
+    tried.push(given);
+  } else {
+    const beside = join(dirname(checkpoint), 'tokenizer');
+    if (isTokenizerFolder(beside)) return { kind: 'folder', path: beside };
+    tried.push(beside);
+    if (shippedBpe !== undefined && existsSync(shippedBpe)) return { kind: 'clip-bpe', path: shippedBpe };
+    tried.push(shippedBpe ?? `vocab/${CLIP_BPE_FILE} of this package`);
     const hub = env.HF_HUB_CACHE || join(env.HF_HOME || join(homedir(), '.cache', 'huggingface'), 'hub');
     for (const [repo, sub] of [['models--openai--clip-vit-large-patch14', ''], ['models--runwayml--stable-diffusion-v1-5', 'tokenizer'], ['models--stable-diffusion-v1-5--stable-diffusion-v1-5', 'tokenizer']]) {
       const snapshots = join(hub, repo, 'snapshots');
@@ -74,18 +91,39 @@ export function findTokenizer(checkpoint: string, given: string | undefined, env
         tried.push(snapshots);
         continue;
       }
-      for (const rev of revisions) candidates.push(join(snapshots, rev, sub));
+      for (const rev of revisions) {
+        const dir = join(snapshots, rev, sub);
+        if (isTokenizerFolder(dir)) return { kind: 'folder', path: dir };
+        tried.push(dir);
+      }
     }
-  }
-  for (const dir of candidates) {
-    if (isTokenizerFolder(dir)) return dir;
-    tried.push(dir);
   }
   throw new InputError(
     `a single-file checkpoint carries no tokenizer, and no CLIP tokenizer was found (looked in ${tried.join(', ')}); ` +
       'give one with --tokenizer DIR (a folder with vocab.json and merges.txt, e.g. the tokenizer/ of any SD 1.5 download)',
     checkpoint,
   );
+}
+
+/** The tokenizer files a converted folder gets from `source`: read from CLIP's BPE file, or copied from a folder. */
+export async function tokenizerFilesOf(source: TokenizerSource): Promise<{ readonly dir?: string; readonly files?: Readonly<Record<string, string>> }> {
+  if (source.kind === 'folder') return { dir: source.path };
+  const { vocabJson, mergesTxt } = await readClipBpeVocabulary(source.path);
+  return { files: { 'vocab.json': vocabJson, 'merges.txt': mergesTxt } };
+}
+
+const TOKENIZER_FILE = /^(vocab\.json|merges\.txt|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json)$/;
+
+/** A tokenizer folder at `to`: the files of `dir` copied, then `files` written over them. */
+function writeTokenizer(to: string, dir: string | undefined, files: Readonly<Record<string, string>> | undefined): void {
+  mkdirSync(to);
+  for (const f of dir === undefined ? [] : readdirSync(dir)) {
+    if (TOKENIZER_FILE.test(f)) copyFileSync(join(dir as string, f), join(to, f));
+  }
+  for (const [f, text] of Object.entries(files ?? {})) {
+    if (!TOKENIZER_FILE.test(f)) throw new Error(`internal: '${f}' is not a tokenizer file name`);
+    writeFileSync(join(to, f), text);
+  }
 }
 
 function writeJson(path: string, value: unknown): void {
@@ -116,7 +154,10 @@ export interface ModelFolderParts {
   readonly unet: { readonly config: UNetConfig; readonly weights: WeightSource };
   readonly vae: { readonly config: VaeConfig; readonly weights: WeightSource };
   readonly scheduler: Readonly<Record<string, unknown>>;
-  readonly tokenizerDir: string;
+  /** A tokenizer folder whose files are copied (vocab.json, merges.txt, tokenizer.json and their configs)... */
+  readonly tokenizerDir?: string;
+  /** ...and/or tokenizer files by name, written after (and over) the copied ones. */
+  readonly tokenizerFiles?: Readonly<Record<string, string>>;
   /** The file or folder converted, recorded in model_index.json. */
   readonly convertedFrom: string;
   readonly notes?: Readonly<Record<string, unknown>>;
@@ -140,7 +181,7 @@ export async function assembleModelFolder(out: string, parts: ModelFolderParts):
     const xl = t2 !== undefined;
     const steps: [string, unknown, (external: ExternalDataWriter) => Promise<Uint8Array>][] = [
       ['text_encoder', t.config, (x) => buildClipTextGraph(t.config, t.weights, x, { signal, hiddenStates: xl })],
-      ...(t2 ? [['text_encoder_2', t2.config, (x: ExternalDataWriter) => buildClipTextGraph(t2.config, t2.weights, x, { signal, hiddenStates: true, projection: true })] as (typeof steps)[number]] : []),
+      ...(t2 ? [['text_encoder_2', t2.config, (x: ExternalDataWriter) => buildClipTextGraph(t2.config, t2.weights, x, { signal, hiddenStates: true, projectionDim: (t2.config as ClipTextConfig & { projection_dim?: number }).projection_dim ?? t2.config.hidden_size })] as (typeof steps)[number]] : []),
       ['unet', u.config, (x) => buildUNetGraph(u.config, u.weights, x, { signal, timestep: 'float32', controlNetResiduals: true })],
       ['vae_decoder', v.config, (x) => buildVaeDecoderGraph(v.config, v.weights, x, { signal })],
       ['vae_encoder', v.config, (x) => buildVaeEncoderGraph(v.config, v.weights, x, { signal })],
@@ -153,12 +194,12 @@ export async function assembleModelFolder(out: string, parts: ModelFolderParts):
     parts.onProgress?.({ component: 'done', done: steps.length, total: steps.length });
     mkdirSync(join(temp, 'scheduler'));
     writeJson(join(temp, 'scheduler', 'scheduler_config.json'), parts.scheduler);
-    const tokenizers: [string, string][] = [['tokenizer', parts.tokenizerDir], ...(xl ? [['tokenizer_2', parts.tokenizer2Dir ?? parts.tokenizerDir] as [string, string]] : [])];
-    for (const [name, from] of tokenizers) {
-      mkdirSync(join(temp, name));
-      for (const f of readdirSync(from)) {
-        if (/^(vocab\.json|merges\.txt|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json)$/.test(f)) copyFileSync(join(from, f), join(temp, name, f));
-      }
+    if (parts.tokenizerDir === undefined && parts.tokenizerFiles === undefined) throw new Error('internal: a model folder needs a tokenizer');
+    writeTokenizer(join(temp, 'tokenizer'), parts.tokenizerDir, parts.tokenizerFiles);
+    // SDXL's second tokenizer: its own folder when the source has one, else the first's files padded with '!' (id 0), as open_clip pads.
+    if (xl) {
+      if (parts.tokenizer2Dir !== undefined) writeTokenizer(join(temp, 'tokenizer_2'), parts.tokenizer2Dir, undefined);
+      else writeTokenizer(join(temp, 'tokenizer_2'), parts.tokenizerDir, { ...parts.tokenizerFiles, 'special_tokens_map.json': `${JSON.stringify(SD2_SPECIAL_TOKENS, null, 2)}\n` });
     }
     writeJson(join(temp, 'model_index.json'), {
       _class_name: xl ? 'ORTStableDiffusionXLPipeline' : 'OnnxStableDiffusionPipeline',
@@ -187,29 +228,34 @@ export async function convertCheckpoint(file: string, options: ConvertOptions): 
   const { out, signal } = options;
   if (existsSync(out)) throw new InputError('the folder to convert into already exists; choose a new folder', out);
   const description = describeCheckpoint(readCheckpointHeader(file));
-  if (description.family !== 'sd1' || description.layout !== 'ldm') {
-    throw new ModelError(`this converter reads Stable Diffusion 1.x single-file checkpoints; this file is: ${checkpointSummary(description)}`, file);
+  if ((description.family !== 'sd1' && description.family !== 'sd2') || description.layout !== 'ldm') {
+    throw new ModelError(`this converter reads Stable Diffusion 1.x and 2.x single-file checkpoints; this file is: ${checkpointSummary(description)}`, file);
   }
+  const sd2 = description.family === 'sd2';
   const yamlPath = join(dirname(file), `${basename(file, extname(file))}.yaml`);
   const yaml = existsSync(yamlPath) ? readTextBounded(yamlPath, 1024 * 1024) : undefined;
   const checkpoint = await readSafetensors(file, { signal, anyDtype: true });
   const configs = inferLdmConfigs(checkpoint.tensors, file, yaml);
-  const tokenizer = findTokenizer(file, options.tokenizerDir, options.env ?? process.env);
+  const tokenizerSource = findTokenizer(file, options.tokenizerDir, options.env ?? process.env);
+  const tokenizerParts = await tokenizerFilesOf(tokenizerSource);
+  // SD 2.x's tokenizer pads with '!' (id 0), as open_clip's tokenize does and stabilityai's tokenizer/ says.
+  const tokenizerFiles = sd2 ? { ...tokenizerParts.files, 'special_tokens_map.json': `${JSON.stringify(SD2_SPECIAL_TOKENS, null, 2)}\n` } : tokenizerParts.files;
   const source: WeightSource = safetensorsWeights(checkpoint);
 
   const text = configs.textEncoder as unknown as ClipTextConfig;
   const unet = configs.unet as unknown as UNetConfig;
   const vae = configs.vae as unknown as VaeConfig;
   await assembleModelFolder(out, {
-    textEncoder: { config: text, weights: ldmClipWeights(source) },
+    textEncoder: { config: text, weights: sd2 ? openClipAsClipTextWeights(safetensorsWeights(checkpoint, OPEN_CLIP_PREFIX), openClipTextShape(safetensorsWeights(checkpoint, OPEN_CLIP_PREFIX))) : ldmClipWeights(source) },
     unet: { config: unet, weights: ldmUnetWeights(source) },
     vae: { config: vae, weights: ldmVaeWeights(source) },
     scheduler: configs.scheduler,
-    tokenizerDir: tokenizer,
+    tokenizerDir: tokenizerParts.dir,
+    tokenizerFiles,
     convertedFrom: basename(file),
     notes: { prediction_type_source: configs.prediction.source },
     signal,
     onProgress: options.onProgress,
   });
-  return { folder: out, description, configs, tokenizer, milliseconds: performance.now() - started };
+  return { folder: out, description, configs, tokenizer: tokenizerSource.path, milliseconds: performance.now() - started };
 }

@@ -4,6 +4,8 @@
 // `<name>.yaml` beside the file answers (`parameterization: "v"`), else SD's published defaults apply.
 import { InputError } from '../../errors';
 import type { SafetensorsTensorInfo } from '../../lora/safetensors';
+import { openClipTextConfig, openClipTextShape } from './openClipTextGraph';
+import { weightError, type WeightSource } from './weightSource';
 
 type Tensors = ReadonlyMap<string, SafetensorsTensorInfo>;
 type Json = Record<string, unknown>;
@@ -107,7 +109,29 @@ function vaeConfig(tensors: Tensors, origin: string): Json {
   };
 }
 
-/** CLIPTextModel config from `cond_stage_model.transformer.text_model.*` (SD 1.x's CLIP ViT-L/14). */
+/** The tensors under `prefix` as a weight source that knows shapes only (for reading sizes off them). */
+function shapesUnder(tensors: Tensors, prefix: string, origin: string): WeightSource {
+  const source: WeightSource = {
+    origin,
+    has: (name) => tensors.has(prefix + name),
+    shape: (name) => {
+      const info = tensors.get(prefix + name);
+      if (!info) throw weightError(source, prefix + name, 'is missing');
+      return info.shape;
+    },
+    get: () => Promise.reject(new Error('internal: a shape-only view has no values')),
+    names: () => [...tensors.keys()].filter((n) => n.startsWith(prefix)).map((n) => n.slice(prefix.length)),
+  };
+  return source;
+}
+
+/** The OpenCLIP text tower's prefix in an SD 2.x single file. */
+export const OPEN_CLIP_PREFIX = 'cond_stage_model.model.';
+
+/**
+ * CLIPTextModel config from `cond_stage_model.transformer.text_model.*` (SD 1.x's CLIP ViT-L/14) or, for
+ * SD 2.x, from `cond_stage_model.model.*` (OpenCLIP ViT-H/14, its penultimate block through ln_final).
+ */
 function textEncoderConfig(tensors: Tensors, origin: string): Json {
   const base = tensors.has('cond_stage_model.transformer.text_model.embeddings.token_embedding.weight')
     ? 'cond_stage_model.transformer.text_model.'
@@ -115,11 +139,10 @@ function textEncoderConfig(tensors: Tensors, origin: string): Json {
       ? 'cond_stage_model.transformer.'
       : undefined;
   if (!base) {
-    const openClip = tensors.has('cond_stage_model.model.token_embedding.weight');
-    throw new InputError(
-      openClip ? "the checkpoint's text encoder is OpenCLIP (SD 2.x), which this converter does not read yet" : 'the checkpoint has no CLIP text encoder (cond_stage_model.transformer.*)',
-      origin,
-    );
+    if (tensors.has(`${OPEN_CLIP_PREFIX}token_embedding.weight`)) {
+      return { ...openClipTextConfig(openClipTextShape(shapesUnder(tensors, OPEN_CLIP_PREFIX, origin)), 'penultimate') };
+    }
+    throw new InputError('the checkpoint has no CLIP text encoder (cond_stage_model.transformer.* or cond_stage_model.model.*)', origin);
   }
   const [vocab, hidden] = shape(tensors, `${base}embeddings.token_embedding.weight`, origin);
   return {
@@ -149,30 +172,38 @@ export function predictionFromYaml(yamlText: string | undefined): 'epsilon' | 'v
   return m[1] === 'v' ? 'v_prediction' : 'epsilon';
 }
 
-/** The configs of an SD 1.x single-file checkpoint; `yamlText` is the `<name>.yaml` beside it, if any. */
+/** The scheduler SD 1.x publishes (runwayml/stable-diffusion-v1-5) and SD 2.x's (stabilityai/stable-diffusion-2-1). */
+function schedulerConfig(sd2: boolean, prediction: 'epsilon' | 'v_prediction'): Json {
+  const common = { num_train_timesteps: 1000, beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear', set_alpha_to_one: false, skip_prk_steps: true, steps_offset: 1, clip_sample: false };
+  if (sd2) return { _class_name: 'DDIMScheduler', ...common, prediction_type: prediction };
+  return { _class_name: 'PNDMScheduler', ...common, timestep_spacing: 'leading', prediction_type: prediction };
+}
+
+/**
+ * The prediction type: an A1111-style `<name>.yaml` beside the file when it says; else, as diffusers'
+ * single-file loader decides (infer_diffusers_model_type and the scheduler it creates): an SD 2.x model
+ * (OpenCLIP text encoder) predicts v (the 768-v models; SD 2.x base files need a .yaml saying `eps`), its
+ * inpainting variant (9 input channels) and every SD 1.x model predict epsilon.
+ */
+function predictionOf(sd2: boolean, inChannels: number, yamlText: string | undefined): LdmConfigs['prediction'] {
+  const fromYaml = predictionFromYaml(yamlText);
+  if (fromYaml) return { type: fromYaml, source: 'the .yaml beside the checkpoint' };
+  if (sd2 && inChannels !== 9) return { type: 'v_prediction', source: 'the SD 2.x default, v-prediction as the 768-v models (no .yaml beside the checkpoint; one with parameterization: eps marks a base model)' };
+  return { type: 'epsilon', source: `the ${sd2 ? 'SD 2.x inpainting' : 'SD 1.x'} default (no .yaml beside the checkpoint)` };
+}
+
+/** The configs of an SD 1.x / 2.x single-file checkpoint; `yamlText` is the `<name>.yaml` beside it, if any. */
 export function inferLdmConfigs(tensors: Tensors, origin: string, yamlText?: string): LdmConfigs {
   const unet = unetConfig(tensors, origin);
-  const fromYaml = predictionFromYaml(yamlText);
-  const prediction = fromYaml ? { type: fromYaml, source: 'the .yaml beside the checkpoint' } : { type: 'epsilon' as const, source: 'the SD 1.x default (no .yaml beside the checkpoint)' };
+  const sd2 = tensors.has(`${OPEN_CLIP_PREFIX}token_embedding.weight`);
+  const prediction = predictionOf(sd2, unet.in_channels as number, yamlText);
+  // The native size: 768 for the v-prediction models, 512 otherwise (diffusers' single-file image sizes).
   if (prediction.type === 'v_prediction') (unet as Json).sample_size = 96;
   return {
     unet,
     vae: vaeConfig(tensors, origin),
     textEncoder: textEncoderConfig(tensors, origin),
-    // SD 1.x's published scheduler (runwayml/stable-diffusion-v1-5 scheduler_config.json).
-    scheduler: {
-      _class_name: 'PNDMScheduler',
-      num_train_timesteps: 1000,
-      beta_start: 0.00085,
-      beta_end: 0.012,
-      beta_schedule: 'scaled_linear',
-      set_alpha_to_one: false,
-      skip_prk_steps: true,
-      steps_offset: 1,
-      timestep_spacing: 'leading',
-      clip_sample: false,
-      prediction_type: prediction.type,
-    },
+    scheduler: schedulerConfig(sd2, prediction.type),
     prediction,
   };
 }
