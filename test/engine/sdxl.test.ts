@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { convertDiffusersFolder } from '../../src/engine/checkpoint';
+import { convertCheckpoint, convertDiffusersFolder, describeCheckpoint, readCheckpointHeader } from '../../src/engine/checkpoint';
 import { createRenderService, type RenderService, type RGBImage } from '../../src/engine/index';
 import { readSafetensors } from '../../src/engine/lora/safetensors';
 import { acquireComponent } from '../../src/engine/model/componentLease';
@@ -191,6 +191,27 @@ describe('SDXL conversion (toy, same weights in every layout)', { skip }, () => 
     assert.ok(spread(fromExport) > 5, 'the image is not flat (the comparison means something)');
     const max = maxAbsDiff(fromExport, fromDiffusers);
     // Same weights, a different graph (float timestep, unfused layout): within 2 of 255 per channel.
+    assert.ok(max <= 2, `max pixel difference ${max}`);
+  });
+});
+
+describe('SDXL single files (SGM layout)', { skip }, () => {
+  test('the single file is detected as SDXL by its keys, converts (OpenCLIP bigG renamed, label_emb, depth per level) and renders what the ONNX export renders', { timeout: 600_000 }, async () => {
+    const description = describeCheckpoint(readCheckpointHeader(files.singleFile));
+    assert.equal(description.family, 'sdxl');
+    assert.equal(description.layout, 'ldm');
+    const out = join(project, 'models', 'from-single-file');
+    const result = await convertCheckpoint(files.singleFile, { out, tokenizerDir: join(files.onnx, 'tokenizer') });
+    const unet = result.configs.unet;
+    assert.deepEqual(unet.transformer_layers_per_block, [1, 1, 2]);
+    assert.deepEqual(unet.attention_head_dim, [1, 1, 2]);
+    assert.equal(unet.addition_time_embed_dim, 16);
+    assert.equal(result.configs.prediction.type, 'epsilon');
+    const converted = readModelConfig(out);
+    assert.equal(familyOf(converted).id, 'sdxl');
+    assert.equal(familyOf(converted).latentScale(converted), 0.13025);
+    const scene = 'size: {width: 128, height: 96}\nnegative: blurry\n';
+    const max = maxAbsDiff(await render(scene), await render(scene, 'from-single-file'));
     assert.ok(max <= 2, `max pixel difference ${max}`);
   });
 });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { PYTHON, repoRoot, sd15ReferenceUnavailable } from './sd15Random';
 
 /** tools/sdxl_random/make_model.py's GENERATOR_VERSION: an older folder in the cache is made again. */
-export const SDXL_RANDOM_GENERATOR_VERSION = 1;
+export const SDXL_RANDOM_GENERATOR_VERSION = 3;
 
 export interface SdxlRandom {
   readonly root: string;

@@ -16,6 +16,10 @@ weights in each, plus a PyTorch reference of one UNet call.
     DIR/unet_reference.safetensors  inputs and the PyTorch output of one UNet call (batch 2, 16x12 latents)
     DIR/text_reference.safetensors  SDXL's prompt conditioning for TEXT_PROMPT (encoder 1) and TEXT_PROMPT_2
                                     (encoder 2): token ids, the concatenated penultimate hidden states, text_embeds
+    DIR/lora_kohya.safetensors      a seeded kohya-ss SDXL LoRA (LoCon) with sd-scripts' key names:
+                                    lora_unet_<SGM module>, lora_te1_ / lora_te2_<transformers module>,
+                                    .lora_down.weight / .lora_up.weight / .alpha
+    DIR/lora_reference.safetensors  the UNet reference call again with that LoRA merged at LORA_WEIGHT
     DIR/sdxl_random.json            what made them (written last: its presence marks a complete folder)
 
 Names and layouts: optimum's SDXL ONNX config (text encoders exported with output_hidden_states, UNet
@@ -43,7 +47,7 @@ from tools.sd15_random.make_model import torch_export, write_with_external_data
 
 from . import sdxl
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 3  # 2: 64-wide UNet heads in the toy (were 16-wide); 3: the kohya LoRA fixture
 DIFFUSERS_VERSION = '0.25.0'
 METADATA = {'format': 'pt'}
 SDXL_STRUCTURE = ldm_names.Structure(blocks=3, layers=2, down_attention=(False, True, True), up_attention=(True, True, False))
@@ -287,6 +291,58 @@ def text_reference(nets: dict, root: str) -> dict[str, torch.Tensor]:
             'text_embeds': pooled}
 
 
+LORA_RANK = 4
+LORA_WEIGHT = 0.8
+# UNet modules the LoRA adapts besides every transformer Linear: LoCon convolutions (a resnet, the
+# downsampler, an upsampler, conv_in) and the time / add embeddings, by diffusers name.
+LORA_UNET_EXTRA = ['conv_in', 'down_blocks.0.resnets.0.conv1', 'down_blocks.0.downsamplers.0.conv', 'up_blocks.0.upsamplers.0.conv',
+                   'mid_block.resnets.0.conv2', 'up_blocks.2.resnets.1.conv_shortcut', 'time_embedding.linear_1', 'add_embedding.linear_1']
+
+
+def lora_modules(nets: dict) -> list[tuple[str, str, torch.nn.Module]]:
+    """(component, kohya key, module) for every module the fixture adapts."""
+    out = []
+    for name, m in nets['unet'].named_modules():
+        if isinstance(m, torch.nn.Linear) and '.attentions.' in name or name in LORA_UNET_EXTRA:
+            sgm = unet_to_sgm(name + '.weight')[: -len('.weight')]
+            out.append(('unet', 'lora_unet_' + sgm.replace('.', '_'), m))
+    for sub, prefix in (('text_encoder', 'lora_te1_'), ('text_encoder_2', 'lora_te2_')):
+        for name, m in nets[sub].named_modules():
+            if isinstance(m, torch.nn.Linear) and '.layers.' in name:
+                out.append((sub, prefix + name.replace('.', '_'), m))
+    return out
+
+
+def kohya_lora(nets: dict, seed: int) -> tuple[dict[str, torch.Tensor], dict[torch.nn.Module, torch.Tensor]]:
+    """The LoRA's tensors and, per module, its weight delta at scale 1: up @ down · alpha / rank."""
+    g = torch.Generator().manual_seed(seed + 77)
+    tensors, deltas = {}, {}
+    for _component, key, m in lora_modules(nets):
+        w = m.weight
+        cin = w.shape[1]
+        kernel = list(w.shape[2:])
+        down = torch.randn(LORA_RANK, cin, *kernel, generator=g) * (cin * max(1, w[0, 0].numel())) ** -0.5
+        up = torch.randn(w.shape[0], LORA_RANK, *([1] * len(kernel)), generator=g) * 0.5 * LORA_RANK ** -0.5
+        alpha = torch.tensor(LORA_RANK / 2)
+        tensors[f'{key}.lora_down.weight'], tensors[f'{key}.lora_up.weight'], tensors[f'{key}.alpha'] = down, up, alpha
+        delta = (up.flatten(1) @ down.flatten(1)).reshape(w.shape) * (alpha / LORA_RANK)
+        deltas[m] = delta
+    return tensors, deltas
+
+
+def lora_reference(nets: dict, c: dict, deltas: dict) -> dict[str, torch.Tensor]:
+    """unet_reference's call with the LoRA merged into a copy's weights at LORA_WEIGHT."""
+    import copy
+    unet = copy.deepcopy(nets['unet'])
+    originals = dict(nets['unet'].named_modules())
+    with torch.no_grad():
+        for name, m in unet.named_modules():
+            if originals.get(name) in deltas:
+                m.weight += LORA_WEIGHT * deltas[originals[name]]
+    ref = unet_reference({**nets, 'unet': unet}, c)
+    return {'out_sample': ref['out_sample']}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--scale', choices=sorted(sdxl.SCALES), default='toy')
@@ -320,6 +376,11 @@ def main() -> None:
             st.write(os.path.join(staging, single), [st.entry(k, v) for k, v in sgm_tensors(nets, c).items()], METADATA)
             files += ['diffusers', single]
         st.write(os.path.join(staging, 'unet_reference.safetensors'), [st.entry(k, v) for k, v in unet_reference(nets, c).items()])
+        lora, deltas = kohya_lora(nets, a.seed)
+        st.write(os.path.join(staging, 'lora_kohya.safetensors'), [st.entry(k, v) for k, v in lora.items()],
+                 {'ss_network_module': 'networks.lora', 'ss_base_model_version': 'sdxl_base_v1-0', 'ss_network_dim': str(LORA_RANK)})
+        st.write(os.path.join(staging, 'lora_reference.safetensors'), [st.entry(k, v) for k, v in lora_reference(nets, c, deltas).items()],
+                 {'weight': str(LORA_WEIGHT)})
         st.write(os.path.join(staging, 'text_reference.safetensors'),
                  [st.entry(k, v) for k, v in text_reference(nets, os.path.join(staging, 'onnx')).items()],
                  {'prompt': TEXT_PROMPT, 'prompt_2': TEXT_PROMPT_2})

@@ -23,7 +23,8 @@ from tools.tiny_model.models import BasicTransformerBlock
 __all__ = ['SCALES', 'build', 'count_params', 'SDXLUNet', 'SDXLTextModel']
 
 # SDXL base 1.0 (stabilityai/stable-diffusion-xl-base-1.0 configs) and a toy with the same structure: three
-# UNet levels with attention at levels 1 and 2 (depth 1 and 2 instead of 2 and 10), 64-wide text heads, the
+# UNet levels with attention at levels 1 and 2 (depth 1 and 2 instead of 2 and 10), 64-wide heads in the UNet and
+# the text encoders (as SDXL's, so a converter reading only shapes infers the real head counts), the
 # real vocabulary and 77 positions, narrower everywhere. The toy's second encoder is wider than its first,
 # as bigG is wider than ViT-L, so the 2048-wide (here 192-wide) concatenation has two unequal halves.
 SCALES = {
@@ -44,7 +45,7 @@ SCALES = {
         text2=dict(vocab_size=49408, hidden_size=128, num_hidden_layers=3, num_attention_heads=2,
                    intermediate_size=512, max_position_embeddings=77, hidden_act='gelu', projection_dim=128),
         unet=dict(block_out_channels=[32, 64, 128], layers_per_block=2, transformer_layers_per_block=[1, 1, 2],
-                  attention_head_dim=[2, 4, 8], cross_attention_dim=192, norm_num_groups=32, sample_size=128,
+                  attention_head_dim=[1, 1, 2], cross_attention_dim=192, norm_num_groups=32, sample_size=128,
                   addition_time_embed_dim=16, projection_class_embeddings_input_dim=128 + 6 * 16),
         vae=dict(block_out_channels=[32, 32, 64, 64], layers_per_block=2, latent_channels=4,
                  norm_num_groups=32, sample_size=1024, scaling_factor=0.13025),

@@ -15,6 +15,7 @@ import { readCheckpointHeader } from '../checkpointHeader';
 import { CLIP_BPE_FILE, readClipBpeVocabulary, shippedClipBpePath } from '../../tokenizer/clipBpeVocabulary';
 import { checkpointSummary, describeCheckpoint, type CheckpointDescription } from '../detectCheckpoint';
 import { buildClipTextGraph, type ClipTextConfig } from './clipTextGraph';
+import { inferSdxlConfigs, sdxlFolderParts } from './convertSdxlCheckpoint';
 import { inferLdmConfigs, OPEN_CLIP_PREFIX, type LdmConfigs } from './inferLdmConfig';
 import { ldmClipWeights } from './ldmClipNames';
 import { ldmUnetWeights } from './ldmUnetNames';
@@ -228,9 +229,10 @@ export async function convertCheckpoint(file: string, options: ConvertOptions): 
   const { out, signal } = options;
   if (existsSync(out)) throw new InputError('the folder to convert into already exists; choose a new folder', out);
   const description = describeCheckpoint(readCheckpointHeader(file));
-  if ((description.family !== 'sd1' && description.family !== 'sd2') || description.layout !== 'ldm') {
-    throw new ModelError(`this converter reads Stable Diffusion 1.x and 2.x single-file checkpoints; this file is: ${checkpointSummary(description)}`, file);
+  if ((description.family !== 'sd1' && description.family !== 'sd2' && description.family !== 'sdxl') || description.layout !== 'ldm') {
+    throw new ModelError(`this converter reads Stable Diffusion 1.x, 2.x and XL single-file checkpoints; this file is: ${checkpointSummary(description)}`, file);
   }
+  if (description.family === 'sdxl') return convertSdxl(file, description, options, started);
   const sd2 = description.family === 'sd2';
   const yamlPath = join(dirname(file), `${basename(file, extname(file))}.yaml`);
   const yaml = existsSync(yamlPath) ? readTextBounded(yamlPath, 1024 * 1024) : undefined;
@@ -252,6 +254,27 @@ export async function convertCheckpoint(file: string, options: ConvertOptions): 
     scheduler: configs.scheduler,
     tokenizerDir: tokenizerParts.dir,
     tokenizerFiles,
+    convertedFrom: basename(file),
+    notes: { prediction_type_source: configs.prediction.source },
+    signal,
+    onProgress: options.onProgress,
+  });
+  return { folder: out, description, configs, tokenizer: tokenizerSource.path, milliseconds: performance.now() - started };
+}
+
+/** An SDXL single file: two encoders (tokenizer_2 pads with '!'), the text_time UNet, SDXL's VAE scaling. */
+async function convertSdxl(file: string, description: CheckpointDescription, options: ConvertOptions, started: number): Promise<ConvertResult> {
+  const { out, signal } = options;
+  const yamlPath = join(dirname(file), `${basename(file, extname(file))}.yaml`);
+  const yaml = existsSync(yamlPath) ? readTextBounded(yamlPath, 1024 * 1024) : undefined;
+  const checkpoint = await readSafetensors(file, { signal, anyDtype: true });
+  const configs = inferSdxlConfigs(checkpoint.tensors, file, yaml);
+  const tokenizerSource = findTokenizer(file, options.tokenizerDir, options.env ?? process.env);
+  const tokenizerParts = await tokenizerFilesOf(tokenizerSource);
+  await assembleModelFolder(out, {
+    ...sdxlFolderParts(checkpoint, configs),
+    tokenizerDir: tokenizerParts.dir,
+    tokenizerFiles: tokenizerParts.files,
     convertedFrom: basename(file),
     notes: { prediction_type_source: configs.prediction.source },
     signal,
