@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convertCheckpoint, convertDiffusersFolder, describeCheckpoint, readCheckpointHeader } from '../../src/engine/checkpoint';
 import { createRenderService, type RenderService, type RGBImage } from '../../src/engine/index';
-import { readSafetensors } from '../../src/engine/lora/safetensors';
+import { loadLora, loraWeightPatch, planLoras, readSafetensors } from '../../src/engine/lora';
+import { readOnnxModelFiles } from '../../src/engine/onnx/onnxModelFiles';
 import { acquireComponent } from '../../src/engine/model/componentLease';
 import { familyOf, type ConditioningServices } from '../../src/engine/model/families';
 import { readModelConfig } from '../../src/engine/model/modelConfig';
@@ -213,6 +214,55 @@ describe('SDXL single files (SGM layout)', { skip }, () => {
     const scene = 'size: {width: 128, height: 96}\nnegative: blurry\n';
     const max = maxAbsDiff(await render(scene), await render(scene, 'from-single-file'));
     assert.ok(max <= 2, `max pixel difference ${max}`);
+  });
+});
+
+describe('SDXL LoRAs (kohya fixture with sd-scripts key names)', { skip }, () => {
+  test('every module of the kohya SDXL LoRA finds its weight: SGM-named UNet blocks (attention, LoCon convs, embeddings), lora_te1_ and lora_te2_', async () => {
+    const lora = await loadLora(join(files.root, 'lora_kohya.safetensors'));
+    assert.equal(lora.unsupported.length, 0, lora.unsupported.join(', '));
+    for (const component of ['unet', 'text_encoder', 'text_encoder_2'] as const) {
+      for (const folder of [files.onnx, join(project, 'models', 'from-single-file')]) {
+        const info = (await readOnnxModelFiles(join(folder, component, 'model.onnx'))).info;
+        const plan = planLoras(info, component, [{ lora, weight: 1 }]);
+        assert.ok(plan.total > 0, `${component}: the fixture adapts it`);
+        assert.equal(plan.matched, plan.total, `${component} in ${folder}: unmatched ${plan.unmatched.slice(0, 5).join(', ')}`);
+      }
+    }
+  });
+
+  test('the merged UNet equals PyTorch with the LoRA merged into its weights (relative error < 1e-4)', async () => {
+    const lora = await loadLora(join(files.root, 'lora_kohya.safetensors'));
+    const reference = await readSafetensors(files.unetReference);
+    const merged = await readSafetensors(join(files.root, 'lora_reference.safetensors'));
+    const weight = Number(merged.metadata.weight);
+    const read = async (name: string): Promise<FloatTensor> => floatTensor(await reference.tensor(name), reference.tensors.get(name)!.shape);
+    const patch = loraWeightPatch('unet', [{ lora, weight, hash: 'fixture' }]);
+    const lease = await acquireComponent(sessions, join(files.onnx, 'unet'), UNet, { patch });
+    try {
+      const out = await lease.component.predict({
+        sample: await read('sample'),
+        timestep: [...(await read('timestep')).data],
+        encoderHiddenStates: await read('encoder_hidden_states'),
+        extra: { text_embeds: await read('text_embeds'), time_ids: await read('time_ids') },
+      });
+      const error = relativeError(out.data, await merged.tensor('out_sample'));
+      assert.ok(error < 1e-4, `LoRA-merged UNet relative error ${error}`);
+      assert.ok(relativeError(out.data, await reference.tensor('out_sample')) > 1e-2, 'the LoRA changes the UNet');
+    } finally {
+      lease.release();
+    }
+  });
+
+  test('a render with the LoRA differs from one without; weight 0 renders exactly what no LoRA renders', { timeout: 600_000 }, async () => {
+    mkdirSync(join(project, 'loras'), { recursive: true });
+    cpSync(join(files.root, 'lora_kohya.safetensors'), join(project, 'loras', 'style.safetensors'));
+    const base = 'size: {width: 128, height: 96}\n';
+    const without = await render(base);
+    const withLora = await render(`${base}loras:\n  - file: ./loras/style.safetensors\n    weight: 0.8\n`);
+    const zero = await render(`${base}loras:\n  - file: ./loras/style.safetensors\n    weight: 0\n`);
+    assert.ok(meanAbsDiff(without, withLora) > 1, `the LoRA changes the image (mean difference ${meanAbsDiff(without, withLora)})`);
+    assert.deepEqual(zero.data, without.data, 'weight 0 is no LoRA');
   });
 });
 
