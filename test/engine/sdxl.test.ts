@@ -167,6 +167,8 @@ describe('SDXL family (toy, seeded random weights)', { skip }, () => {
     assert.deepEqual(again.data, a.data, 'same recipe, same pixels');
     const other = await render('size: {width: 128, height: 128}\nnegative: a photo of a cat\n');
     assert.ok(meanAbsDiff(a, other) > 0.5, 'the negative prompt changes the image');
+    const second = await render('size: {width: 128, height: 128}\nprompt_2: a photo of a cat\n');
+    assert.ok(meanAbsDiff(a, second) > 0.5, 'prompt_2 (the second encoder alone) changes the image');
     const plan = await service.plan({ file: writeScene('size: {aspect: "3:2"}\n'), context: { projectRoot: project } });
     assert.deepEqual([plan.jobs[0].job.recipe.width, plan.jobs[0].job.recipe.height], [1216, 832]);
     const wide = await service.plan({ file: writeScene('size: {aspect: "16:9"}\n'), context: { projectRoot: project } });
@@ -231,26 +233,29 @@ describe('SDXL LoRAs (kohya fixture with sd-scripts key names)', { skip }, () =>
     }
   });
 
-  test('the merged UNet equals PyTorch with the LoRA merged into its weights (relative error < 1e-4)', async () => {
+  test('the merged UNet equals PyTorch with the LoRA merged into its weights (relative error < 1e-4), in memory and by byte range', async () => {
     const lora = await loadLora(join(files.root, 'lora_kohya.safetensors'));
     const reference = await readSafetensors(files.unetReference);
     const merged = await readSafetensors(join(files.root, 'lora_reference.safetensors'));
     const weight = Number(merged.metadata.weight);
     const read = async (name: string): Promise<FloatTensor> => floatTensor(await reference.tensor(name), reference.tensors.get(name)!.shape);
-    const patch = loraWeightPatch('unet', [{ lora, weight, hash: 'fixture' }]);
-    const lease = await acquireComponent(sessions, join(files.onnx, 'unet'), UNet, { patch });
-    try {
-      const out = await lease.component.predict({
-        sample: await read('sample'),
-        timestep: [...(await read('timestep')).data],
-        encoderHiddenStates: await read('encoder_hidden_states'),
-        extra: { text_embeds: await read('text_embeds'), time_ids: await read('time_ids') },
-      });
-      const error = relativeError(out.data, await merged.tensor('out_sample'));
-      assert.ok(error < 1e-4, `LoRA-merged UNet relative error ${error}`);
-      assert.ok(relativeError(out.data, await reference.tensor('out_sample')) > 1e-2, 'the LoRA changes the UNet');
-    } finally {
-      lease.release();
+    // The range path (an overlay file, as for a 10 GB SDXL UNet) forced on the toy with a zero limit.
+    for (const [how, limit] of [['in memory', undefined], ['by range', 0]] as const) {
+      const patch = loraWeightPatch('unet', [{ lora, weight, hash: `fixture-${how}` }], { inMemoryLimitBytes: limit });
+      const lease = await acquireComponent(sessions, join(files.onnx, 'unet'), UNet, { patch });
+      try {
+        const out = await lease.component.predict({
+          sample: await read('sample'),
+          timestep: [...(await read('timestep')).data],
+          encoderHiddenStates: await read('encoder_hidden_states'),
+          extra: { text_embeds: await read('text_embeds'), time_ids: await read('time_ids') },
+        });
+        const error = relativeError(out.data, await merged.tensor('out_sample'));
+        assert.ok(error < 1e-4, `LoRA-merged UNet (${how}) relative error ${error}`);
+        assert.ok(relativeError(out.data, await reference.tensor('out_sample')) > 1e-2, 'the LoRA changes the UNet');
+      } finally {
+        lease.release();
+      }
     }
   });
 

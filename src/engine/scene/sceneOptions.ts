@@ -24,7 +24,15 @@ export interface ChoiceOption {
   readonly doc: string;
 }
 
-export type TuningOption = NumberOption | ChoiceOption;
+/** Free text (SDXL's prompt_2); empty is the default and is left out of hashes. */
+export interface TextOption {
+  readonly key: string;
+  readonly type: 'text';
+  readonly default: string;
+  readonly doc: string;
+}
+
+export type TuningOption = NumberOption | ChoiceOption | TextOption;
 
 export const TUNING_OPTIONS = [
   {
@@ -47,6 +55,14 @@ export const TUNING_OPTIONS = [
       'AUTOMATIC1111\'s "Clip skip": 1 is the last layer (as exported); 2, the penultimate, is what ' +
       'NovelAI-derived (anime) SD 1.x fine-tunes expect.',
   },
+  {
+    key: 'prompt_2',
+    type: 'text',
+    default: '',
+    doc:
+      "For SDXL models, the prompt of the second text encoder (OpenCLIP bigG) alone, as diffusers' prompt_2; " +
+      'empty (the default) sends the prompt to both encoders. Other models ignore it.',
+  },
 ] as const satisfies readonly TuningOption[];
 
 export type TuningOptionKey = (typeof TUNING_OPTIONS)[number]['key'];
@@ -63,6 +79,7 @@ export function tuningOption(key: string): TuningOption | undefined {
 /** Whether `value` is one `option` accepts (type, limits, integer-ness, choices). */
 export function isTuningValue(option: TuningOption, value: unknown): value is TuningValue {
   if (option.type === 'choice') return typeof value === 'string' && option.values.includes(value);
+  if (option.type === 'text') return typeof value === 'string';
   const { min, max, integer, exclusiveMin } = option.limits;
   return typeof value === 'number' && Number.isFinite(value) && (exclusiveMin ? value > min : value >= min) && value <= max && (!integer || Number.isInteger(value));
 }
