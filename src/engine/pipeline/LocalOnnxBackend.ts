@@ -168,7 +168,9 @@ export class LocalOnnxBackend implements RenderBackend {
       const decoded = await timings.time('vaeDecoder', () => vaeDecoder.decode(floatTensor(divided(final.data, family.latentScale(model)), latentDims), signal));
       timings.addOnnxRuntime(vaeDecoder.session.runTimeMs - before);
       if (!allFinite(decoded.data)) {
-        throw new ModelError('the VAE decoder produced NaN or infinite pixels (a known failure of half-precision VAEs): use a float32 VAE export', join(model.dir, 'vae_decoder'));
+        // SDXL's VAE overflows in float16 (its config says force_upcast; diffusers decodes in float32).
+        const fix = family.id === 'sdxl' ? ", or SDXL's fp16-fix VAE (madebyollin/sdxl-vae-fp16-fix, finetuned to stay finite in float16)" : '';
+        throw new ModelError(`the VAE decoder produced NaN or infinite pixels (a known failure of half-precision VAEs): use a float32 VAE export${fix}`, join(model.dir, 'vae_decoder'));
       }
       this.previews.learn(model, final, decoded);
       const image = imageTensorToRGB(decoded);
