@@ -31,20 +31,22 @@ export function sdxlReferenceUnavailable(): string | false {
 }
 
 /** The toy SDXL files, generated into the cache when absent or made by an older generator. */
-export function ensureSdxlRandom(scale: 'toy' | 'full' = 'toy'): SdxlRandom {
+export function ensureSdxlRandom(scale: 'toy' | 'full' = 'toy', only?: 'onnx'): SdxlRandom {
   const root = sdxlRandomDir(scale);
   const stamp = join(root, 'sdxl_random.json');
   const fits = () => {
     if (!existsSync(stamp)) return false;
-    const made = JSON.parse(readFileSync(stamp, 'utf8')) as { scale: string; generator_version: number };
-    return made.scale === scale && made.generator_version >= SDXL_RANDOM_GENERATOR_VERSION;
+    const made = JSON.parse(readFileSync(stamp, 'utf8')) as { scale: string; generator_version: number; files?: string[] };
+    // A folder made with --only onnx lacks the other layouts; it serves only callers that ask for less.
+    return made.scale === scale && made.generator_version >= SDXL_RANDOM_GENERATOR_VERSION && (only === 'onnx' || (made.files?.length ?? 0) > 1);
   };
   if (!fits()) {
-    const result = spawnSync(PYTHON, ['-m', 'tools.sdxl_random.make_model', '--scale', scale, '--out', root], {
+    const result = spawnSync(PYTHON, ['-m', 'tools.sdxl_random.make_model', '--scale', scale, '--out', root, ...(only ? ['--only', only] : [])], {
       cwd: repoRoot,
       env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' },
       encoding: 'utf8',
-      timeout: 900_000,
+      timeout: scale === 'full' ? 7_200_000 : 900_000,
+      ...(scale === 'full' ? { stdio: ['ignore', 'inherit', 'inherit'] as const } : {}),
     });
     if (result.status !== 0) throw new Error(`tools.sdxl_random.make_model exited ${result.status ?? result.signal}:\n${result.stdout}\n${result.stderr}`);
     if (!fits()) throw new Error(`make_model.py finished but ${stamp} does not record scale ${scale}`);

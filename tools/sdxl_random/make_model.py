@@ -348,7 +348,7 @@ def main() -> None:
     ap.add_argument('--scale', choices=sorted(sdxl.SCALES), default='toy')
     ap.add_argument('--out', required=True)
     ap.add_argument('--seed', type=int, default=1234)
-    ap.add_argument('--only', choices=['onnx'], help='write only the ONNX folder (full scale: the others are ~10 GB each)')
+    ap.add_argument('--only', choices=['onnx'], help='write only the ONNX folder and the UNet/text references (full scale: the other layouts are ~14 GB each)')
     ap.add_argument('--threads', type=int, default=int(os.environ.get('IMGPROMPT_TORCH_THREADS', '1')))
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -376,11 +376,13 @@ def main() -> None:
             st.write(os.path.join(staging, single), [st.entry(k, v) for k, v in sgm_tensors(nets, c).items()], METADATA)
             files += ['diffusers', single]
         st.write(os.path.join(staging, 'unet_reference.safetensors'), [st.entry(k, v) for k, v in unet_reference(nets, c).items()])
-        lora, deltas = kohya_lora(nets, a.seed)
-        st.write(os.path.join(staging, 'lora_kohya.safetensors'), [st.entry(k, v) for k, v in lora.items()],
-                 {'ss_network_module': 'networks.lora', 'ss_base_model_version': 'sdxl_base_v1-0', 'ss_network_dim': str(LORA_RANK)})
-        st.write(os.path.join(staging, 'lora_reference.safetensors'), [st.entry(k, v) for k, v in lora_reference(nets, c, deltas).items()],
-                 {'weight': str(LORA_WEIGHT)})
+        if a.only != 'onnx':
+            # The LoRA's reference merges into a copy of the UNet: twice its size in memory (toy scale only, in practice).
+            lora, deltas = kohya_lora(nets, a.seed)
+            st.write(os.path.join(staging, 'lora_kohya.safetensors'), [st.entry(k, v) for k, v in lora.items()],
+                     {'ss_network_module': 'networks.lora', 'ss_base_model_version': 'sdxl_base_v1-0', 'ss_network_dim': str(LORA_RANK)})
+            st.write(os.path.join(staging, 'lora_reference.safetensors'), [st.entry(k, v) for k, v in lora_reference(nets, c, deltas).items()],
+                     {'weight': str(LORA_WEIGHT)})
         st.write(os.path.join(staging, 'text_reference.safetensors'),
                  [st.entry(k, v) for k, v in text_reference(nets, os.path.join(staging, 'onnx')).items()],
                  {'prompt': TEXT_PROMPT, 'prompt_2': TEXT_PROMPT_2})
