@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { convertCheckpoint, convertDiffusersFolder, describeCheckpoint, readCheckpointHeader } from '../../src/engine/checkpoint';
+import { convertCheckpoint, convertDiffusersFolder, describeCheckpoint, readCheckpointHeader, weightsFileVerdict } from '../../src/engine/checkpoint';
+import { inferSdxlConfigs } from '../../src/engine/checkpoint/convert/convertSdxlCheckpoint';
 import { createRenderService, type RenderService, type RGBImage } from '../../src/engine/index';
 import { loadLora, loraWeightPatch, planLoras, readSafetensors } from '../../src/engine/lora';
 import { readOnnxModelFiles } from '../../src/engine/onnx/onnxModelFiles';
@@ -216,6 +217,22 @@ describe('SDXL single files (SGM layout)', { skip }, () => {
     const scene = 'size: {width: 128, height: 96}\nnegative: blurry\n';
     const max = maxAbsDiff(await render(scene), await render(scene, 'from-single-file'));
     assert.ok(max <= 2, `max pixel difference ${max}`);
+  });
+});
+
+describe('SDXL single files: prediction type', { skip }, () => {
+  test("ε by default; a v_pred key (ComfyUI's marker, as NoobAI's v-pred files carry) means v-prediction, with ztsnr zero terminal SNR; a .yaml says too", async () => {
+    assert.equal(weightsFileVerdict(files.singleFile).convertible, true);
+    const tensors = (await readSafetensors(files.singleFile, { anyDtype: true })).tensors;
+    const marker = { dtype: 'F32', shape: [], dataOffsets: [0, 4] as const };
+    const plain = inferSdxlConfigs(tensors, files.singleFile);
+    assert.equal(plain.scheduler.prediction_type, 'epsilon');
+    assert.equal(plain.scheduler.timestep_spacing, 'leading');
+    const vpred = inferSdxlConfigs(new Map([...tensors, ['v_pred', marker]]), files.singleFile);
+    assert.deepEqual([vpred.prediction.type, vpred.scheduler.rescale_betas_zero_snr], ['v_prediction', undefined]);
+    const zsnr = inferSdxlConfigs(new Map([...tensors, ['v_pred', marker], ['ztsnr', marker]]), files.singleFile);
+    assert.deepEqual([zsnr.scheduler.prediction_type, zsnr.scheduler.rescale_betas_zero_snr, zsnr.scheduler.timestep_spacing], ['v_prediction', true, 'trailing']);
+    assert.equal(inferSdxlConfigs(tensors, files.singleFile, 'model:\n  params:\n    parameterization: "v"\n').prediction.type, 'v_prediction');
   });
 });
 
