@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { OnnxSession, SessionCache, type OnnxSessionOptions, type Precision, type PrecisionReport, acquireComponent, precisionPatch, physicalCoreCount, readOnnxModelFiles, UNet, floatTensor, elementCount } from '../src/engine/index';
 import { ensureSd15Random, readRandomWeightsInfo, readUNetShape, repoRoot, scaleFromEnv, SD15_UNET_SHAPE, unetFlops } from '../test/scale/sd15Random';
 import { median } from './benchStats';
+import { benchSdxl } from './bench-scale-sdxl';
 
 const COMPONENTS = ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder'] as const;
 const threads = Number(process.env.IMGPROMPT_THREADS) || physicalCoreCount();
@@ -204,7 +205,10 @@ async function main(): Promise<void> {
   for (const [label, value] of rows) console.log(`${label.padEnd(width)}  ${value}`);
 }
 
-main().catch((error: unknown) => {
+// `-- --family sdxl`: the SDXL UNet at 1024² instead (scripts/bench-scale-sdxl.ts).
+const familyArg = process.argv.indexOf('--family');
+const family = familyArg >= 0 ? process.argv[familyArg + 1] : 'sd15';
+(family === 'sdxl' ? benchSdxl() : family === 'sd15' ? main() : Promise.reject(new Error(`--family ${family}: expected sd15 or sdxl`))).catch((error: unknown) => {
   console.error(error instanceof Error ? error.message : error);
   process.exit(1);
 });

@@ -67,6 +67,10 @@ export interface UNetShape {
   readonly up_block_types: readonly string[];
   readonly in_channels: number;
   readonly out_channels: number;
+  /** SDXL: transformer blocks per level (the mid block takes the last); 1 everywhere when absent. */
+  readonly transformer_layers_per_block?: number | readonly number[];
+  /** SDXL: add_embedding's input width (pooled text + time ids); absent without one. */
+  readonly projection_class_embeddings_input_dim?: number;
 }
 
 /** SD 1.5's UNet config (runwayml/stable-diffusion-v1-5 unet/config.json), the fields unetFlops reads. */
@@ -109,9 +113,17 @@ export function unetFlops(c: UNetShape, height: number, width: number, batch: nu
     conv2d(cout, cout, 3, h, w);
     if (cin !== cout) conv2d(cin, cout, 1, h, w);
   };
-  const transformer = (d: number, h: number, w: number) => {
+  const depthOf = (level: number) => {
+    const d = c.transformer_layers_per_block;
+    return d === undefined ? 1 : typeof d === 'number' ? d : d[level];
+  };
+  const transformer = (d: number, h: number, w: number, depth = 1) => {
     const n = h * w;
-    conv2d(d, d, 1, h, w); // proj_in
+    conv2d(d, d, 1, h, w); // proj_in (a linear in SDXL: the same count)
+    for (let b = 0; b < depth; b++) block(d, n);
+    conv2d(d, d, 1, h, w); // proj_out
+  };
+  const block = (d: number, n: number) => {
     dense(d, d, n * 3); // attn1 q, k, v
     attention += 2 * (2 * batch * n * n * d);
     dense(d, d, n); // attn1 out
@@ -121,10 +133,13 @@ export function unetFlops(c: UNetShape, height: number, width: number, batch: nu
     dense(d, d, n); // attn2 out
     dense(d, 8 * d, n); // GEGLU proj (value and gate)
     dense(4 * d, d, n);
-    conv2d(d, d, 1, h, w); // proj_out
   };
   dense(ch[0], temb, 1);
   dense(temb, temb, 1);
+  if (c.projection_class_embeddings_input_dim) {
+    dense(c.projection_class_embeddings_input_dim, temb, 1); // SDXL add_embedding
+    dense(temb, temb, 1);
+  }
   let h = height;
   let w = width;
   conv2d(c.in_channels, ch[0], 3, h, w);
@@ -133,7 +148,7 @@ export function unetFlops(c: UNetShape, height: number, width: number, batch: nu
   ch.forEach((cout, i) => {
     for (let j = 0; j < c.layers_per_block; j++) {
       resnet(cin, cout, h, w);
-      if (c.down_block_types[i].startsWith('CrossAttn')) transformer(cout, h, w);
+      if (c.down_block_types[i].startsWith('CrossAttn')) transformer(cout, h, w, depthOf(i));
       cin = cout;
       skips.push(cout);
     }
@@ -145,12 +160,12 @@ export function unetFlops(c: UNetShape, height: number, width: number, batch: nu
     }
   });
   resnet(cin, cin, h, w);
-  transformer(cin, h, w);
+  transformer(cin, h, w, depthOf(ch.length - 1));
   resnet(cin, cin, h, w);
   [...ch].reverse().forEach((cout, i) => {
     for (let j = 0; j <= c.layers_per_block; j++) {
       resnet(cin + (skips.pop() as number), cout, h, w);
-      if (c.up_block_types[i].startsWith('CrossAttn')) transformer(cout, h, w);
+      if (c.up_block_types[i].startsWith('CrossAttn')) transformer(cout, h, w, depthOf(ch.length - 1 - i));
       cin = cout;
     }
     if (i < ch.length - 1) {

@@ -108,7 +108,7 @@ function detectTransformer(has: (key: string) => boolean, shape: (key: string) =
 }
 
 /** SD 1.x / 2.x / XL UNets in the LDM layout (`input_blocks.*`) or the diffusers layout (`down_blocks.*`). */
-function detectUNet(tensors: Tensors, prefix: string, diffusers: boolean, textEncoder: 'clip' | 'openclip' | undefined): Detected | undefined {
+function detectUNet(tensors: Tensors, prefix: string, diffusers: boolean, textEncoder: 'clip' | 'openclip' | 'clip+openclip' | undefined): Detected | undefined {
   const conv = shapeOf(tensors, `${prefix}${diffusers ? 'conv_in.weight' : 'input_blocks.0.0.weight'}`);
   if (!conv || conv.length !== 4) return undefined;
   const [modelChannels, inChannels] = conv;
@@ -118,7 +118,8 @@ function detectUNet(tensors: Tensors, prefix: string, diffusers: boolean, textEn
   if (context !== undefined) details.push(`cross-attention width ${context}`);
   const variant = inChannels === 9 ? ' (inpainting)' : inChannels === 8 ? ' (instruct-pix2pix)' : '';
   const unet = (family: CheckpointFamily, label: string): Detected => ({ family, label: `${label}${variant}`, unetFamily: true, details });
-  if (adm === 2816) return unet('sdxl', 'Stable Diffusion XL');
+  // SDXL base: add_embedding of 2816 (1280 pooled + 6 × 256 time ids), or any width beside SDXL's two encoders.
+  if (adm === 2816 || (adm !== undefined && adm !== 2560 && textEncoder === 'clip+openclip')) return unet('sdxl', 'Stable Diffusion XL');
   if (adm === 2560) return unet('sdxl-refiner', 'Stable Diffusion XL refiner');
   // The text encoder a single file carries tells SD 1.x (OpenAI CLIP) from 2.x (OpenCLIP); a bare UNet
   // goes by its cross-attention width (768 and 1024).
@@ -148,7 +149,15 @@ export function describeCheckpoint(header: CheckpointHeader): CheckpointDescript
   const has = (key: string) => tensors.has(`${prefix}${key}`);
   const transformer = detectTransformer(has, (key) => shapeOf(tensors, `${prefix}${key}`));
   if (transformer) return { ...transformer, layout, components, ...common };
-  const textEncoder = names.some((n) => n.startsWith('cond_stage_model.transformer.')) ? 'clip' : names.some((n) => n.startsWith('cond_stage_model.model.')) ? 'openclip' : undefined;
+  // SGM's conditioner: CLIP ViT-L (embedders.0.transformer) and OpenCLIP bigG (embedders.1.model): SDXL base.
+  const sdxlConditioner = tensors.has('conditioner.embedders.0.transformer.text_model.embeddings.token_embedding.weight') && tensors.has('conditioner.embedders.1.model.token_embedding.weight');
+  const textEncoder = sdxlConditioner
+    ? 'clip+openclip'
+    : names.some((n) => n.startsWith('cond_stage_model.transformer.'))
+      ? 'clip'
+      : names.some((n) => n.startsWith('cond_stage_model.model.'))
+        ? 'openclip'
+        : undefined;
   const ldm = detectUNet(tensors, prefix, false, textEncoder);
   if (ldm) return { ...ldm, layout, components, ...common };
   const diffusers = detectUNet(tensors, '', true, undefined);

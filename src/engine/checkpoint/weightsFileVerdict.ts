@@ -33,7 +33,7 @@ function judge(path: string): WeightsFileVerdict {
   const d = describeCheckpoint(header);
   const summary = checkpointSummary(d);
   const no = (message: string): WeightsFileVerdict => ({ convertible: false, message });
-  if ((d.family === 'sd1' || d.family === 'sd2') && d.layout === 'ldm') {
+  if ((d.family === 'sd1' || d.family === 'sd2' || d.family === 'sdxl') && d.layout === 'ldm') {
     return { convertible: true, message: `${path} is: ${summary}; it is converted into an ONNX model folder on its first render (once per file content, then cached)` };
   }
   if (d.family === 'lora') return no(`${path} is: ${summary}`);
@@ -41,7 +41,7 @@ function judge(path: string): WeightsFileVerdict {
   if (d.family === 'unknown' && !d.unetFamily) return no(`${path} is: ${summary}; ${d.details.join('; ')}`);
   if (!d.unetFamily) return no(`${path} is: ${summary}, a flow-matching transformer family that the local ONNX engine does not run (it needs a ComfyUI or A1111-compatible server)`);
   return no(
-    `${path} is: ${summary}. imgprompt converts Stable Diffusion 1.x and 2.x single-file checkpoints; for this one, ` +
+    `${path} is: ${summary}. imgprompt converts Stable Diffusion 1.x, 2.x and XL single-file checkpoints; for this one, ` +
       'export the model once with optimum (optimum-cli export onnx) and name that folder',
   );
 }

@@ -23,6 +23,17 @@ export const SD15_LATENT_RGB_FACTORS: LatentRGBFactors = {
   bias: [0, 0, 0],
 };
 
+/** SDXL latents (4 channels, scaled by 0.13025): ComfyUI's published factors and bias (latent_formats.py, class SDXL). Approximate. */
+export const SDXL_LATENT_RGB_FACTORS: LatentRGBFactors = {
+  factors: [
+    [0.3651, 0.4232, 0.4341],
+    [-0.2533, -0.0042, 0.1068],
+    [0.1076, 0.1111, -0.0362],
+    [-0.3165, -0.2492, -0.2188],
+  ],
+  bias: [0.1084, -0.0175, -0.0011],
+};
+
 /**
  * RGB bytes (width * height * 3, row-major) for the first batch item of latents laid out
  * [batch, channels, height, width] (only the first channels * height * width values are read).

@@ -3,7 +3,10 @@
 // `.alpha`) and diffusers / PEFT (`unet.<dotted.module>.lora_A.weight` / `.lora_B.weight`, an optional
 // `base_model.model.` prefix, the older `.lora.down.weight` / `.lora.up.weight`, and attention-processor
 // names `...attn1.processor.to_q_lora.down.weight`). Other adapter kinds (LoHa `hada_`, LoKr `lokr_`,
-// DoRA `dora_scale`, full weight diffs) are returned as unsupported, never dropped silently.
+// DoRA `dora_scale`, full weight diffs) are returned as unsupported, never dropped silently. kohya's
+// SDXL UNet keys name SGM blocks (`input_blocks_4_1_…`) and are looked up under diffusers' names
+// (sgmLoraKeys.ts).
+import { sgmToDiffusersLoraKey } from './sgmLoraKeys';
 
 export type LoraComponent = 'unet' | 'text_encoder' | 'text_encoder_2';
 
@@ -98,7 +101,9 @@ export function groupLoraKeys(names: Iterable<string>): LoraKeyGroups {
       for (const n of g.all) unsupported.add(n);
       continue;
     }
-    modules.push({ component: g.component, key: g.key, lookupKey: g.key.replaceAll('.', '_'), down, up, ...(alpha ? { alpha } : {}), ...(mid ? { mid } : {}) });
+    const underscored = g.key.replaceAll('.', '_');
+    const lookupKey = (g.component === 'unet' ? sgmToDiffusersLoraKey(underscored) : undefined) ?? underscored;
+    modules.push({ component: g.component, key: g.key, lookupKey, down, up, ...(alpha ? { alpha } : {}), ...(mid ? { mid } : {}) });
   }
   return { modules, unsupported: [...unsupported] };
 }

@@ -3,7 +3,8 @@
 // float32 (float64 sums per row) and written back in the weight's dtype, on copies of the buffers.
 import { InputError, throwIfAborted } from '../errors';
 import { bfloat16Bits, toFloat16Bits } from '../onnx/float16';
-import { initializerBytes, type OnnxModelFiles } from '../onnx/onnxModelFiles';
+import { initializerBytes, MAX_IN_MEMORY_FILE_BYTES, readExternalData, type OnnxModelFiles } from '../onnx/onnxModelFiles';
+import { patchExternalByRange } from './rangePatch';
 import type { OnnxInitializer, OnnxModelInfo } from '../onnx/onnxProto';
 import type { WeightPatch } from '../onnx/sessionCache';
 import { componentOfName, type LoraComponent } from './keyMapping';
@@ -82,17 +83,38 @@ export function planLoras(info: OnnxModelInfo, component: LoraComponent, loras: 
  * The weight patch merging `loras` into `component`, or undefined when none of them has a nonzero
  * weight and a module for it (so the session stays identical to the unpatched one).
  */
-export function loraWeightPatch(component: LoraComponent, loras: readonly HashedLoraUse[]): WeightPatch | undefined {
+export function loraWeightPatch(component: LoraComponent, loras: readonly HashedLoraUse[], options: LoraPatchOptions = {}): WeightPatch | undefined {
   const active = loras.filter((l) => l.weight !== 0 && Number.isFinite(l.weight) && l.lora.modules.some((m) => m.component === component));
   if (active.length === 0) return undefined;
+  const limit = options.inMemoryLimitBytes ?? LORA_IN_MEMORY_LIMIT_BYTES;
   return {
     key: `lora:${component}:${active.map((l) => `${l.hash}*${l.weight}`).join('+')}`,
-    apply: (files, signal) => applyLoras(files, component, active, signal),
+    // The patch reads what it needs itself: whole files when they are small, byte ranges otherwise.
+    needsWeightsInMemory: false,
+    apply: async (files, signal) => {
+      const external = files.externalData.reduce((n, f) => n + f.size, 0);
+      if (external > limit) return applyLoras(files, component, active, signal, { byRange: true });
+      return applyLoras(await readExternalData(files), component, active, signal);
+    },
   };
 }
 
-/** Returns files with the LoRAs merged into copies of the touched buffers (the inputs are not modified). */
-export async function applyLoras(files: OnnxModelFiles, component: LoraComponent, loras: readonly LoraUse[], signal?: AbortSignal): Promise<OnnxModelFiles> {
+/**
+ * External weights up to this size are read whole and patched in memory (fast; SD 1.5's 3.4 GB UNet);
+ * larger ones (an SDXL UNet in float32, ~10 GB) are patched tensor by tensor through an overlay file.
+ */
+export const LORA_IN_MEMORY_LIMIT_BYTES = Math.min(MAX_IN_MEMORY_FILE_BYTES, 4 * 1024 ** 3);
+
+export interface LoraPatchOptions {
+  /** Override LORA_IN_MEMORY_LIMIT_BYTES (tests force the range path with 0). */
+  readonly inMemoryLimitBytes?: number;
+}
+
+/**
+ * Returns files with the LoRAs merged into copies of the touched buffers (the inputs are not modified);
+ * `byRange`: external weights are read and rewritten tensor by tensor (rangePatch.ts) instead.
+ */
+export async function applyLoras(files: OnnxModelFiles, component: LoraComponent, loras: readonly LoraUse[], signal?: AbortSignal, options: { byRange?: boolean } = {}): Promise<OnnxModelFiles> {
   const { resolved } = resolve(files.info, component, loras.filter((l) => l.weight !== 0));
   if (resolved.length === 0) return files;
   const byInitializer = new Map<OnnxInitializer, Resolved[]>();
@@ -101,6 +123,7 @@ export async function applyLoras(files: OnnxModelFiles, component: LoraComponent
     list.push(r);
     byInitializer.set(r.target.initializer, list);
   }
+  if (options.byRange) return applyByRange(files, byInitializer, loras, signal);
   // Copy each buffer that holds a patched weight, once (new Uint8Array copies; Buffer#slice would not).
   const touchedRaw = [...byInitializer.keys()].some((i) => i.data.kind === 'raw');
   const touchedExternal = new Set([...byInitializer.keys()].flatMap((i) => (i.data.kind === 'external' ? [i.data.location] : [])));
@@ -119,12 +142,42 @@ export async function applyLoras(files: OnnxModelFiles, component: LoraComponent
     throwIfAborted(signal);
     const bytes = initializerBytes(patched, init);
     if (!bytes) throw new InputError(`the model's weight '${init.name}' is stored in a form LoRAs cannot patch`, files.modelPath);
-    const weights = decodeTensorBytes(bytes, dtypeName(init.dataType));
-    for (const { use, module, layout } of entries) {
-      const t = tensors.get(use.lora)!;
-      addLowRank(weights, layout, module, t.get(module.up)!, t.get(module.down)!, (module.alpha / module.rank) * use.weight);
+    mergeInto(bytes, init, entries, tensors);
+  }
+  return patched;
+}
+
+/** W += Σ scale · up @ down for one weight's entries, on its stored bytes. */
+function mergeInto(bytes: Uint8Array, init: OnnxInitializer, entries: readonly Resolved[], tensors: ReadonlyMap<LoraFile, ReadonlyMap<string, Float32Array>>): void {
+  const weights = decodeTensorBytes(bytes, dtypeName(init.dataType));
+  for (const { use, module, layout } of entries) {
+    const t = tensors.get(use.lora)!;
+    addLowRank(weights, layout, module, t.get(module.up)!, t.get(module.down)!, (module.alpha / module.rank) * use.weight);
+  }
+  encodeInto(bytes, weights, init.dataType);
+}
+
+/** The range path: inline weights patched in a copy of model.onnx, external ones through an overlay file. */
+async function applyByRange(files: OnnxModelFiles, byInitializer: ReadonlyMap<OnnxInitializer, Resolved[]>, loras: readonly LoraUse[], signal?: AbortSignal): Promise<OnnxModelFiles> {
+  const inline = [...byInitializer.keys()].filter((i) => i.data.kind !== 'external');
+  const external = [...byInitializer.keys()].filter((i) => i.data.kind === 'external');
+  // One LoRA module's tensors at a time: the LoRA file is read per weight, never whole.
+  const tensorsFor = async (entries: readonly Resolved[]): Promise<Map<LoraFile, Map<string, Float32Array>>> => {
+    const out = new Map<LoraFile, Map<string, Float32Array>>();
+    for (const use of loras) {
+      const names = entries.filter((r) => r.use.lora === use.lora).flatMap((r) => [r.module.down, r.module.up]);
+      if (names.length) out.set(use.lora, await use.lora.file.readTensors([...new Set(names)], signal));
     }
-    encodeInto(bytes, weights, init.dataType);
+    return out;
+  };
+  let patched: OnnxModelFiles = { ...files, modelBytes: inline.length ? new Uint8Array(files.modelBytes) : files.modelBytes };
+  for (const init of inline) {
+    const bytes = initializerBytes(patched, init);
+    if (!bytes) throw new InputError(`the model's weight '${init.name}' is stored in a form LoRAs cannot patch`, files.modelPath);
+    mergeInto(bytes, init, byInitializer.get(init)!, await tensorsFor(byInitializer.get(init)!));
+  }
+  if (external.length) {
+    patched = await patchExternalByRange(patched, external, async (init, bytes) => mergeInto(bytes, init, byInitializer.get(init)!, await tensorsFor(byInitializer.get(init)!)), signal);
   }
   return patched;
 }

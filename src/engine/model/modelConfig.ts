@@ -15,6 +15,7 @@ import { inferTextEncoderConfig, inferUNetConfig, inferVAEConfig, type InferredC
 import { parseSchedulerConfig, type SchedulerConfig, type TimestepSpacing } from '../schedulers/SchedulerConfig';
 import { inferModelDefaults, type Distillation } from './modelDefaults';
 import { SAMPLERS, SCHEDULES, type SamplerName, type ScheduleName } from '../schedulers/samplerNames';
+import { SDXL_BUCKETS, SDXL_NATIVE_SIZE } from './sdxlBuckets';
 
 /** The model's scheduler: its diffusers class and the settings the samplers read (schedulers/SchedulerConfig). */
 export interface ModelScheduler {
@@ -94,8 +95,13 @@ export interface ModelConfig {
   grid: number;
   nativeWidth: number;
   nativeHeight: number;
-  /** Sizes the model was trained at, if its model_index.json records them (`imgprompt.buckets`). */
+  /**
+   * Sizes the model was trained at: model_index.json's `imgprompt.buckets`, else SDXL's published sizes
+   * for a 1024² model with a second text encoder, else none.
+   */
   buckets: { width: number; height: number }[];
+  /** model_index.json `force_zeros_for_empty_prompt` (diffusers' SDXL pipelines), when stated. */
+  forceZerosForEmptyPrompt?: boolean;
   defaults: ModelDefaults;
   /**
    * ControlNet folders by hint type (absolute paths), from model_index.json `imgprompt.controlnets`
@@ -390,6 +396,12 @@ export function readModelConfig(dir: string, fs: SceneFileSystem = nodeFileSyste
   const tokenizer = readTokenizer(fs, dir, textEncoder.maxPositionEmbeddings);
   const unetDownsampleFactor = 2 ** (unet.blockOutChannels.length - 1);
   const { buckets, defaults, controlnets } = readImgpromptBlock(index, indexPath, scheduler, unet);
+  const nativeHeight = unet.sampleSize[0] * vaeScaleFactor;
+  const nativeWidth = unet.sampleSize[1] * vaeScaleFactor;
+  if (buckets.length === 0 && components.includes('text_encoder_2') && nativeWidth === SDXL_NATIVE_SIZE && nativeHeight === SDXL_NATIVE_SIZE) {
+    buckets.push(...SDXL_BUCKETS.map((b) => ({ ...b })));
+  }
+  const forceZeros = index.force_zeros_for_empty_prompt;
   return {
     dir,
     name: basename(dir),
@@ -403,9 +415,10 @@ export function readModelConfig(dir: string, fs: SceneFileSystem = nodeFileSyste
     vaeScaleFactor,
     unetDownsampleFactor,
     grid: vaeScaleFactor * unetDownsampleFactor,
-    nativeHeight: unet.sampleSize[0] * vaeScaleFactor,
-    nativeWidth: unet.sampleSize[1] * vaeScaleFactor,
+    nativeHeight,
+    nativeWidth,
     buckets,
+    ...(typeof forceZeros === 'boolean' ? { forceZerosForEmptyPrompt: forceZeros } : {}),
     defaults,
     controlnets: Object.fromEntries(Object.entries(controlnets).map(([type, folder]) => [type, join(dir, folder)])),
   };

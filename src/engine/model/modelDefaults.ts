@@ -16,6 +16,10 @@
 //   run), guidance 0 (trained without classifier-free guidance), and trailing spacing, which the engine
 //   uses even when the scheduler config says otherwise (with leading spacing the first step would start
 //   far below pure noise).
+// - Lightning (progressive adversarial distillation, ByteDance's SDXL-Lightning): "lightning" as a word in
+//   the folder's name or a config's _name_or_path. Its model card: Euler with trailing timesteps, no
+//   classifier-free guidance (guidance 0), and the step count the checkpoint was distilled for, which its
+//   name carries (`sdxl_lightning_4step`: 1, 2, 4 or 8), else 4.
 // - Anything else: the scheduler config's sampler, 20 steps, guidance 7.5.
 //
 // An `imgprompt.defaults` block in model_index.json overrides any of these field by field.
@@ -26,7 +30,7 @@ import type { ModelDefaults, ModelScheduler, UNetConfig } from './modelConfig';
 
 /** A few-step distillation recognised from a model's files, and the evidence. */
 export interface Distillation {
-  readonly kind: 'lcm' | 'turbo';
+  readonly kind: 'lcm' | 'turbo' | 'lightning';
   /** What gave it away, for hovers and logs, e.g. `scheduler LCMScheduler`. */
   readonly signal: string;
 }
@@ -50,6 +54,8 @@ const SAMPLER_OF_SCHEDULER: Readonly<Record<string, SamplerName>> = {
 };
 const EULER_CLASSES = new Set(['EulerDiscreteScheduler', 'EulerAncestralDiscreteScheduler']);
 const TURBO_WORD = /(?:^|[^a-z0-9])turbo(?:$|[^a-z0-9])/i;
+const LIGHTNING_WORD = /(?:^|[^a-z0-9])lightning(?:$|[^a-z0-9])/i;
+const LIGHTNING_STEPS = /(?:^|[^a-z0-9])([1248])[-_ ]?steps?(?:$|[^a-z0-9])/i;
 
 /** LCM and LCM-LoRA: the LCM sampler's usual step count. */
 const LCM_STEPS = 4;
@@ -62,14 +68,19 @@ function guidanceEmbeddingWidth(unet: ModelEvidence['unet']): number | undefined
   return typeof width === 'number' && Number.isInteger(width) && width > 0 ? width : undefined;
 }
 
-function namesTurbo(evidence: ModelEvidence): string | undefined {
+function namesTurbo(evidence: ModelEvidence, word = TURBO_WORD): string | undefined {
+  return nameMatching(evidence, word)?.signal;
+}
+
+/** The first name of the model (folder, configs' _name_or_path) in which `word` occurs. */
+function nameMatching(evidence: ModelEvidence, word: RegExp): { signal: string; name: string } | undefined {
   const candidates: [string, unknown][] = [
     ['the folder name', basename(evidence.dir)],
     ['unet/config.json _name_or_path', evidence.unet.raw._name_or_path],
     ['model_index.json _name_or_path', evidence.index._name_or_path],
   ];
   for (const [where, name] of candidates) {
-    if (typeof name === 'string' && TURBO_WORD.test(name)) return `${where} '${name}'`;
+    if (typeof name === 'string' && word.test(name)) return { signal: `${where} '${name}'`, name };
   }
   return undefined;
 }
@@ -81,6 +92,8 @@ export function recogniseDistillation(evidence: ModelEvidence): Distillation | u
   if (width !== undefined) return { kind: 'lcm', signal: `unet/config.json time_cond_proj_dim ${width} (a guidance-embedded LCM UNet)` };
   if (scheduler.className === 'LCMScheduler') return { kind: 'lcm', signal: 'scheduler LCMScheduler' };
   if (typeof index._class_name === 'string' && /LatentConsistencyModel/.test(index._class_name)) return { kind: 'lcm', signal: `pipeline ${index._class_name}` };
+  const lightning = namesTurbo(evidence, LIGHTNING_WORD);
+  if (lightning) return { kind: 'lightning', signal: lightning };
   const config: SchedulerConfig = scheduler.config;
   if (EULER_CLASSES.has(scheduler.className) && config.timestepSpacing === 'trailing' && config.rescaleBetasZeroSnr !== true) {
     return { kind: 'turbo', signal: `scheduler ${scheduler.className} with trailing timestep spacing` };
@@ -101,6 +114,11 @@ export function inferModelDefaults(evidence: ModelEvidence): ModelDefaults {
   if (distillation?.kind === 'lcm') {
     const embedded = guidanceEmbeddingWidth(evidence.unet) !== undefined;
     return { sampler: 'lcm', schedule: 'normal', steps: LCM_STEPS, guidance: embedded ? LCM_EMBEDDED_GUIDANCE : 1, distillation };
+  }
+  if (distillation?.kind === 'lightning') {
+    const steps = Number(LIGHTNING_STEPS.exec(nameMatching(evidence, LIGHTNING_WORD)?.name ?? '')?.[1] ?? TURBO_STEPS);
+    const spacing: TimestepSpacing | undefined = scheduler.config.timestepSpacing === 'trailing' ? undefined : 'trailing';
+    return { sampler: 'euler', schedule: 'normal', steps, guidance: 0, distillation, ...(spacing ? { timestepSpacing: spacing } : {}) };
   }
   if (distillation?.kind === 'turbo') {
     const sampler = fromClass === 'euler' || fromClass === 'euler_a' ? fromClass : 'euler_a';

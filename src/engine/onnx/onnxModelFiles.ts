@@ -104,6 +104,11 @@ export interface OnnxModelFiles {
   readonly modelIdentity: FileIdentity;
   readonly info: OnnxModelInfo;
   readonly externalData: readonly ExternalDataFile[];
+  /**
+   * The folder onnxruntime resolves external-data locations against when it reads them itself: model.onnx's
+   * own when absent; a range patch's overlay folder (lora/rangePatch.ts) when set.
+   */
+  readonly externalDataFolder?: string;
 }
 
 export const MODEL_FILE_NAME = 'model.onnx';

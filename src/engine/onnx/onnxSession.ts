@@ -262,7 +262,7 @@ export class OnnxSession {
       if (inMemory.length > 0) sessionOptions.externalData = inMemory.map((f) => ({ path: f.location, data: f.data as Uint8Array }));
     } else if (inMemory.length === 0) {
       // onnxruntime reads the external weights itself, from model.onnx's folder (validated already).
-      config['session.model_external_initializers_file_folder_path'] = dirname(files.modelPath);
+      config['session.model_external_initializers_file_folder_path'] = files.externalDataFolder ?? dirname(files.modelPath);
     } else {
       throw new ModelError('internal error: some external weights files were read into memory and others not', files.modelPath);
     }

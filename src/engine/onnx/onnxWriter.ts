@@ -170,24 +170,35 @@ export interface ModelEdit {
   readonly removedTensors?: ReadonlySet<string>;
   /** Initializers to drop (no node reads them any more). */
   readonly removedInitializers?: ReadonlySet<string>;
-  /** Initializers to add, stored inline (raw_data) in the graph. */
+  /** Initializers to add, inline (raw_data) or as external-data ranges. */
   readonly addedInitializers?: readonly NewInitializer[];
 }
 
-/** A tensor to store inline: TensorProto.DataType, shape and little-endian bytes. */
-export interface NewInitializer {
+/**
+ * A tensor to add: TensorProto.DataType, shape and either little-endian bytes stored inline or a byte
+ * range of an external-data file (location relative to model.onnx's folder; offsets may pass 2^32).
+ */
+export type NewInitializer = {
   readonly name: string;
   readonly dataType: number;
   readonly dims: readonly number[];
-  readonly raw: Uint8Array;
-}
+} & ({ readonly raw: Uint8Array } | { readonly external: { readonly location: string; readonly offset: number; readonly length?: number } });
 
 /** Encodes a TensorProto (without the enclosing field key). */
 function encodeTensor(t: NewInitializer, w: ProtoWriter): void {
   for (const d of t.dims) w.int(1, d);
   w.int(2, t.dataType);
   w.string(8, t.name);
-  w.bytes(9, t.raw);
+  if ('raw' in t) {
+    w.bytes(9, t.raw);
+    return;
+  }
+  // external_data (13): StringStringEntryProto {key 1, value 2}; data_location (14) EXTERNAL = 1. The
+  // offset is written in decimal, so 64-bit positions survive.
+  const { location, offset, length } = t.external;
+  const entries = [['location', location], ['offset', String(offset)], ...(length === undefined ? [] : [['length', String(length)]])];
+  for (const [key, value] of entries) w.message(13, (e) => e.string(1, key).string(2, value));
+  w.int(14, 1);
 }
 
 function isEditable(n: EditableNode | NewNode): n is EditableNode {

@@ -119,7 +119,7 @@ export class LocalOnnxBackend implements RenderBackend {
       const cond = await family.encodePrompt(recipe.prompt, recipe, model, services);
       if (cond.droppedText) warnings.push(`prompt truncated to ${cond.maxLength} tokens; dropped: "${cond.droppedText}"`);
       const encodeNegative = async (): Promise<Conditioning> => {
-        const encoded = await family.encodePrompt(recipe.negative, recipe, model, services);
+        const encoded = await family.encodePrompt(recipe.negative, { ...recipe, role: 'negative' }, model, services);
         if (encoded.droppedText) warnings.push(`negative prompt truncated to ${encoded.maxLength} tokens; dropped: "${encoded.droppedText}"`);
         return encoded;
       };
@@ -178,7 +178,9 @@ export class LocalOnnxBackend implements RenderBackend {
       const decoded = await timings.time('vaeDecoder', () => vaeDecoder.decode(floatTensor(divided(final.data, family.latentScale(model)), latentDims), signal));
       timings.addOnnxRuntime(vaeDecoder.session.runTimeMs - before);
       if (!allFinite(decoded.data)) {
-        throw new ModelError('the VAE decoder produced NaN or infinite pixels (a known failure of half-precision VAEs): use a float32 VAE export', join(model.dir, 'vae_decoder'));
+        // SDXL's VAE overflows in float16 (its config says force_upcast; diffusers decodes in float32).
+        const fix = family.id === 'sdxl' ? ", or SDXL's fp16-fix VAE (madebyollin/sdxl-vae-fp16-fix, finetuned to stay finite in float16)" : '';
+        throw new ModelError(`the VAE decoder produced NaN or infinite pixels (a known failure of half-precision VAEs): use a float32 VAE export${fix}`, join(model.dir, 'vae_decoder'));
       }
       this.previews.learn(model, final, decoded);
       const image = imageTensorToRGB(decoded);

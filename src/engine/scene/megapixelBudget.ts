@@ -46,3 +46,28 @@ export function nearestGridMultiples(pixels: number, grid: number): [number, num
   const above = Math.max(grid, Math.ceil(pixels / grid) * grid);
   return [below, above];
 }
+
+/** How far a training bucket may be from the budget and aspect to be chosen over the exact grid size. */
+export const BUCKET_TOLERANCE = { area: 0.15, aspect: 0.06 };
+
+/**
+ * The training bucket (a size the model was trained at, e.g. SDXL's 1216x832) nearest to `megapixels` at
+ * `aspect`, by the same cost as sizeForBudget; undefined when none is within BUCKET_TOLERANCE of both,
+ * so a budget far from the model's training sizes still gets the exact grid size.
+ */
+export function bucketForBudget(buckets: readonly { width: number; height: number }[], megapixels: number, aspect: number): GridSize | undefined {
+  const budget = megapixels * 1e6;
+  let best: GridSize | undefined;
+  let bestCost = Infinity;
+  for (const { width, height } of buckets) {
+    const areaError = (width * height - budget) / budget;
+    const aspectError = (width / height - aspect) / aspect;
+    if (Math.abs(areaError) > BUCKET_TOLERANCE.area || Math.abs(aspectError) > BUCKET_TOLERANCE.aspect) continue;
+    const cost = Math.abs(Math.log((width * height) / budget)) + 2 * Math.abs(Math.log(width / height / aspect));
+    if (cost < bestCost) {
+      bestCost = cost;
+      best = { width, height, areaError, aspectError };
+    }
+  }
+  return best;
+}

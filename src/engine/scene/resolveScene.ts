@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { ModelError, SceneError, type SceneDiagnostic, type SourceRange } from '../errors';
 import { controlNetDir, readModelConfig, type ModelConfig } from '../model/modelConfig';
 import { checkScene, type CheckedScene, type SceneContext, type ScenePath } from './checkScene';
-import { nearestGridMultiples, sizeForBudget } from './megapixelBudget';
+import { bucketForBudget, nearestGridMultiples, sizeForBudget } from './megapixelBudget';
 import { hasErrors, sortDiagnostics } from './parseScene';
 import { RECIPE_FORMAT, type Recipe, type RecipeFile } from './recipe';
 import { SCENE_DEFAULTS, type Audience } from './sceneSpec';
@@ -106,7 +106,8 @@ class Resolver {
       const nativeMegapixels = (model.nativeWidth * model.nativeHeight) / 1e6;
       const megapixels = size.megapixels ?? nativeMegapixels;
       const aspect = size.aspect ?? SCENE_DEFAULTS.aspect;
-      const chosen = sizeForBudget(megapixels, aspect, grid);
+      // A size the model was trained at (SDXL's buckets) when one is close to the budget and aspect.
+      const chosen = bucketForBudget(model.buckets, megapixels, aspect) ?? sizeForBudget(megapixels, aspect, grid);
       ({ width, height } = chosen);
       if (Math.abs(chosen.areaError) > APPROXIMATION_WARNING.area || Math.abs(chosen.aspectError) > APPROXIMATION_WARNING.aspect) {
         this.report(

@@ -24,7 +24,15 @@ export interface ChoiceOption {
   readonly doc: string;
 }
 
-export type TuningOption = NumberOption | ChoiceOption;
+/** Free text (SDXL's prompt_2); empty is the default and is left out of hashes. */
+export interface TextOption {
+  readonly key: string;
+  readonly type: 'text';
+  readonly default: string;
+  readonly doc: string;
+}
+
+export type TuningOption = NumberOption | ChoiceOption | TextOption;
 
 export const TUNING_OPTIONS = [
   {
@@ -76,6 +84,14 @@ export const TUNING_OPTIONS = [
       '`imgprompt inspect` can tie the image to its recipe after its metadata was stripped, re-encoded as ' +
       'JPEG or WebP, cropped or halved in size. `off` writes the pixels as the model made them.',
   },
+  {
+    key: 'prompt_2',
+    type: 'text',
+    default: '',
+    doc:
+      "For SDXL models, the prompt of the second text encoder (OpenCLIP bigG) alone, as diffusers' prompt_2; " +
+      'empty (the default) sends the prompt to both encoders. Other models ignore it.',
+  },
 ] as const satisfies readonly TuningOption[];
 
 export type TuningOptionKey = (typeof TUNING_OPTIONS)[number]['key'];
@@ -92,6 +108,7 @@ export function tuningOption(key: string): TuningOption | undefined {
 /** Whether `value` is one `option` accepts (type, limits, integer-ness, choices). */
 export function isTuningValue(option: TuningOption, value: unknown): value is TuningValue {
   if (option.type === 'choice') return typeof value === 'string' && option.values.includes(value);
+  if (option.type === 'text') return typeof value === 'string';
   const { min, max, integer, exclusiveMin } = option.limits;
   return typeof value === 'number' && Number.isFinite(value) && (exclusiveMin ? value > min : value >= min) && value <= max && (!integer || Number.isInteger(value));
 }

@@ -484,7 +484,8 @@ export class SceneReader {
         default: {
           const option = tuningOption(key);
           if (!option) break;
-          const value = option.type === 'number' ? this.number(node, key, option.limits) : this.choice(node, key, option.values, key);
+          const value =
+            option.type === 'number' ? this.number(node, key, option.limits) : option.type === 'text' ? this.string(node, key, { allowEmpty: true }) : this.choice(node, key, option.values, key);
           if (value !== undefined) scene.options[option.key as TuningOptionKey] = value;
         }
       }

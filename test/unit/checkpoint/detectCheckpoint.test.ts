@@ -144,12 +144,13 @@ describe("a scene's model: naming a weights file", () => {
     assert.match(d.message, /Stable Diffusion 2\.x single-file checkpoint/);
   });
 
-  test('an SDXL checkpoint is named, with what to do instead (an error)', () => {
+  test('an SDXL checkpoint is named as such and announced for conversion on first render (a warning)', () => {
     writeFileSync(join(project, 'sdxl.safetensors'), readFileSync(safetensors('x.safetensors', cases[3].tensors)));
-    const [d] = diagnose('sdxl.safetensors');
-    assert.equal(d.severity, 'error');
+    const [d] = diagnose('sdxl.safetensors', 'checkpoint-unconverted');
+    assert.ok(d, 'a checkpoint-unconverted diagnostic');
+    assert.equal(d.severity, 'warning');
     assert.match(d.message, /Stable Diffusion XL single-file checkpoint/);
-    assert.match(d.message, /optimum/);
+    assert.match(d.message, /converted into an ONNX model folder on its first render/);
   });
 
   test('a FLUX file is named as a family the local engine does not run; a pickle is refused', () => {

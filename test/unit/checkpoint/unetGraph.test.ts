@@ -132,7 +132,10 @@ test('LDM UNet keys map to diffusers names as diffusers converts them', () => {
     ['output_blocks.11.1.transformer_blocks.0.ff.net.0.proj.weight', 'up_blocks.3.attentions.2.transformer_blocks.0.ff.net.0.proj.weight'],
     ['out.0.weight', 'conv_norm_out.weight'],
     ['out.2.bias', 'conv_out.bias'],
-    ['label_emb.0.0.weight', undefined],
+    // SDXL's add_embedding (label_emb.0.{0,2}), as diffusers' single-file conversion names it.
+    ['label_emb.0.0.weight', 'add_embedding.linear_1.weight'],
+    ['label_emb.0.2.bias', 'add_embedding.linear_2.bias'],
+    ['label_emb.0.1.weight', undefined],
     ['input_blocks.1.0.in_layers.1.weight', undefined],
   ];
   for (const [ldm, diffusers] of cases) assert.equal(diffusersUnetName(ldm, 2), diffusers, ldm);
@@ -238,9 +241,9 @@ test('weights and configs that do not fit are refused, naming what is wrong', { 
   await assert.rejects(build('heads', { ...config, block_out_channels: [32, 64, 64, 128] }, weights), /has shape/);
   await assert.rejects(build('class', { ...config, class_embed_type: 'timestep' }, weights), (e: unknown) => e instanceof ModelError && /class_embed_type/.test(e.message));
   await assert.rejects(build('blocks', { ...config, down_block_types: ['CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'SimpleCrossAttnDownBlock2D'] }, weights), /SimpleCrossAttnDownBlock2D/);
-  // An LDM key with no diffusers name (SDXL's label_emb) is reported, not silently dropped.
+  // A weight the config does not use (SDXL's label_emb under an SD 1.x config) is reported, not silently dropped.
   const file = safetensorsWeights(await readSafetensors(join(ckptDir, 'sd15-random-toy.safetensors'), { anyDtype: true }));
   const extra = 'model.diffusion_model.label_emb.0.0.weight';
   const withExtra: WeightSource = { ...file, has: (n) => n === extra || file.has(n), shape: (n) => (n === extra ? [4, 4] : file.shape(n)), names: () => [...file.names(), extra] };
-  await assert.rejects(build('extra', config, ldmUnetWeights(withExtra)), /label_emb\.0\.0\.weight/);
+  await assert.rejects(build('extra', config, ldmUnetWeights(withExtra)), /add_embedding\.linear_1\.weight/);
 });

@@ -62,6 +62,7 @@ test('every tuning option (sceneOptions.ts) is in the schema with its type, limi
     if (option.type === 'number') {
       assert.equal(node.type, option.limits.integer ? 'integer' : 'number');
       assert.deepEqual([node.minimum, node.maximum], [option.limits.min, option.limits.max]);
-    } else assert.deepEqual(node.enum, [...option.values]);
+    } else if (option.type === 'text') assert.equal(node.type, 'string');
+    else assert.deepEqual(node.enum, [...option.values]);
   }
 });

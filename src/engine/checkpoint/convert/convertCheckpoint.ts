@@ -15,6 +15,7 @@ import { readCheckpointHeader } from '../checkpointHeader';
 import { CLIP_BPE_FILE, readClipBpeVocabulary, shippedClipBpePath } from '../../tokenizer/clipBpeVocabulary';
 import { checkpointSummary, describeCheckpoint, type CheckpointDescription } from '../detectCheckpoint';
 import { buildClipTextGraph, type ClipTextConfig } from './clipTextGraph';
+import { inferSdxlConfigs, sdxlFolderParts } from './convertSdxlCheckpoint';
 import { inferLdmConfigs, OPEN_CLIP_PREFIX, populationStd, SD2_V_PROBE, type LdmConfigs } from './inferLdmConfig';
 import { ldmClipWeights } from './ldmClipNames';
 import { ldmUnetWeights } from './ldmUnetNames';
@@ -114,6 +115,18 @@ export async function tokenizerFilesOf(source: TokenizerSource): Promise<{ reado
 
 const TOKENIZER_FILE = /^(vocab\.json|merges\.txt|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json)$/;
 
+/** A tokenizer folder at `to`: the files of `dir` copied, then `files` written over them. */
+function writeTokenizer(to: string, dir: string | undefined, files: Readonly<Record<string, string>> | undefined): void {
+  mkdirSync(to);
+  for (const f of dir === undefined ? [] : readdirSync(dir)) {
+    if (TOKENIZER_FILE.test(f)) copyFileSync(join(dir as string, f), join(to, f));
+  }
+  for (const [f, text] of Object.entries(files ?? {})) {
+    if (!TOKENIZER_FILE.test(f)) throw new Error(`internal: '${f}' is not a tokenizer file name`);
+    writeFileSync(join(to, f), text);
+  }
+}
+
 function writeJson(path: string, value: unknown): void {
   writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
 }
@@ -133,6 +146,12 @@ async function writeComponent(root: string, name: string, config: unknown, build
 /** The parts of a model folder to write: each component's config and weights (by diffusers names). */
 export interface ModelFolderParts {
   readonly textEncoder: { readonly config: ClipTextConfig; readonly weights: WeightSource };
+  /** SDXL's second encoder (CLIPTextModelWithProjection); both encoders then output every hidden state. */
+  readonly textEncoder2?: { readonly config: ClipTextConfig; readonly weights: WeightSource };
+  /** The second encoder's tokenizer (SDXL: pads with "!"); the first's when absent. */
+  readonly tokenizer2Dir?: string;
+  /** model_index.json's force_zeros_for_empty_prompt to carry over (SDXL pipelines). */
+  readonly forceZerosForEmptyPrompt?: boolean;
   readonly unet: { readonly config: UNetConfig; readonly weights: WeightSource };
   readonly vae: { readonly config: VaeConfig; readonly weights: WeightSource };
   readonly scheduler: Readonly<Record<string, unknown>>;
@@ -159,9 +178,11 @@ export async function assembleModelFolder(out: string, parts: ModelFolderParts):
   rmSync(temp, { recursive: true, force: true });
   mkdirSync(temp, { recursive: true });
   try {
-    const { textEncoder: t, unet: u, vae: v } = parts;
+    const { textEncoder: t, textEncoder2: t2, unet: u, vae: v } = parts;
+    const xl = t2 !== undefined;
     const steps: [string, unknown, (external: ExternalDataWriter) => Promise<Uint8Array>][] = [
-      ['text_encoder', t.config, (x) => buildClipTextGraph(t.config, t.weights, x, { signal })],
+      ['text_encoder', t.config, (x) => buildClipTextGraph(t.config, t.weights, x, { signal, hiddenStates: xl })],
+      ...(t2 ? [['text_encoder_2', t2.config, (x: ExternalDataWriter) => buildClipTextGraph(t2.config, t2.weights, x, { signal, hiddenStates: true, projectionDim: (t2.config as ClipTextConfig & { projection_dim?: number }).projection_dim ?? t2.config.hidden_size })] as (typeof steps)[number]] : []),
       ['unet', u.config, (x) => buildUNetGraph(u.config, u.weights, x, { signal, timestep: 'float32', controlNetResiduals: true })],
       ['vae_decoder', v.config, (x) => buildVaeDecoderGraph(v.config, v.weights, x, { signal })],
       ['vae_encoder', v.config, (x) => buildVaeEncoderGraph(v.config, v.weights, x, { signal })],
@@ -174,20 +195,20 @@ export async function assembleModelFolder(out: string, parts: ModelFolderParts):
     parts.onProgress?.({ component: 'done', done: steps.length, total: steps.length });
     mkdirSync(join(temp, 'scheduler'));
     writeJson(join(temp, 'scheduler', 'scheduler_config.json'), parts.scheduler);
-    mkdirSync(join(temp, 'tokenizer'));
-    for (const f of parts.tokenizerDir === undefined ? [] : readdirSync(parts.tokenizerDir)) {
-      if (TOKENIZER_FILE.test(f)) copyFileSync(join(parts.tokenizerDir as string, f), join(temp, 'tokenizer', f));
-    }
-    for (const [f, text] of Object.entries(parts.tokenizerFiles ?? {})) {
-      if (!TOKENIZER_FILE.test(f)) throw new Error(`internal: '${f}' is not a tokenizer file name`);
-      writeFileSync(join(temp, 'tokenizer', f), text);
-    }
     if (parts.tokenizerDir === undefined && parts.tokenizerFiles === undefined) throw new Error('internal: a model folder needs a tokenizer');
+    writeTokenizer(join(temp, 'tokenizer'), parts.tokenizerDir, parts.tokenizerFiles);
+    // SDXL's second tokenizer: its own folder when the source has one, else the first's files padded with '!' (id 0), as open_clip pads.
+    if (xl) {
+      if (parts.tokenizer2Dir !== undefined) writeTokenizer(join(temp, 'tokenizer_2'), parts.tokenizer2Dir, undefined);
+      else writeTokenizer(join(temp, 'tokenizer_2'), parts.tokenizerDir, { ...parts.tokenizerFiles, 'special_tokens_map.json': `${JSON.stringify(SD2_SPECIAL_TOKENS, null, 2)}\n` });
+    }
     writeJson(join(temp, 'model_index.json'), {
-      _class_name: 'OnnxStableDiffusionPipeline',
+      _class_name: xl ? 'ORTStableDiffusionXLPipeline' : 'OnnxStableDiffusionPipeline',
       _diffusers_version: '0.25.0',
+      ...(xl && parts.forceZerosForEmptyPrompt !== undefined ? { force_zeros_for_empty_prompt: parts.forceZerosForEmptyPrompt } : {}),
       scheduler: ['diffusers', parts.scheduler._class_name],
       text_encoder: ['diffusers', 'OnnxRuntimeModel'],
+      ...(xl ? { text_encoder_2: ['diffusers', 'OnnxRuntimeModel'], tokenizer_2: ['transformers', 'CLIPTokenizer'] } : {}),
       tokenizer: ['transformers', 'CLIPTokenizer'],
       unet: ['diffusers', 'OnnxRuntimeModel'],
       vae_decoder: ['diffusers', 'OnnxRuntimeModel'],
@@ -208,9 +229,10 @@ export async function convertCheckpoint(file: string, options: ConvertOptions): 
   const { out, signal } = options;
   if (existsSync(out)) throw new InputError('the folder to convert into already exists; choose a new folder', out);
   const description = describeCheckpoint(readCheckpointHeader(file));
-  if ((description.family !== 'sd1' && description.family !== 'sd2') || description.layout !== 'ldm') {
-    throw new ModelError(`this converter reads Stable Diffusion 1.x and 2.x single-file checkpoints; this file is: ${checkpointSummary(description)}`, file);
+  if ((description.family !== 'sd1' && description.family !== 'sd2' && description.family !== 'sdxl') || description.layout !== 'ldm') {
+    throw new ModelError(`this converter reads Stable Diffusion 1.x, 2.x and XL single-file checkpoints; this file is: ${checkpointSummary(description)}`, file);
   }
+  if (description.family === 'sdxl') return convertSdxl(file, description, options, started);
   const sd2 = description.family === 'sd2';
   const yamlPath = join(dirname(file), `${basename(file, extname(file))}.yaml`);
   const yaml = existsSync(yamlPath) ? readTextBounded(yamlPath, 1024 * 1024) : undefined;
@@ -233,6 +255,27 @@ export async function convertCheckpoint(file: string, options: ConvertOptions): 
     scheduler: configs.scheduler,
     tokenizerDir: tokenizerParts.dir,
     tokenizerFiles,
+    convertedFrom: basename(file),
+    notes: { prediction_type_source: configs.prediction.source },
+    signal,
+    onProgress: options.onProgress,
+  });
+  return { folder: out, description, configs, tokenizer: tokenizerSource.path, milliseconds: performance.now() - started };
+}
+
+/** An SDXL single file: two encoders (tokenizer_2 pads with '!'), the text_time UNet, SDXL's VAE scaling. */
+async function convertSdxl(file: string, description: CheckpointDescription, options: ConvertOptions, started: number): Promise<ConvertResult> {
+  const { out, signal } = options;
+  const yamlPath = join(dirname(file), `${basename(file, extname(file))}.yaml`);
+  const yaml = existsSync(yamlPath) ? readTextBounded(yamlPath, 1024 * 1024) : undefined;
+  const checkpoint = await readSafetensors(file, { signal, anyDtype: true });
+  const configs = inferSdxlConfigs(checkpoint.tensors, file, yaml);
+  const tokenizerSource = findTokenizer(file, options.tokenizerDir, options.env ?? process.env);
+  const tokenizerParts = await tokenizerFilesOf(tokenizerSource);
+  await assembleModelFolder(out, {
+    ...sdxlFolderParts(checkpoint, configs),
+    tokenizerDir: tokenizerParts.dir,
+    tokenizerFiles: tokenizerParts.files,
     convertedFrom: basename(file),
     notes: { prediction_type_source: configs.prediction.source },
     signal,

@@ -1,5 +1,6 @@
-// Converts a diffusers folder of safetensors (as Hugging Face hosts SD 1.x and 2.x: model_index.json,
-// unet/ vae/ text_encoder/ with their config.json and weights, tokenizer/, scheduler/) into the
+// Converts a diffusers folder of safetensors (as Hugging Face hosts SD 1.x, 2.x and SDXL: model_index.json,
+// unet/ vae/ text_encoder/ [text_encoder_2/] with their config.json and weights, tokenizer/ [tokenizer_2/],
+// scheduler/) into the
 // diffusers/optimum ONNX layout, through the same graph builders as single-file checkpoints: the weights
 // already carry the diffusers names the builders read, and the configs are the folder's own.
 import { existsSync } from 'node:fs';
@@ -18,6 +19,7 @@ const WEIGHT_FILES: Readonly<Record<string, readonly string[]>> = {
   unet: ['diffusion_pytorch_model.safetensors', 'diffusion_pytorch_model.fp16.safetensors'],
   vae: ['diffusion_pytorch_model.safetensors', 'diffusion_pytorch_model.fp16.safetensors'],
   text_encoder: ['model.safetensors', 'model.fp16.safetensors'],
+  text_encoder_2: ['model.safetensors', 'model.fp16.safetensors'],
 };
 
 function weightsFile(dir: string, component: string): string | undefined {
@@ -46,8 +48,9 @@ export function isDiffusersPipelineFolder(dir: string, fs: Pick<SceneFileSystem,
 
 /** The files whose content a conversion depends on (weights, configs, tokenizer, scheduler). */
 export function diffusersFolderInputs(dir: string): string[] {
-  const files = ['model_index.json', 'scheduler/scheduler_config.json', 'tokenizer/vocab.json', 'tokenizer/merges.txt', 'tokenizer/tokenizer.json'].map((f) => join(dir, f));
-  for (const component of ['unet', 'vae', 'text_encoder']) {
+  const tokenizerFiles = ['vocab.json', 'merges.txt', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'];
+  const files = ['model_index.json', 'scheduler/scheduler_config.json', ...tokenizerFiles.flatMap((f) => [`tokenizer/${f}`, `tokenizer_2/${f}`])].map((f) => join(dir, f));
+  for (const component of ['unet', 'vae', 'text_encoder', 'text_encoder_2']) {
     files.push(join(dir, component, 'config.json'));
     const weights = weightsFile(dir, component);
     if (weights) files.push(weights);
@@ -84,8 +87,19 @@ export async function convertDiffusersFolder(dir: string, options: ConvertDiffus
   if (!existsSync(join(tokenizerDir, 'vocab.json')) && !existsSync(join(tokenizerDir, 'tokenizer.json'))) {
     throw new InputError('the diffusers folder has no CLIP tokenizer (tokenizer/vocab.json + merges.txt or tokenizer.json)', tokenizerDir);
   }
+  // SDXL: a second encoder (CLIPTextModelWithProjection) and its tokenizer, which pads with "!".
+  const xl = existsSync(join(dir, 'text_encoder_2', 'config.json'));
+  const tokenizer2Dir = join(dir, 'tokenizer_2');
+  const index = readConfig(join(dir, 'model_index.json'));
   await assembleModelFolder(options.out, {
     textEncoder: { config: readConfig(join(dir, 'text_encoder', 'config.json')) as unknown as ClipTextConfig, weights: await open('text_encoder') },
+    ...(xl
+      ? {
+          textEncoder2: { config: readConfig(join(dir, 'text_encoder_2', 'config.json')) as unknown as ClipTextConfig, weights: await open('text_encoder_2') },
+          ...(existsSync(join(tokenizer2Dir, 'vocab.json')) || existsSync(join(tokenizer2Dir, 'tokenizer.json')) ? { tokenizer2Dir } : {}),
+          ...(typeof index.force_zeros_for_empty_prompt === 'boolean' ? { forceZerosForEmptyPrompt: index.force_zeros_for_empty_prompt } : {}),
+        }
+      : {}),
     unet: { config: readConfig(join(dir, 'unet', 'config.json')) as unknown as UNetConfig, weights: await open('unet') },
     vae: { config: readConfig(join(dir, 'vae', 'config.json')) as unknown as VaeConfig, weights: await open('vae') },
     scheduler: readConfig(join(dir, 'scheduler', 'scheduler_config.json')),

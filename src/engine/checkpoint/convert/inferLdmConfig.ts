@@ -35,7 +35,7 @@ function count(tensors: Tensors, prefix: (i: number) => string): number {
 }
 
 /** UNet2DConditionModel config from `model.diffusion_model.*`. */
-function unetConfig(tensors: Tensors, origin: string): Json {
+export function unetConfig(tensors: Tensors, origin: string): Json {
   const [modelChannels, inChannels] = shape(tensors, `${UNET}input_blocks.0.0.weight`, origin);
   const outChannels = shape(tensors, `${UNET}out.2.weight`, origin)[0];
   const inputBlocks = count(tensors, (i) => `${UNET}input_blocks.${i}.`);
@@ -87,7 +87,7 @@ function unetConfig(tensors: Tensors, origin: string): Json {
 }
 
 /** AutoencoderKL config from `first_stage_model.*`. */
-function vaeConfig(tensors: Tensors, origin: string): Json {
+export function vaeConfig(tensors: Tensors, origin: string): Json {
   const levels = count(tensors, (i) => `${VAE}encoder.down.${i}.`);
   if (levels === 0) throw new InputError('the checkpoint has no VAE (first_stage_model.*); name a VAE file or use a full checkpoint', origin);
   const blockOut = Array.from({ length: levels }, (_v, i) => shape(tensors, `${VAE}encoder.down.${i}.block.0.conv2.weight`, origin)[0]);

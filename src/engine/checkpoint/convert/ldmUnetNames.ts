@@ -11,6 +11,7 @@
 //   output_blocks.{i}.{1,2}.conv.*   ↔ up_blocks.{b}.upsamplers.0.conv.*       (1 without attention, 2 with)
 //   output_blocks.{i}.1.*            ↔ up_blocks.{b}.attentions.{j}.*
 //   out.{0,2}.*                      ↔ conv_norm_out.*, conv_out.*
+//   label_emb.0.{0,2}.*              ↔ add_embedding.linear_{1,2}.*             (SDXL's text_time embedding)
 // Inside resnets: in_layers.{0,2} ↔ norm1, conv1; emb_layers.1 ↔ time_emb_proj; out_layers.{0,3} ↔ norm2,
 // conv2; skip_connection ↔ conv_shortcut. Inside attentions (SpatialTransformer) the names are diffusers'
 // already (norm, proj_in, transformer_blocks.N.{norm1,attn1.to_q,…,ff.net.0.proj,ff.net.2}, proj_out), and
@@ -50,6 +51,8 @@ export function diffusersUnetName(ldm: string, layersPerBlock: number): string |
   const per = layersPerBlock + 1;
   let m = /^time_embed\.([02])\.(weight|bias)$/.exec(ldm);
   if (m) return `time_embedding.linear_${m[1] === '0' ? 1 : 2}.${m[2]}`;
+  m = /^label_emb\.0\.([02])\.(weight|bias)$/.exec(ldm);
+  if (m) return `add_embedding.linear_${m[1] === '0' ? 1 : 2}.${m[2]}`;
   m = /^out\.([02])\.(weight|bias)$/.exec(ldm);
   if (m) return `${m[1] === '0' ? 'conv_norm_out' : 'conv_out'}.${m[2]}`;
   m = /^input_blocks\.0\.0\.(weight|bias)$/.exec(ldm);

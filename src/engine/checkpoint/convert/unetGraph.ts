@@ -4,14 +4,18 @@
 //   request: fractional timesteps then reach the embedding unrounded), `encoder_hidden_states` float32
 //   [batch, sequence, cross_attention_dim] → `out_sample` float32 [batch, out_channels, h, w];
 //   optionally `timestep_cond` [batch, time_cond_proj_dim] (LCM) and the ControlNet residual inputs
-//   `down_block_additional_residual_{i}` (one per skip tensor) and `mid_block_additional_residual`.
+//   `down_block_additional_residual_{i}` (one per skip tensor) and `mid_block_additional_residual`;
+//   with addition_embed_type `text_time` (SDXL) `text_embeds` [batch, projection_dim] and `time_ids`
+//   [batch, n] (n = 6, or 5 with an aesthetic score), as optimum exports SDXL.
 // Weights by diffusers name (`down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q.weight`, ...);
 // a single-file LDM checkpoint feeds the same builder through ldmUnetNames.ts.
 //
 // Structure (diffusers' unet_2d_condition / unet_2d_blocks / transformer_2d / attention):
 // - timestep: broadcast to the batch, sinusoidal embedding of width block_out_channels[0] (frequencies
 //   exp(-ln(10000)·i / (half - freq_shift)), [sin, cos] or [cos, sin] with flip_sin_to_cos), then
-//   time_embedding.linear_1 → SiLU → linear_2; every resnet adds time_emb_proj(SiLU(emb)).
+//   time_embedding.linear_1 → SiLU → linear_2; every resnet adds time_emb_proj(SiLU(emb)). SDXL (text_time)
+//   adds add_embedding(concat(text_embeds, the sinusoidal embedding (addition_time_embed_dim wide, same
+//   flip and shift) of each time id, flattened per row)) to emb: add_embedding = linear_1 → SiLU → linear_2.
 // - conv_in; down blocks of layers_per_block resnets (each followed by a Transformer2DModel in a
 //   CrossAttnDownBlock2D), then, except the last, a 3×3 stride-2 conv (padding downsample_padding). The
 //   skip stack holds conv_in's output, each resnet/attention output and each downsampler output.
@@ -92,7 +96,7 @@ const UNSUPPORTED: readonly [string, (v: unknown) => boolean][] = [
   ['class_embed_type', (v) => v == null],
   ['num_class_embeds', (v) => v == null],
   ['cross_attention_norm', (v) => v == null],
-  ['addition_embed_type', (v) => v == null],
+  ['addition_embed_type', (v) => v == null || v === 'text_time'],
   ['encoder_hid_dim', (v) => v == null],
   ['encoder_hid_dim_type', (v) => v == null],
   ['time_embedding_type', (v) => v == null || v === 'positional'],
@@ -221,8 +225,24 @@ export function timestepFrequencies(width: number, freqShift: number): Float32Ar
   return Float32Array.from({ length: half }, (_v, i) => f(Math.exp(f(f(f(-Math.log(10000)) * i) / (half - freqShift)))));
 }
 
-/** SiLU(time_embedding(timestep embedding)) [B, 4·C0], broadcast to the batch of `sample`. */
-async function timeEmbedding(ctx: NnContext, sample: string, timestep: string, cond: string | undefined, config: UNetConfig, plan: Plan): Promise<string> {
+/** Sinusoidal embedding [..., width] of `values` [...] (diffusers' get_timestep_embedding, last axis appended). */
+function sinusoidal(ctx: NnContext, values: string, width: number, config: UNetConfig): string {
+  const { g } = ctx;
+  const args = g.node('Mul', [g.node('Unsqueeze', [values, intsConst(ctx, [-1])]), g.constant(timestepFrequencies(width, config.freq_shift ?? 0), [width / 2], 'freqs')]);
+  const [sin, cos] = [g.node('Sin', [args]), g.node('Cos', [args])];
+  return g.node('Concat', config.flip_sin_to_cos ?? true ? [cos, sin] : [sin, cos], { axis: -1 });
+}
+
+/** SDXL's text_time inputs: the pooled text embedding and the size/crop conditioning. */
+interface TextTime {
+  readonly textEmbeds: string;
+  readonly timeIds: string;
+  readonly embedDim: number;
+  readonly inputWidth: number;
+}
+
+/** SiLU(time_embedding(timestep embedding) [+ add_embedding(text_time)]) [B, 4·C0], broadcast to the batch of `sample`. */
+async function timeEmbedding(ctx: NnContext, sample: string, timestep: string, cond: string | undefined, config: UNetConfig, plan: Plan, textTime?: TextTime): Promise<string> {
   const { g } = ctx;
   const width = plan.ch[0];
   const t = g.node('Cast', [timestep], { to: ONNX_FLOAT });
@@ -232,6 +252,12 @@ async function timeEmbedding(ctx: NnContext, sample: string, timestep: string, c
   let emb = g.node('Concat', config.flip_sin_to_cos ?? true ? [cos, sin] : [sin, cos], { axis: 1 });
   if (cond) emb = g.node('Add', [emb, await linear(ctx, cond, 'time_embedding.cond_proj', config.time_cond_proj_dim as number, width, false)]);
   emb = await linear(ctx, silu(ctx, await linear(ctx, emb, 'time_embedding.linear_1', width, 4 * width)), 'time_embedding.linear_2', 4 * width, 4 * width);
+  if (textTime) {
+    const timeEmbeds = g.node('Reshape', [sinusoidal(ctx, textTime.timeIds, textTime.embedDim, config), intsConst(ctx, [0, -1])]);
+    const added = g.node('Concat', [textTime.textEmbeds, timeEmbeds], { axis: 1 });
+    const aug = await linear(ctx, silu(ctx, await linear(ctx, added, 'add_embedding.linear_1', textTime.inputWidth, 4 * width)), 'add_embedding.linear_2', 4 * width, 4 * width);
+    emb = g.node('Add', [emb, aug]);
+  }
   return silu(ctx, emb);
 }
 
@@ -241,6 +267,32 @@ async function upsample(ctx: NnContext, x: string, like: string, prefix: string,
   const sizes = g.node('Concat', [g.node('Shape', [x], { start: 0, end: 2 }), g.node('Shape', [like], { start: 2, end: 4 })], { axis: 0 });
   const up = g.node('Resize', [x, '', '', sizes], { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' });
   return conv2d(ctx, up, `${prefix}.conv`, channels, channels, 3);
+}
+
+/**
+ * The `text_embeds` and `time_ids` inputs of a text_time UNet, sized from add_embedding.linear_1's input
+ * width: projection_class_embeddings_input_dim = projection width + time ids × addition_time_embed_dim.
+ */
+function textTimeInputs(g: GraphBuilder, config: UNetConfig, weights: WeightSource): TextTime {
+  const embedDim = config.addition_time_embed_dim;
+  if (typeof embedDim !== 'number' || !Number.isInteger(embedDim) || embedDim < 2 || embedDim % 2 !== 0) {
+    throw new RangeError(`UNet config: addition_time_embed_dim ${JSON.stringify(embedDim)} is not a positive even integer`);
+  }
+  const shape = weights.has('add_embedding.linear_1.weight') ? weights.shape('add_embedding.linear_1.weight') : undefined;
+  if (!shape || shape.length !== 2) throw weightError(weights, 'add_embedding.linear_1.weight', 'is missing or not a matrix (addition_embed_type text_time needs it)');
+  const inputWidth = shape[1];
+  const stated = config.projection_class_embeddings_input_dim;
+  if (stated != null && stated !== inputWidth) throw new ModelError(`UNet config: projection_class_embeddings_input_dim ${JSON.stringify(stated)} but add_embedding.linear_1 takes ${inputWidth}`);
+  // SDXL base takes six ids (2816 = 1280 + 6 · 256); the refiner five (original size, crop, aesthetic score).
+  const ids = config.requires_aesthetics_score === true ? 5 : 6;
+  const projection = inputWidth - ids * embedDim;
+  if (projection < 1) throw new ModelError(`UNet config: add_embedding takes ${inputWidth} values, fewer than ${ids} time ids of ${embedDim}`);
+  return {
+    textEmbeds: g.input('text_embeds', ONNX_FLOAT, ['batch_size', projection]),
+    timeIds: g.input('time_ids', ONNX_FLOAT, ['batch_size', ids]),
+    embedDim,
+    inputWidth,
+  };
 }
 
 /** A WeightSource that records which names were read, for the unused-weights check and progress. */
@@ -294,7 +346,8 @@ export async function buildUNetGraph(config: UNetConfig, weights: WeightSource, 
   if (condWidth != null && !(Number.isInteger(condWidth) && condWidth > 0)) throw new RangeError(`UNet config: time_cond_proj_dim ${JSON.stringify(condWidth)} is not a positive integer`);
   const cond = condWidth ? g.input('timestep_cond', ONNX_FLOAT, ['batch_size', condWidth]) : undefined;
 
-  const temb = { value: await timeEmbedding(ctx, sample, timestep, cond, config, plan), channels: 4 * ch[0] };
+  const textTime = config.addition_embed_type === 'text_time' ? textTimeInputs(g, config, weights) : undefined;
+  const temb = { value: await timeEmbedding(ctx, sample, timestep, cond, config, plan, textTime), channels: 4 * ch[0] };
   const resnet = (x: string, prefix: string, cin: number, cout: number) => resnetBlock(ctx, x, prefix, cin, cout, { groups, eps, temb });
 
   let h = config.center_input_sample ? g.node('Sub', [g.node('Mul', [sample, scalarConst(ctx, 2)]), scalarConst(ctx, 1)]) : sample;

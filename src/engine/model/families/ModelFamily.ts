@@ -34,6 +34,8 @@ export interface EmbeddingFile {
  */
 export interface EncodeContext extends OutputSize {
   readonly options?: Readonly<Partial<Record<string, number | string>>>;
+  /** Which prompt this is: SDXL zeros an empty negative prompt and sends `prompt_2` to the positive only. */
+  readonly role?: 'prompt' | 'negative';
   readonly embeddings?: readonly EmbeddingFile[];
 }
 

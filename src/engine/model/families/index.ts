@@ -3,10 +3,11 @@ import { ModelError } from '../../errors';
 import type { ModelConfig } from '../modelConfig';
 import type { ModelFamily } from './ModelFamily';
 import { stableDiffusion } from './stableDiffusion';
+import { stableDiffusionXL } from './stableDiffusionXL';
 
 export type { Conditioning, ConditioningServices, ModelFamily } from './ModelFamily';
 
-export const MODEL_FAMILIES: readonly ModelFamily[] = [stableDiffusion];
+export const MODEL_FAMILIES: readonly ModelFamily[] = [stableDiffusionXL, stableDiffusion];
 
 export function familyOf(model: ModelConfig): ModelFamily {
   const family = MODEL_FAMILIES.find((f) => f.matches(model));

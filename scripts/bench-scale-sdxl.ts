@@ -1,0 +1,125 @@
+// `npm run bench:scale -- --family sdxl`: one SDXL UNet call at 128×128 latents (1024², batch 2 as with
+// classifier-free guidance) on the seeded random-weight model of tools/sdxl_random (IMGPROMPT_SCALE=full,
+// the default: SDXL base's architecture, 2.57 B parameters, ~10 GB ONNX folder generated into the cache
+// on first use with --only onnx; or toy). Prints: cold and cached session creation of the UNet, the call's
+// time (median of BENCH_RUNS after a warm-up), its FLOPs counted from the config, the bound at this
+// machine's measured float32 matmul peak and the ratio to it, PyTorch eager on the same weights (run in
+// its own process after the ONNX side has released its memory: both at full size would not fit beside
+// each other on a 24 GiB machine), and peak RSS. Targets as for SD 1.5: ≤ 1.2× the bound, ≥ 2.5× PyTorch,
+// cached load ≤ 3 s.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { acquireComponent, elementCount, floatTensor, OnnxSession, physicalCoreCount, readOnnxModelFiles, SessionCache, UNet } from '../src/engine/index';
+import { repoRoot, unetFlops, type UNetShape } from '../test/scale/sd15Random';
+import { ensureSdxlRandom } from '../test/scale/sdxlRandom';
+import { median } from './benchStats';
+
+const threads = Number(process.env.IMGPROMPT_THREADS) || physicalCoreCount();
+const runs = Number(process.env.BENCH_RUNS ?? 3);
+const python = process.env.IMGPROMPT_PYTHON ?? '/usr/bin/python3';
+const LATENT = 128;
+const MATMUL_N = 2048;
+
+async function timeMs(fn: () => Promise<unknown>, count: number): Promise<number> {
+  await fn();
+  const times: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const start = performance.now();
+    await fn();
+    times.push(performance.now() - start);
+  }
+  return median(times);
+}
+
+function runPython(module: string, args: string[]): string {
+  const result = spawnSync(python, ['-m', module, ...args], { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' }, maxBuffer: 1 << 24 });
+  if (result.status !== 0) throw new Error(`${module} ${args[0] ?? ''} failed: ${result.stderr}`);
+  return result.stdout;
+}
+
+function fmtMs(ms: number): string {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms < 10 ? 2 : 1)} ms`;
+}
+
+async function unetLoadMs(unetDir: string, optimizedCacheDir?: string): Promise<number> {
+  const cache = new SessionCache();
+  const started = performance.now();
+  const lease = await cache.acquire({ modelPath: join(unetDir, 'model.onnx'), options: { intraOpNumThreads: threads, ...(optimizedCacheDir ? { optimizedCacheDir } : {}) } });
+  const ms = performance.now() - started;
+  lease.release();
+  await cache.clear();
+  return ms;
+}
+
+export async function benchSdxl(): Promise<void> {
+  const scale = process.env.IMGPROMPT_SCALE === 'toy' ? 'toy' : 'full';
+  const started = performance.now();
+  const files = ensureSdxlRandom(scale, scale === 'full' ? 'onnx' : undefined);
+  const generatedMs = performance.now() - started;
+  const made = JSON.parse(readFileSync(join(files.root, 'sdxl_random.json'), 'utf8')) as { seed: number; parameters: Record<string, number> };
+  const config = JSON.parse(readFileSync(join(files.onnx, 'unet', 'config.json'), 'utf8')) as UNetShape & { cross_attention_dim: number };
+  const projection = (JSON.parse(readFileSync(join(files.onnx, 'text_encoder_2', 'config.json'), 'utf8')) as { projection_dim: number }).projection_dim;
+  const work = mkdtempSync(join(tmpdir(), 'imgprompt-bench-sdxl-'));
+  const rows: [string, string][] = [];
+  const row = (label: string, value: string) => rows.push([label, value]);
+  try {
+    row('model', `sdxl-random (${scale}), UNet ${made.parameters.unet.toLocaleString('en-US')} parameters, seed ${made.seed}`);
+    if (generatedMs > 1000) row('generated (tools/sdxl_random/make_model.py)', fmtMs(generatedMs));
+    row('threads (onnxruntime and PyTorch)', String(threads));
+    const unetDir = join(files.onnx, 'unet');
+    row('UNet session creation, cold', fmtMs(await unetLoadMs(unetDir)));
+    const optimized = join(work, 'optimized');
+    const storing = await unetLoadMs(unetDir, optimized);
+    row('UNet session creation, optimized-graph cache', `${fmtMs(await unetLoadMs(unetDir, optimized))} (first load, writing the entry: ${fmtMs(storing)})`);
+
+    // The machine's float32 matmul peak through onnxruntime (a one-node MatMul graph).
+    const graph = join(work, 'matmul.onnx');
+    runPython('tools.sd15_random.bench_torch', ['matmul-graph', graph, String(MATMUL_N)]);
+    const mm = await OnnxSession.create(await readOnnxModelFiles(graph), { intraOpNumThreads: threads });
+    const a = floatTensor(Float32Array.from({ length: MATMUL_N * MATMUL_N }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5), [MATMUL_N, MATMUL_N]);
+    const ortPeak = (2 * MATMUL_N ** 3) / (await timeMs(() => mm.run({ a, b: a }), Math.max(runs, 5))) / 1e6;
+    await mm.dispose();
+
+    const cache = new SessionCache();
+    let callMs: number;
+    try {
+      const lease = await acquireComponent(cache, unetDir, UNet, { options: { intraOpNumThreads: threads } });
+      try {
+        const dims = [2, 4, LATENT, LATENT];
+        const sample = floatTensor(Float32Array.from({ length: elementCount(dims) }, (_, i) => Math.sin(i)), dims);
+        const ctxDims = [2, 77, config.cross_attention_dim];
+        const context = floatTensor(Float32Array.from({ length: elementCount(ctxDims) }, (_, i) => Math.cos(i) * 0.5), ctxDims);
+        const extra = {
+          text_embeds: floatTensor(Float32Array.from({ length: 2 * projection }, (_, i) => Math.sin(i * 0.37)), [2, projection]),
+          time_ids: floatTensor(Float32Array.from([1024, 1024, 0, 0, 1024, 1024, 1024, 1024, 0, 0, 1024, 1024]), [2, 6]),
+        };
+        callMs = await timeMs(() => lease.component.predict({ sample, timestep: [999, 999], encoderHiddenStates: context, extra }), runs);
+      } finally {
+        lease.release();
+      }
+    } finally {
+      await cache.clear();
+    }
+    row('peak RSS (this process, ONNX side)', `${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
+
+    const torch = JSON.parse(
+      runPython('tools.sdxl_random.bench_torch', ['--scale', scale, '--seed', String(made.seed), '--size', `${LATENT}x${LATENT}`, '--batch', '2', '--runs', String(runs), '--threads', String(threads)]),
+    ) as { unet_ms: number; mm_gflops: number };
+    const peak = Math.max(ortPeak, torch.mm_gflops);
+    const flops = unetFlops(config, LATENT, LATENT, 2).total;
+    const boundMs = flops / (peak * 1e6);
+    row(`peak float32 matmul (onnxruntime / torch.mm, ${MATMUL_N}³)`, `${ortPeak.toFixed(1)} / ${torch.mm_gflops.toFixed(1)} GFLOPS`);
+    row(`UNet FLOPs per call, ${LATENT * 8}² batch 2`, `${(flops / 1e12).toFixed(3)} TFLOP (${flops.toLocaleString('en-US')})`);
+    row(`  FLOP bound at the measured peak (${peak.toFixed(0)} GFLOPS)`, fmtMs(boundMs));
+    row('  PyTorch eager, same weights, fp32', fmtMs(torch.unet_ms));
+    row(`UNet call, ${LATENT * 8}² batch 2, fp32`, `${fmtMs(callMs)}: ${(callMs / boundMs).toFixed(2)}x the bound, ${(torch.unet_ms / callMs).toFixed(2)}x faster than PyTorch`);
+    row('UNet session creation, second load', fmtMs(await unetLoadMs(unetDir)));
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  const width = Math.max(...rows.map(([l]) => l.length));
+  console.log(`imgprompt bench:scale --family sdxl — ${new Date().toISOString().slice(0, 10)}, medians of ${runs} runs after one warm-up`);
+  for (const [label, value] of rows) console.log(`${label.padEnd(width)}  ${value}`);
+}

@@ -1,0 +1,62 @@
+// The seeded random-weight SDXL model (tools/sdxl_random/make_model.py) the SDXL tests read: the same
+// weights as an optimum ONNX folder, a diffusers folder and an SGM single file, plus PyTorch references,
+// generated once into the cache (~1 min at toy scale) and made again when the generator changes.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { PYTHON, repoRoot, sd15ReferenceUnavailable } from './sd15Random';
+
+/** tools/sdxl_random/make_model.py's GENERATOR_VERSION: an older folder in the cache is made again. */
+export const SDXL_RANDOM_GENERATOR_VERSION = 3;
+
+export interface SdxlRandom {
+  readonly root: string;
+  readonly onnx: string;
+  readonly diffusers: string;
+  readonly singleFile: string;
+  readonly unetReference: string;
+  readonly textReference: string;
+}
+
+export function sdxlRandomDir(scale: 'toy' | 'full'): string {
+  const cache = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  return join(cache, 'imgprompt', `sdxl-random-${scale}`);
+}
+
+/** Why the SDXL reference cannot be generated here, or false when it can. */
+export function sdxlReferenceUnavailable(): string | false {
+  if (!existsSync(join(repoRoot, 'tools', 'sdxl_random', 'make_model.py'))) return 'tools/sdxl_random/make_model.py is absent';
+  return sd15ReferenceUnavailable();
+}
+
+/** The toy SDXL files, generated into the cache when absent or made by an older generator. */
+export function ensureSdxlRandom(scale: 'toy' | 'full' = 'toy', only?: 'onnx'): SdxlRandom {
+  const root = sdxlRandomDir(scale);
+  const stamp = join(root, 'sdxl_random.json');
+  const fits = () => {
+    if (!existsSync(stamp)) return false;
+    const made = JSON.parse(readFileSync(stamp, 'utf8')) as { scale: string; generator_version: number; files?: string[] };
+    // A folder made with --only onnx lacks the other layouts; it serves only callers that ask for less.
+    return made.scale === scale && made.generator_version >= SDXL_RANDOM_GENERATOR_VERSION && (only === 'onnx' || (made.files?.length ?? 0) > 1);
+  };
+  if (!fits()) {
+    const result = spawnSync(PYTHON, ['-m', 'tools.sdxl_random.make_model', '--scale', scale, '--out', root, ...(only ? ['--only', only] : [])], {
+      cwd: repoRoot,
+      env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' },
+      encoding: 'utf8',
+      timeout: scale === 'full' ? 7_200_000 : 900_000,
+      ...(scale === 'full' ? { stdio: ['ignore', 'inherit', 'inherit'] as const } : {}),
+    });
+    if (result.status !== 0) throw new Error(`tools.sdxl_random.make_model exited ${result.status ?? result.signal}:\n${result.stdout}\n${result.stderr}`);
+    if (!fits()) throw new Error(`make_model.py finished but ${stamp} does not record scale ${scale}`);
+  }
+  return {
+    root,
+    onnx: join(root, 'onnx'),
+    diffusers: join(root, 'diffusers'),
+    singleFile: join(root, `sdxl-random-${scale}.safetensors`),
+    unetReference: join(root, 'unet_reference.safetensors'),
+    textReference: join(root, 'text_reference.safetensors'),
+  };
+}
