@@ -1,15 +1,17 @@
-// The hub references a scene names (its model and LoRAs), for the step that downloads them before a
+// The hub references a scene names (its model, LoRAs, ControlNets and prompt embeddings), for the step that downloads them before a
 // render, and the lookup that finds them in the hub cache at the commits imgprompt.lock pins.
 import { hubRefKey, looksLikeHubRef, parseHubRef, type HubRef } from '../hub/hubRef';
 import { statSync } from 'node:fs';
 import { lockfilePath, readLockfile } from '../hub/lockfile';
 import type { HubLookup } from '../hub/hubCache';
 import { parseScene } from './parseScene';
+import { explicitEmbeddingRefs } from '../prompt/embeddingNames';
 
 /** Every well-formed hub reference (hf:, Civitai) in the scene text, once each, in order. */
 export function sceneHubRefs(text: string): HubRef[] {
   const { scene } = parseScene(text);
-  const written = [scene.model, ...scene.loras.map((l) => l.file)].filter((w): w is string => w !== undefined && looksLikeHubRef(w));
+  const embeddings = [scene.prompt, scene.negative].flatMap((t) => (t === undefined ? [] : explicitEmbeddingRefs(t)));
+  const written = [scene.model, ...scene.loras.map((l) => l.file), ...scene.control.map((c) => c.model), ...embeddings].filter((w): w is string => w !== undefined && looksLikeHubRef(w));
   const refs = new Map<string, HubRef>();
   for (const w of written) {
     const ref = parseHubRef(w);

@@ -41,7 +41,7 @@ export type RngName = (typeof RNGS)[number];
 export const SIZE_BUDGET_KEYS = ['megapixels', 'aspect'] as const;
 export const SIZE_PIXEL_KEYS = ['width', 'height'] as const;
 export const LORA_KEYS = ['file', 'weight'] as const;
-export const CONTROL_KEYS = ['type', 'image', 'strength', 'start', 'end'] as const;
+export const CONTROL_KEYS = ['type', 'image', 'strength', 'start', 'end', 'model'] as const;
 export const INIT_KEYS = ['image', 'strength'] as const;
 export const VARIANTS_KEYS = ['seeds'] as const;
 
