@@ -28,5 +28,6 @@ export { pullSceneModels, type PulledScene } from './hub/pullSceneModels';
 export type { PullProgress } from './hub/pullHf';
 export { readLockfile, LOCKFILE_NAME, type Lockfile, type LockEntry } from './hub/lockfile';
 export { findCachedCivitaiVersion } from './hub/pullCivitai';
+export { explicitEmbeddingSpans } from './prompt/embeddingNames';
 export { lookupCivitaiByHash, autoV2, type CivitaiVersion } from './hub/civitai';
 export { sceneHubRefs, projectHubLookup } from './scene/sceneHubRefs';

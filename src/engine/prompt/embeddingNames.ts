@@ -53,16 +53,22 @@ function explicitRefAt(text: string, at: number): string | undefined {
   return ref === '' ? undefined : ref;
 }
 
-/** Every `embedding:REF` in the text, REF as written (the prompt's explicit references). */
-export function explicitEmbeddingRefs(text: string): string[] {
-  const refs: string[] = [];
+/** Every `embedding:REF` in the text, REF as written, with where it starts and ends (`embedding:` included). */
+export function explicitEmbeddingSpans(text: string): { ref: string; start: number; end: number }[] {
+  const spans: { ref: string; start: number; end: number }[] = [];
   for (let at = text.indexOf(EMBEDDING_PREFIX); at >= 0; ) {
     const ref = explicitRefAt(text, at);
-    if (ref !== undefined) refs.push(ref);
+    const end = ref === undefined ? at + 1 : at + EMBEDDING_PREFIX.length + ref.length;
+    if (ref !== undefined) spans.push({ ref, start: at, end });
     // Past the reference: an AIR of type `embedding` holds "embedding:" itself.
-    at = text.indexOf(EMBEDDING_PREFIX, at + 1 + (ref === undefined ? 0 : EMBEDDING_PREFIX.length + ref.length - 1));
+    at = text.indexOf(EMBEDDING_PREFIX, end);
   }
-  return refs;
+  return spans;
+}
+
+/** Every `embedding:REF` in the text, REF as written (the prompt's explicit references). */
+export function explicitEmbeddingRefs(text: string): string[] {
+  return explicitEmbeddingSpans(text).map((s) => s.ref);
 }
 
 const withoutExtension = (name: string): string => name.replace(/\.safetensors$/i, '');

@@ -13,7 +13,7 @@ import { readPngTextFromBytes } from '../../../src/engine/output/pngText';
 import { checkScene } from '../../../src/engine/scene/checkScene';
 import { analyzeScene } from '../../../src/engine/scene/resolveScene';
 import { projectHubLookup, sceneHubRefs } from '../../../src/engine/scene/sceneHubRefs';
-import { explicitEmbeddingRefs } from '../../../src/engine/prompt/embeddingNames';
+import { explicitEmbeddingRefs, explicitEmbeddingSpans } from '../../../src/engine/prompt/embeddingNames';
 import { FakeHub, fakeCommit } from '../../fakes/fakeHub';
 import { folderFiles } from '../../fakes/fakeHubRepos';
 import { safetensorsBytes } from '../lora/loraFixtures';
@@ -59,6 +59,9 @@ describe('embeddings and ControlNets named by reference', () => {
 
   test('a hub reference after embedding: keeps its colons; a weight colon after it does not', () => {
     assert.deepEqual(explicitEmbeddingRefs(`(embedding:${EMBEDDING}:1.2), embedding:civitai:123, embedding:urn:air:sd1:embedding:civitai:4@56.`), [EMBEDDING, 'civitai:123', 'urn:air:sd1:embedding:civitai:4@56']);
+    // Where each is, for the editor's hover: from `embedding:` to the end of the reference.
+    const line = `x (embedding:${EMBEDDING}:1.2)`;
+    assert.deepEqual(explicitEmbeddingSpans(line), [{ ref: EMBEDDING, start: 3, end: 3 + 'embedding:'.length + EMBEDDING.length }]);
     assert.deepEqual(sceneHubRefs(SCENE).map((r) => r.text), [CONTROLNET, EMBEDDING]);
   });
 
