@@ -29,5 +29,7 @@ export type { PullProgress } from './hub/pullHf';
 export { readLockfile, LOCKFILE_NAME, type Lockfile, type LockEntry } from './hub/lockfile';
 export { findCachedCivitaiVersion } from './hub/pullCivitai';
 export { explicitEmbeddingSpans } from './prompt/embeddingNames';
+export { lockLocalFiles } from './hub/lockLocalFiles';
+export { sceneLocalFiles } from './scene/sceneHubRefs';
 export { lookupCivitaiByHash, autoV2, type CivitaiVersion } from './hub/civitai';
 export { sceneHubRefs, projectHubLookup } from './scene/sceneHubRefs';
