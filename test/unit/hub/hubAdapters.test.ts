@@ -3,7 +3,7 @@
 // error per keystroke until they are cached (never a download there), pulled by a render, pinned in
 // imgprompt.lock, and recorded in the PNG by reference (no path of this machine).
 import { strict as assert } from 'node:assert';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -77,6 +77,20 @@ describe('embeddings and ControlNets named by reference', () => {
     assert.match(embError?.message ?? '', /embedding 'hf:imgprompt\/tiny-embeddings\/red-ish\.safetensors' is not downloaded yet/);
     assert.equal(embError?.range.start.line, 1);
     assert.equal(hub.log.length, 0);
+  });
+
+  test('control[].model may name a folder of the project holding an ONNX ControlNet', () => {
+    const context = { file: join(project, 'fig.imgprompt'), projectRoot: project, builtinModelsDir: join(repoRoot, 'models') };
+    const text = (folder: string) => `model: tiny-shapes\nprompt: x\ncontrol:\n  - type: canny\n    image: hint.png\n    model: ${folder}\n`;
+    mkdirSync(join(project, 'empty-cn'), { recursive: true });
+    const empty = analyzeScene(text('empty-cn'), context);
+    assert.match(empty.diagnostics.find((d) => d.code === 'missing-controlnet')?.message ?? '', /ControlNet 'empty-cn' .* has no model\.onnx/);
+    cpSync(join(repoRoot, 'models', 'tiny-shapes', 'controlnet', 'canny'), join(project, 'nets', 'canny'), { recursive: true });
+    const ok = analyzeScene(text('nets/canny'), context);
+    assert.deepEqual(ok.diagnostics.filter((d) => d.severity === 'error'), []);
+    assert.equal(ok.resolved?.recipe.control[0].net?.ref, 'nets/canny');
+    const outside = analyzeScene(text('../elsewhere'), context);
+    assert.ok(outside.diagnostics.some((d) => d.code === 'outside-project'));
   });
 
   test('a render pulls both, locks them, and records them by reference', async () => {
