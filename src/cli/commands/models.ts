@@ -31,7 +31,8 @@ const usage = `usage: imgprompt models <pull|list|verify|gc> [options] [ARGS...]
                  download the models that scenes name by reference (updating their project's
                  imgprompt.lock; with --locked, only what the lock pins), or the references given:
                  hf:org/name[@revision][/file], civitai:VERSION, urn:air:...:civitai:MODEL@VERSION
-  list [DIR]     the project's locked models: revision, commit, licence, size, downloaded or not
+  list [DIR]     the project's locked models: revision, commit, licence, size, downloaded or not; and
+                 its own locked model/LoRA files with what Civitai says of them
   verify [DIR]   check every locked file in the cache, and the project's own locked model/LoRA files,
                  against imgprompt.lock (size and sha256); exit 1 on a difference
   gc [--dry-run] [DIR]
@@ -101,6 +102,10 @@ function list(args: string[], io: CliIO): number {
     const ref = parseHubRef(key);
     const cached = 'error' in ref ? { found: false } : ref.kind === 'hf' ? findCachedHfRef(cacheDir, { ...ref, revision: e.commit }) : { found: findCachedCivitaiVersion(civitai.dir, ref.versionId) !== undefined };
     io.stdout(`${key}\n  commit ${e.commit}, ${Object.keys(e.files).length} files, ${formatBytes(size)}, licence ${e.license ?? 'unknown'}, ${cached.found ? 'downloaded' : 'not downloaded'}\n`);
+  }
+  for (const [file, e] of Object.entries(lock.local ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
+    const civitaiFacts = e.civitai ? `, ${e.civitai}${e.baseModel ? ` (${e.baseModel})` : ''}` : '';
+    io.stdout(`${file} (project file)\n  ${formatBytes(e.size)}, sha256 ${e.sha256.slice(0, 12)}, licence ${e.license ?? 'unknown'}${civitaiFacts}\n`);
   }
   return 0;
 }

@@ -66,6 +66,8 @@ describe('local files in imgprompt.lock, with what Civitai knows of them', () =>
     assert.deepEqual(lock.local['loras/outline.safetensors'], { size: data.length, sha256: sha256Hex(data), license: known.license, baseModel: 'SD 1.5', civitai: 'urn:air:sd1:lora:civitai:77@7001' });
     assert.equal(text, formatLockfile(readLockfile(project)), 'stable: re-formatting gives the same text');
     assert.ok(!text.includes(box), 'no absolute path');
+    const list = await cli(['models', 'list']);
+    assert.match(list.out, /loras\/outline\.safetensors \(project file\)\n {2}[\d.]+ kB, sha256 [0-9a-f]{12}, licence .+, urn:air:sd1:lora:civitai:77@7001 \(SD 1\.5\)\n/);
   });
 
   test('with lookups off, the cached answer still fills a new entry', async () => {
