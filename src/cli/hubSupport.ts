@@ -1,8 +1,8 @@
 // What render and `models` share for hub references: settings from the environment, pulling a scene's
 // references (updating its project's imgprompt.lock), and a download progress bar with rate and ETA.
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { escapeTerminalText, hubSettingsFromEnv, pullSceneModels, sceneHubRefs, type HubSettings, type PullProgress, type PulledScene } from '../engine/index';
+import { join, relative, sep } from 'node:path';
+import { ModelError, escapeTerminalText, hubSettingsFromEnv, lockLocalFiles, pullSceneModels, readLockfile, sceneHubRefs, sceneLocalFiles, verifyLocalFiles, type HubSettings, type PullProgress, type PulledScene } from '../engine/index';
 import type { CliIO } from './command';
 import { cacheDir } from './renderSupport';
 import { displayPath, findProjectRoot } from './sceneContext';
@@ -72,17 +72,38 @@ export function downloadProgress(io: CliIO, now: () => number = Date.now): { upd
   };
 }
 
-/** Pulls the hub references of one scene file (none: does nothing) and says when imgprompt.lock changed. */
-export async function pullSceneFile(file: string, io: CliIO, signal: AbortSignal, locked: boolean): Promise<PulledScene | undefined> {
-  const refs = sceneHubRefs(readFileSync(file, 'utf8'));
-  if (refs.length === 0) return undefined;
+/**
+ * Pulls the hub references of one scene file and says when imgprompt.lock changed; then locks the
+ * scene's own model/LoRA files with what Civitai says of them (`refresh`: re-lock changed ones). With
+ * `locked` nothing is added, and a project file that differs from its locked sha256 is an error.
+ */
+export async function pullSceneFile(file: string, io: CliIO, signal: AbortSignal, locked: boolean, refresh = false): Promise<PulledScene | undefined> {
+  const text = readFileSync(file, 'utf8');
+  const refs = sceneHubRefs(text);
   const projectRoot = findProjectRoot(file);
-  const bar = downloadProgress(io);
-  try {
-    const result = await pullSceneModels(refs, projectRoot, cliHubSettings(io.env), { locked, signal, onProgress: (p) => bar.update(p), onNote: (t) => io.stderr(`${escapeTerminalText(t)}\n`) });
-    if (result.lockWritten) io.stderr(`${displayPath(join(projectRoot, 'imgprompt.lock'), io.cwd)}: updated (commit it so others render the same models)\n`);
-    return result;
-  } finally {
-    bar.done();
+  const settings = cliHubSettings(io.env);
+  let result: PulledScene | undefined;
+  if (refs.length > 0) {
+    const bar = downloadProgress(io);
+    try {
+      result = await pullSceneModels(refs, projectRoot, settings, { locked, signal, onProgress: (p) => bar.update(p), onNote: (t) => io.stderr(`${escapeTerminalText(t)}\n`) });
+      if (result.lockWritten) io.stderr(`${displayPath(join(projectRoot, 'imgprompt.lock'), io.cwd)}: updated (commit it so others render the same models)\n`);
+    } finally {
+      bar.done();
+    }
   }
+  const files = sceneLocalFiles(file, text, projectRoot);
+  if (files.length === 0) return result;
+  if (locked) {
+    const names = new Set(files.map((f) => relative(projectRoot, f).split(sep).join('/')));
+    const problems = await verifyLocalFiles(readLockfile(projectRoot), projectRoot, signal, names);
+    if (problems.length > 0) throw new ModelError(`${problems.map((p) => `${p.file} ${p.problem}`).join('; ')} (--locked: the project's files must be the locked bytes; \`imgprompt models pull\` re-locks them)`);
+    return result;
+  }
+  // Civitai is asked unless offline or turned off (IMGPROMPT_CIVITAI_LOOKUP=0); its cache answers always.
+  const allowNetwork = !settings.offline && io.env.IMGPROMPT_CIVITAI_LOOKUP !== '0';
+  const civitai = { endpoint: settings.civitai.endpoint, cacheFile: settings.civitai.lookupCacheFile, allowNetwork };
+  const local = await lockLocalFiles(projectRoot, files, { civitai, refresh, signal, onNote: (t) => io.stderr(`${escapeTerminalText(t)}\n`) });
+  if (local.lockWritten) io.stderr(`${displayPath(join(projectRoot, 'imgprompt.lock'), io.cwd)}: updated with the project's own files (commit it)\n`);
+  return result;
 }

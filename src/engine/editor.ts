@@ -28,6 +28,9 @@ export { pullSceneModels, type PulledScene } from './hub/pullSceneModels';
 export type { PullProgress } from './hub/pullHf';
 export { readLockfile, LOCKFILE_NAME, type Lockfile, type LockEntry } from './hub/lockfile';
 export { findCachedCivitaiVersion } from './hub/pullCivitai';
+export { explicitEmbeddingSpans } from './prompt/embeddingNames';
+export { lockLocalFiles } from './hub/lockLocalFiles';
+export { sceneLocalFiles } from './scene/sceneHubRefs';
 export { lookupCivitaiByHash, autoV2, type CivitaiVersion } from './hub/civitai';
 export { sceneHubRefs, projectHubLookup } from './scene/sceneHubRefs';
 // Types only: the C2PA library itself loads in the render worker (RenderWorkerClient.readC2pa).

@@ -15,6 +15,7 @@ import {
   readLockfile,
   repoCachePaths,
   verifyLockedFiles,
+  verifyLocalFiles,
   type Lockfile,
   type PullProgress,
 } from '../../engine/index';
@@ -30,9 +31,10 @@ const usage = `usage: imgprompt models <pull|list|verify|gc> [options] [ARGS...]
                  download the models that scenes name by reference (updating their project's
                  imgprompt.lock; with --locked, only what the lock pins), or the references given:
                  hf:org/name[@revision][/file], civitai:VERSION, urn:air:...:civitai:MODEL@VERSION
-  list [DIR]     the project's locked models: revision, commit, licence, size, downloaded or not
-  verify [DIR]   check every locked file in the cache against imgprompt.lock (size and sha256); exit 1
-                 on a difference
+  list [DIR]     the project's locked models: revision, commit, licence, size, downloaded or not; and
+                 its own locked model/LoRA files with what Civitai says of them
+  verify [DIR]   check every locked file in the cache, and the project's own locked model/LoRA files,
+                 against imgprompt.lock (size and sha256); exit 1 on a difference
   gc [--dry-run] [DIR]
                  delete blobs imgprompt downloaded that the project's imgprompt.lock no longer uses
                  (never files other tools put in the cache)
@@ -78,7 +80,7 @@ async function pull(args: string[], io: CliIO, signal: AbortSignal): Promise<num
   }
   for (const file of files) {
     try {
-      const result = await pullSceneFile(file, io, signal, flags.has('--locked'));
+      const result = await pullSceneFile(file, io, signal, flags.has('--locked'), !flags.has('--locked'));
       for (const p of result?.pulled ?? []) io.stdout(`${displayPath(file, io.cwd)}: ${p.entry.repo}@${p.entry.commit.slice(0, 12)} ready (${formatBytes(p.downloaded)} downloaded)\n`);
     } catch (error) {
       if (!(error instanceof ModelError || error instanceof LockfileError)) throw error;
@@ -101,15 +103,19 @@ function list(args: string[], io: CliIO): number {
     const cached = 'error' in ref ? { found: false } : ref.kind === 'hf' ? findCachedHfRef(cacheDir, { ...ref, revision: e.commit }) : { found: findCachedCivitaiVersion(civitai.dir, ref.versionId) !== undefined };
     io.stdout(`${key}\n  commit ${e.commit}, ${Object.keys(e.files).length} files, ${formatBytes(size)}, licence ${e.license ?? 'unknown'}, ${cached.found ? 'downloaded' : 'not downloaded'}\n`);
   }
+  for (const [file, e] of Object.entries(lock.local ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
+    const civitaiFacts = e.civitai ? `, ${e.civitai}${e.baseModel ? ` (${e.baseModel})` : ''}` : '';
+    io.stdout(`${file} (project file)\n  ${formatBytes(e.size)}, sha256 ${e.sha256.slice(0, 12)}, licence ${e.license ?? 'unknown'}${civitaiFacts}\n`);
+  }
   return 0;
 }
 
 async function verify(args: string[], io: CliIO, signal: AbortSignal): Promise<number> {
-  const { lock } = projectOf(args, io);
+  const { lock, root } = projectOf(args, io);
   const settings = cliHubSettings(io.env);
-  const problems = await verifyLockedFiles(lock, settings.cacheDir, settings.civitai.dir, signal);
+  const problems = [...(await verifyLockedFiles(lock, settings.cacheDir, settings.civitai.dir, signal)), ...(await verifyLocalFiles(lock, root, signal))];
   for (const p of problems) io.stdout(`${p.key}: ${p.file}: ${p.problem}\n`);
-  const count = Object.values(lock.models).reduce((n, e) => n + Object.keys(e.files).length, 0);
+  const count = Object.values(lock.models).reduce((n, e) => n + Object.keys(e.files).length, 0) + Object.keys(lock.local ?? {}).length;
   io.stderr(`verified ${count} locked file${count === 1 ? '' : 's'}: ${problems.length === 0 ? 'all match' : `${problems.length} with problems`}\n`);
   return problems.length > 0 ? 1 : 0;
 }

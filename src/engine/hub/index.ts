@@ -4,9 +4,10 @@ export { hubCacheDir, hubOffline, repoFolderName, repoCachePaths, findCachedHfRe
 export { hubSettingsFromEnv, DEFAULT_HF_ENDPOINT, type HubSettings, type HubSettingsOptions } from './hubSettings';
 export { pullHfRef, type PullOptions, type PullProgress, type PulledRef } from './pullHf';
 export { pullSceneModels, type PullSceneOptions, type PulledScene } from './pullSceneModels';
-export { readLockfile, writeLockfile, formatLockfile, lockfilePath, LockfileError, LOCKFILE_NAME, type Lockfile, type LockEntry, type LockedFile } from './lockfile';
+export { readLockfile, writeLockfile, formatLockfile, lockfilePath, LockfileError, LOCKFILE_NAME, type Lockfile, type LockEntry, type LockedFile, type LocalLockEntry } from './lockfile';
 export { readDownloadRecord, writeDownloadRecord, type DownloadRecordEntry } from './downloadRecord';
-export { verifyLockedFiles, type LockedFileProblem } from './verifyLocked';
+export { verifyLockedFiles, verifyLocalFiles, sha256OfFile, type LockedFileProblem } from './verifyLocked';
+export { lockLocalFiles, type LockLocalOptions } from './lockLocalFiles';
 export { collectGarbage, type GcResult } from './collectGarbage';
 export { pullCivitaiRef, findCachedCivitaiVersion, type CivitaiPullOptions } from './pullCivitai';
 export { lookupCivitaiByHash, fetchCivitaiVersion, autoV2, civitaiLicense, DEFAULT_CIVITAI_URL, type CivitaiVersion, type CivitaiFile, type CivitaiLookupOptions } from './civitai';

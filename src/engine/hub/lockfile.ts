@@ -3,7 +3,9 @@
 // every machine: no paths, no hosts, no times, no tokens.
 //   { "lockfileVersion": 1,
 //     "models": { "hf:org/name@main": { "source": "huggingface", "repo", "revision", "commit", "license",
-//                                        "files": { "unet/model.onnx": { "size", "sha256" } } } } }
+//                                        "files": { "unet/model.onnx": { "size", "sha256" } } } },
+//     "local": { "loras/ink.safetensors": { "size", "sha256", "license", "baseModel", "civitai" } } }
+// `local` holds the project's own model/LoRA files by project-relative path (never absolute).
 import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readTextBounded } from '../io/sceneFileSystem';
@@ -28,9 +30,19 @@ export interface LockEntry {
   files: Record<string, LockedFile>;
 }
 
+/** A model or LoRA file of the project itself (not downloaded): its bytes, and what Civitai says of them. */
+export interface LocalLockEntry extends LockedFile {
+  license?: string;
+  baseModel?: string;
+  /** The Civitai version these bytes are (its AIR when Civitai gives one, else civitai:<version id>). */
+  civitai?: string;
+}
+
 export interface Lockfile {
   lockfileVersion: number;
   models: Record<string, LockEntry>;
+  /** By project-relative POSIX path; absent when the project locks no files of its own. */
+  local?: Record<string, LocalLockEntry>;
 }
 
 export class LockfileError extends Error {
@@ -79,7 +91,25 @@ export function readLockfile(projectRoot: string): Lockfile {
   }
   const models: Record<string, LockEntry> = {};
   for (const [key, entry] of Object.entries(raw.models)) models[key] = parseEntry(key, entry, path);
-  return { lockfileVersion: LOCKFILE_VERSION, models };
+  if (raw.local === undefined) return { lockfileVersion: LOCKFILE_VERSION, models };
+  if (!isObject(raw.local)) throw new LockfileError(`${path}: "local" must be an object of project files`);
+  const local: Record<string, LocalLockEntry> = {};
+  for (const [name, entry] of Object.entries(raw.local)) local[name] = parseLocalEntry(name, entry, path);
+  return { lockfileVersion: LOCKFILE_VERSION, models, local };
+}
+
+function parseLocalEntry(name: string, raw: unknown, where: string): LocalLockEntry {
+  const bad = (what: string) => new LockfileError(`${where}: local file '${name}' ${what}`);
+  if (name.startsWith('/') || /^[A-Za-z]:/.test(name) || name.split('/').some((p) => p === '' || p === '.' || p === '..')) throw bad('is not a path relative to the project');
+  if (!isObject(raw) || !Number.isSafeInteger(raw.size) || typeof raw.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(raw.sha256)) throw bad('needs a size and a 64-hex sha256');
+  const out: LocalLockEntry = { size: raw.size as number, sha256: raw.sha256 };
+  for (const key of ['license', 'baseModel', 'civitai'] as const) {
+    const v = raw[key];
+    if (v === undefined) continue;
+    if (typeof v !== 'string') throw bad(`has a ${key} that is not a string`);
+    out[key] = v;
+  }
+  return out;
 }
 
 function sorted<T>(record: Record<string, T>): Record<string, T> {
@@ -93,7 +123,10 @@ export function formatLockfile(lock: Lockfile): string {
     const files = Object.fromEntries(Object.entries(sorted(e.files)).map(([n, f]) => [n, { size: f.size, sha256: f.sha256 }]));
     models[key] = { source: e.source, repo: e.repo, revision: e.revision, commit: e.commit, ...(e.license ? { license: e.license } : {}), files };
   }
-  return `${JSON.stringify({ lockfileVersion: LOCKFILE_VERSION, models }, null, 2)}\n`;
+  const local = lock.local && Object.keys(lock.local).length > 0
+    ? Object.fromEntries(Object.entries(sorted(lock.local)).map(([n, f]) => [n, { size: f.size, sha256: f.sha256, license: f.license, baseModel: f.baseModel, civitai: f.civitai }]))
+    : undefined;
+  return `${JSON.stringify({ lockfileVersion: LOCKFILE_VERSION, models, local }, null, 2)}\n`;
 }
 
 /** Writes the lockfile atomically; returns false when its content was already this (nothing written). */

@@ -13,7 +13,8 @@ export interface LockedFileProblem {
   problem: string;
 }
 
-async function sha256(path: string, signal?: AbortSignal): Promise<string> {
+/** The sha256 (hex) of a file's bytes, read in 4 MB chunks. */
+export async function sha256OfFile(path: string, signal?: AbortSignal): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path, { highWaterMark: 4 * 1024 * 1024 })) {
     if (signal?.aborted) throw new CancelledError();
@@ -42,8 +43,30 @@ export async function verifyLockedFiles(lock: Lockfile, cacheDir: string, civita
         problems.push({ key, file, problem: `has ${size} bytes, the lock says ${want.size}` });
         continue;
       }
-      const got = await sha256(path, signal);
+      const got = await sha256OfFile(path, signal);
       if (got !== want.sha256) problems.push({ key, file, problem: `sha256 is ${got}, the lock says ${want.sha256}` });
+    }
+  }
+  return problems;
+}
+
+/** The project's own locked files (`local`) that are missing or differ from their locked size and sha256. */
+export async function verifyLocalFiles(lock: Lockfile, projectRoot: string, signal?: AbortSignal, only?: ReadonlySet<string>): Promise<LockedFileProblem[]> {
+  const problems: LockedFileProblem[] = [];
+  for (const [file, want] of Object.entries(lock.local ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
+    if (only && !only.has(file)) continue;
+    const path = join(projectRoot, ...file.split('/'));
+    let size: number;
+    try {
+      size = statSync(path).size;
+    } catch {
+      problems.push({ key: 'local', file, problem: 'is locked but missing from the project' });
+      continue;
+    }
+    if (size !== want.size) problems.push({ key: 'local', file, problem: `has ${size} bytes, the lock says ${want.size}` });
+    else {
+      const got = await sha256OfFile(path, signal);
+      if (got !== want.sha256) problems.push({ key: 'local', file, problem: `sha256 is ${got}, the lock says ${want.sha256}` });
     }
   }
   return problems;

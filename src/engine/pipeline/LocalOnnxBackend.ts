@@ -2,7 +2,7 @@
 // (through the model family's text encoders), prepare latents (noise, or an encoded init image) and hints,
 // denoise (scheduler over the UNet with guidance and ControlNets), decode with the VAE. Owns every cache
 // that makes the next render faster: ONNX sessions, tokenizers, prompt embeddings, LoRA files and reports.
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { ModelError, throwIfAborted } from '../errors';
 import type { RGBImage } from '../image/rgbImage';
 import { imageTensorToRGB } from '../image/rgbImage';
@@ -88,7 +88,7 @@ export class LocalOnnxBackend implements RenderBackend {
     // Every lease taken during the render, settled or not, is released when it ends, however it ends.
     const leases: Promise<ComponentLease<unknown>>[] = [];
     const acquire = async <T>(component: string, Type: new (session: OnnxSession) => T, patch?: WeightPatch): Promise<T> => {
-      const lease = timings.time('load', () => acquireComponent(this.sessions, join(model.dir, component), Type, { options: this.sessionOptions, signal, patch }));
+      const lease = timings.time('load', () => acquireComponent(this.sessions, isAbsolute(component) ? component : join(model.dir, component), Type, { options: this.sessionOptions, signal, patch }));
       leases.push(lease as Promise<ComponentLease<unknown>>);
       return (await lease).component;
     };

@@ -71,7 +71,7 @@ export async function prepareHints(job: RenderJob, acquire: Acquire, timings: St
   const hints: PreparedHint[] = [];
   const controls: DenoiseControl[] = [];
   for (const [i, c] of recipe.control.entries()) {
-    const net = await acquire(job.metadata.control[i].net.folder, ControlNet);
+    const net = await acquire(job.controlNets?.[i] ?? job.metadata.control[i].net.folder, ControlNet);
     const hint = await timings.time('hint', () => loadHint(c.path, c.type, recipe.width, recipe.height, signal));
     hints.push({ type: c.type, image: { data: hint.rgb, width: hint.width, height: hint.height } });
     controls.push({ net, hint: floatTensor(hint.tensor, [1, 3, hint.height, hint.width]), scale: c.strength, start: c.start, end: c.end });

@@ -4,7 +4,8 @@
 // here follows CLIP's pre-tokenization (letter runs, single digits, punctuation runs), so a name matches
 // where its tokens would: "easynegative" in "easynegative, blurry" but not in "easynegatives".
 // The same rules pick the files at resolve time (what enters the recipe hash) and the token ids at
-// encode time, so the two always agree.
+// encode time, so the two always agree. REF may be a hub reference (hf:, civitai:, AIR), downloaded like
+// a model before a render.
 import { toByteChars } from '../tokenizer/byteUnicode';
 import { clipFragmentTokenizer, type FragmentTokenizer, type PromptTokenizer, type WeightedToken } from './weightedTokens';
 
@@ -37,23 +38,37 @@ function onTokenBoundaries(text: string, at: number, length: number): boolean {
   return !joins(charClass(text[at]), charClass(text[at - 1])) && !joins(charClass(text[at + length - 1]), charClass(text[at + length]));
 }
 
+const HUB_REF_IN_PROMPT = /^(?:hf:[^\s,:()[\]]+|civitai:\d+|urn:air:[\w.-]+:[\w.-]+:civitai:\d+@\d+)/i;
+
 /** `embedding:REF` at `at` (after a non-word character): REF as written, without trailing dots. */
 function explicitRefAt(text: string, at: number): string | undefined {
   if (!text.startsWith(EMBEDDING_PREFIX, at) || /[\p{L}\p{N}_]/u.test(text[at - 1] ?? ' ')) return undefined;
   let end = at + EMBEDDING_PREFIX.length;
+  // A hub reference keeps its own colons: embedding:hf:org/name/file.safetensors, embedding:civitai:123,
+  // embedding:urn:air:sd1:embedding:civitai:1@2 (a colon after it still starts a weight).
+  const hub = HUB_REF_IN_PROMPT.exec(text.slice(end, end + 400));
+  if (hub) return hub[0].replace(/\.+$/, '');
   while (end < text.length && !/[\s,:()[\]]/u.test(text[end])) end++;
   const ref = text.slice(at + EMBEDDING_PREFIX.length, end).replace(/\.+$/, '');
   return ref === '' ? undefined : ref;
 }
 
+/** Every `embedding:REF` in the text, REF as written, with where it starts and ends (`embedding:` included). */
+export function explicitEmbeddingSpans(text: string): { ref: string; start: number; end: number }[] {
+  const spans: { ref: string; start: number; end: number }[] = [];
+  for (let at = text.indexOf(EMBEDDING_PREFIX); at >= 0; ) {
+    const ref = explicitRefAt(text, at);
+    const end = ref === undefined ? at + 1 : at + EMBEDDING_PREFIX.length + ref.length;
+    if (ref !== undefined) spans.push({ ref, start: at, end });
+    // Past the reference: an AIR of type `embedding` holds "embedding:" itself.
+    at = text.indexOf(EMBEDDING_PREFIX, end);
+  }
+  return spans;
+}
+
 /** Every `embedding:REF` in the text, REF as written (the prompt's explicit references). */
 export function explicitEmbeddingRefs(text: string): string[] {
-  const refs: string[] = [];
-  for (let at = text.indexOf(EMBEDDING_PREFIX); at >= 0; at = text.indexOf(EMBEDDING_PREFIX, at + 1)) {
-    const ref = explicitRefAt(text, at);
-    if (ref !== undefined) refs.push(ref);
-  }
-  return refs;
+  return explicitEmbeddingSpans(text).map((s) => s.ref);
 }
 
 const withoutExtension = (name: string): string => name.replace(/\.safetensors$/i, '');

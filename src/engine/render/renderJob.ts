@@ -41,7 +41,7 @@ export interface PortableRecipe {
     readonly start: number;
     readonly end: number;
     readonly hash: string;
-    /** The ControlNet that read the hint: its folder inside the model folder and content hash. */
+    /** The ControlNet that read the hint: its folder inside the model folder (or the scene's reference to it) and content hash. */
     readonly net: { readonly folder: string; readonly hash: string };
   }[];
   readonly init: { readonly image: string; readonly strength: number; readonly hash: string } | null;
@@ -69,6 +69,8 @@ export interface RenderJob {
   readonly metadata: PortableRecipe;
   /** Absolute path of the PNG. */
   readonly output: string;
+  /** The ControlNet folder of each `control:` entry, absolute. */
+  readonly controlNets?: readonly string[];
 }
 
 /** Relative POSIX path for provenance; never an absolute path of this machine. */
@@ -98,8 +100,9 @@ export async function jobsForScene(
   }
   const controlNets: string[] = [];
   const extra: Record<string, string> = {};
+  const netNames: string[] = [];
   for (const c of recipe.control) {
-    const dir = controlNetDir(model, c.type);
+    const dir = c.net?.path ?? controlNetDir(model, c.type);
     if (!dir) {
       throw new ModelError(
         `the model has no ControlNet for '${c.type}' hints: declare one in model_index.json ("imgprompt": {"controlnets": {"${c.type}": "controlnet/${c.type}"}}) or put it in controlnet/${c.type}/`,
@@ -107,8 +110,12 @@ export async function jobsForScene(
       );
     }
     controlNets.push(dir);
+    // A ControlNet the scene names is recorded by its reference (a hub key or project path), never by
+    // where this machine keeps it.
+    const name = c.net?.ref ?? portablePath(model.dir, dir);
+    netNames.push(name);
     if (content[dir] === undefined) content[dir] = `sha256:${(await hashModelFolder(dir, hashes, signal)).sha256}`;
-    extra[`controlnet:${portablePath(model.dir, dir)}`] = content[dir];
+    extra[`controlnet:${name}`] = content[dir];
   }
   await hashes.save();
   return [recipe, ...resolved.variants].map((r) => {
@@ -144,7 +151,7 @@ export async function jobsForScene(
         start: c.start,
         end: c.end,
         hash: content[c.path],
-        net: { folder: portablePath(model.dir, controlNets[i]), hash: content[controlNets[i]] },
+        net: { folder: netNames[i], hash: content[controlNets[i]] },
       })),
       init: r.init && { image: r.init.ref, strength: r.init.strength, hash: content[r.init.path] },
       embeddings: r.embeddings?.map((e) => ({ name: e.name, file: e.ref, hash: content[e.path] })),
@@ -155,6 +162,6 @@ export async function jobsForScene(
       hash,
       engine: { version: ENGINE_VERSION, onnxruntime: runtimeVersion },
     };
-    return { recipe: r, model, hash, metadata, output: r.output };
+    return { recipe: r, model, hash, metadata, output: r.output, controlNets };
   });
 }

@@ -11,9 +11,9 @@ import { didYouMean } from './didYouMean';
 import { parseScene, sortDiagnostics, type ParsedScene } from './parseScene';
 import { nodeFileSystem, type SceneFileSystem } from '../io/sceneFileSystem';
 import { SCENE_DEFAULTS } from './sceneSpec';
-import { findHfRefForScene, type HubLookup } from '../hub/hubCache';
-import { hubRefKey, looksLikeHubRef, parseHubRef } from '../hub/hubRef';
-import { findCachedCivitaiVersion } from '../hub/pullCivitai';
+import type { HubLookup } from '../hub/hubCache';
+import { looksLikeHubRef } from '../hub/hubRef';
+import { locateHubRef } from './locateHubRef';
 
 export interface SceneContext {
   /** Absolute path of the scene file. */
@@ -28,7 +28,7 @@ export interface SceneContext {
   fs?: SceneFileSystem;
   /** The engine's cache folder, where converted single-file checkpoints are found (convertedCheckpoints.ts). */
   checkpointCacheDir?: string;
-  /** Where `hf:` model and LoRA references are found (the Hugging Face hub cache); without it they are errors. */
+  /** Where `hf:` model, LoRA, ControlNet and embedding references are found (the Hugging Face hub cache); without it they are errors. */
   hub?: HubLookup;
 }
 
@@ -148,34 +148,26 @@ class FileChecker {
    * stats only; never downloaded here (`imgprompt models pull` and render do that).
    */
   hubPath(label: string, written: string, what: string): ScenePath | undefined {
-    const ref = parseHubRef(written);
-    if ('error' in ref) {
-      this.error('bad-model-ref', ref.error, label);
+    const located = locateHubRef(written, what, this.context.hub, this.fs);
+    if ('code' in located) {
+      this.error(located.code, located.message, label);
       return undefined;
     }
-    const key = hubRefKey(ref);
-    if (ref.kind === 'civitai') {
-      const file = this.context.hub?.civitaiDir ? findCachedCivitaiVersion(this.context.hub.civitaiDir, ref.versionId) : undefined;
-      if (!file) {
-        this.error('model-not-downloaded', `${what} '${written}' (Civitai version ${ref.versionId}) is not downloaded yet; rendering it (or \`imgprompt models pull\`) downloads it`, label);
-        return undefined;
-      }
-      const civitaiPath = { path: file, ref: key };
-      this.paths.set(label, civitaiPath);
-      return civitaiPath;
+    this.paths.set(label, located);
+    return located;
+  }
+
+  /**
+   * The ControlNet a `control:` entry names: a hub reference or a folder inside the project, either
+   * holding an ONNX ControlNet (model.onnx, as the model folder's controlnet/<type>/ does).
+   */
+  controlNet(label: string, written: string): void {
+    const p = looksLikeHubRef(written) ? this.hubPath(label, written, 'ControlNet') : this.resolvePath(label, written);
+    if (!p) return;
+    if (this.fs.stat(join(p.path, 'model.onnx')) !== 'file') {
+      this.paths.delete(label);
+      this.error('missing-controlnet', `ControlNet '${written}' (${p.path}) has no model.onnx; name a folder holding an ONNX ControlNet (as a model folder's controlnet/<type>/)`, label);
     }
-    if (!this.context.hub) {
-      this.error('model-not-downloaded', `${what} '${written}' names a Hugging Face model, but no hub cache is configured here`, label);
-      return undefined;
-    }
-    const found = findHfRefForScene(this.context.hub, ref, key, this.fs);
-    if (!found.found) {
-      this.error('model-not-downloaded', `${what} '${written}' is not downloaded yet (${found.why}); rendering it (or \`imgprompt models pull\`) downloads it`, label);
-      return undefined;
-    }
-    const scenePath = { path: found.path, ref: key };
-    this.paths.set(label, scenePath);
-    return scenePath;
   }
 
   model(written: string): ModelLocation | undefined {
@@ -282,6 +274,7 @@ export function checkParsedScene(parsed: ParsedScene, context: SceneContext): Ch
     if (scene.model !== undefined || !modelLocation) model = checker.model(scene.model ?? SCENE_DEFAULTS.model);
     scene.loras.forEach((l, i) => checker.lora(`loras[${i}].file`, l.file, model));
     scene.control.forEach((c, i) => checker.inputFile(`control[${i}].image`, c.image, 'hint image'));
+    scene.control.forEach((c, i) => c.model !== undefined && checker.controlNet(`control[${i}].model`, c.model));
     if (scene.init) checker.inputFile('init.image', scene.init.image, 'init image');
     if (scene.init?.mask !== undefined) checker.inputFile('init.mask', scene.init.mask, 'init mask');
     if (scene.output !== undefined) checker.output(scene.output);

@@ -4,13 +4,17 @@
 // `embedding:NAME` (ComfyUI); and files inside the project, named as `embedding:path/from/scene`
 // (a `/` in the reference, `.safetensors` optional) or `embedding:NAME` for a NAME.safetensors beside
 // the scene when the model's folder has none. A reference the scene writes but no file answers is an
-// error at the prompt; pickled `.pt` embeddings are refused there too.
+// error at the prompt; pickled `.pt` embeddings are refused there too. A hub reference
+// (`embedding:hf:org/name/file.safetensors`, `embedding:civitai:<version>`) is found in the hub caches.
 import { basename, dirname, join, resolve } from 'node:path';
 import type { SceneDiagnostic, SourceRange } from '../errors';
 import type { SceneFileSystem } from '../io/sceneFileSystem';
 import { explicitEmbeddingRefs, usesEmbeddings } from '../prompt/embeddingNames';
 import { isInside, projectRef } from './checkScene';
 import type { RecipeEmbedding } from './recipe';
+import type { HubLookup } from '../hub/hubCache';
+import { looksLikeHubRef } from '../hub/hubRef';
+import { locateHubRef } from './locateHubRef';
 
 /** Files of an embeddings folder looked at (a larger folder is read up to this many). */
 const MAX_LISTED = 10_000;
@@ -28,6 +32,8 @@ export interface EmbeddingSearch {
   readonly projectRoot: string;
   /** The prompt texts, each with where an error about it is reported. */
   readonly texts: readonly { readonly text: string; readonly range: SourceRange }[];
+  /** Where `embedding:hf:...` / `embedding:civitai:...` references are found (the hub caches). */
+  readonly hub?: HubLookup;
 }
 
 /** The embeddings the texts use, and an error for each reference no file answers. */
@@ -51,6 +57,14 @@ export function findEmbeddings(search: EmbeddingSearch): { embeddings: RecipeEmb
 
   for (const { text, range } of search.texts) {
     for (const ref of explicitEmbeddingRefs(text)) {
+      if (looksLikeHubRef(ref)) {
+        const located = locateHubRef(ref, 'embedding', search.hub, fs);
+        if ('code' in located) diagnostics.push({ severity: 'error', code: located.code, message: located.message, range });
+        else if (fs.stat(located.path) !== 'file' || !located.path.toLowerCase().endsWith(EXTENSION)) {
+          diagnostics.push({ severity: 'error', code: 'missing-embedding', message: `embedding '${ref}' is not a ${EXTENSION} file; name the file in the repository (embedding:hf:org/name/file${EXTENSION})`, range });
+        } else add({ name: ref, byName: false, path: located.path, ref: located.ref });
+        continue;
+      }
       const file = ref.toLowerCase().endsWith(EXTENSION) ? ref : `${ref}${EXTENSION}`;
       const named = ref.includes('/') || ref.includes('\\') ? undefined : library.find((f) => f === file) ?? library.find((f) => f.toLowerCase() === file.toLowerCase());
       if (named) {

@@ -12,4 +12,4 @@ export { editDistance, didYouMean } from './didYouMean';
 export { LineIndex } from './sourceRange';
 export * from './outputPaths';
 export { recipeChanges, describeChange, type RecipeChange } from './recipeChanges';
-export { sceneHubRefs, projectHubLookup } from './sceneHubRefs';
+export { sceneHubRefs, projectHubLookup, sceneLocalFiles } from './sceneHubRefs';

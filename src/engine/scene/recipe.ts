@@ -51,7 +51,8 @@ export interface Recipe {
   /** Tuning options (sceneOptions.ts), every one with its value; hashed only where not at its default. */
   options: TuningOptions;
   loras: (RecipeFile & { weight: number })[];
-  control: (RecipeFile & { type: ControlType; strength: number; start: number; end: number })[];
+  /** `net`: the ControlNet the scene names (control[].model); absent: the model folder's for the type. */
+  control: (RecipeFile & { type: ControlType; strength: number; start: number; end: number; net?: RecipeFile })[];
   /** Image-to-image; with `mask`, inpainting (hashed only when present, so older recipes keep their hashes). */
   init: (RecipeFile & { strength: number; mask?: RecipeFile }) | null;
   /** Textual-inversion embeddings the prompt or negative use; absent when none (so older hashes hold). */
@@ -121,7 +122,7 @@ export function recipeHashMaterial(recipe: Recipe, inputs: RecipeHashInputs = {}
     precision: recipe.precision === 'fp32' ? undefined : recipe.precision,
     options: tuningOptionsForRecipe(recipe.options),
     loras: recipe.loras.map((l) => ({ ...file(l), weight: l.weight })),
-    control: recipe.control.map((c) => ({ ...file(c), type: c.type, strength: c.strength, start: c.start, end: c.end })),
+    control: recipe.control.map((c) => ({ ...file(c), type: c.type, strength: c.strength, start: c.start, end: c.end, net: c.net ? file(c.net) : undefined })),
     init: recipe.init && { ...file(recipe.init), strength: recipe.init.strength, ...(recipe.init.mask ? { mask: file(recipe.init.mask) } : {}) },
     label: recipe.label,
     embeddings: recipe.embeddings?.length ? recipe.embeddings.map((e) => ({ ...file(e), name: e.name, byName: e.byName })) : undefined,

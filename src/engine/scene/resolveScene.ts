@@ -179,7 +179,7 @@ export function analyzeScene(input: string | CheckedScene, context: ResolveConte
   }
   const size = resolver.size(model, context.maxMegapixels ?? MAX_RENDER_MEGAPIXELS);
   for (const [i, c] of checked.scene.control.entries()) {
-    if (!controlNetDir(model, c.type, context.fs)) {
+    if (c.model === undefined && !controlNetDir(model, c.type, context.fs)) {
       resolver.report(
         'error',
         'no-controlnet',
@@ -218,6 +218,7 @@ export function analyzeScene(input: string | CheckedScene, context: ResolveConte
       strength: c.strength ?? SCENE_DEFAULTS.controlStrength,
       start: c.start ?? SCENE_DEFAULTS.controlStart,
       end: c.end ?? SCENE_DEFAULTS.controlEnd,
+      ...(c.model !== undefined ? { net: file(paths, `control[${i}].model`) } : {}),
     })),
     init: scene.init
       ? { ...file(paths, 'init.image'), strength: scene.init.strength ?? SCENE_DEFAULTS.initStrength, ...(scene.init.mask === undefined ? {} : { mask: file(paths, 'init.mask') }) }
@@ -240,6 +241,7 @@ export function analyzeScene(input: string | CheckedScene, context: ResolveConte
     modelDir: model.dir,
     sceneFile,
     projectRoot: context.projectRoot,
+    hub: context.hub,
     texts: [
       { text: recipe.prompt, range: resolver.range('prompt', 'value') },
       { text: recipe.negative, range: resolver.range('negative', 'value') },
@@ -271,6 +273,7 @@ function outputClash(recipe: Recipe, variants: readonly Recipe[], fs: SceneFileS
     { path: recipe.scene, what: 'the scene file itself' },
     ...recipe.loras.map((l, i) => ({ path: l.path, what: `its LoRA loras[${i}] (${l.ref})` })),
     ...recipe.control.map((c, i) => ({ path: c.path, what: `its hint image control[${i}] (${c.ref})` })),
+    ...recipe.control.flatMap((c, i) => (c.net ? [{ path: c.net.path, what: `its ControlNet control[${i}].model (${c.net.ref})` }] : [])),
     ...(recipe.init ? [{ path: recipe.init.path, what: `its init image (${recipe.init.ref})` }] : []),
     ...(recipe.init?.mask ? [{ path: recipe.init.mask.path, what: `its init mask (${recipe.init.mask.ref})` }] : []),
     ...(recipe.embeddings ?? []).map((e) => ({ path: e.path, what: `its embedding ${e.name} (${e.ref})` })),

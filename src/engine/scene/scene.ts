@@ -22,6 +22,8 @@ export interface SceneControl {
   strength?: number;
   start?: number;
   end?: number;
+  /** The ControlNet by reference (hf:, Civitai) or folder path; the model folder's own for `type` when absent. */
+  model?: string;
 }
 
 export interface SceneInit {

@@ -331,6 +331,11 @@ export class SceneReader {
       const image = e.has('image') ? this.string(e.get('image'), `${label}.image`, { what: 'a path to a hint image' }) : undefined;
       if (!e.has('image')) this.missing(label, 'image', 'the hint image path, relative to the scene');
       const entry: Partial<SceneControl> = { type, image };
+      if (e.has('model')) {
+        const model = this.string(e.get('model'), `${label}.model`, { what: 'a ControlNet reference (hf:org/name, civitai:<version>) or folder' });
+        if (model === undefined) ok = false;
+        else entry.model = model;
+      }
       for (const [key, limits] of [['strength', LIMITS.controlStrength], ['start', LIMITS.controlStart], ['end', LIMITS.controlEnd]] as const) {
         if (!e.has(key)) continue;
         const v = this.number(e.get(key), `${label}.${key}`, limits);

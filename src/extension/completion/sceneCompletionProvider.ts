@@ -101,6 +101,7 @@ export class SceneCompletionProvider implements vscode.CompletionItemProvider {
       });
     }
     if (path === 'model') return this.models(document, range);
+    if (path === 'control[].model') return this.hubRefs(document, range);
     if (path === 'size.aspect') {
       return ASPECTS.map((a, i) => {
         const item = new vscode.CompletionItem(a, vscode.CompletionItemKind.Value);

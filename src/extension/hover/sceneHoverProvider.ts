@@ -11,11 +11,12 @@ import { componentPresence, formatModelCard } from './modelCard';
 import { formatLoraSummary, readSafetensorsHeader } from './safetensorsHeader';
 import { hubRefHover } from '../hub/hubRefInfo';
 import { civitaiHover } from '../hub/civitaiHover';
-import { hubCacheDir, looksLikeHubRef } from '../../engine/editor';
+import { explicitEmbeddingSpans, hubCacheDir, looksLikeHubRef } from '../../engine/editor';
 import { join } from 'node:path';
 
 const IMAGE_LABEL = /^(control\[\d+\]\.image|init\.image)$/;
 const LORA_LABEL = /^loras\[\d+\]\.file$/;
+const CONTROLNET_LABEL = /^control\[\d+\]\.model$/;
 
 function before(a: SourcePosition, b: SourcePosition): boolean {
   return a.line < b.line || (a.line === b.line && a.character <= b.character);
@@ -49,6 +50,10 @@ export class SceneHoverProvider implements vscode.HoverProvider {
       }
     }
     if (!best) return undefined;
+    if (best.at === 'value' && (best.label === 'prompt' || best.label === 'negative')) {
+      const embedding = this.embeddingHover(document, position);
+      if (embedding) return embedding;
+    }
     const markdown = best.at === 'key' ? keyDocumentation(best.label) : await this.valueHover(document, result, best.label);
     if (!markdown) return undefined;
     const content = new vscode.MarkdownString(markdown);
@@ -62,7 +67,7 @@ export class SceneHoverProvider implements vscode.HoverProvider {
     const enumerated = valueDocumentation(genericPath(label), text);
     if (enumerated) return enumerated;
     const checked = result.analysis?.checked;
-    if ((label === 'model' || LORA_LABEL.test(label)) && looksLikeHubRef(text) && result.context) {
+    if ((label === 'model' || LORA_LABEL.test(label) || CONTROLNET_LABEL.test(label)) && looksLikeHubRef(text) && result.context) {
       // A model by reference: licence, size and whether it is downloaded, then the model card when it is.
       const places = { projectRoot: result.context.projectRoot, hubCacheDir: hubCacheDir(process.env), civitaiDir: join(this.analyzer.engineCache ?? '', 'civitai') };
       const info = hubRefHover(text, places);
@@ -87,6 +92,17 @@ export class SceneHoverProvider implements vscode.HoverProvider {
     if (IMAGE_LABEL.test(label) && path && existsSync(path)) return `![${text}](${vscode.Uri.file(path).toString()}|height=160)\n\n\`${text}\``;
     if (label === 'output') return this.outputHover(document, result);
     return undefined;
+  }
+
+  /** A prompt's `embedding:hf:...` / `embedding:civitai:...` under the pointer: what the reference is, as for a model. */
+  private embeddingHover(document: vscode.TextDocument, position: vscode.Position): vscode.Hover | undefined {
+    const context = this.analyzer.contextFor(document.uri);
+    const line = document.lineAt(position.line).text;
+    const span = explicitEmbeddingSpans(line).find((s) => looksLikeHubRef(s.ref) && s.start <= position.character && position.character <= s.end);
+    if (!span || !context) return undefined;
+    const places = { projectRoot: context.projectRoot, hubCacheDir: hubCacheDir(process.env), civitaiDir: join(this.analyzer.engineCache ?? '', 'civitai') };
+    const info = hubRefHover(span.ref, places);
+    return info ? new vscode.Hover(new vscode.MarkdownString(info), new vscode.Range(position.line, span.start, position.line, span.end)) : undefined;
   }
 
   private modelHover(result: DocumentAnalysis): string | undefined {

@@ -4,7 +4,7 @@
 // else HF_TOKEN / CIVITAI_TOKEN; they are only held in memory for the request.
 import { dirname } from 'node:path';
 import * as vscode from 'vscode';
-import { CancelledError, hubSettingsFromEnv, pullSceneModels, sceneHubRefs, type PullProgress } from '../../engine/editor';
+import { CancelledError, hubSettingsFromEnv, lockLocalFiles, pullSceneModels, sceneHubRefs, sceneLocalFiles, type HubRef, type HubSettings, type PullProgress } from '../../engine/editor';
 import { Disposable } from '../util/disposable';
 import type { CommandRunner } from '../commands/commandRunner';
 import { COMMANDS } from '../commands/commandIds';
@@ -41,8 +41,36 @@ export class ModelDownloads extends Disposable {
   /** Brings the scene's hub references into the caches (nothing to do: returns at once). */
   async pull(scene: vscode.Uri, text: string, projectRoot: string, signal?: AbortSignal): Promise<void> {
     const refs = sceneHubRefs(text);
-    if (refs.length === 0) return;
     const settings = hubSettingsFromEnv(process.env, { imgpromptCacheDir: this.cacheDir, hfToken: await this.secrets.get(SECRET.hf), civitaiToken: await this.secrets.get(SECRET.civitai) });
+    if (refs.length > 0) await this.pullRefs(scene, refs, projectRoot, settings, signal);
+    await this.lockLocal(scene, text, projectRoot, settings, signal);
+  }
+
+  /**
+   * The scene's own model/LoRA files into imgprompt.lock, with what Civitai says of them: asked only in a
+   * trusted workspace with imgprompt.civitaiLookup on (and not offline); its cache answers otherwise.
+   */
+  private async lockLocal(scene: vscode.Uri, text: string, projectRoot: string, settings: HubSettings, signal?: AbortSignal): Promise<void> {
+    const files = sceneLocalFiles(scene.fsPath, text, projectRoot);
+    if (files.length === 0) return;
+    const allowNetwork = vscode.workspace.isTrusted && !settings.offline && vscode.workspace.getConfiguration('imgprompt').get<unknown>('civitaiLookup', true) !== false;
+    const civitai = { endpoint: settings.civitai.endpoint, cacheFile: settings.civitai.lookupCacheFile, allowNetwork };
+    let result: Awaited<ReturnType<typeof lockLocalFiles>>;
+    try {
+      result = await lockLocalFiles(projectRoot, files, { civitai, signal, onNote: (t) => this.log.info(t) });
+    } catch (error) {
+      if (signal?.aborted) throw new CancelledError();
+      // The scene renders without it: a lock it cannot update (malformed, read-only) is said, not fatal.
+      this.log.warn(`${vscode.workspace.asRelativePath(scene)}: imgprompt.lock not updated with the project's own files: ${error instanceof Error ? error.message : String(error)}`);
+      return;
+    }
+    if (result.lockWritten) {
+      this.log.info(`${vscode.workspace.asRelativePath(scene)}: imgprompt.lock updated with the project's own files`);
+      this.onChanged();
+    }
+  }
+
+  private async pullRefs(scene: vscode.Uri, refs: readonly HubRef[], projectRoot: string, settings: HubSettings, signal?: AbortSignal): Promise<void> {
     const name = vscode.workspace.asRelativePath(scene);
     await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `imgprompt: models for ${name}`, cancellable: true }, async (progress, token) => {
       const controller = new AbortController();
