@@ -3,7 +3,7 @@
 // committed; then verifies them, says whether the new PNGs are byte-identical to the committed ones, and
 // where to look. Exits non-zero when render or verify fails. Runs the CLI as a subprocess, like a user.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -32,6 +32,20 @@ function pngsBelow(dir) {
     .sort();
 }
 
+/**
+ * A PNG's chunks but its C2PA manifest (`caBX`): each signing salts its claim afresh, and another machine
+ * signs with its own key, so the byte-identical promise covers the file outside that chunk.
+ */
+function withoutC2pa(png) {
+  const kept = [png.subarray(0, 8)];
+  for (let at = 8; at + 12 <= png.length; ) {
+    const end = at + 12 + png.readUInt32BE(at);
+    if (png.toString('latin1', at + 4, at + 8) !== 'caBX') kept.push(png.subarray(at, end));
+    at = end;
+  }
+  return Buffer.concat(kept);
+}
+
 /** Runs git in the repository; null when git is missing or this is not a git checkout. */
 function git(args) {
   const result = spawnSync('git', args, { cwd: root, encoding: 'utf8' });
@@ -42,6 +56,8 @@ console.log('Rendering every scene in samples/ with the embedded tiny-shapes mod
 console.log('--force renders each figure even though its committed PNG is already up to date.');
 // Sub-second slack for filesystems with coarse timestamps: what render writes is at least this new.
 const started = Date.now() - 1000;
+// The prompt log is for authors' projects; this checkout's samples keep the tree clean without one.
+process.env.IMGPROMPT_PROMPT_LOG ??= '0';
 let status = imgprompt(['render', '--force', 'samples']);
 if (status !== 0) process.exit(status);
 status = imgprompt(['verify', 'samples']);
@@ -54,14 +70,23 @@ if (git(['rev-parse', '--is-inside-work-tree'])?.stdout.trim() !== 'true') {
   console.log(`${rendered.length} figures re-rendered (not a git checkout: nothing committed to compare with).`);
 } else {
   const changed = (git(['diff', '--name-only', '--', 'samples'])?.stdout ?? '').split('\n').filter(Boolean);
-  const differing = changed.filter((path) => rendered.includes(path));
+  const committed = (path) => {
+    const shown = spawnSync('git', ['show', `HEAD:${path}`], { cwd: root, maxBuffer: 64 << 20 });
+    return shown.status === 0 ? shown.stdout : null;
+  };
+  const sameOutsideC2pa = (path) => {
+    const before = committed(path);
+    return before !== null && withoutC2pa(before).equals(withoutC2pa(readFileSync(join(root, path))));
+  };
+  const resigned = changed.filter((path) => rendered.includes(path) && sameOutsideC2pa(path));
+  const differing = changed.filter((path) => rendered.includes(path) && !resigned.includes(path));
   const others = changed.filter((path) => !rendered.includes(path));
   const fresh = rendered.length === 0 ? [] : (git(['ls-files', '--others', '--exclude-standard', '--', ...rendered])?.stdout ?? '').split('\n').filter(Boolean);
   const identical = rendered.length - differing.length - fresh.length;
   if (identical === rendered.length) {
-    console.log(`${rendered.length} figures re-rendered byte-identical to the committed ones.`);
+    console.log(`${rendered.length} figures re-rendered byte-identical to the committed ones${resigned.length ? ` outside their C2PA manifests (${resigned.length} signed here with this machine's key)` : ''}.`);
   } else {
-    console.log(`${rendered.length} figures re-rendered: ${identical} byte-identical to the committed ones.`);
+    console.log(`${rendered.length} figures re-rendered: ${identical} byte-identical to the committed ones (outside their C2PA manifests).`);
   }
   if (differing.length > 0) {
     console.log(`${differing.length} differ from the committed PNG: ${differing.join(', ')}`);
