@@ -34,7 +34,8 @@ describe('A1111 backend over a loopback webui API', () => {
   });
 
   test('txt2img: model via override_settings, progress and previews from /sdapi/v1/progress, pixels equal to a local render, provenance with the exact payload', async () => {
-    const job = await jobFor(scene('', 24));
+    // Watermark off: the server returns the model's pixels, and the local render would mark its own.
+    const job = await jobFor(scene('watermark: off\n', 24));
     const events: RenderProgress[] = [];
     const r = await backend().render(job, { previews: true, onProgress: (p) => events.push(p) });
     const local = await service.render(job);

@@ -62,7 +62,7 @@ before(async () => {
 
 async function plan(model: string, init: string, extra = '') {
   const file = join(project, `s-${Math.random().toString(36).slice(2)}.imgprompt`);
-  writeFileSync(file, `model: ./models/${model}\nprompt: a red square\nseed: 3\nsteps: 4\nguidance: 5\nsampler: ddim\nsize: {width: ${SIZE}, height: ${SIZE}}\ninit: ${init}\n${extra}`);
+  writeFileSync(file, `model: ./models/${model}\nprompt: a red square\nwatermark: off\nseed: 3\nsteps: 4\nguidance: 5\nsampler: ddim\nsize: {width: ${SIZE}, height: ${SIZE}}\ninit: ${init}\n${extra}`);
   return (await service.plan({ file, context: { projectRoot: project } })).jobs[0].job;
 }
 
