@@ -447,6 +447,9 @@ export class SceneReader {
         case 'audience':
           scene.audience = this.choice(node, key, AUDIENCES, 'audience');
           break;
+        case 'license':
+          scene.license = this.string(node, key, { what: 'the model\'s licence id (SPDX or Hugging Face), e.g. openrail-m or mit' });
+          break;
         case 'output':
           scene.output = this.string(node, key, { what: 'the path of the PNG to write' });
           break;
