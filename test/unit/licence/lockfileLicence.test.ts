@@ -12,6 +12,7 @@ import {
   componentLicence,
   describeLicence,
   findLockfileRoot,
+  knownLicences,
   licenceDiagnostics,
   licenceTerms,
   lockedLicence,
@@ -109,6 +110,14 @@ describe("the scene's license:", () => {
   const p = project('scene', { lockfileVersion: 1, models: {} });
   const file = join(p.dir, 's.imgprompt');
   const base = 'model: tiny-shapes\nprompt: a red circle\npurpose: advertising campaign\n';
+
+  test('the ids the editor completes are the ones the policy judges, the schema examples among them', () => {
+    const ids = knownLicences().map((l) => l.id);
+    for (const id of ['openrail-m', 'flux-1-dev-non-commercial-license', 'mit']) assert.ok(ids.includes(id), id);
+    for (const id of ids) assert.ok(licenceTerms(id), id);
+    const examples = (JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'schemas', 'imgprompt.schema.json'), 'utf8')) as { properties: Record<string, { examples?: string[] }> }).properties.license.examples ?? [];
+    assert.ok(examples.length > 0 && examples.every((e) => ids.includes(e)), examples.join(', '));
+  });
 
   test('is read as a string and rejects other types at its line', () => {
     assert.equal(parseScene(`${base}license: openrail-m\n`).scene.license, 'openrail-m');
