@@ -35,7 +35,7 @@ export { lookupCivitaiByHash, autoV2, type CivitaiVersion } from './hub/civitai'
 export { sceneHubRefs, projectHubLookup } from './scene/sceneHubRefs';
 // Types only: the C2PA library itself loads in the render worker (RenderWorkerClient.readC2pa).
 export type { C2paReport, C2paIngredientNode, C2paState } from './provenance/readC2pa';
-export { describeLicence, diagnosticsForLicences, licenceDiagnostics, sceneLicences, readModelLicence, readFileLicence, type ComponentLicence, type LicenceReading } from './licence/index';
+export { describeLicence, diagnosticsForLicences, licenceDiagnostics, sceneLicences, sceneLicence, componentLicence, knownLicences, readModelLicence, readFileLicence, type ComponentLicence, type LicenceReading } from './licence/index';
 export { PROMPT_LOG_PATH } from './provenance/promptLog';
 export { EXECUTION_PROVIDERS, isExecutionProviderSetting, type ExecutionProviderSetting } from './onnx/executionProviders';
 export { DEFAULT_DISCLOSURE_TEMPLATE, DEFAULT_CAPTION_TEMPLATE, DEFAULT_DISCLOSURE_MARKER, formatDisclosure, hasDisclosure, isoDate, templateProblems, type DisclosureFacts } from './disclosure/disclosureText';

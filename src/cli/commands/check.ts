@@ -52,11 +52,12 @@ export const checkCommand: Command = {
           results.push({ file, diagnostics: [{ severity: 'error', code: 'missing-file', message, range: whole() }] });
           continue;
         }
-        const { diagnostics, checked, resolved } = analyzeScene(text, sceneContext(file, modelPaths, io.cwd, io.env));
+        const context = sceneContext(file, modelPaths, io.cwd, io.env);
+        const { diagnostics, checked, resolved } = analyzeScene(text, context);
         if (disclosure.options.requirePurpose && checked.scene.purpose === undefined) {
           diagnostics.push({ severity: 'warning', code: 'missing-purpose', message: 'the scene has no purpose: line (why the figure exists); the project requires one', range: whole() });
         }
-        results.push({ file, diagnostics: resolved ? [...diagnostics, ...(await licenceDiagnostics(resolved))] : diagnostics });
+        results.push({ file, diagnostics: resolved ? [...diagnostics, ...(await licenceDiagnostics(resolved, context.projectRoot))] : diagnostics });
       }
     }
 

@@ -40,6 +40,8 @@ export interface ImageMetadata {
   /** The image-to-image input as the source names it (ours: absolute path; ComfyUI: LoadImage's file name). */
   initImage?: string;
   purpose?: string;
+  /** The model's licence as the scene stated it (ours only). */
+  license?: string;
   /** Everything else the source recorded, as `key → text`, so nothing is silently lost. */
   unmapped: Record<string, string>;
 }

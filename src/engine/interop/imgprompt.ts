@@ -15,7 +15,7 @@ function str(v: JsonValue | undefined): string | undefined {
 }
 
 /** Members of the recipe that are mapped or reported as provenance rather than listed as unmapped. */
-const MAPPED = new Set(['format', 'scene', 'output', 'prompt', 'negative', 'seed', 'steps', 'sampler', 'schedule', 'guidance', 'width', 'height', 'model', 'loras', 'purpose', 'init', 'hash', 'engine', 'rng', 'precision', 'options', 'audience', 'watermark', 'label']);
+const MAPPED = new Set(['format', 'scene', 'output', 'prompt', 'negative', 'seed', 'steps', 'sampler', 'schedule', 'guidance', 'width', 'height', 'model', 'loras', 'purpose', 'init', 'hash', 'engine', 'rng', 'precision', 'options', 'audience', 'watermark', 'label', 'license']);
 
 /**
  * Parses the imgprompt chunk text losslessly (64-bit seeds stay exact). Undefined if not a JSON object;
@@ -85,6 +85,7 @@ export function metadataFromRecipe(recipe: Record<string, JsonValue>): ImageMeta
     if (image) meta.initImage = image;
   }
   if (typeof recipe.purpose === 'string') meta.purpose = recipe.purpose;
+  if (typeof recipe.license === 'string' && recipe.license) meta.license = recipe.license;
   for (const [key, value] of Object.entries(recipe)) {
     if (!MAPPED.has(key) && value !== null && !(Array.isArray(value) && value.length === 0)) meta.unmapped[key] = describeValue(value);
   }

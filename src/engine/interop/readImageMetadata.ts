@@ -136,6 +136,8 @@ export function readImageMetadata(bytes: Uint8Array, file = '<buffer>'): ImageMe
     }
     if (x.creatorTool) p.creatorTool = x.creatorTool;
     if (x.purpose) p.purpose = x.purpose;
+    // The recipe's audience wins; the XMP's stands in when the recipe chunk was stripped or is not ours.
+    if (x.audience && !p.audience) p.audience = x.audience;
   }
   return report;
 }

@@ -41,6 +41,7 @@ export function sceneFromMetadata(meta: ImageMetadata, options: SceneFromMetadat
   else if (meta.model) notes.push(commentLine(src, MODEL_KEY[src], meta.model));
   if (!ours && meta.modelHash) notes.push(commentLine(src, src === 'automatic1111' ? 'Model hash' : 'model hash', meta.modelHash));
   if (meta.purpose) scene.purpose = meta.purpose;
+  if (ours && meta.license) scene.license = meta.license;
   if (meta.prompt !== undefined) scene.prompt = meta.prompt.trimEnd();
   if (meta.negative) scene.negative = meta.negative.trimEnd();
   if (meta.seed !== undefined) scene.seed = meta.seed;

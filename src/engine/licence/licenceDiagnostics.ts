@@ -1,9 +1,12 @@
 // Licence against purpose for a resolved scene: the model's and each LoRA's licence (modelLicence.ts)
 // judged against the scene's `purpose:` (licencePolicy.ts), as diagnostics at the model / LoRA line.
 // Async (it reads model cards and safetensors headers), so it runs when a scene is planned, not per keystroke.
+// Where a licence comes from, first found wins: the scene's `license:` (the model only), the project's
+// imgprompt.lock, the model card / model_index.json / `modelspec.license`, else `unknown`.
 import type { SceneDiagnostic, Severity } from '../errors';
 import type { ResolvedScene } from '../scene/resolveScene';
 import { checkLicence, licenceTerms } from './licencePolicy';
+import { findLockfileRoot, lockedLicence } from './lockedLicence';
 import { readFileLicence, readModelLicence, type LicenceReading } from './modelLicence';
 
 export interface ComponentLicence {
@@ -14,19 +17,32 @@ export interface ComponentLicence {
   readonly label: string;
 }
 
-/** The licences of the scene's model and LoRAs. */
-export async function sceneLicences(resolved: Pick<ResolvedScene, 'recipe'>): Promise<ComponentLicence[]> {
+/** The scene's own `license:` for its model, as a reading; undefined when it states none. */
+export function sceneLicence(recipe: Pick<ResolvedScene['recipe'], 'license'>): LicenceReading | undefined {
+  const id = recipe.license?.trim().toLowerCase();
+  return id ? { id, source: 'the scene\'s license:' } : undefined;
+}
+
+/** A model's (folder) or LoRA's (file) licence by the precedence above, the scene's aside. */
+export async function componentLicence(ref: string, path: string, folder: boolean, lockRoot: string | undefined): Promise<LicenceReading> {
+  return lockedLicence(lockRoot, ref, path) ?? (folder ? readModelLicence(path) : readFileLicence(path));
+}
+
+/** The licences of the scene's model and LoRAs; `projectRoot` holds imgprompt.lock (else found up from the scene). */
+export async function sceneLicences(resolved: Pick<ResolvedScene, 'recipe'>, projectRoot?: string): Promise<ComponentLicence[]> {
   const { recipe } = resolved;
-  const out: ComponentLicence[] = [{ what: 'model', name: recipe.model.ref, licence: await readModelLicence(recipe.model.path), label: 'model' }];
-  for (const [i, lora] of recipe.loras.entries()) out.push({ what: 'lora', name: lora.ref, licence: await readFileLicence(lora.path), label: `loras[${i}].file` });
+  const root = findLockfileRoot(recipe.scene, projectRoot);
+  const model = sceneLicence(recipe) ?? (await componentLicence(recipe.model.ref, recipe.model.path, true, root));
+  const out: ComponentLicence[] = [{ what: 'model', name: recipe.model.ref, licence: model, label: recipe.license?.trim() ? 'license' : 'model' }];
+  for (const [i, lora] of recipe.loras.entries()) out.push({ what: 'lora', name: lora.ref, licence: await componentLicence(lora.ref, lora.path, false, root), label: `loras[${i}].file` });
   return out;
 }
 
 const CODE: Record<Severity, string> = { error: 'licence-excludes-purpose', warning: 'licence-restricts-use', info: 'licence-unfamiliar' };
 
 /** Diagnostics for licences that exclude or restrict the purpose, or that cannot be found. */
-export async function licenceDiagnostics(resolved: Pick<ResolvedScene, 'recipe' | 'checked'>): Promise<SceneDiagnostic[]> {
-  return diagnosticsForLicences(resolved, await sceneLicences(resolved));
+export async function licenceDiagnostics(resolved: Pick<ResolvedScene, 'recipe' | 'checked'>, projectRoot?: string): Promise<SceneDiagnostic[]> {
+  return diagnosticsForLicences(resolved, await sceneLicences(resolved, projectRoot));
 }
 
 /** The same from licences already read (an editor keeps them between keystrokes). */

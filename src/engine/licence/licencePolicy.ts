@@ -35,9 +35,32 @@ const KNOWN: Record<string, LicenceTerms> = {
   'cc-by-nc-nd-4.0': { kind: 'non-commercial', name: 'CC-BY-NC-ND-4.0', clause: 'CC BY-NC-ND 4.0, section 2(a)(1): the licence covers reproducing and sharing "for NonCommercial purposes only".' },
 };
 
+/** The licence ids imgprompt knows, with their names and kinds (completion of a scene's `license:`). */
+export function knownLicences(): { id: string; name: string; kind: LicenceKind }[] {
+  return Object.entries(KNOWN).map(([id, t]) => ({ id, name: t.name, kind: t.kind }));
+}
+
+/**
+ * Civitai's permissions as imgprompt.lock records them (hub/civitai.ts civitaiLicense): `Civitai permissions:
+ * commercial use: none|Image, Rent, Sell…; …; credit required|not required; …`. Selling generated images is
+ * the `Image` permission; without it a figure may not be used commercially.
+ */
+function civitaiTerms(id: string): LicenceTerms | undefined {
+  const match = /^civitai permissions:\s*commercial use:\s*([^;]*)/.exec(id);
+  if (!match) return undefined;
+  const uses = match[1].split(',').map((u) => u.trim()).filter((u) => u && u !== 'none');
+  const name = id;
+  if (!uses.includes('image')) {
+    return { kind: 'non-commercial', name, clause: `The creator's Civitai permissions do not allow selling images generated with it (commercial use: ${uses.length ? uses.join(', ') : 'none'}).` };
+  }
+  if (/credit required/.test(id)) return { kind: 'use-restricted', name, clause: 'The creator\'s Civitai permissions require crediting them when the model or its images are used.' };
+  return { kind: 'permissive', name, clause: '' };
+}
+
 /** The terms of a licence id, or undefined when imgprompt does not know it. */
 export function licenceTerms(id: string): LicenceTerms | undefined {
-  return KNOWN[id.toLowerCase()];
+  const lower = id.toLowerCase();
+  return KNOWN[lower] ?? civitaiTerms(lower);
 }
 
 /** True when the purpose sentence declares commercial use (and does not say "non-commercial"). */

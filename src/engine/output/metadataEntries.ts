@@ -35,6 +35,7 @@ export function buildMetadataEntries(recipe: RecipeMetadataFields, disclosure: M
         prompt: recipe.prompt,
         creatorTool: `imgprompt ${version}`,
         purpose: recipe.purpose ?? undefined,
+        audience: recipe.audience,
         title: recipe.scene ? recipe.scene.split('/').pop()?.replace(/\.imgprompt$/i, '') : undefined,
         aiSystem: 'imgprompt',
         aiSystemVersion: version,

@@ -32,6 +32,8 @@ export interface RecipeMetadataFields {
   /** The noise generator, e.g. `torch-cpu-mt19937`. */
   rng?: string;
   purpose?: string | null;
+  /** Who the figure is for (`team`, `public`); also written into the XMP packet. */
+  audience?: string;
   init?: { strength?: number; path?: string; ref?: string } | null;
   /** Tuning options that differ from their defaults, by scene key (`clip_skip`, `guidance_rescale`). */
   options?: Readonly<Record<string, unknown>>;

@@ -1,6 +1,6 @@
 // The XMP packet embedded in every output (PNG iTXt `XML:com.adobe.xmp`, per the XMP specification part 3):
 // IPTC DigitalSourceType `trainedAlgorithmicMedia` (the machine-readable "AI-generated" marking),
-// dc:description (the prompt), xmp:CreatorTool and the scene's purpose. Also a tolerant reader for those
+// dc:description (the prompt), xmp:CreatorTool, and the scene's purpose and audience in our namespace. Also a tolerant reader for those
 // properties in packets written by us or by other tools: a linear scan (no backtracking regular
 // expressions), with the packet's length capped, since the packet comes from whatever PNG is opened.
 
@@ -10,7 +10,7 @@ import { InputError } from '../errors';
 export const XMP_KEYWORD = 'XML:com.adobe.xmp';
 /** IPTC NewsCodes digital source type for media created by a trained model (cv.iptc.org/newscodes/digitalsourcetype). */
 export const TRAINED_ALGORITHMIC_MEDIA = 'http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia';
-/** Our own XMP namespace, for properties no standard schema has (the figure's purpose). */
+/** Our own XMP namespace, for properties no standard schema has (the figure's purpose and audience). */
 export const IMGPROMPT_XMP_NS = 'urn:imgprompt:xmp:1.0#';
 
 export interface XmpProvenance {
@@ -18,6 +18,8 @@ export interface XmpProvenance {
   description?: string;
   creatorTool?: string;
   purpose?: string;
+  /** `imgprompt:audience` (`team` / `public`): who the figure is for. */
+  audience?: string;
 }
 
 function escapeXml(text: string): string {
@@ -43,6 +45,8 @@ export interface XmpPacketFields {
   prompt?: string;
   creatorTool: string;
   purpose?: string;
+  /** Who the figure is for (`team`, `public`), as `imgprompt:audience`. */
+  audience?: string;
   /** dc:title (the scene's name). */
   title?: string;
   /** IPTC 2025.1 AI fields: AI System Used and Version, Prompt Writer Name (the prompt is AI Prompt Information). */
@@ -63,6 +67,7 @@ export function buildXmpPacket(fields: XmpPacketFields): string {
     ['Iptc4xmpExt:AIPromptWriterName', fields.promptWriter],
     ['xmp:CreatorTool', fields.creatorTool],
     ['imgprompt:purpose', fields.purpose],
+    ['imgprompt:audience', fields.audience],
   ];
   const present = attributes.filter((a): a is [string, string] => a[1] !== undefined && a[1] !== '');
   const lines = [
@@ -255,5 +260,8 @@ export function readXmpProvenance(xml: string): XmpProvenance {
   if (creatorTool) result.creatorTool = creatorTool;
   if (description) result.description = description;
   if (purpose) result.purpose = purpose;
+  // By its local name, as the rest: `audience` is in no other schema a figure's XMP carries.
+  const audience = simpleProperty(xml, 'audience');
+  if (audience) result.audience = audience;
   return result;
 }

@@ -9,7 +9,9 @@ import { canonicalJson } from '../scene/recipe';
 import { buildManifestDefinition, MODELS_ASSERTION, type IngredientFile, type ModelIdentity } from './c2paManifest';
 import { loadC2paLibrary } from './c2paLibrary';
 import { readC2pa } from './readC2pa';
-import { readFileLicence, readModelLicence, type LicenceReading } from '../licence/modelLicence';
+import { componentLicence, sceneLicence } from '../licence/licenceDiagnostics';
+import { findLockfileRoot } from '../licence/lockedLicence';
+import type { LicenceReading } from '../licence/modelLicence';
 import { hasC2paChunk, idatSha256, withoutC2paChunk } from './pngC2paChunk';
 import { appendPromptLog, gitAuthor, sha256Hex } from './promptLog';
 import { signPng } from './signPng';
@@ -73,18 +75,26 @@ export class FigureProvenance implements OutputProvenance {
     return author;
   }
 
-  private licence(path: string, folder: boolean): Promise<LicenceReading> {
-    let reading = this.licences.get(path);
-    if (!reading) this.licences.set(path, (reading = folder ? readModelLicence(path) : readFileLicence(path)));
+  /** By the precedence of licence/licenceDiagnostics.ts: lockfile entry, then model card / modelspec. */
+  private licence(job: RenderJob, ref: string, path: string, folder: boolean): Promise<LicenceReading> {
+    const root = findLockfileRoot(job.recipe.scene);
+    const key = `${root ?? ''}\n${ref}\n${path}`;
+    let reading = this.licences.get(key);
+    if (!reading) this.licences.set(key, (reading = componentLicence(ref, path, folder, root)));
     return reading;
   }
 
   /** The model, LoRAs, ControlNets and embeddings with their hashes and licences. */
   async modelIdentities(job: RenderJob): Promise<ModelIdentity[]> {
     const { recipe, metadata } = job;
-    const out: ModelIdentity[] = [{ role: 'model', name: metadata.model.name, sha256: metadata.model.hash, licence: (await this.licence(recipe.model.path, true)).id }];
-    for (const [i, lora] of recipe.loras.entries()) out.push({ role: 'lora', name: metadata.loras[i].file, sha256: metadata.loras[i].hash, licence: (await this.licence(lora.path, false)).id });
-    for (const c of metadata.control) out.push({ role: 'controlnet', name: c.net.folder, sha256: c.net.hash, licence: (await this.licence(job.model.dir, true)).id });
+    const out: ModelIdentity[] = [{ role: 'model', name: metadata.model.name, sha256: metadata.model.hash, licence: (sceneLicence(recipe) ?? (await this.licence(job, recipe.model.ref, recipe.model.path, true))).id }];
+    for (const [i, lora] of recipe.loras.entries()) out.push({ role: 'lora', name: metadata.loras[i].file, sha256: metadata.loras[i].hash, licence: (await this.licence(job, lora.ref, lora.path, false)).id });
+    for (const [i, c] of metadata.control.entries()) {
+      // A ControlNet the scene names has its own licence; the model folder's own ControlNets share the model's.
+      const net = recipe.control[i]?.net;
+      const licence = net ? await this.licence(job, net.ref, net.path, true) : await this.licence(job, recipe.model.ref, job.model.dir, true);
+      out.push({ role: 'controlnet', name: c.net.folder, sha256: c.net.hash, licence: licence.id });
+    }
     for (const e of metadata.embeddings ?? []) out.push({ role: 'embedding', name: e.file, sha256: e.hash, licence: 'unknown' });
     return out;
   }

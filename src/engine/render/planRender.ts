@@ -77,6 +77,6 @@ export async function planRender(request: PlanRequest, services: PlanServices, s
   const planned: PlannedJob[] = [];
   for (const job of jobs) planned.push({ job, freshness: await judgeFreshness(job) });
   // Licence findings never stop a render (you may hold another licence); they are reported with the plan.
-  const warnings = [...resolved.diagnostics, ...(await licenceDiagnostics(resolved))];
+  const warnings = [...resolved.diagnostics, ...(await licenceDiagnostics(resolved, request.context.projectRoot))];
   return { file: request.file, resolved, jobs: planned, warnings, projectRoot: request.context.projectRoot };
 }

@@ -52,6 +52,8 @@ export interface PortableRecipe {
   readonly label?: { readonly text: string; readonly corner: LabelCorner; readonly size: number; readonly opacity: number };
   /** Who the figure is for; absent in figures made before the key existed. */
   readonly audience?: string;
+  /** The model's licence as the scene states it (`license:`); absent when the scene says none. */
+  readonly license?: string;
   /** The invisible watermark in the pixels: its algorithm and payload (the hash's first 32 bits); absent when off. */
   readonly watermark?: { readonly algorithm: string; readonly payload: string };
   readonly hash: string;
@@ -158,6 +160,7 @@ export async function jobsForScene(
       purpose: r.purpose,
       label: r.label,
       audience: r.audience,
+      license: r.license,
       watermark: watermarked ? { algorithm: WATERMARK_ALGORITHM, payload: payloadOfHash(hash) } : undefined,
       hash,
       engine: { version: ENGINE_VERSION, onnxruntime: runtimeVersion },

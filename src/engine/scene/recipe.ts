@@ -67,6 +67,8 @@ export interface Recipe {
   label?: VisibleLabel;
   /** Who the figure is for (embedded in the PNG, not hashed); absent in recipes made before the key existed. */
   audience?: Audience;
+  /** The model's licence as the scene states it (`license:`; recorded, not hashed: it changes no pixels). */
+  license?: string;
 }
 
 /** What the engine adds to a recipe's identity beyond the scene itself. */

@@ -227,6 +227,7 @@ export function analyzeScene(input: string | CheckedScene, context: ResolveConte
     purpose: scene.purpose === undefined ? null : normaliseText(scene.purpose),
     ...(scene.backend === undefined ? {} : { backend: scene.backend }),
     audience: scene.audience ?? context.defaultAudience ?? SCENE_DEFAULTS.audience,
+    ...(scene.license === undefined ? {} : { license: scene.license }),
   };
   if (scene.label) {
     recipe.label = {

@@ -59,6 +59,8 @@ export interface Scene {
   label?: { text?: string; corner?: string; size?: number; opacity?: number };
   /** Who the figure is for (`team` or `public`); the default comes from the settings. */
   audience?: Audience;
+  /** The model's licence (SPDX or Hugging Face id), over what the lockfile or model card says. */
+  license?: string;
   /** Tuning options (sceneOptions.ts) the scene states. */
   options: Partial<Record<TuningOptionKey, TuningValue>>;
 }

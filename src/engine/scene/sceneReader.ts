@@ -25,8 +25,9 @@ import {
   SIZE_BUDGET_KEYS,
   SIZE_PIXEL_KEYS,
   VARIANTS_KEYS,
-  type NumberLimits,
 } from './sceneSpec';
+import { formatLimits, parseAspect } from './sceneValueText';
+import type { NumberLimits } from './sceneSpec';
 
 export type Value = Node | null | undefined;
 
@@ -35,19 +36,6 @@ export const LIST_LIMITS: Readonly<Record<string, number>> = { loras: 16, contro
 
 export function truncate(s: string, max = 40): string {
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
-}
-
-function formatLimits(l: NumberLimits): string {
-  const kind = l.integer ? 'an integer' : 'a number';
-  return l.exclusiveMin ? `${kind} greater than ${l.min} and at most ${l.max}` : `${kind} from ${l.min} to ${l.max}`;
-}
-
-function parseAspect(text: string): number | undefined {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*:\s*(\d+(?:\.\d+)?)\s*$/.exec(text);
-  if (!m) return undefined;
-  const w = Number(m[1]);
-  const h = Number(m[2]);
-  return w > 0 && h > 0 ? w / h : undefined;
 }
 
 export class SceneReader {
@@ -446,6 +434,9 @@ export class SceneReader {
           break;
         case 'audience':
           scene.audience = this.choice(node, key, AUDIENCES, 'audience');
+          break;
+        case 'license':
+          scene.license = this.string(node, key, { what: 'the model\'s licence id (SPDX or Hugging Face), e.g. openrail-m or mit' });
           break;
         case 'output':
           scene.output = this.string(node, key, { what: 'the path of the PNG to write' });

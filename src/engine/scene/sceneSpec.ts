@@ -25,6 +25,7 @@ const CORE_SCENE_KEYS = [
   'backend',
   'audience',
   'label',
+  'license',
 ] as const;
 /** Every top-level key: the core keys, then the tuning options of sceneOptions.ts. */
 export const SCENE_KEYS = [...CORE_SCENE_KEYS, ...TUNING_OPTIONS.map((o) => o.key)] as const;

@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, extname, join, relative, sep } from 'node:path';
 import * as vscode from 'vscode';
-import { hubCacheDir, isInside, SCENE_KEYS } from '../../engine/editor';
+import { hubCacheDir, isInside, knownLicences, SCENE_KEYS } from '../../engine/editor';
 import { hubRefCandidates } from '../hub/hubRefInfo';
 import type { Config } from '../config/config';
 import { sceneCursor, type SceneCursor } from '../language/sceneCursor';
@@ -101,6 +101,17 @@ export class SceneCompletionProvider implements vscode.CompletionItemProvider {
       });
     }
     if (path === 'model') return this.models(document, range);
+    if (path === 'license') {
+      // Any SPDX or Hugging Face id is allowed; these are the ones whose terms imgprompt judges against `purpose:`.
+      const kinds = { permissive: 'permissive', 'use-restricted': 'use restrictions', 'non-commercial': 'non-commercial only' };
+      return knownLicences().map((l) => {
+        const item = new vscode.CompletionItem(l.id, vscode.CompletionItemKind.Value);
+        item.detail = `${l.name} (${kinds[l.kind]})`;
+        item.insertText = quoted(l.id);
+        item.range = range;
+        return item;
+      });
+    }
     if (path === 'control[].model') return this.hubRefs(document, range);
     if (path === 'size.aspect') {
       return ASPECTS.map((a, i) => {

@@ -12,7 +12,9 @@ export class LicenceCache {
   private readonly entries = new Map<string, { at: number; licences?: readonly ComponentLicence[]; loading?: Promise<void> }>();
 
   private key(resolved: ResolvedSceneLike): string {
-    return [resolved.recipe.model.path, ...resolved.recipe.loras.map((l) => l.path)].join('\n');
+    // The scene's folder finds its imgprompt.lock; its `license:` overrides the model's.
+    const { recipe } = resolved;
+    return [recipe.scene, recipe.license ?? '', recipe.model.path, ...recipe.loras.map((l) => l.path)].join('\n');
   }
 
   /** The licences when read recently; otherwise undefined, and `onLoaded` runs once they are. */

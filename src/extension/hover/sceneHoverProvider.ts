@@ -3,7 +3,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
-import { describeLicence, readFileLicence, readModelConfig, readModelLicence, type LicenceReading, type SourcePosition, type SourceRange } from '../../engine/editor';
+import { componentLicence, describeLicence, readModelConfig, sceneLicence, type LicenceReading, type SourcePosition, type SourceRange } from '../../engine/editor';
 import { genericPath, keyDocumentation, valueDocumentation } from '../language/sceneDocs';
 import { LANGUAGE_ID, type DocumentAnalysis, type SceneAnalyzer } from '../scene/sceneAnalyzer';
 import { toRange } from '../diagnostics/toDiagnostic';
@@ -75,8 +75,11 @@ export class SceneHoverProvider implements vscode.HoverProvider {
       return card ? `${info}\n\n---\n\n${card}` : info;
     }
     if (label === 'model') {
+      // The scene's `license:`, else imgprompt.lock, else the model card (licence/licenceDiagnostics.ts).
       const dir = modelDirOf(result);
-      return withLicence(this.modelHover(result), dir ? await readModelLicence(dir) : undefined);
+      const stated = checked && sceneLicence({ license: checked.scene.license });
+      const reading = stated ?? (dir && checked?.model ? await componentLicence(checked.model.name, dir, true, result.context?.projectRoot) : undefined);
+      return withLicence(this.modelHover(result), reading);
     }
     const path = checked?.paths.get(label)?.path;
     if (LORA_LABEL.test(label) && path) {
@@ -87,7 +90,8 @@ export class SceneHoverProvider implements vscode.HoverProvider {
       const civitai = await civitaiHover(path, this.analyzer.engineCache);
       const withCivitai = civitai ? `${summary}\n\n${civitai}` : summary;
       const withCard = card ? `${withCivitai}\n\n---\n\n${card.replace(/^---\r?\n[\s\S]*?\r?\n---\r?\n/, '').split('\n').slice(0, 30).join('\n')}` : withCivitai;
-      return withLicence(withCard, await readFileLicence(path));
+      const ref = checked?.paths.get(label)?.ref ?? text;
+      return withLicence(withCard, await componentLicence(ref, path, false, result.context?.projectRoot));
     }
     if (IMAGE_LABEL.test(label) && path && existsSync(path)) return `![${text}](${vscode.Uri.file(path).toString()}|height=160)\n\n\`${text}\``;
     if (label === 'output') return this.outputHover(document, result);

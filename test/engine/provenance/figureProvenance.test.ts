@@ -5,7 +5,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import {
@@ -17,6 +18,7 @@ import {
   parsePromptLog,
   PROMPT_LOG_PATH,
   readC2pa,
+  readImageMetadata,
   withoutC2paChunk,
   WATERMARK_ALGORITHM,
   type RenderService,
@@ -104,6 +106,27 @@ describe('figure provenance on ' + modelName, () => {
     const { png, job } = await render('fig.imgprompt', scene(), false);
     const report = await readC2pa(png, 'image/png');
     assert.deepEqual((report.recipe as { hash: string }).hash, job.hash);
+  });
+
+  test("the models assertion carries the scene's license: and a locked project LoRA's licence; neither changes the hash", { skip: existsSync(join(modelDir, 'loras', 'outline.safetensors')) ? false : 'the model has no outline LoRA' }, async () => {
+    const lora = join(project.dir, 'loras', 'ink.safetensors');
+    mkdirSync(dirname(lora), { recursive: true });
+    copyFileSync(join(modelDir, 'loras', 'outline.safetensors'), lora);
+    const bytes = readFileSync(lora);
+    const permissions = 'Civitai permissions: commercial use: Image; derivatives allowed; credit required; relicensing allowed';
+    const lock = { lockfileVersion: 1, models: {}, local: { 'loras/ink.safetensors': { size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), license: permissions } } };
+    writeFileSync(join(project.dir, 'imgprompt.lock'), JSON.stringify(lock));
+    try {
+      const lorad = scene('loras:\n  - file: loras/ink.safetensors\n');
+      const { job, png } = await render('licensed.imgprompt', `${lorad}license: openrail-m\n`);
+      const models = (await readC2pa(png, 'image/png')).models as { models: { role: string; licence: string }[] };
+      assert.deepEqual(models.models.map((m) => [m.role, m.licence]), [['model', 'openrail-m'], ['lora', permissions.toLowerCase()]]);
+      assert.equal((readImageMetadata(png).recipe as { license?: string }).license, 'openrail-m');
+      const plain = await engine.plan({ file: project.write('plain.imgprompt', lorad), context: { projectRoot: project.dir, builtinModelsDir: dirname(modelDir) } });
+      assert.equal(plain.jobs[0].job.hash, job.hash);
+    } finally {
+      rmSync(join(project.dir, 'imgprompt.lock'), { force: true });
+    }
   });
 
   test('tampered pixels or recipe make the manifest invalid, and say which', async () => {
@@ -194,6 +217,8 @@ describe('figure provenance on ' + modelName, () => {
     assert.equal(tags['XMP-dc:Description'], 'a large red circle on the left, blue background');
     // exiftool also decodes the C2PA store's CBOR: the action it reads is ours.
     assert.equal(tags['CBOR:ActionsAction'], 'c2pa.created');
+    // The figure's audience (#21), under our own XMP namespace.
+    assert.equal(tags['XMP-imgprompt:Audience'], 'team');
   });
 
   test('the prompt log has one row per render with hashes and who', async () => {

@@ -77,6 +77,14 @@ suite('imgprompt completion, hover and CodeLens', () => {
     assert.match(lora, /trained base: sd_v1/);
   });
 
+  test('license: completes the licence ids imgprompt knows; the hover on model shows the scene licence over the card', async () => {
+    const editor = await openScene('licensed.imgprompt', 'model: tiny-shapes\nprompt: x\nlicense: openrail-m\n', () => true);
+    const ids = await completionLabels(editor.document.uri, new vscode.Position(2, 'license: '.length));
+    for (const id of ['openrail-m', 'flux-1-dev-non-commercial-license', 'mit']) assert.ok(ids.includes(id), `missing ${id} in ${ids.join(', ')}`);
+    const card = await hoverText(editor.document.uri, new vscode.Position(0, 10));
+    assert.match(card, /\*\*Licence:\*\* OpenRAIL-M, use restrictions \(from the scene's license:\)/);
+  });
+
   test('CodeLens at the top: Render · Open Preview · Verify, each on this scene', async () => {
     const editor = await openScratch('prompt: a red circle\n');
     const lenses = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', editor.document.uri);
