@@ -157,7 +157,7 @@ class ClipWriter {
     throwIfAborted(this.options.signal);
     // Widened (where float16) while transposed, into the scratch buffer that g.weight writes out before the next layer.
     const stored = await checkedWeightAsStored(this.weights, `${prefix}.weight`, [cout, cin], this.options.signal);
-    const out = this.scratch.take(stored.length);
+    const out = await this.scratch.take(stored.length, this.g);
     const w = this.stored(`${prefix}.weight`, stored instanceof Uint16Array ? transposeFloat16Into(stored, cout, cin, out) : transposeInto(stored, cout, cin, out), [cin, cout]);
     const b = await this.param(`${prefix}.bias`, [cout]);
     return this.g.node('Add', [this.g.node('MatMul', [x, w]), b]);

@@ -91,7 +91,7 @@ export async function linear(ctx: NnContext, x: string, prefix: string, cin: num
   // A float16 source is widened while transposing (one pass, no widened copy), into the shared scratch
   // buffer: g.weight writes it out (or copies it) before the next layer takes the buffer again.
   const w = await checkedWeightAsStored(ctx.weights, `${prefix}.weight`, [cout, cin], ctx.signal);
-  const out = ctx.scratch.take(w.length);
+  const out = await ctx.scratch.take(w.length, ctx.g);
   const wt = w instanceof Uint16Array ? transposeFloat16Into(w, cout, cin, out) : transposeInto(w, cout, cin, out);
   const y = ctx.g.node('MatMul', [x, ctx.g.weight(`${prefix}.weight`, wt, [cin, cout])]);
   return bias ? ctx.g.node('Add', [y, await storedWeight(ctx, `${prefix}.bias`, [cout])]) : y;

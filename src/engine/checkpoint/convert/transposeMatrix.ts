@@ -53,15 +53,19 @@ function checkSizes(count: number, rows: number, cols: number, outLength: number
 }
 
 /**
- * A growable Float32Array reused between layers: `take(n)` is a view of its first n elements (contents
- * undefined). Valid until the next take, so a caller must hand it to something that copies or writes
- * it out before then (GraphBuilder.weight does: external data is written, inline data copied).
+ * Two growable Float32Arrays reused in turn between layers: `take(n, g)` is a view of the first n
+ * elements of one (contents undefined), once the graph's external-data writer has written it out from
+ * its use before last (GraphBuilder.weight copies inline data at once, and a write-behind writer writes
+ * one buffer while the caller fills the other). A caller hands the view to g.weight before taking again.
  */
 export class ScratchFloats {
-  private buffer = new Float32Array(0);
+  private readonly buffers = [new Float32Array(0), new Float32Array(0)];
+  private turn = 0;
 
-  take(length: number): Float32Array {
-    if (this.buffer.length < length) this.buffer = new Float32Array(length);
-    return this.buffer.subarray(0, length);
+  async take(length: number, g: { released(values: ArrayBufferView): Promise<void> }): Promise<Float32Array> {
+    this.turn ^= 1;
+    await g.released(this.buffers[this.turn]);
+    if (this.buffers[this.turn].length < length) this.buffers[this.turn] = new Float32Array(length);
+    return this.buffers[this.turn].subarray(0, length);
   }
 }
