@@ -66,7 +66,7 @@ function services(modelDir: string): ConditioningServices {
 
 async function render(extra: string, model = 'sdxl'): Promise<RGBImage> {
   service ??= await createRenderService({ threads: 2 });
-  const text = `model: ./models/${model}\nprompt: a red square on a blue background\nseed: 5\nsteps: 4\nguidance: 6\nsampler: euler\n${extra}`;
+  const text = `model: ./models/${model}\nprompt: a red square on a blue background\nseed: 5\nsteps: 4\nguidance: 6\nsampler: euler\nwatermark: off\n${extra}`;
   const file = join(project, `scene-${Math.random().toString(36).slice(2)}.imgprompt`);
   writeFileSync(file, text);
   const plan = await service.plan({ file, context: { projectRoot: project } });
