@@ -39,7 +39,7 @@ before(async () => {
 });
 
 async function render(model: string, extra = ''): Promise<RGBImage> {
-  const text = `model: ./models/${model}\nprompt: a red square on a blue background\nwatermark: off\nseed: 5\nsteps: 6\nguidance: 7\nsampler: euler\nsize: {width: 128, height: 128}\n${extra}`;
+  const text = `model: ./models/${model}\nprompt: a red square on a blue background\nseed: 5\nsteps: 6\nguidance: 7\nsampler: euler\nwatermark: off\nsize: {width: 128, height: 128}\n${extra}`;
   const file = join(project, `${model}.imgprompt`);
   writeFileSync(file, text);
   const plan = await service.plan({ file, context: { projectRoot: project } });
@@ -158,7 +158,7 @@ describe('imgprompt convert: SD 1.x single-file checkpoints', () => {
       mkdirSync(ckptDir, { recursive: true });
       cpSync(join(dir, 'ckpt', 'sd15-random-toy.safetensors'), join(ckptDir, 'toy.safetensors'));
       cpSync(join(exportDir, 'tokenizer'), join(ckptDir, 'tokenizer'), { recursive: true });
-      const scene = (model: string) => `model: ${model}\nprompt: a red square on a blue background\nwatermark: off\nseed: 5\nsteps: 6\nguidance: 7\nsampler: euler\nsize: {width: 128, height: 128}\n`;
+      const scene = (model: string) => `model: ${model}\nprompt: a red square on a blue background\nseed: 5\nsteps: 6\nguidance: 7\nsampler: euler\nwatermark: off\nsize: {width: 128, height: 128}\n`;
       const file = join(project, 'single.imgprompt');
       writeFileSync(file, scene('checkpoints/toy.safetensors'));
       // Before the first render the editor's check says it will be converted; nothing resolves yet.
@@ -195,7 +195,7 @@ describe('imgprompt convert: SD 1.x single-file checkpoints', () => {
     try {
       cpSync(join(dir, 'ckpt', 'diffusers'), join(project, 'models', 'hub-style'), { recursive: true });
       const file = join(project, 'hub.imgprompt');
-      const text = `model: ./models/hub-style\nprompt: a red square on a blue background\nwatermark: off\nseed: 5\nsteps: 6\nguidance: 7\nsampler: euler\nsize: {width: 128, height: 128}\n`;
+      const text = `model: ./models/hub-style\nprompt: a red square on a blue background\nseed: 5\nsteps: 6\nguidance: 7\nsampler: euler\nwatermark: off\nsize: {width: 128, height: 128}\n`;
       writeFileSync(file, text);
       const before = analyzeScene(text, { file, projectRoot: project, checkpointCacheDir: cacheDir });
       assert.ok(before.diagnostics.some((d) => d.code === 'checkpoint-unconverted' && /diffusers folder of safetensors/.test(d.message)), JSON.stringify(before.diagnostics));

@@ -43,7 +43,7 @@ before(async () => {
 
 async function plan(model: string, extra: string) {
   const file = join(project, `${model}-${Math.random().toString(36).slice(2)}.imgprompt`);
-  writeFileSync(file, `model: ./models/${model}\nprompt: a red square on a blue background\nwatermark: off\nseed: 5\nsteps: 6\nguidance: 7\n${extra}`);
+  writeFileSync(file, `model: ./models/${model}\nprompt: a red square on a blue background\nseed: 5\nsteps: 6\nguidance: 7\nwatermark: off\n${extra}`);
   return service.plan({ file, context: { projectRoot: project } });
 }
 

@@ -66,7 +66,7 @@ function services(modelDir: string): ConditioningServices {
 
 async function render(extra: string, model = 'sdxl'): Promise<RGBImage> {
   service ??= await createRenderService({ threads: 2 });
-  const text = `model: ./models/${model}\nprompt: a red square on a blue background\nwatermark: off\nseed: 5\nsteps: 4\nguidance: 6\nsampler: euler\n${extra}`;
+  const text = `model: ./models/${model}\nprompt: a red square on a blue background\nseed: 5\nsteps: 4\nguidance: 6\nsampler: euler\nwatermark: off\n${extra}`;
   const file = join(project, `scene-${Math.random().toString(36).slice(2)}.imgprompt`);
   writeFileSync(file, text);
   const plan = await service.plan({ file, context: { projectRoot: project } });
@@ -290,6 +290,6 @@ describe('SDXL LoRAs (kohya fixture with sd-scripts key names)', { skip }, () =>
 
 function writeScene(extra: string): string {
   const file = join(project, `plan-${Math.random().toString(36).slice(2)}.imgprompt`);
-  writeFileSync(file, `model: ./models/sdxl\nprompt: a red square\nwatermark: off\nseed: 1\n${extra}`);
+  writeFileSync(file, `model: ./models/sdxl\nprompt: a red square\nseed: 1\n${extra}`);
   return file;
 }

@@ -6,7 +6,7 @@
 import { open, stat } from 'node:fs/promises';
 import { InputError, throwIfAborted } from '../errors';
 import { endianness } from 'node:os';
-import { fromFloat16Bits } from '../onnx/float16';
+import { float16Table } from '../onnx/float16';
 
 /** Default bound on the JSON header; real LoRA headers are at most a few MB. */
 export const MAX_SAFETENSORS_HEADER_BYTES = 100 * 1024 * 1024;
@@ -87,9 +87,10 @@ export class SafetensorsFile {
     if (info.dtype !== 'F16') return undefined;
     throwIfAborted(signal);
     const [begin, end] = info.dataOffsets;
-    // A fresh, aligned buffer (the little-endian host order the decoders already assume).
-    const bits = new Uint16Array((end - begin) / 2);
-    const bytes = new Uint8Array(bits.buffer);
+    // A fresh, aligned buffer (the little-endian host order the decoders already assume), not zero-filled:
+    // the read fills every byte or fails.
+    const bytes = new Uint8Array(Buffer.allocUnsafeSlow(end - begin).buffer, 0, end - begin);
+    const bits = new Uint16Array(bytes.buffer, 0, (end - begin) / 2);
     const handle = await openFile(this.path);
     try {
       const { bytesRead } = await handle.read(bytes, 0, bytes.length, this.dataStart + begin);
@@ -117,28 +118,21 @@ export class SafetensorsFile {
         throwIfAborted(signal);
         const info = this.tensors.get(name)!;
         const [begin, end] = info.dataOffsets;
-        const bytes = Buffer.alloc(end - begin);
+        // Not zero-filled (every byte is read into it, or the read fails) and not pooled: its own
+        // ArrayBuffer at offset 0, so float32 data is used in place, without a copy.
+        const bytes = Buffer.allocUnsafeSlow(end - begin);
         const { bytesRead } = await handle.read(bytes, 0, bytes.length, this.dataStart + begin);
         if (bytesRead !== bytes.length) {
           throw new SafetensorsError(`tensor '${name}' could not be read (${bytesRead} of ${bytes.length} bytes): the file was truncated or changed since it was opened`, this.path, 'changed');
         }
-        out.set(name, decodeTensorBytes(bytes, info.dtype));
+        const inPlace = info.dtype === 'F32' && LITTLE_ENDIAN && bytes.byteOffset === 0 && bytes.length % 4 === 0;
+        out.set(name, inPlace ? new Float32Array(bytes.buffer, 0, bytes.length / 4) : decodeTensorBytes(bytes, info.dtype));
       }
     } finally {
       await handle.close();
     }
     return out;
   }
-}
-
-/** float16 bit pattern → float32 value, for every pattern: decoding is then one lookup per element. */
-let halfTable: Float32Array | undefined;
-function float16Table(): Float32Array {
-  if (!halfTable) {
-    halfTable = new Float32Array(65536);
-    for (let bits = 0; bits < 65536; bits++) halfTable[bits] = fromFloat16Bits(bits);
-  }
-  return halfTable;
 }
 
 const LITTLE_ENDIAN = endianness() === 'LE';
@@ -150,7 +144,8 @@ export function decodeTensorBytes(bytes: Uint8Array, dtype: string): Float32Arra
   const count = Math.floor(bytes.length / size);
   const aligned = LITTLE_ENDIAN && bytes.byteOffset % size === 0;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out = new Float32Array(count);
+  // Every element is written below, so the output need not be zero-filled first.
+  const out = new Float32Array(Buffer.allocUnsafeSlow(count * 4).buffer, 0, count);
   if (dtype === 'F32') {
     if (aligned) out.set(new Float32Array(bytes.buffer, bytes.byteOffset, count));
     else for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true);

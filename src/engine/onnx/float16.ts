@@ -43,6 +43,16 @@ export function fromFloat16Bits(bits: number): number {
   return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
 }
 
+/** float16 bit pattern → float32 value for every pattern (256 KB, built once): widening is then one lookup per element. */
+let halfTable: Float32Array | undefined;
+export function float16Table(): Float32Array {
+  if (!halfTable) {
+    halfTable = new Float32Array(65536);
+    for (let bits = 0; bits < 65536; bits++) halfTable[bits] = fromFloat16Bits(bits);
+  }
+  return halfTable;
+}
+
 export function float32ToFloat16(values: ArrayLike<number>): Uint16Array {
   const out = new Uint16Array(values.length);
   for (let i = 0; i < values.length; i++) out[i] = toFloat16Bits(values[i]);

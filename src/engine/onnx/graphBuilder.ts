@@ -9,8 +9,10 @@
 // type 20; TensorProto dims 1, data_type 2, name 8, raw_data 9, external_data 13, data_location 14;
 // ValueInfoProto name 1, type 2; TypeProto tensor_type 1; Tensor elem_type 1, shape 2; Dimension
 // dim_value 1, dim_param 2; OperatorSetIdProto domain 1, version 2.
-import { closeSync, openSync, writeSync } from 'node:fs';
+import type { ExternalDataWriter } from './externalDataWriter';
 import { ProtoWriter } from './protobuf';
+
+export { ExternalDataWriter } from './externalDataWriter';
 
 /** TensorProto.DataType values used here. */
 export const ONNX_FLOAT = 1;
@@ -47,38 +49,6 @@ type Initializer =
   | { readonly name: string; readonly dataType: number; readonly dims: readonly number[]; readonly raw: Uint8Array }
   | { readonly name: string; readonly dataType: number; readonly dims: readonly number[]; readonly location: string; readonly offset: number; readonly length: number };
 
-/** Appends tensors to one external-data file, each aligned to 64 bytes (as onnx's converter aligns large ones). */
-export class ExternalDataWriter {
-  private readonly fd: number;
-  private position = 0;
-
-  constructor(
-    readonly path: string,
-    /** The `location` graphs record: the file's name relative to model.onnx. */
-    readonly location: string,
-  ) {
-    this.fd = openSync(path, 'w');
-  }
-
-  /** Writes `bytes`; returns where they are. */
-  append(bytes: Uint8Array): { offset: number; length: number } {
-    const pad = (64 - (this.position % 64)) % 64;
-    if (pad) writeSync(this.fd, new Uint8Array(pad), 0, pad, this.position);
-    const offset = this.position + pad;
-    for (let done = 0; done < bytes.length; ) done += writeSync(this.fd, bytes, done, bytes.length - done, offset + done);
-    this.position = offset + bytes.length;
-    return { offset, length: bytes.length };
-  }
-
-  get size(): number {
-    return this.position;
-  }
-
-  close(): void {
-    closeSync(this.fd);
-  }
-}
-
 function bytesOf(values: Float32Array | BigInt64Array | Int32Array): Uint8Array {
   return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
 }
@@ -96,6 +66,14 @@ export class GraphBuilder {
     /** Where large weights go; undefined stores everything inline (small graphs, tests). */
     private readonly external?: ExternalDataWriter,
   ) {}
+
+  /**
+   * Resolves once the external-data writes of `values`' buffer are done (at once without a write-behind
+   * writer): a buffer reused for the next weight must wait for this.
+   */
+  released(values: ArrayBufferView): Promise<void> {
+    return this.external?.whenWritten(values.buffer) ?? Promise.resolve();
+  }
 
   /** A fresh value name with a readable prefix. */
   fresh(prefix: string): string {

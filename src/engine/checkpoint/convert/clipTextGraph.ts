@@ -32,7 +32,8 @@
 // memory held is one tensor (and its transposed copy) plus the graph.
 import { ModelError, throwIfAborted } from '../../errors';
 import { ONNX_FLOAT, ONNX_INT32, type ExternalDataWriter, GraphBuilder } from '../../onnx/graphBuilder';
-import { checkedWeight, type WeightSource } from './weightSource';
+import { ScratchFloats, transposed, transposeFloat16Into, transposeInto } from './transposeMatrix';
+import { checkedWeight, checkedWeightAsStored, type WeightSource } from './weightSource';
 
 /** The fields of transformers' CLIPTextConfig (text_encoder/config.json) the graph needs. */
 export interface ClipTextConfig {
@@ -106,20 +107,11 @@ export function checkClipTextConfig(config: ClipTextConfig, origin?: string): vo
   if (eos !== undefined && (typeof eos !== 'number' || !Number.isInteger(eos) || eos < 0)) fail(`eos_token_id is ${JSON.stringify(eos)}; expected a token id`);
 }
 
-/** A row-major [rows, cols] matrix transposed to [cols, rows]. */
-function transpose(values: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(values.length);
-  for (let r = 0; r < rows; r++) {
-    const base = r * cols;
-    for (let c = 0; c < cols; c++) out[c * rows + r] = values[base + c];
-  }
-  return out;
-}
-
 class ClipWriter {
   private done = 0;
   private readonly total: number;
   private readonly shared = new Map<string, string>();
+  private readonly scratch = new ScratchFloats();
 
   constructor(
     readonly g: GraphBuilder,
@@ -162,7 +154,11 @@ class ClipWriter {
 
   /** torch's Linear `prefix` on x [..., cin]: MatMul by the weight stored [cin, cout], then Add of the bias. */
   async linear(x: string, prefix: string, cin: number, cout: number): Promise<string> {
-    const w = this.stored(`${prefix}.weight`, transpose(await this.read(`${prefix}.weight`, [cout, cin]), cout, cin), [cin, cout]);
+    throwIfAborted(this.options.signal);
+    // Widened (where float16) while transposed, into the scratch buffer that g.weight writes out before the next layer.
+    const stored = await checkedWeightAsStored(this.weights, `${prefix}.weight`, [cout, cin], this.options.signal);
+    const out = await this.scratch.take(stored.length, this.g);
+    const w = this.stored(`${prefix}.weight`, stored instanceof Uint16Array ? transposeFloat16Into(stored, cout, cin, out) : transposeInto(stored, cout, cin, out), [cin, cout]);
     const b = await this.param(`${prefix}.bias`, [cout]);
     return this.g.node('Add', [this.g.node('MatMul', [x, w]), b]);
   }
@@ -255,7 +251,7 @@ export async function buildClipTextGraph(config: ClipTextConfig, weights: Weight
     g.alias(pooled, CLIP_TEXT_OUTPUTS[1]);
   } else {
     if (!Number.isInteger(projection) || projection < 1) throw new ModelError(`text encoder: projection_dim ${projection} is not a positive integer`, weights.origin);
-    const matrix = transpose(await checkedWeight(weights, 'text_projection.weight', [projection, d], options.signal), projection, d);
+    const matrix = transposed(await checkedWeight(weights, 'text_projection.weight', [projection, d], options.signal), projection, d);
     g.alias(g.node('MatMul', [pooled, g.weight('text_projection.weight', matrix, [d, projection])]), CLIP_TEXT_EMBEDS);
   }
 

@@ -23,7 +23,7 @@ import { ldmVaeWeights } from './ldmVaeNames';
 import { openClipAsClipTextWeights, openClipTextShape } from './openClipTextGraph';
 import { buildUNetGraph, type UNetConfig } from './unetGraph';
 import { buildVaeDecoderGraph, buildVaeEncoderGraph, type VaeConfig } from './vaeGraph';
-import { safetensorsWeights, type WeightSource } from './weightSource';
+import { pacedWeights, safetensorsWeights, type WeightSource } from './weightSource';
 
 export interface ConvertProgress {
   /** `text_encoder`, `unet`, `vae_decoder`, `vae_encoder`. */
@@ -54,6 +54,9 @@ export interface ConvertResult {
 
 /** stabilityai/stable-diffusion-2-1's tokenizer/special_tokens_map.json. */
 const SD2_SPECIAL_TOKENS = { bos_token: '<|startoftext|>', eos_token: '<|endoftext|>', pad_token: '!', unk_token: '<|endoftext|>' };
+
+/** The most bytes of weights read but not yet written while converting (the write-behind queue). */
+const WRITE_BEHIND_BYTES = 256 * 1024 * 1024;
 
 const TOKENIZER_FILES = [['vocab.json', 'merges.txt'], ['tokenizer.json']];
 
@@ -134,10 +137,14 @@ function writeJson(path: string, value: unknown): void {
 async function writeComponent(root: string, name: string, config: unknown, build: (external: ExternalDataWriter) => Promise<Uint8Array>): Promise<void> {
   const dir = join(root, name);
   mkdirSync(dir, { recursive: true });
-  const external = new ExternalDataWriter(join(dir, 'model.onnx_data'), 'model.onnx_data');
+  // Weights are written behind the reads (see pacedWeights); model.onnx only once they all are.
+  const external = new ExternalDataWriter(join(dir, 'model.onnx_data'), 'model.onnx_data', { writeBehind: true });
   try {
-    writeFileSync(join(dir, 'model.onnx'), await build(external));
+    const graph = await build(external);
+    await external.finish();
+    writeFileSync(join(dir, 'model.onnx'), graph);
   } finally {
+    await external.settle();
     external.close();
   }
   if (config !== undefined) writeJson(join(dir, 'config.json'), config);
@@ -180,12 +187,14 @@ export async function assembleModelFolder(out: string, parts: ModelFolderParts):
   try {
     const { textEncoder: t, textEncoder2: t2, unet: u, vae: v } = parts;
     const xl = t2 !== undefined;
+    // At most this much read and waiting to be written: the write-behind queue's bound on memory.
+    const paced = (weights: WeightSource, x: ExternalDataWriter) => pacedWeights(weights, x, WRITE_BEHIND_BYTES);
     const steps: [string, unknown, (external: ExternalDataWriter) => Promise<Uint8Array>][] = [
-      ['text_encoder', t.config, (x) => buildClipTextGraph(t.config, t.weights, x, { signal, hiddenStates: xl })],
-      ...(t2 ? [['text_encoder_2', t2.config, (x: ExternalDataWriter) => buildClipTextGraph(t2.config, t2.weights, x, { signal, hiddenStates: true, projectionDim: (t2.config as ClipTextConfig & { projection_dim?: number }).projection_dim ?? t2.config.hidden_size })] as (typeof steps)[number]] : []),
-      ['unet', u.config, (x) => buildUNetGraph(u.config, u.weights, x, { signal, timestep: 'float32', controlNetResiduals: true })],
-      ['vae_decoder', v.config, (x) => buildVaeDecoderGraph(v.config, v.weights, x, { signal })],
-      ['vae_encoder', v.config, (x) => buildVaeEncoderGraph(v.config, v.weights, x, { signal })],
+      ['text_encoder', t.config, (x) => buildClipTextGraph(t.config, paced(t.weights, x), x, { signal, hiddenStates: xl })],
+      ...(t2 ? [['text_encoder_2', t2.config, (x: ExternalDataWriter) => buildClipTextGraph(t2.config, paced(t2.weights, x), x, { signal, hiddenStates: true, projectionDim: (t2.config as ClipTextConfig & { projection_dim?: number }).projection_dim ?? t2.config.hidden_size })] as (typeof steps)[number]] : []),
+      ['unet', u.config, (x) => buildUNetGraph(u.config, paced(u.weights, x), x, { signal, timestep: 'float32', controlNetResiduals: true })],
+      ['vae_decoder', v.config, (x) => buildVaeDecoderGraph(v.config, paced(v.weights, x), x, { signal })],
+      ['vae_encoder', v.config, (x) => buildVaeEncoderGraph(v.config, paced(v.weights, x), x, { signal })],
     ];
     for (const [i, [name, config, build]] of steps.entries()) {
       throwIfAborted(signal);

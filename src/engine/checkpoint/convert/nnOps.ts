@@ -13,6 +13,7 @@
 //   (scale 1, bias 0, length G) → Reshape to the input's shape → Mul γ [C, 1, 1] → Add β [C, 1, 1].
 // - SiLU: x · Sigmoid(x).
 import type { GraphBuilder } from '../../onnx/graphBuilder';
+import { ScratchFloats, transposeFloat16Into, transposeInto } from './transposeMatrix';
 import { checkedWeight, checkedWeightAsStored, type WeightSource } from './weightSource';
 
 /** What the layer helpers write into and read from. */
@@ -22,10 +23,12 @@ export interface NnContext {
   readonly signal?: AbortSignal;
   /** Shared small constants (InstanceNormalization's unit scale and zero bias per group count, axes, shapes). */
   readonly constants: Map<string, string>;
+  /** The transposed linear weight's buffer, reused layer after layer. */
+  readonly scratch: ScratchFloats;
 }
 
 export function nnContext(g: GraphBuilder, weights: WeightSource, signal?: AbortSignal): NnContext {
-  return { g, weights, signal, constants: new Map() };
+  return { g, weights, signal, constants: new Map(), scratch: new ScratchFloats() };
 }
 
 /** One shared int64 vector constant per value list. */
@@ -85,9 +88,11 @@ export async function conv2d(ctx: NnContext, x: string, prefix: string, cin: num
 
 /** torch's Linear `prefix` (`prefix.weight` [cout, cin], `prefix.bias` [cout]) on x [..., cin]: MatMul(x, Wᵀ) + b. */
 export async function linear(ctx: NnContext, x: string, prefix: string, cin: number, cout: number, bias = true): Promise<string> {
-  const w = await checkedWeight(ctx.weights, `${prefix}.weight`, [cout, cin], ctx.signal);
-  const wt = new Float32Array(w.length);
-  for (let o = 0; o < cout; o++) for (let i = 0; i < cin; i++) wt[i * cout + o] = w[o * cin + i];
+  // A float16 source is widened while transposing (one pass, no widened copy), into the shared scratch
+  // buffer: g.weight writes it out (or copies it) before the next layer takes the buffer again.
+  const w = await checkedWeightAsStored(ctx.weights, `${prefix}.weight`, [cout, cin], ctx.signal);
+  const out = await ctx.scratch.take(w.length, ctx.g);
+  const wt = w instanceof Uint16Array ? transposeFloat16Into(w, cout, cin, out) : transposeInto(w, cout, cin, out);
   const y = ctx.g.node('MatMul', [x, ctx.g.weight(`${prefix}.weight`, wt, [cin, cout])]);
   return bias ? ctx.g.node('Add', [y, await storedWeight(ctx, `${prefix}.bias`, [cout])]) : y;
 }

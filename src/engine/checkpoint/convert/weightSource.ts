@@ -103,3 +103,29 @@ export async function checkedWeightAsStored(source: WeightSource, name: string, 
   checkShape(source, name, expected);
   return (await source.getFloat16?.(name, signal)) ?? source.get(name, signal);
 }
+
+/**
+ * `source`, with each read first waiting until `writer` has at most `maxPendingBytes` still to write:
+ * a write-behind external-data writer then overlaps the reading of one tensor with the writing of the
+ * ones before, and the tensors queued for writing stay bounded.
+ */
+export function pacedWeights(source: WeightSource, writer: { drain(maxPendingBytes: number): Promise<void> }, maxPendingBytes: number): WeightSource {
+  return {
+    origin: source.origin,
+    has: (name) => source.has(name),
+    shape: (name) => source.shape(name),
+    names: () => source.names(),
+    async get(name, signal) {
+      await writer.drain(maxPendingBytes);
+      return source.get(name, signal);
+    },
+    ...(source.getFloat16
+      ? {
+          async getFloat16(name: string, signal?: AbortSignal) {
+            await writer.drain(maxPendingBytes);
+            return source.getFloat16?.(name, signal);
+          },
+        }
+      : {}),
+  };
+}

@@ -1,0 +1,114 @@
+// The external-data file of a model GraphBuilder writes: tensors appended one after another, each at a
+// 64-byte aligned offset (as onnx's converter aligns large ones), recorded by the graph as
+// `location`/`offset`/`length`. Offsets are fixed when a tensor is appended, so the bytes can be
+// written later: with `writeBehind`, appends go to libuv's threads (positional writes) while the caller
+// reads and prepares the next tensor, and the caller paces itself with `drain` and ends with `finish`.
+// Without it every append is written before it returns (what tests and small graphs use).
+import { closeSync, openSync, write, writeSync } from 'node:fs';
+
+export interface ExternalDataWriterOptions {
+  /** Write appended tensors in the background; the caller must call `finish` (and keep each buffer unchanged until `whenWritten`). */
+  readonly writeBehind?: boolean;
+}
+
+export class ExternalDataWriter {
+  private readonly fd: number;
+  private position = 0;
+  private closed = false;
+  private readonly writeBehind: boolean;
+  /** Bytes appended but not yet written, and the writes of each buffer still in flight. */
+  private pendingBytes = 0;
+  private readonly inFlight = new Map<ArrayBufferLike, Promise<void>>();
+  private readonly all = new Set<Promise<void>>();
+  private failure: Error | undefined;
+  private waiters: (() => void)[] = [];
+
+  constructor(
+    readonly path: string,
+    /** The `location` graphs record: the file's name relative to model.onnx. */
+    readonly location: string,
+    options: ExternalDataWriterOptions = {},
+  ) {
+    this.fd = openSync(path, 'w');
+    this.writeBehind = options.writeBehind ?? false;
+  }
+
+  /** Appends `bytes` (written now, or in the background with writeBehind); returns where they are. */
+  append(bytes: Uint8Array): { offset: number; length: number } {
+    if (this.closed) throw new Error(`internal: ${this.path} was already closed`);
+    if (this.failure) throw this.failure;
+    const pad = (64 - (this.position % 64)) % 64;
+    const offset = this.position + pad;
+    this.position = offset + bytes.length;
+    if (!this.writeBehind) {
+      if (pad) writeSync(this.fd, new Uint8Array(pad), 0, pad, offset - pad);
+      for (let done = 0; done < bytes.length; ) done += writeSync(this.fd, bytes, done, bytes.length - done, offset + done);
+      return { offset, length: bytes.length };
+    }
+    if (pad) this.track(new Uint8Array(pad), offset - pad);
+    this.track(bytes, offset);
+    return { offset, length: bytes.length };
+  }
+
+  get size(): number {
+    return this.position;
+  }
+
+  /** Resolves when every write of `buffer` appended so far is on its way to disk (the buffer may then be reused). */
+  whenWritten(buffer: ArrayBufferLike): Promise<void> {
+    return this.inFlight.get(buffer) ?? Promise.resolve();
+  }
+
+  /** Resolves when at most `maxPendingBytes` are waiting to be written (bounds the memory the queue holds). */
+  async drain(maxPendingBytes: number): Promise<void> {
+    while (this.pendingBytes > maxPendingBytes && !this.failure) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    if (this.failure) throw this.failure;
+  }
+
+  /** Waits for every write, then closes the file; throws the first write error (the file is then incomplete). */
+  async finish(): Promise<void> {
+    await this.settle();
+    this.close();
+    if (this.failure) throw this.failure;
+  }
+
+  /** Waits for the writes in flight, ignoring their errors (before removing a failed conversion's files). */
+  async settle(): Promise<void> {
+    while (this.all.size > 0) await Promise.allSettled([...this.all]);
+  }
+
+  /** Closes the file (idempotent). With writeBehind, call `settle` or `finish` first. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    closeSync(this.fd);
+  }
+
+  private track(bytes: Uint8Array, position: number): void {
+    this.pendingBytes += bytes.length;
+    const done = this.writeAll(bytes, position).then(
+      () => undefined,
+      (error: unknown) => {
+        this.failure ??= new Error(`writing ${this.path} failed: ${error instanceof Error ? error.message : String(error)}`);
+      },
+    );
+    const previous = this.inFlight.get(bytes.buffer);
+    const chained = previous ? Promise.all([previous, done]).then(() => undefined) : done;
+    this.inFlight.set(bytes.buffer, chained);
+    this.all.add(chained);
+    void chained.then(() => {
+      this.all.delete(chained);
+      if (this.inFlight.get(bytes.buffer) === chained) this.inFlight.delete(bytes.buffer);
+      this.pendingBytes -= bytes.length;
+      const waiters = this.waiters;
+      this.waiters = [];
+      for (const wake of waiters) wake();
+    });
+  }
+
+  private async writeAll(bytes: Uint8Array, position: number): Promise<void> {
+    for (let done = 0; done < bytes.length; ) {
+      done += await new Promise<number>((resolve, reject) => write(this.fd, bytes, done, bytes.length - done, position + done, (error, written) => (error ? reject(error) : resolve(written))));
+    }
+  }
+}

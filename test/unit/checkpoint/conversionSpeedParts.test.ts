@@ -1,0 +1,69 @@
+// The parts that make checkpoint conversion fast must not change a byte of its output: the tiled
+// transposes (float32, and float16 widened while transposed) against the plain definition on shapes
+// that are not multiples of the tile, the scratch buffers' reuse, and the write-behind external-data
+// writer against the synchronous one (same file, same offsets, buffers held until written, errors kept).
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ScratchFloats, transposed, transposeFloat16Into, transposeInto } from '../../../src/engine/checkpoint/convert/transposeMatrix';
+import { ExternalDataWriter } from '../../../src/engine/onnx/externalDataWriter';
+import { fromFloat16Bits } from '../../../src/engine/onnx/float16';
+
+const dir = mkdtempSync(join(tmpdir(), 'imgprompt-convert-parts-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('tiled transposes equal the element-by-element definition, float32 and float16 (every bit pattern class)', () => {
+  for (const [rows, cols] of [[1, 1], [3, 70], [70, 3], [33, 65], [64, 32], [100, 129]]) {
+    const values = Float32Array.from({ length: rows * cols }, (_v, i) => Math.sin(i * 1.7) * 1000);
+    const bits = Uint16Array.from({ length: rows * cols }, (_v, i) => (i * 2654435761) >>> 16);
+    const out = transposeInto(values, rows, cols, new Float32Array(rows * cols));
+    const half = transposeFloat16Into(bits, rows, cols, new Float32Array(rows * cols));
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) {
+        assert.equal(out[c * rows + r], values[r * cols + c]);
+        assert.ok(Object.is(half[c * rows + r], Math.fround(fromFloat16Bits(bits[r * cols + c]))) || (Number.isNaN(half[c * rows + r]) && Number.isNaN(fromFloat16Bits(bits[r * cols + c]))), `[${r}, ${c}]`);
+      }
+    }
+    assert.deepEqual(transposed(values, rows, cols), out);
+  }
+  assert.throws(() => transposeInto(new Float32Array(6), 2, 4, new Float32Array(8)), RangeError);
+});
+
+test('the write-behind writer writes the same file as the synchronous one, and holds a buffer until it is written', async () => {
+  const tensors = [100, 4096, 3, 70_000, 1].map((n, k) => Uint8Array.from({ length: n }, (_v, i) => (i * 31 + k) & 0xff));
+  const sync = new ExternalDataWriter(join(dir, 'sync.bin'), 'sync.bin');
+  const behind = new ExternalDataWriter(join(dir, 'behind.bin'), 'behind.bin', { writeBehind: true });
+  const offsets = tensors.map((t) => [sync.append(t), behind.append(t)]);
+  for (const [a, b] of offsets) assert.deepEqual(a, b);
+  assert.ok(offsets.every(([a]) => a.offset % 64 === 0));
+  sync.close();
+  await behind.whenWritten(tensors[3].buffer);
+  await behind.drain(0);
+  await behind.finish();
+  assert.deepEqual(readFileSync(join(dir, 'behind.bin')), readFileSync(join(dir, 'sync.bin')));
+  assert.equal(readFileSync(join(dir, 'behind.bin')).length, behind.size);
+});
+
+test('scratch buffers alternate and wait for the writer before being handed out again', async () => {
+  const scratch = new ScratchFloats();
+  const released: ArrayBufferLike[] = [];
+  const g = { released: async (v: ArrayBufferView) => void released.push(v.buffer) };
+  const a = await scratch.take(10, g);
+  const b = await scratch.take(10, g);
+  assert.notEqual(a.buffer, b.buffer, 'two buffers in turn');
+  const c = await scratch.take(5, g);
+  assert.equal(c.buffer, a.buffer, 'the first again, once released');
+  assert.equal(c.length, 5);
+  assert.equal(released.length, 3);
+});
+
+// /dev/full fails every write with ENOSPC (a full disk), where the system has it.
+test('a failed background write (disk full) is reported by drain and finish, naming the file', { skip: existsSync('/dev/full') ? false : 'no /dev/full here' }, async () => {
+  const w = new ExternalDataWriter('/dev/full', 'model.onnx_data', { writeBehind: true });
+  w.append(new Uint8Array(4096));
+  await assert.rejects(w.drain(0), (e: unknown) => e instanceof Error && /writing \/dev\/full failed/.test(e.message));
+  assert.throws(() => w.append(new Uint8Array(10)), /writing \/dev\/full failed/);
+  await assert.rejects(w.finish(), /writing \/dev\/full failed/);
+});
