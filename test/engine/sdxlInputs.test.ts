@@ -3,7 +3,8 @@
 // encoder, and a ControlNet-XL graph that takes the added conditioning (text_embeds, time_ids).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRenderService, type RenderService, type RGBImage } from '../../src/engine/index';
@@ -22,7 +23,12 @@ import { floatTensor } from '../../src/engine/onnx/tensor';
 import { encodePixelsToPng } from '../../src/engine/output/encodePng';
 import { divided, scaled } from '../../src/engine/pipeline/tensorMath';
 import { TorchCPUGenerator } from '../../src/engine/rng';
-import { ensureSdxlRandom, sdxlReferenceUnavailable } from '../scale/sdxlRandom';
+import { ensureSdxlRandom, sdxlRandomDir, sdxlReferenceUnavailable } from '../scale/sdxlRandom';
+import { PYTHON, repoRoot } from '../scale/sd15Random';
+import { ControlNet } from '../../src/engine/control/controlNet';
+import { ModelError } from '../../src/engine/errors';
+import { readSafetensors } from '../../src/engine/lora';
+import type { FloatTensor } from '../../src/engine/onnx/tensor';
 import { values, writeSafetensors } from '../unit/lora/loraFixtures';
 import { encoderServices, type EncoderServices } from '../unit/prompt/encoderServices';
 
@@ -238,3 +244,64 @@ describe('SDXL image-to-image (the SDXL folder\'s VAE encoder, SDXL scaling)', {
     }
   });
 });
+
+describe('ControlNet-XL: the added conditioning (text_embeds, time_ids) reaches a ControlNet graph that declares it', { skip }, () => {
+  // tools/sdxl_random/make_controlnet.py: the toy UNet's down path + seeded conditioning embedding and
+  // 1x1 convs, exported to ONNX, with PyTorch outputs on seeded inputs. Cached beside the toy model.
+  const root = join(sdxlRandomDir('toy'), 'controlnet-xl-v1');
+  const referencePath = join(root, 'controlnet_reference.safetensors');
+  const cache = new SessionCache();
+  before(() => {
+    if (existsSync(referencePath)) return;
+    const result = spawnSync(PYTHON, ['-m', 'tools.sdxl_random.make_controlnet', '--out', root], { cwd: repoRoot, encoding: 'utf8', timeout: 900_000, env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' } });
+    if (result.status !== 0) throw new Error(`tools.sdxl_random.make_controlnet exited ${result.status ?? result.signal}:\n${result.stdout}\n${result.stderr}`);
+  });
+  after(() => cache.clear());
+
+  test('the ControlNet-XL export equals the PyTorch module with text_embeds and time_ids fed (relative error < 1e-4); other added conditioning changes the residuals; an SD-style call without it is a clear error', async () => {
+    const reference = await readSafetensors(referencePath);
+    const read = async (name: string): Promise<FloatTensor> => floatTensor(await reference.tensor(name), reference.tensors.get(name)!.shape);
+    const lease = await acquireComponent(cache, join(root, 'controlnet'), ControlNet, { options: { intraOpNumThreads: 2, deterministic: true } });
+    try {
+      const net = lease.component;
+      assert.deepEqual(net.addedInputs, ['text_embeds', 'time_ids']);
+      const timestep = await read('timestep');
+      const base = {
+        sample: await read('sample'),
+        timestep: timestep.data[0],
+        encoderHiddenStates: await read('encoder_hidden_states'),
+        hint: await read('controlnet_cond'),
+        scale: (await read('conditioning_scale')).data[0],
+      };
+      const extra = { text_embeds: await read('text_embeds'), time_ids: await read('time_ids') };
+      const out = await net.predict({ ...base, extra });
+      assert.equal(out.down.length, net.outputs.down.length);
+      let worst = 0;
+      for (const [i, d] of out.down.entries()) worst = Math.max(worst, relativeError(d.data, await reference.tensor(`down_block_res_sample_${i}`)));
+      worst = Math.max(worst, relativeError(out.mid.data, await reference.tensor('mid_block_res_sample')));
+      console.log(`ControlNet-XL ONNX vs PyTorch: relative error ${worst.toExponential(2)}`);
+      assert.ok(worst < 1e-4, `ControlNet-XL relative error ${worst}`);
+      // The graph really reads both: other values change the residuals.
+      const zeroEmbeds = await net.predict({ ...base, extra: { ...extra, text_embeds: floatTensor(new Float32Array(extra.text_embeds.data.length), extra.text_embeds.dims) } });
+      assert.ok(relativeError(zeroEmbeds.mid.data, out.mid.data) > 1e-3, 'text_embeds change the mid residual');
+      const otherSize = await net.predict({ ...base, extra: { ...extra, time_ids: floatTensor(Float32Array.from([1024, 1024, 0, 0, 1024, 1024, 1024, 1024, 0, 0, 1024, 1024]), [2, 6]) } });
+      assert.ok(relativeError(otherSize.mid.data, out.mid.data) > 1e-3, 'time_ids change the mid residual');
+      await assert.rejects(net.predict(base), (e: Error) => e instanceof ModelError && /takes 'text_embeds'.*SDXL ControlNet needs an SDXL model/.test(e.message));
+    } finally {
+      lease.release();
+    }
+  });
+});
+
+/** max |a − b| / max |b|. */
+function relativeError(actual: Float32Array, expected: Float32Array): number {
+  assert.equal(actual.length, expected.length);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) {
+    assert.ok(Number.isFinite(actual[i]), `non-finite value at ${i}`);
+    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
+    scale = Math.max(scale, Math.abs(expected[i]));
+  }
+  return diff / scale;
+}
