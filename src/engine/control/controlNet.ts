@@ -2,7 +2,10 @@
 // encoder_hidden_states, controlnet_cond (the hint, RGB in 0..1 at the output size) and optionally
 // conditioning_scale → one residual per UNet skip tensor (`down_block_res_sample_0..N-1`) and the mid
 // block's (`mid_block_res_sample`). A graph without a conditioning_scale input gets its outputs scaled
-// here instead, so exporters that bake the scale out still work.
+// here instead, so exporters that bake the scale out still work. An SDXL ControlNet (diffusers'
+// ControlNetModel with addition_embed_type 'text_time') also takes the UNet's added conditioning,
+// `text_embeds` and `time_ids`: when the graph declares those inputs they are fed from the prompt's
+// conditioning, exactly as the UNet gets them.
 import { ModelError } from '../errors';
 import { requireInput } from '../model/componentIO';
 import type { HostTensor, OnnxSession, OnnxValueInfo } from '../onnx/onnxSession';
@@ -17,17 +20,25 @@ export interface ControlNetInput {
   /** The hint [batch, 3, H, W], values 0..1, H and W the output size. */
   readonly hint: FloatTensor;
   readonly scale: number;
+  /** The UNet's further inputs by name (SDXL: text_embeds, time_ids), batched as the sample; fed where the graph has them. */
+  readonly extra?: Readonly<Record<string, FloatTensor>>;
 }
+
+/** SDXL's added conditioning, which a ControlNet-XL graph takes beside the UNet's inputs. */
+const ADDED_CONDITIONING = ['text_embeds', 'time_ids'] as const;
 
 export class ControlNet {
   private readonly timestepInfo: OnnxValueInfo;
   private readonly scaleInfo: OnnxValueInfo | undefined;
+  /** The added-conditioning inputs this graph declares (none for an SD 1.x/2.x ControlNet). */
+  readonly addedInputs: readonly string[];
   readonly outputs: { readonly down: readonly OnnxValueInfo[]; readonly mid: OnnxValueInfo };
 
   constructor(readonly session: OnnxSession) {
     for (const name of ['sample', 'encoder_hidden_states', 'controlnet_cond']) requireInput(session, 'ControlNet', name);
     this.timestepInfo = requireInput(session, 'ControlNet', 'timestep');
     this.scaleInfo = session.input('conditioning_scale');
+    this.addedInputs = ADDED_CONDITIONING.filter((name) => session.input(name) !== undefined);
     const outputs = residualNames(session.outputs, session.modelPath, 'ControlNet');
     if (!outputs) {
       throw new ModelError(
@@ -50,6 +61,13 @@ export class ControlNet {
       encoder_hidden_states: input.encoderHiddenStates,
       controlnet_cond: input.hint,
     };
+    for (const name of this.addedInputs) {
+      const value = input.extra?.[name];
+      if (!value) {
+        throw new ModelError(`this ControlNet takes '${name}' (SDXL's added conditioning), which the model's prompt conditioning does not supply: an SDXL ControlNet needs an SDXL model`, this.session.modelPath);
+      }
+      feeds[name] = value;
+    }
     if (this.scaleInfo) feeds.conditioning_scale = { data: [input.scale], dims: this.scaleInfo.shape.length === 0 ? [] : [1] };
     const names = [...this.outputs.down.map((o) => o.name), this.outputs.mid.name];
     const result = await this.session.run(feeds, names, signal);

@@ -102,6 +102,8 @@ export interface ModelConfig {
   buckets: { width: number; height: number }[];
   /** model_index.json `force_zeros_for_empty_prompt` (diffusers' SDXL pipelines), when stated. */
   forceZerosForEmptyPrompt?: boolean;
+  /** model_index.json's requires_aesthetics_score (SDXL's refiner): time_ids end with an aesthetic score instead of the target size. */
+  requiresAestheticsScore?: boolean;
   defaults: ModelDefaults;
   /**
    * ControlNet folders by hint type (absolute paths), from model_index.json `imgprompt.controlnets`
@@ -402,6 +404,7 @@ export function readModelConfig(dir: string, fs: SceneFileSystem = nodeFileSyste
     buckets.push(...SDXL_BUCKETS.map((b) => ({ ...b })));
   }
   const forceZeros = index.force_zeros_for_empty_prompt;
+  const aesthetics = index.requires_aesthetics_score;
   return {
     dir,
     name: basename(dir),
@@ -419,6 +422,7 @@ export function readModelConfig(dir: string, fs: SceneFileSystem = nodeFileSyste
     nativeWidth,
     buckets,
     ...(typeof forceZeros === 'boolean' ? { forceZerosForEmptyPrompt: forceZeros } : {}),
+    ...(aesthetics === true ? { requiresAestheticsScore: true } : {}),
     defaults,
     controlnets: Object.fromEntries(Object.entries(controlnets).map(([type, folder]) => [type, join(dir, folder)])),
   };

@@ -26,6 +26,10 @@ const INT64 = 7;
 export interface TextualInversion {
   /** The file, for errors. */
   readonly path: string;
+  /** The tensor read (`emb_params`, `clip_l`, `clip_g`, ...), for errors. */
+  readonly tensor: string;
+  /** Width of each vector. */
+  readonly width: number;
   /** sha256 of the file (hex): identifies the vectors in cache keys. */
   readonly sha256: string;
   /** Number of vectors (tokens the embedding takes in the prompt). */
@@ -34,8 +38,15 @@ export interface TextualInversion {
   readonly vectors: Float32Array;
 }
 
-/** Reads an embedding file for a text encoder of hidden size `width`. InputError for a file that is not one. */
-export async function loadTextualInversion(path: string, width: number): Promise<TextualInversion> {
+/** SDXL's embedding files hold one tensor per text encoder: `clip_l` (ViT-L, 768 wide) and `clip_g` (bigG, 1280 wide). */
+export type SdxlEmbeddingTensor = 'clip_l' | 'clip_g';
+
+/**
+ * Reads an embedding file for a text encoder of hidden size `width` (undefined: any width, checked
+ * against the token table when the encoder is patched). With `tensor`, that tensor of an SDXL file is
+ * read; without, SD 1.x/2.x's choice (clip_l, or the single tensor). InputError for a file that is not one.
+ */
+export async function loadTextualInversion(path: string, width: number | undefined, tensor?: SdxlEmbeddingTensor): Promise<TextualInversion> {
   if (!/\.safetensors$/i.test(path)) {
     throw new InputError('only .safetensors embeddings are read (a .pt or .bin file is a pickle, which is never loaded): convert it to .safetensors', path);
   }
@@ -47,19 +58,24 @@ export async function loadTextualInversion(path: string, width: number): Promise
   const { tensors } = parseSafetensorsHeaderJson(bytes.subarray(8, dataStart), bytes.length - dataStart, path);
   const names = [...tensors.keys()];
   let name: string | undefined;
-  if (tensors.has('clip_l')) name = 'clip_l';
+  if (tensor !== undefined) {
+    if (!tensors.has(tensor)) {
+      throw new InputError(`an SDXL model needs an SDXL embedding, with 'clip_l' and 'clip_g' tensors (one per text encoder); this file has ${names.length ? names.map((n) => `'${n}'`).join(', ') : 'no tensors'} (an SD 1.x/2.x embedding?)`, path);
+    }
+    name = tensor;
+  } else if (tensors.has('clip_l')) name = 'clip_l';
   else if (tensors.has('clip_g')) throw new InputError(`an SDXL embedding with only clip_g (for SDXL's second text encoder); SD 1.x/2.x need clip_l`, path);
   else if (names.length === 1) name = names[0];
   else throw new InputError(`expected one tensor (emb_params) or clip_l; found ${names.length ? names.join(', ') : 'none'}`, path);
   const info = tensors.get(name)!;
   const shape = info.shape.length === 1 ? [1, info.shape[0]] : info.shape;
-  if (shape.length !== 2 || shape[1] !== width) {
-    throw new InputError(`'${name}' has shape [${info.shape.join(', ')}]; this text encoder needs vectors of width ${width} ([count, ${width}])`, path);
+  if (shape.length !== 2 || (width !== undefined && shape[1] !== width)) {
+    throw new InputError(`'${name}' has shape [${info.shape.join(', ')}]; this text encoder needs vectors of width ${width ?? 'its hidden size'} ([count, ${width ?? 'width'}])`, path);
   }
   if (shape[0] < 1 || shape[0] > MAX_VECTORS) throw new InputError(`'${name}' has ${shape[0]} vectors; an embedding has 1 to ${MAX_VECTORS}`, path);
   const vectors = decodeTensorBytes(bytes.subarray(dataStart + info.dataOffsets[0], dataStart + info.dataOffsets[1]), info.dtype);
   if (!vectors.every(Number.isFinite)) throw new InputError(`'${name}' holds NaN or infinite values`, path);
-  return { path, sha256: createHash('sha256').update(bytes).digest('hex'), count: shape[0], vectors };
+  return { path, tensor: name, sha256: createHash('sha256').update(bytes).digest('hex'), count: shape[0], width: shape[1], vectors };
 }
 
 /** The token ids of each embedding when their vectors follow a vocabulary of `vocabSize` rows. */
@@ -72,7 +88,7 @@ export function textualInversionIds(inversions: readonly TextualInversion[], voc
 export function textualInversionPatch(inversions: readonly TextualInversion[], vocabSize: number): WeightPatch | undefined {
   if (inversions.length === 0) return undefined;
   return {
-    key: `textual-inversion:v1:${vocabSize}:${inversions.map((t) => t.sha256).join(',')}`,
+    key: `textual-inversion:v1:${vocabSize}:${inversions.map((t) => (t.tensor === 'clip_g' ? `${t.sha256}/clip_g` : t.sha256)).join(',')}`,
     needsWeightsInMemory: false,
     apply: (files) => applyTextualInversion(files, inversions, vocabSize),
   };
@@ -109,6 +125,9 @@ export async function applyTextualInversion(files: OnnxModelFiles, inversions: r
   if (!table) return fail(`the token table '${tableName}' is not an initializer`);
   const [rows, width] = table.dims;
   if (rows !== vocabSize) fail(`the token table has ${rows} rows, but the tokenizer's vocabulary has ${vocabSize}`);
+  for (const t of inversions) {
+    if (t.width !== width) throw new InputError(`'${t.tensor}' holds vectors of width ${t.width}, but this text encoder's token table is ${width} wide (an embedding for another model?)`, t.path);
+  }
   if (table.dataType !== FLOAT && table.dataType !== FLOAT16) fail(`the token table has data type ${table.dataType}; float32 and float16 are supported`);
   const stored = await readInitializerBytes(files, table);
   if (!stored) return fail('the token table is stored in typed fields, not raw bytes');

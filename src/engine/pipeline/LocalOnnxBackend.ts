@@ -213,12 +213,12 @@ export class LocalOnnxBackend implements RenderBackend {
       signal,
       patchFor: (component) => patches.get(component),
       tokenizer: (folder) => memo(this.tokenizers, folder, () => loadCLIPTokenizer(folder)),
-      textualInversion: (path, width) => {
+      textualInversion: (path, width, tensor) => {
         const hash = embeddingHashes.get(path);
         // Without a content hash (never from a planned job) nothing vouches for a cached copy: read it.
-        if (hash === undefined) return loadTextualInversion(path, width);
+        if (hash === undefined) return loadTextualInversion(path, width, tensor);
         while (this.inversions.size >= EMBEDDING_CACHE_CAPACITY) this.inversions.delete(this.inversions.keys().next().value as string);
-        return memo(this.inversions, `${path}\0${hash}\0${width}`, () => loadTextualInversion(path, width));
+        return memo(this.inversions, `${path}\0${hash}\0${width}\0${tensor ?? ''}`, () => loadTextualInversion(path, width, tensor));
       },
       cached: (key, encode) => {
         let pending = this.prompts.get(key);

@@ -94,7 +94,7 @@ export async function denoise(input: DenoiseInput): Promise<FloatTensor> {
       if (control.scale === 0 || !controlActive(index, scheduler.numInferenceSteps, control.start, control.end)) continue;
       const beforeControl = control.net.runTimeMs;
       const r = await timings.time('controlnet', () =>
-        control.net.predict({ sample: latentSample, timestep, encoderHiddenStates: hiddenStates, hint: control.hint, scale: control.scale }, signal),
+        control.net.predict({ sample: latentSample, timestep, encoderHiddenStates: hiddenStates, hint: control.hint, scale: control.scale, extra }, signal),
       );
       timings.addOnnxRuntime(control.net.runTimeMs - beforeControl);
       residuals = residuals ? addResiduals(residuals, r) : r;

@@ -394,7 +394,7 @@ describe('CLIP text graph on the toy SD 1.5 against its optimum export', { skip:
     const ids = await prompts();
     const vocab = (await config()).vocab_size;
     const vectors = Float32Array.from({ length: 2 * 64 }, (_v, i) => Math.sin(i) / 10);
-    const inversion = { path: 'test-embedding.safetensors', sha256: 'clip-graph-test', count: 2, vectors };
+    const inversion = { path: 'test-embedding.safetensors', sha256: 'clip-graph-test', tensor: 'emb_params', count: 2, width: 64, vectors };
     const withEmbedding = ids.map((row) => [row[0], vocab, vocab + 1, ...row.slice(1, 75)]);
     for (const [label, batch, patch] of [
       ['as exported', ids, undefined],

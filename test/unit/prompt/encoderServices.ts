@@ -31,7 +31,7 @@ export function encoderServices(modelDir = TINY_MODEL_DIR): EncoderServices {
       return lease.component;
     },
     tokenizer: (folder) => loadCLIPTokenizer(folder),
-    textualInversion: (path, width) => loadTextualInversion(path, width),
+    textualInversion: (path, width, tensor) => loadTextualInversion(path, width, tensor),
     patchFor: () => undefined,
     cached: (key, encode) => {
       keys.push(key);

@@ -8,7 +8,7 @@ import type { FloatTensor } from '../../onnx/tensor';
 import type { WeightPatch } from '../../onnx/sessionCache';
 import type { CLIPTokenizer } from '../../tokenizer';
 import type { ModelConfig } from '../modelConfig';
-import type { TextualInversion } from '../textualInversion';
+import type { SdxlEmbeddingTensor, TextualInversion } from '../textualInversion';
 import type { OnnxSession } from '../../onnx/onnxSession';
 
 /** The size of the image being rendered, in pixels. */
@@ -55,8 +55,8 @@ export interface Conditioning {
 export interface ConditioningServices {
   acquire<T>(component: string, Type: new (session: OnnxSession) => T, patch?: WeightPatch): Promise<T>;
   tokenizer(folder: string): Promise<CLIPTokenizer>;
-  /** A textual-inversion embedding file, read (and checked for `width`) once per content. */
-  textualInversion(path: string, width: number): Promise<TextualInversion>;
+  /** A textual-inversion embedding file, read (and checked for `width`) once per content; `tensor` picks one of an SDXL file's two. */
+  textualInversion(path: string, width: number | undefined, tensor?: SdxlEmbeddingTensor): Promise<TextualInversion>;
   /** The weight patch (LoRAs) for a text-encoder component, if any. */
   patchFor(component: string): WeightPatch | undefined;
   /** Caches an encoding under a key that names the encoder's weights and the text. */

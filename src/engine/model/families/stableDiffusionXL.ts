@@ -8,15 +8,21 @@
 // zeros (hidden states and text_embeds) when model_index.json's force_zeros_for_empty_prompt says so
 // (diffusers' default for SDXL: true). `prompt_2` (scene option) goes to the second encoder only; without
 // it both get the prompt. clip_skip N takes hidden_states[-(N+1)]: 1, the default, is SDXL's penultimate.
-// A1111 emphasis weights each encoder's hidden states token by token, as for SD 1.x.
+// The refiner (model_index.json's requires_aesthetics_score) takes five time ids: original size, crop
+// top-left and an aesthetic score in place of the target size.
+// A1111 emphasis weights each encoder's hidden states token by token, as for SD 1.x. Textual-inversion
+// embeddings for SDXL carry one tensor per encoder (`clip_l` for the first, `clip_g` for the second, as
+// A1111's and ComfyUI's SDXL embedding loaders read them): each becomes rows of its own encoder's table.
 import { join } from 'node:path';
 import { ModelError } from '../../errors';
 import { SDXL_LATENT_RGB_FACTORS } from '../../image/latentPreview';
 import { floatTensor, type FloatTensor } from '../../onnx/tensor';
-import { applyEmphasis, hasEmphasis, parsePromptAttention, usesEmbeddings, weightedPromptTokens } from '../../prompt';
+import { composePatches } from '../../onnx/sessionCache';
+import { applyEmphasis, embeddingFragmentTokenizer, hasEmphasis, parsePromptAttention, usesEmbeddings, weightedPromptTokens, type EmbeddingTokens } from '../../prompt';
 import type { CLIPTokenizer } from '../../tokenizer';
 import { CLIPTextEncoder } from '../clipTextEncoder';
 import type { ModelConfig } from '../modelConfig';
+import { textualInversionIds, textualInversionPatch, type SdxlEmbeddingTensor } from '../textualInversion';
 import type { Conditioning, ConditioningServices, EncodeContext, ModelFamily } from './ModelFamily';
 
 /** diffusers' AutoencoderKL config for SDXL (stabilityai/sdxl-vae): used when a VAE config leaves it out. */
@@ -25,6 +31,9 @@ const ENCODERS = [
   { component: 'text_encoder', tokenizer: 'tokenizer' },
   { component: 'text_encoder_2', tokenizer: 'tokenizer_2' },
 ] as const;
+
+/** The tensor of an SDXL embedding file each encoder reads. */
+const EMBEDDING_TENSORS: readonly SdxlEmbeddingTensor[] = ['clip_l', 'clip_g'];
 
 export const stableDiffusionXL: ModelFamily = {
   id: 'sdxl',
@@ -37,14 +46,19 @@ export const stableDiffusionXL: ModelFamily = {
   },
 
   async encodePrompt(text, context, model, services): Promise<Conditioning> {
-    if ((context.embeddings ?? []).some((e) => usesEmbeddings(text, [e]))) {
-      throw new ModelError('textual-inversion embeddings are not supported for SDXL models yet (they carry one table per text encoder)', model.dir);
-    }
     const negative = context.role === 'negative';
     const prompt2 = !negative && typeof context.options?.prompt_2 === 'string' && context.options.prompt_2 !== '' ? context.options.prompt_2 : text;
     const zeroed = negative && text.trim() === '' && (model.forceZerosForEmptyPrompt ?? true);
     const fromEnd = clipSkipOf(context) + 1;
-    const patches = ENCODERS.map((e) => services.patchFor(e.component));
+    const texts = [text, prompt2];
+    // Per encoder: the embeddings its text uses, their vectors from the file's tensor for that encoder.
+    // The second encoder's width is checked against its token table when the table is extended.
+    const vocabSize = model.textEncoder.vocabSize;
+    const used = ENCODERS.map((_, i) => (context.embeddings ?? []).filter((e) => usesEmbeddings(texts[i], [e])));
+    const inversions = await Promise.all(
+      ENCODERS.map((_, i) => Promise.all(used[i].map((e) => services.textualInversion(e.path, i === 0 ? model.textEncoder.hiddenSize : undefined, EMBEDDING_TENSORS[i])))),
+    );
+    const patches = ENCODERS.map((e, i) => composePatches(services.patchFor(e.component), textualInversionPatch(inversions[i], vocabSize)));
     const key = [
       ...ENCODERS.map((e, i) => `${join(model.dir, e.component)}${patches[i] ? `#${patches[i]!.key}` : ''}`),
       `skip:${fromEnd}`,
@@ -56,7 +70,9 @@ export const stableDiffusionXL: ModelFamily = {
       const [first, second] = await Promise.all(
         ENCODERS.map(async (e, i) => {
           const [tokenizer, encoder] = await Promise.all([services.tokenizer(join(model.dir, e.tokenizer)), services.acquire(e.component, CLIPTextEncoder, patches[i])]);
-          return encodeOne(i === 0 ? text : prompt2, tokenizer, encoder, fromEnd, services);
+          const ids = textualInversionIds(inversions[i], vocabSize);
+          const embeddings = used[i].map((e, k) => ({ ...e, ids: ids[k] }));
+          return encodeOne(texts[i], tokenizer, encoder, fromEnd, services, embeddings);
         }),
       );
       if (!second.pooled) {
@@ -71,9 +87,11 @@ export const stableDiffusionXL: ModelFamily = {
       };
       return conditioning;
     });
-    // time_ids depend on the output size, not the text: outside the cache.
+    // time_ids depend on the output size, not the text: outside the cache. The output size is also the
+    // init image's for image-to-image (it is resized to it before encoding), which is what diffusers'
+    // SDXL img2img takes as original and target size (the size of the image it encodes).
     const { width, height } = context;
-    const timeIds = floatTensor(Float32Array.from([height, width, 0, 0, height, width]), [1, 6]);
+    const timeIds = floatTensor(Float32Array.from(model.requiresAestheticsScore ? [height, width, 0, 0, aestheticScore(context)] : [height, width, 0, 0, height, width]), [1, model.requiresAestheticsScore ? 5 : 6]);
     return { ...encoded, extra: { ...encoded.extra, time_ids: timeIds } };
   },
 
@@ -94,10 +112,12 @@ interface EncoderOutput {
   droppedText?: string;
 }
 
-async function encodeOne(text: string, tokenizer: CLIPTokenizer, encoder: CLIPTextEncoder, fromEnd: number, services: ConditioningServices): Promise<EncoderOutput> {
+async function encodeOne(text: string, tokenizer: CLIPTokenizer, encoder: CLIPTextEncoder, fromEnd: number, services: ConditioningServices, embeddings: readonly EmbeddingTokens[]): Promise<EncoderOutput> {
   const fragments = parsePromptAttention(text);
   const tokenized = await services.timed('tokenize', async () =>
-    hasEmphasis(fragments) ? weightedPromptTokens(fragments, tokenizer) : { ...tokenizer.encodePrompt(fragments.map((f) => f.text).join('')), weights: undefined },
+    hasEmphasis(fragments) || embeddings.length > 0
+      ? weightedPromptTokens(fragments, tokenizer, embeddings.length > 0 ? embeddingFragmentTokenizer(tokenizer, embeddings) : undefined)
+      : { ...tokenizer.encodePrompt(fragments.map((f) => f.text).join('')), weights: undefined },
   );
   const output = await services.timed('textEncoder', () => encoder.encode([tokenized.ids], services.signal, fromEnd), encoder.session);
   const hidden = output.hiddenState!;
@@ -127,6 +147,16 @@ export function concatLastAxis(x: FloatTensor, y: FloatTensor): FloatTensor {
 
 function zerosLike(t: FloatTensor): FloatTensor {
   return floatTensor(new Float32Array(t.data.length), t.dims);
+}
+
+/**
+ * The refiner's aesthetic score (diffusers' StableDiffusionXLImg2ImgPipeline: aesthetic_score 6.0 for the
+ * prompt, negative_aesthetic_score 2.5 for the negative), from the scene's options when it states them.
+ */
+function aestheticScore(context: EncodeContext): number {
+  const negative = context.role === 'negative';
+  const value = context.options?.[negative ? 'negative_aesthetic_score' : 'aesthetic_score'];
+  return typeof value === 'number' ? value : negative ? 2.5 : 6;
 }
 
 function clipSkipOf(context: EncodeContext): number {
