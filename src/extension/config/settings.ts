@@ -3,7 +3,7 @@
 // config.ts reads VS Code's configuration through it.
 import { homedir } from 'node:os';
 import { isAbsolute, join, normalize, resolve } from 'node:path';
-import { checkOutputPattern, DEFAULT_DISCLOSURE_TEMPLATE, DEFAULT_OUTPUT_PATTERN, EXECUTION_PROVIDERS, isExecutionProviderSetting, templateProblems, type ExecutionProviderSetting } from '../../engine/editor';
+import { checkOutputPattern, DEFAULT_DISCLOSURE_TEMPLATE, DEFAULT_OUTPUT_PATTERN, EXECUTION_PROVIDERS, isExecutionProviderSetting, parseLabelSetting, templateProblems, type ExecutionProviderSetting, type LabelSetting } from '../../engine/editor';
 
 export const SETTINGS_SECTION = 'imgprompt';
 
@@ -44,6 +44,8 @@ export interface Settings {
   requireDisclosure: boolean;
   /** Globs (workspace-relative) of published documents: referencing a team figure there is a warning. */
   publishedFiles: string[];
+  /** The visible label of scenes without a `label:` key; absent = none (it changes pixels, so it is in the recipe). */
+  label?: LabelSetting;
 }
 
 export type SettingName = keyof Settings;
@@ -148,6 +150,10 @@ export function normalizeSettings(raw: Partial<Record<SettingName, unknown>>): S
   const audience = raw.defaultAudience;
   if (audience === 'team' || audience === 'public') settings.defaultAudience = audience;
   else if (audience !== undefined && audience !== null) ignore('defaultAudience', '"team" or "public"');
+
+  const label = parseLabelSetting(raw.label, `${SETTINGS_SECTION}.label`);
+  if (label.label) settings.label = label.label;
+  for (const problem of label.problems) problems.push(`${problem}. Using no label.`);
 
   return { settings, problems };
 }

@@ -341,6 +341,7 @@ export class RenderQueue extends Disposable implements Renderer, RenderEvents {
         text,
         outputPattern: context.outputPattern,
         defaultAudience: context.defaultAudience,
+        defaultLabel: context.defaultLabel,
         workspaceFolder: context.workspaceFolder,
         ...extra,
       },

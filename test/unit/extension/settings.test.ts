@@ -103,3 +103,12 @@ test('a disclosure template with an unknown placeholder is reported and the defa
   assert.equal(problems.length, 2);
   assert.match(problems[0], /altTextTemplate: unknown placeholder \{modle\}/);
 });
+
+test('imgprompt.label: none by default; text or an object is taken; a bad value is reported and gives no label', () => {
+  assert.equal(normalizeSettings({}).settings.label, undefined);
+  assert.deepEqual(normalizeSettings({ label: 'AI-generated' }).settings.label, { text: 'AI-generated' });
+  assert.deepEqual(normalizeSettings({ label: { corner: 'top-left', opacity: 0.5 } }).settings.label, { corner: 'top-left', opacity: 0.5 });
+  const bad = normalizeSettings({ label: { corner: 'centre' } });
+  assert.equal(bad.settings.label, undefined);
+  assert.match(bad.problems.join('\n'), /imgprompt\.label\.corner must be one of .*\. Using no label\./);
+});
