@@ -43,3 +43,5 @@ export { findMarkdownImages, findHtmlImages, localImagePath, sceneCandidates, im
 export { detectWatermark, type WatermarkDetection } from './watermark/detectWatermark';
 export { checkDocumentText, type FigureReferenceProblem } from './disclosure/figureReferences';
 export { parseLabelSetting, type LabelSetting } from './watermark/labelSetting';
+export { checkFigureReferences, findDocuments } from './disclosure/figureReferences';
+export { globToRegExp } from './text/globPattern';

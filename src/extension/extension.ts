@@ -66,6 +66,8 @@ export function activate(context: vscode.ExtensionContext): ImgpromptApi {
     // here). In Restricted Mode the queue creates no worker at all, whatever asks (render on save
     // included); TrustedRenderer refuses commands with a message saying why.
     const signingKeys = track(new SigningKeyStore(context.secrets, log));
+    // Markdown figure problems while editing; Verify runs the same check over every document.
+    const figures = track(FigureReferenceDiagnostics.register(config));
     const queue = track(
       new RenderQueue({
         signingKey: () => signingKeys.get(),
@@ -76,6 +78,7 @@ export function activate(context: vscode.ExtensionContext): ImgpromptApi {
         workerScript: vscode.Uri.joinPath(context.extensionUri, 'out', 'worker.js').fsPath,
         cacheDir: engineCacheDir,
         pullModels: (scene, text, projectRoot, signal) => downloads.pull(scene, text, projectRoot, signal),
+        checkFigures: (scenes) => figures.verify(scenes),
       }),
     );
     const preview = PreviewManager.register(context, queue, log, {
@@ -103,7 +106,6 @@ export function activate(context: vscode.ExtensionContext): ImgpromptApi {
     track(RenderingContextKey.register(renderer));
     track(MarkdownImageFeatures.register());
     track(FigureCompletionProvider.register(config));
-    track(FigureReferenceDiagnostics.register(config));
     track(ProvenanceDocuments.register(runner, (png) => preview.showProvenance(png)));
     track(runner.register(COMMANDS.showLog, 'Show Log', () => log.show(true)));
     track(downloads.registerCommands(runner));

@@ -44,6 +44,8 @@ export interface Settings {
   requireDisclosure: boolean;
   /** Globs (workspace-relative) of published documents: referencing a team figure there is a warning. */
   publishedFiles: string[];
+  /** Verify warns about scenes without a `purpose:` line (as `imgprompt verify --require-purpose`). */
+  requirePurpose: boolean;
   /** The visible label of scenes without a `label:` key; absent = none (it changes pixels, so it is in the recipe). */
   label?: LabelSetting;
 }
@@ -70,6 +72,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = {
   defaultAudience: 'team',
   requireDisclosure: false,
   publishedFiles: [],
+  requirePurpose: false,
 };
 
 export const MAX_THREADS = 256;
@@ -109,7 +112,7 @@ export function normalizeSettings(raw: Partial<Record<SettingName, unknown>>): S
   if (typeof limit === 'number' && Number.isFinite(limit) && limit >= 0 && limit <= MAX_MEMORY_LIMIT_GB) settings.memoryLimitGB = limit;
   else if (limit !== undefined && limit !== null) ignore('memoryLimitGB', `a number of gigabytes from 0 (no limit) to ${MAX_MEMORY_LIMIT_GB}`);
 
-  for (const name of ['renderOnSave', 'previewFollowsEditor', 'saveHints', 'civitaiLookup', 'c2pa', 'promptLog', 'requireDisclosure'] as const) {
+  for (const name of ['renderOnSave', 'previewFollowsEditor', 'saveHints', 'civitaiLookup', 'c2pa', 'promptLog', 'requireDisclosure', 'requirePurpose'] as const) {
     const v = raw[name];
     if (typeof v === 'boolean') settings[name] = v;
     else if (v !== undefined && v !== null) ignore(name, 'true or false');
