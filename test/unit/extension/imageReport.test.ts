@@ -51,7 +51,7 @@ test('a watermarked figure saved as JPEG or WebP: the panel opens with no recipe
     };
     writeFileSync(files.jpeg, await raw.clone().jpeg({ quality: 90 }).toBuffer());
     writeFileSync(files.webp, await raw.clone().webp({ quality: 90 }).toBuffer());
-    writeFileSync(files.png, await encodePngWithMetadata({ ...marked, channels: 3 }, { prompt: 'p', seed: '1', steps: 4, model: { name: 'tiny-shapes' }, hash, watermark: { algorithm: 'x', payload } }));
+    writeFileSync(files.png, await encodePngWithMetadata({ ...marked, channels: 3 }, { prompt: 'p', seed: '1', steps: 4, model: { name: 'tiny-shapes' }, hash }));
     const p = picture();
     writeFileSync(files.unmarked, await sharp(Buffer.from(p.data), { raw: { width: p.width, height: p.height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer());
 
