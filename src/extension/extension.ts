@@ -37,6 +37,8 @@ export interface ImgpromptApi {
   readonly renderer: Renderer;
   /** Live render events (steps, outputs, failures), as the preview sees them. */
   readonly renderEvents: RenderEvents;
+  /** Verify's Markdown figure check (disclosure, published team figures), for tests. */
+  readonly figures: FigureReferenceDiagnostics;
   /** Milliseconds activate took. */
   readonly activationMs: number;
   /** How many render worker clients (each with its own worker process) have been created: 0 in Restricted Mode. */
@@ -131,6 +133,7 @@ export function activate(context: vscode.ExtensionContext): ImgpromptApi {
       analyzer,
       renderer,
       renderEvents: queue,
+      figures,
       activationMs,
       get renderWorkerStarts() {
         return queue.workerStarts;
