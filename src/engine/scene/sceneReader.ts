@@ -7,8 +7,7 @@ import { suggestionSuffix } from './didYouMean';
 import { LineIndex } from './sourceRange';
 import { tuningOption, type TuningOptionKey } from './sceneOptions';
 import type { Scene, SceneControl, SceneInit, SceneLocation, SceneLora, SceneSize } from './scene';
-import { LABEL_CORNERS, LABEL_LIMITS, MAX_LABEL_LENGTH } from '../watermark/visibleLabel';
-import { isLabelOff } from '../watermark/labelSetting';
+import { isLabelOff, LABEL_CORNERS, LABEL_LIMITS, MAX_LABEL_LENGTH } from '../watermark/visibleLabel';
 import {
   AUDIENCES,
   LABEL_KEYS,

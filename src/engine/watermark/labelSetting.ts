@@ -2,7 +2,9 @@
 // setting or the CLI's IMGPROMPT_LABEL. Both are read here with one set of rules, so the same setting
 // gives the same recipe (and so the same bytes) in either host. Text alone, or {text, corner, size,
 // opacity} with the scene key's limits; "off", "" or false mean none.
-import { LABEL_CORNERS, LABEL_LIMITS, MAX_LABEL_LENGTH, type LabelCorner } from './visibleLabel';
+import { isLabelOff, LABEL_CORNERS, LABEL_LIMITS, MAX_LABEL_LENGTH, type LabelCorner } from './visibleLabel';
+
+export { isLabelOff };
 
 /** A label as a setting gives it: omitted fields take the scene key's defaults when resolved. */
 export interface LabelSetting {
@@ -21,11 +23,6 @@ export interface ParsedLabelSetting {
 
 const KEYS = ['text', 'corner', 'size', 'opacity'];
 
-/** True for the values that switch the label off: `off`, `none`, an empty string, false. */
-export function isLabelOff(value: unknown): boolean {
-  if (value === false) return true;
-  return typeof value === 'string' && ['', 'off', 'none'].includes(value.trim().toLowerCase());
-}
 
 function checkText(text: unknown, where: string, problems: string[]): string | undefined {
   if (typeof text !== 'string' || text.trim() === '') {
