@@ -33,7 +33,6 @@ export class Config implements vscode.Disposable {
     const window = vscode.workspace.getConfiguration(SETTINGS_SECTION);
     const raw: Partial<Record<SettingName, unknown>> = {};
     for (const name of Object.keys(DEFAULT_SETTINGS) as SettingName[]) raw[name] = (WINDOW_SCOPED.has(name) ? window : c).get<unknown>(name);
-    raw.label = c.get<unknown>('label'); // optional: no default in DEFAULT_SETTINGS
     const { settings, problems } = normalizeSettings(raw);
     for (const problem of problems) {
       if (this.reported.has(problem)) continue;

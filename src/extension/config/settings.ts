@@ -46,8 +46,8 @@ export interface Settings {
   publishedFiles: string[];
   /** Verify warns about scenes without a `purpose:` line (as `imgprompt verify --require-purpose`). */
   requirePurpose: boolean;
-  /** The visible label of scenes without a `label:` key; absent = none (it changes pixels, so it is in the recipe). */
-  label?: LabelSetting;
+  /** The visible label of scenes without a `label:` key; null = none (it changes pixels, so it is in the recipe). */
+  label: LabelSetting | null;
 }
 
 export type SettingName = keyof Settings;
@@ -73,6 +73,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = {
   requireDisclosure: false,
   publishedFiles: [],
   requirePurpose: false,
+  label: null,
 };
 
 export const MAX_THREADS = 256;
