@@ -365,8 +365,7 @@ export class SceneReader {
 
   /** `label: TEXT` or `label: {text, corner, size, opacity}`; `label: off` (or '') is false. */
   label(node: Value): Scene['label'] {
-    const fallback = this.valueRange('label');
-    const target = this.deref(node, fallback);
+    const target = this.deref(node, this.valueRange('label'));
     if (isScalar(target) && isLabelOff(target.value)) return false;
     if (isScalar(target) && typeof target.value === 'string') {
       const text = this.string(target, 'label', { what: 'the text of the visible label' });
