@@ -4,7 +4,7 @@
 // Shared by every command that reads scenes (check, resolve, render, verify, watch).
 import { existsSync, readFileSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
-import { hubCacheDir, isInside, projectHubLookup, type ResolveContext } from '../engine/index';
+import { hubCacheDir, isInside, parseLabelEnv, projectHubLookup, type ResolveContext } from '../engine/index';
 import { UsageError } from './command';
 import { cacheDir as cliCacheDir } from './renderSupport';
 
@@ -80,7 +80,15 @@ export function sceneContext(sceneFile: string, modelPaths: readonly string[], c
     modelSearchPaths: [...modelPaths, ...fromEnv],
     builtinModelsDir: builtinModelsDir(),
     hub: projectHubLookup(hubCacheDir(env), projectRoot, join(cliCacheDir(env), 'civitai')),
+    ...defaultLabelFromEnv(env),
   };
+}
+
+/** IMGPROMPT_LABEL (the CLI's `imgprompt.label`): a visible label for scenes without `label:`; a bad value is a usage error. */
+export function defaultLabelFromEnv(env: NodeJS.ProcessEnv): Pick<ResolveContext, 'defaultLabel'> {
+  const { label, problems } = parseLabelEnv(env.IMGPROMPT_LABEL);
+  if (problems.length > 0) throw new UsageError(problems.join('; '));
+  return label ? { defaultLabel: label } : {};
 }
 
 /** A path as shown to the user: relative to the working directory when inside it. */

@@ -3,6 +3,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { extname, join, relative, resolve, sep } from 'node:path';
 import { UsageError } from './command';
+import { globToRegExp } from '../engine/text/globPattern';
 
 const SKIPPED_DIRS = new Set(['node_modules', 'out']);
 
@@ -18,21 +19,8 @@ export function scenesIn(dir: string): string[] {
   return found;
 }
 
-/** A glob (`*`, `?`, `**`) as a regular expression over POSIX relative paths. */
-export function globToRegExp(glob: string): RegExp {
-  let source = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i];
-    if (c === '*' && glob[i + 1] === '*') {
-      const slash = glob[i + 2] === '/';
-      source += slash ? '(?:.*/)?' : '.*';
-      i += slash ? 2 : 1;
-    } else if (c === '*') source += '[^/]*';
-    else if (c === '?') source += '[^/]';
-    else source += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(`^${source}$`);
-}
+// The glob rule lives in the engine so the extension's Verify matches published files the same way.
+export { globToRegExp };
 
 export interface SceneTargets {
   /** Absolute scene paths, de-duplicated, in argument order. */

@@ -42,3 +42,6 @@ export { DEFAULT_DISCLOSURE_TEMPLATE, DEFAULT_CAPTION_TEMPLATE, DEFAULT_DISCLOSU
 export { findMarkdownImages, findHtmlImages, localImagePath, sceneCandidates, imageLink, type MarkdownImage } from './disclosure/markdownImages';
 export { detectWatermark, type WatermarkDetection } from './watermark/detectWatermark';
 export { checkDocumentText, type FigureReferenceProblem } from './disclosure/figureReferences';
+export { parseLabelSetting, type LabelSetting } from './watermark/labelSetting';
+export { checkFigureReferences, findDocuments } from './disclosure/figureReferences';
+export { globToRegExp } from './text/globPattern';

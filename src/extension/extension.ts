@@ -37,6 +37,8 @@ export interface ImgpromptApi {
   readonly renderer: Renderer;
   /** Live render events (steps, outputs, failures), as the preview sees them. */
   readonly renderEvents: RenderEvents;
+  /** Verify's Markdown figure check (disclosure, published team figures), for tests. */
+  readonly figures: FigureReferenceDiagnostics;
   /** Milliseconds activate took. */
   readonly activationMs: number;
   /** How many render worker clients (each with its own worker process) have been created: 0 in Restricted Mode. */
@@ -66,6 +68,8 @@ export function activate(context: vscode.ExtensionContext): ImgpromptApi {
     // here). In Restricted Mode the queue creates no worker at all, whatever asks (render on save
     // included); TrustedRenderer refuses commands with a message saying why.
     const signingKeys = track(new SigningKeyStore(context.secrets, log));
+    // Markdown figure problems while editing; Verify runs the same check over every document.
+    const figures = track(FigureReferenceDiagnostics.register(config));
     const queue = track(
       new RenderQueue({
         signingKey: () => signingKeys.get(),
@@ -76,6 +80,7 @@ export function activate(context: vscode.ExtensionContext): ImgpromptApi {
         workerScript: vscode.Uri.joinPath(context.extensionUri, 'out', 'worker.js').fsPath,
         cacheDir: engineCacheDir,
         pullModels: (scene, text, projectRoot, signal) => downloads.pull(scene, text, projectRoot, signal),
+        checkFigures: (scenes) => figures.verify(scenes),
       }),
     );
     const preview = PreviewManager.register(context, queue, log, {
@@ -103,7 +108,6 @@ export function activate(context: vscode.ExtensionContext): ImgpromptApi {
     track(RenderingContextKey.register(renderer));
     track(MarkdownImageFeatures.register());
     track(FigureCompletionProvider.register(config));
-    track(FigureReferenceDiagnostics.register(config));
     track(ProvenanceDocuments.register(runner, (png) => preview.showProvenance(png)));
     track(runner.register(COMMANDS.showLog, 'Show Log', () => log.show(true)));
     track(downloads.registerCommands(runner));
@@ -129,6 +133,7 @@ export function activate(context: vscode.ExtensionContext): ImgpromptApi {
       analyzer,
       renderer,
       renderEvents: queue,
+      figures,
       activationMs,
       get renderWorkerStarts() {
         return queue.workerStarts;

@@ -32,6 +32,28 @@ describe('imgprompt CLI', () => {
     assert.ok(readFileSync(join(project.dir, 'a.png')).equals(bytes), 'a forced re-render changed the bytes');
   });
 
+  test('IMGPROMPT_LABEL labels scenes without label: (in the recipe, byte-identical again, verify needs the same setting); label: off opts out', () => {
+    const labelled = { ...env, IMGPROMPT_LABEL: '{"text": "AI-generated", "corner": "top-left", "size": 14}' };
+    const runWith = (e: NodeJS.ProcessEnv, ...args: string[]) => spawnSync(process.execPath, [cli, ...args], { cwd: project.dir, encoding: 'utf8', env: e });
+    project.write('l.imgprompt', scene('a large red circle on the left, blue background', 11));
+    const first = runWith(labelled, 'render', 'l.imgprompt');
+    assert.equal(first.status, 0, first.stderr);
+    const bytes = readFileSync(join(project.dir, 'l.png'));
+    assert.deepEqual(readImageMetadata(bytes, 'l.png').recipe?.label, { text: 'AI-generated', corner: 'top-left', size: 14, opacity: 0.8 });
+    assert.equal(runWith(labelled, 'verify', 'l.imgprompt').status, 0);
+    const without = run('verify', 'l.imgprompt');
+    assert.equal(without.status, 1, 'verify without the label setting did not find the figure stale');
+    assert.match(without.stdout, /l\.png: stale/);
+    assert.equal(runWith(labelled, 'render', '--force', 'l.imgprompt').status, 0);
+    assert.ok(readFileSync(join(project.dir, 'l.png')).equals(bytes), 'a forced re-render with the label setting changed the bytes');
+    project.write('off.imgprompt', `${scene('a large red circle on the left, blue background', 11)}label: off\n`);
+    assert.equal(runWith(labelled, 'render', 'off.imgprompt').status, 0);
+    assert.equal(readImageMetadata(readFileSync(join(project.dir, 'off.png')), 'off.png').recipe?.label, undefined);
+    const bad = runWith({ ...env, IMGPROMPT_LABEL: '{"corner": "middle"}' }, 'render', 'l.imgprompt');
+    assert.equal(bad.status, 2, bad.stdout + bad.stderr);
+    assert.match(bad.stderr, /IMGPROMPT_LABEL\.corner must be one of bottom-right/);
+  });
+
   test('verify exits 1 after a pixel-affecting edit and names the change; 0 once re-rendered', () => {
     project.write('b.imgprompt', scene('a small blue square at the top right; black background', 8));
     assert.equal(run('render', 'b.imgprompt').status, 0);

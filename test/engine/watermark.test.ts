@@ -5,16 +5,16 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
-import { createRenderService, detectWatermark, drawLabel, embedWatermark, payloadOfHash, readImageMetadata, readWatermark, resolveScene, type RenderJob, type RenderService } from '../../src/engine/index';
+import { createRenderService, detectWatermark, drawLabel, embedWatermark, payloadOfHash, readImageMetadata, readWatermark, resolveScene, type RenderJob, type RenderService, type ResolveContext } from '../../src/engine/index';
 import { jobsOf, modelDir, modelName, renderToFile, tempProject } from './modelUnderTest';
 import { dirname } from 'node:path';
 
 describe('watermark in renders of ' + modelName, () => {
   let engine: RenderService;
   const project = tempProject();
-  const plan = async (text: string, name = 'scene.imgprompt'): Promise<RenderJob> => {
+  const plan = async (text: string, name = 'scene.imgprompt', extra: Partial<ResolveContext> = {}): Promise<RenderJob> => {
     const file = project.write(name, text);
-    const resolved = resolveScene(text, { file, projectRoot: project.dir, builtinModelsDir: dirname(modelDir) });
+    const resolved = resolveScene(text, { file, projectRoot: project.dir, builtinModelsDir: dirname(modelDir), ...extra });
     return (await jobsOf(engine, resolved, project.dir))[0];
   };
   const scene = (extra = '') => `model: ${modelName}\nprompt: a large red circle on the left, blue background\nseed: 42\nsteps: 6\n${extra}`;
@@ -80,5 +80,25 @@ describe('watermark in renders of ' + modelName, () => {
     const c = await engine.render(both);
     assert.equal(detectWatermark(c.image).payload, payloadOfHash(both.hash));
     assert.deepEqual(readImageMetadata(c.png, 'both.png').recipe?.label, { text: 'AI-generated', corner: 'top-left', size: 14, opacity: 0.8 });
+  });
+
+  test('a label from the settings (defaultLabel) is the same recipe and the same bytes as the scene key; label: off opts out', async () => {
+    const defaultLabel = { text: 'AI-generated', corner: 'top-left' as const, size: 14 };
+    const own = await plan(scene('label: {text: AI-generated, corner: top-left, size: 14}\n'), 'own.imgprompt');
+    const fromSetting = await plan(scene(), 'own.imgprompt', { defaultLabel });
+    assert.equal(fromSetting.hash, own.hash, 'a label from the setting hashes differently from the same label written in the scene');
+    assert.deepEqual(fromSetting.metadata.label, { text: 'AI-generated', corner: 'top-left', size: 14, opacity: 0.8 });
+    const first = await engine.render(fromSetting);
+    assert.ok((await engine.render(own)).png.equals(first.png), 'the same recipe from the setting gave other bytes');
+    assert.ok((await engine.render(fromSetting)).png.equals(first.png), 'a re-render with the setting is not byte-identical');
+    const none = await plan(scene(), 'none.imgprompt');
+    for (const off of ['label: off\n', "label: ''\n", 'label: false\n']) {
+      const optedOut = await plan(scene(off), 'none.imgprompt', { defaultLabel });
+      assert.equal(optedOut.metadata.label, undefined, off);
+      assert.equal(optedOut.hash, none.hash, `${off.trim()} with a label setting is not the unlabelled recipe`);
+    }
+    const overridden = await plan(scene('label: Draft\n'), 'own.imgprompt', { defaultLabel });
+    assert.equal(overridden.metadata.label?.text, 'Draft');
+    assert.equal(overridden.metadata.label?.corner, 'bottom-right', 'the scene key replaces the setting whole, not field by field');
   });
 });

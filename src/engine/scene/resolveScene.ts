@@ -17,6 +17,7 @@ import { nodeFileSystem, type SceneFileSystem } from '../io/sceneFileSystem';
 import { resolveTuningOptions } from './sceneOptions';
 import { findEmbeddings } from './embeddingFiles';
 import { defaultLabelSize, LABEL_DEFAULTS, type LabelCorner } from '../watermark/visibleLabel';
+import type { LabelSetting } from '../watermark/labelSetting';
 
 export interface ResolveContext extends SceneContext {
   /** Reads a model folder's configs. Long-lived hosts pass a caching loader; defaults to readModelConfig. */
@@ -27,6 +28,8 @@ export interface ResolveContext extends SceneContext {
   workspaceFolder?: string;
   /** The audience of scenes without an `audience:` key (the editor's `imgprompt.defaultAudience`). */
   defaultAudience?: Audience;
+  /** The visible label of scenes without a `label:` key (the editor's `imgprompt.label`, the CLI's IMGPROMPT_LABEL). */
+  defaultLabel?: LabelSetting;
   /** The largest render allowed, in megapixels (default MAX_RENDER_MEGAPIXELS; IMGPROMPT_MAX_MEGAPIXELS in the CLI). */
   maxMegapixels?: number;
 }
@@ -229,12 +232,14 @@ export function analyzeScene(input: string | CheckedScene, context: ResolveConte
     audience: scene.audience ?? context.defaultAudience ?? SCENE_DEFAULTS.audience,
     ...(scene.license === undefined ? {} : { license: scene.license }),
   };
-  if (scene.label) {
+  // The scene's own `label:` wins; `label: off` is false and so takes no default from the setting.
+  const label = scene.label === false ? undefined : (scene.label ?? context.defaultLabel);
+  if (label) {
     recipe.label = {
-      text: scene.label.text ?? LABEL_DEFAULTS.text,
-      corner: (scene.label.corner as LabelCorner | undefined) ?? LABEL_DEFAULTS.corner,
-      size: scene.label.size ?? defaultLabelSize(size.width, size.height),
-      opacity: scene.label.opacity ?? LABEL_DEFAULTS.opacity,
+      text: label.text ?? LABEL_DEFAULTS.text,
+      corner: (label.corner as LabelCorner | undefined) ?? LABEL_DEFAULTS.corner,
+      size: label.size ?? defaultLabelSize(size.width, size.height),
+      opacity: label.opacity ?? LABEL_DEFAULTS.opacity,
     };
   }
   const embedded = findEmbeddings({

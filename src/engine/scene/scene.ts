@@ -55,8 +55,8 @@ export interface Scene {
   purpose?: string;
   /** A render server by name (imgprompt.backends.json) that renders this scene instead of this machine. */
   backend?: string;
-  /** A visible label burned into the figure (text, corner, size in px, opacity); omitted fields default. */
-  label?: { text?: string; corner?: string; size?: number; opacity?: number };
+  /** A visible label burned into the figure (text, corner, size in px, opacity); omitted fields default. False: `label: off`, none even where a setting asks for one. */
+  label?: { text?: string; corner?: string; size?: number; opacity?: number } | false;
   /** Who the figure is for (`team` or `public`); the default comes from the settings. */
   audience?: Audience;
   /** The model's licence (SPDX or Hugging Face id), over what the lockfile or model card says. */

@@ -7,7 +7,7 @@ import { suggestionSuffix } from './didYouMean';
 import { LineIndex } from './sourceRange';
 import { tuningOption, type TuningOptionKey } from './sceneOptions';
 import type { Scene, SceneControl, SceneInit, SceneLocation, SceneLora, SceneSize } from './scene';
-import { LABEL_CORNERS, LABEL_LIMITS, MAX_LABEL_LENGTH } from '../watermark/visibleLabel';
+import { isLabelOff, LABEL_CORNERS, LABEL_LIMITS, MAX_LABEL_LENGTH } from '../watermark/visibleLabel';
 import {
   AUDIENCES,
   LABEL_KEYS,
@@ -351,10 +351,10 @@ export class SceneReader {
     return { image, ...(strength === undefined ? {} : { strength }), ...(mask === undefined ? {} : { mask }) };
   }
 
-  /** `label: TEXT` or `label: {text, corner, size, opacity}`. */
+  /** `label: TEXT` or `label: {text, corner, size, opacity}`; `label: off` (or '') is false. */
   label(node: Value): Scene['label'] {
-    const fallback = this.valueRange('label');
-    const target = this.deref(node, fallback);
+    const target = this.deref(node, this.valueRange('label'));
+    if (isScalar(target) && isLabelOff(target.value)) return false;
     if (isScalar(target) && typeof target.value === 'string') {
       const text = this.string(target, 'label', { what: 'the text of the visible label' });
       return text === undefined ? undefined : { text };

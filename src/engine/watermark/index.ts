@@ -6,3 +6,4 @@ export { markImage, type RecordedMarks } from './markImage';
 export { readWatermark, readWatermarkFile, decodeImageRGB, type WatermarkReport } from './readWatermark';
 export { SOFT_BINDING_LABEL, watermarkSoftBinding, type SoftBindingAssertion, type SoftBindingBlock } from './softBinding';
 export { drawLabel, defaultLabelSize, LABEL_CORNERS, LABEL_DEFAULTS, LABEL_LIMITS, type LabelCorner, type VisibleLabel } from './visibleLabel';
+export { parseLabelSetting, parseLabelEnv, isLabelOff, type LabelSetting, type ParsedLabelSetting } from './labelSetting';

@@ -21,6 +21,12 @@ export const LABEL_DEFAULTS = { text: 'AI-generated', corner: 'bottom-right' as 
 export const LABEL_LIMITS = { size: { min: 7, max: 512, integer: true }, opacity: { min: 0.05, max: 1 } };
 export const MAX_LABEL_LENGTH = 80;
 
+/** True for the values that switch the label off (scene key or setting): `off`, `none`, an empty string, false. */
+export function isLabelOff(value: unknown): boolean {
+  if (value === false) return true;
+  return typeof value === 'string' && ['', 'off', 'none'].includes(value.trim().toLowerCase());
+}
+
 /** The default text height for an image: 6% of its shorter side, at least one font pixel per row. */
 export function defaultLabelSize(width: number, height: number): number {
   return Math.max(GLYPH_HEIGHT, Math.round(Math.min(width, height) * 0.06));

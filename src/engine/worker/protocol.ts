@@ -6,6 +6,7 @@ import type { FreshnessState } from '../render/freshness';
 import type { LoraReport, RenderProgress } from '../render/RenderBackend';
 import type { PortableRecipe } from '../render/renderJob';
 import type { C2paReport } from '../provenance/readC2pa';
+import type { LabelCorner } from '../watermark/visibleLabel';
 
 /** Where a scene sits: everything resolveScene needs besides the text. */
 export interface WorkerSceneContext {
@@ -36,6 +37,8 @@ export interface WorkerRenderRequest {
   readonly outputPattern?: string;
   /** The audience of scenes without an `audience:` key (the editor's `imgprompt.defaultAudience`). */
   readonly defaultAudience?: 'team' | 'public';
+  /** The visible label of scenes without a `label:` key (the editor's `imgprompt.label`). */
+  readonly defaultLabel?: { readonly text?: string; readonly corner?: LabelCorner; readonly size?: number; readonly opacity?: number };
   /** The workspace folder holding the scene, for `${workspaceFolder}` in the pattern. */
   readonly workspaceFolder?: string;
 }

@@ -55,6 +55,7 @@ async function render(id: number, request: WorkerRenderRequest, signal: AbortSig
         hub: scene.hubCacheDir ? projectHubLookup(scene.hubCacheDir, scene.projectRoot, scene.civitaiDir) : undefined,
         outputPattern: request.outputPattern,
         defaultAudience: request.defaultAudience,
+        defaultLabel: request.defaultLabel,
         workspaceFolder: request.workspaceFolder,
       },
     },

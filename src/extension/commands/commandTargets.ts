@@ -16,15 +16,16 @@ export function sceneTarget(arg: unknown, verb: string): vscode.Uri {
   throw new UserError(`To ${verb}, open an .imgprompt scene (or pick one in the explorer) first.`, 'info');
 }
 
-/** A PNG from the argument, the active editor, or a file picker; undefined when the picker is dismissed. */
-export async function pngTarget(arg: unknown, title: string): Promise<vscode.Uri | undefined> {
+/** A PNG (or an image with one of `extensions`) from the argument, the active editor, or a file picker; undefined when the picker is dismissed. */
+export async function pngTarget(arg: unknown, title: string, extensions: readonly string[] = ['png']): Promise<vscode.Uri | undefined> {
   if (isUri(arg)) return arg;
   const active = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
-  if (active && typeof active === 'object' && 'uri' in active && isUri(active.uri) && /\.png$/i.test(active.uri.path)) return active.uri;
+  const activeUri = active && typeof active === 'object' && 'uri' in active && isUri(active.uri) ? active.uri : undefined;
+  if (activeUri && extensions.some((e) => activeUri.path.toLowerCase().endsWith(`.${e}`))) return activeUri;
   const picked = await vscode.window.showOpenDialog({
     title,
     canSelectMany: false,
-    filters: { 'PNG images': ['png'] },
+    filters: { [extensions.length === 1 ? 'PNG images' : 'Images']: [...extensions] },
     defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
   });
   return picked?.[0];

@@ -3,7 +3,7 @@
 // config.ts reads VS Code's configuration through it.
 import { homedir } from 'node:os';
 import { isAbsolute, join, normalize, resolve } from 'node:path';
-import { checkOutputPattern, DEFAULT_DISCLOSURE_TEMPLATE, DEFAULT_OUTPUT_PATTERN, EXECUTION_PROVIDERS, isExecutionProviderSetting, templateProblems, type ExecutionProviderSetting } from '../../engine/editor';
+import { checkOutputPattern, DEFAULT_DISCLOSURE_TEMPLATE, DEFAULT_OUTPUT_PATTERN, EXECUTION_PROVIDERS, isExecutionProviderSetting, parseLabelSetting, templateProblems, type ExecutionProviderSetting, type LabelSetting } from '../../engine/editor';
 
 export const SETTINGS_SECTION = 'imgprompt';
 
@@ -44,6 +44,10 @@ export interface Settings {
   requireDisclosure: boolean;
   /** Globs (workspace-relative) of published documents: referencing a team figure there is a warning. */
   publishedFiles: string[];
+  /** Verify warns about scenes without a `purpose:` line (as `imgprompt verify --require-purpose`). */
+  requirePurpose: boolean;
+  /** The visible label of scenes without a `label:` key; null = none (it changes pixels, so it is in the recipe). */
+  label: LabelSetting | null;
 }
 
 export type SettingName = keyof Settings;
@@ -68,6 +72,8 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = {
   defaultAudience: 'team',
   requireDisclosure: false,
   publishedFiles: [],
+  requirePurpose: false,
+  label: null,
 };
 
 export const MAX_THREADS = 256;
@@ -107,7 +113,7 @@ export function normalizeSettings(raw: Partial<Record<SettingName, unknown>>): S
   if (typeof limit === 'number' && Number.isFinite(limit) && limit >= 0 && limit <= MAX_MEMORY_LIMIT_GB) settings.memoryLimitGB = limit;
   else if (limit !== undefined && limit !== null) ignore('memoryLimitGB', `a number of gigabytes from 0 (no limit) to ${MAX_MEMORY_LIMIT_GB}`);
 
-  for (const name of ['renderOnSave', 'previewFollowsEditor', 'saveHints', 'civitaiLookup', 'c2pa', 'promptLog', 'requireDisclosure'] as const) {
+  for (const name of ['renderOnSave', 'previewFollowsEditor', 'saveHints', 'civitaiLookup', 'c2pa', 'promptLog', 'requireDisclosure', 'requirePurpose'] as const) {
     const v = raw[name];
     if (typeof v === 'boolean') settings[name] = v;
     else if (v !== undefined && v !== null) ignore(name, 'true or false');
@@ -148,6 +154,10 @@ export function normalizeSettings(raw: Partial<Record<SettingName, unknown>>): S
   const audience = raw.defaultAudience;
   if (audience === 'team' || audience === 'public') settings.defaultAudience = audience;
   else if (audience !== undefined && audience !== null) ignore('defaultAudience', '"team" or "public"');
+
+  const label = parseLabelSetting(raw.label, `${SETTINGS_SECTION}.label`);
+  if (label.label) settings.label = label.label;
+  for (const problem of label.problems) problems.push(`${problem}. Using no label.`);
 
   return { settings, problems };
 }

@@ -3,7 +3,8 @@
 // "AI-generated"; in a document matching imgprompt.publishedFiles, an image of an `audience: team`
 // figure. The same rules as `imgprompt verify --require-disclosure --published GLOB`.
 import * as vscode from 'vscode';
-import { checkDocumentText, readImageMetadataFile, type ImageMetadataReport } from '../../engine/editor';
+import { checkDocumentText, readImageMetadataFile, type FigureReferenceProblem, type ImageMetadataReport } from '../../engine/editor';
+import { checkWorkspaceFigures, describeFigureProblem, figureCheckEnabled } from './workspaceFigureCheck';
 import type { Config } from '../config/config';
 
 const DEBOUNCE_MS = 400;
@@ -26,7 +27,7 @@ export class FigureReferenceDiagnostics implements vscode.Disposable {
     for (const d of vscode.workspace.textDocuments) this.schedule(d);
   }
 
-  static register(config: Config): vscode.Disposable {
+  static register(config: Config): FigureReferenceDiagnostics {
     return new FigureReferenceDiagnostics(config);
   }
 
@@ -57,14 +58,38 @@ export class FigureReferenceDiagnostics implements vscode.Disposable {
     if (document.isClosed || document.version !== version) return;
     this.collection.set(
       document.uri,
-      problems.map((p) => {
-        const range = new vscode.Range(document.positionAt(p.offset), document.positionAt(p.offset + p.length));
-        const d = new vscode.Diagnostic(range, p.message, p.severity === 'error' ? vscode.DiagnosticSeverity.Error : vscode.DiagnosticSeverity.Warning);
-        d.source = 'imgprompt';
-        d.code = p.code;
-        return d;
-      }),
+      problems.map((p) => toDiagnostic(p, document)),
     );
+  }
+
+  /**
+   * Verify / Verify Workspace: checks every document of the workspace folders holding `scenes` (open or
+   * not), puts the problems in the Problems panel and returns them as summary lines.
+   */
+  async verify(scenes: readonly vscode.Uri[]): Promise<string[]> {
+    const folders = new Map<string, vscode.WorkspaceFolder>();
+    for (const scene of scenes) {
+      const folder = vscode.workspace.getWorkspaceFolder(scene);
+      if (folder?.uri.scheme === 'file') folders.set(folder.uri.toString(), folder);
+    }
+    const lines: string[] = [];
+    for (const folder of folders.values()) {
+      const settings = this.config.get(folder.uri);
+      if (!figureCheckEnabled(settings)) continue;
+      const problems = await checkWorkspaceFigures(folder.uri.fsPath, settings, async (png) => readImageMetadataFile(png).catch(() => undefined));
+      const byDocument = new Map<string, FigureReferenceProblem[]>();
+      for (const p of problems) byDocument.set(p.document, [...(byDocument.get(p.document) ?? []), p]);
+      // Documents of this folder that no longer have problems lose their old ones.
+      this.collection.forEach((uri) => {
+        if (vscode.workspace.getWorkspaceFolder(uri)?.uri.toString() === folder.uri.toString() && !byDocument.has(uri.fsPath)) this.collection.delete(uri);
+      });
+      for (const [document, found] of byDocument) {
+        const open = vscode.workspace.textDocuments.find((d) => d.uri.fsPath === document);
+        this.collection.set(vscode.Uri.file(document), found.map((p) => toDiagnostic(p, open)));
+      }
+      lines.push(...problems.map((p) => describeFigureProblem(p, (path) => vscode.workspace.asRelativePath(path))));
+    }
+    return lines;
   }
 
   /** Called when the extension deactivates. */
@@ -73,4 +98,14 @@ export class FigureReferenceDiagnostics implements vscode.Disposable {
     for (const l of this.listeners) l.dispose();
     this.collection.dispose();
   }
+}
+
+/** A problem as a diagnostic: exact range in an open document, else from its line and column (the reference's first line). */
+function toDiagnostic(p: FigureReferenceProblem, document: vscode.TextDocument | undefined): vscode.Diagnostic {
+  const start = document ? document.positionAt(p.offset) : new vscode.Position(p.line - 1, p.column - 1);
+  const range = new vscode.Range(start, document ? document.positionAt(p.offset + p.length) : start.translate(0, p.length));
+  const d = new vscode.Diagnostic(range, p.message, p.severity === 'error' ? vscode.DiagnosticSeverity.Error : vscode.DiagnosticSeverity.Warning);
+  d.source = 'imgprompt';
+  d.code = p.code;
+  return d;
 }

@@ -2,6 +2,7 @@
 // versions) and diffs between any two, and the provenance of each image; or, for Show Image Provenance,
 // just one PNG. Answers the webview's typed requests; PreviewManager decides which scene it shows.
 import { describeWatermarkFinding, watermarkInFile } from './watermarkCheck';
+import { readImageReport } from './imageReport';
 import { stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import * as vscode from 'vscode';
@@ -209,7 +210,7 @@ export class ScenePreview extends Disposable {
   }
 
   private async pngState(png: vscode.Uri): Promise<PreviewState> {
-    const report = await readImageMetadataFile(png.fsPath).catch(() => undefined);
+    const report = await readImageReport(png.fsPath).catch(() => undefined);
     const prompt = report?.metadata?.prompt ?? '';
     const output = await this.imageView('working', png.fsPath, altText(prompt, basename(png.fsPath)), report?.recipe);
     return { prompt, ...(output ? { output } : {}), outputName: basename(png.fsPath), freshness: 'unknown', variants: [], history: [], locked: true, provenanceOnly: true, persist: this.webviewState };
@@ -317,7 +318,8 @@ export class ScenePreview extends Disposable {
 
   private async provenance(id: string): Promise<PreviewRequests['provenance']['result']> {
     const image = this.known(id);
-    const report = await readImageMetadataFile(image.file);
+    // A JPEG or WebP has no recipe to read, but the panel still opens and reads its watermark below.
+    const report = await readImageReport(image.file);
     const freshness = id === 'working' ? (this.lastState?.freshness ?? 'unknown') : 'unknown';
     const base = this.target.kind === 'scene' ? vscode.workspace.getWorkspaceFolder(this.target.uri)?.uri.fsPath ?? dirname(this.target.uri.fsPath) : dirname(image.file);
     const hints: { path: string; id: string }[] = [];

@@ -7,6 +7,7 @@ import { COMMANDS } from '../commands/commandIds';
 import { pngTarget } from '../commands/commandTargets';
 import { UserError } from '../util/userError';
 import { formatProvenanceDocument } from './formatProvenance';
+import { readImageReport } from '../preview/imageReport';
 
 export const PROVENANCE_SCHEME = 'imgprompt-provenance';
 
@@ -30,10 +31,10 @@ export class ProvenanceDocuments implements vscode.TextDocumentContentProvider {
 
   /** Shows `arg`'s provenance through `openPanel`; returns the PNG. */
   async showInPanel(arg: unknown, openPanel: (png: vscode.Uri) => Promise<unknown>): Promise<vscode.Uri | undefined> {
-    const png = await pngTarget(arg, 'Show Image Provenance');
+    const png = await pngTarget(arg, 'Show Image Provenance', ['png', 'jpg', 'jpeg', 'webp']);
     if (!png) return undefined;
     if (png.scheme !== 'file') throw new UserError(`Provenance is read from PNGs on disk; ${png.toString()} is not a local file.`, 'warning');
-    await readImageMetadataFile(png.fsPath);
+    await readImageReport(png.fsPath); // a JPEG or WebP opens too: the panel reads its watermark
     await openPanel(png);
     return png;
   }

@@ -49,6 +49,8 @@ export interface RenderQueueOptions {
   readonly pullModels?: (scene: vscode.Uri, text: string, projectRoot: string, signal?: AbortSignal) => Promise<void>;
   /** The C2PA private key (PEM) from the editor's secret storage, when the user stored one. */
   readonly signingKey?: () => string | undefined;
+  /** Verify's document check (disclosure, published team figures): the problems as summary lines. */
+  readonly checkFigures?: (scenes: readonly vscode.Uri[]) => Promise<string[]>;
 }
 
 /** What the render worker is started with; a change of the settings behind it restarts the worker. */
@@ -163,6 +165,7 @@ export class RenderQueue extends Disposable implements Renderer, RenderEvents {
         const result = await this.runWorker(scene, { checkOnly: true }, undefined);
         for (const job of result.jobs) {
           this.reportOutputState(scene, job.output, job.state === 'rendered' ? 'up-to-date' : job.state, job.reason);
+          if (job.metadata.purpose === null && this.options.config.get(scene).requirePurpose) problems.push(`${vscode.workspace.asRelativePath(scene)}: the scene has no purpose: line (imgprompt.requirePurpose)`);
           if (job.state === 'up-to-date' || job.state === 'rendered') upToDate++;
           else {
             const why = job.state === 'stale' && job.changes?.length ? ` (${job.changes.join(', ')} changed)` : '';
@@ -173,6 +176,7 @@ export class RenderQueue extends Disposable implements Renderer, RenderEvents {
         problems.push(`${vscode.workspace.asRelativePath(scene)}: ${describeError(error, 'verify').message}`);
       }
     }
+    if (!token.isCancellationRequested) problems.push(...((await this.options.checkFigures?.(scenes)) ?? []));
     const summary = `imgprompt: ${upToDate} figure${upToDate === 1 ? '' : 's'} up to date, ${problems.length} with problems`;
     this.options.log.info([summary, ...problems.map((p) => `  ${p}`)].join('\n'));
     if (problems.length === 0) void vscode.window.showInformationMessage(summary);
@@ -341,6 +345,7 @@ export class RenderQueue extends Disposable implements Renderer, RenderEvents {
         text,
         outputPattern: context.outputPattern,
         defaultAudience: context.defaultAudience,
+        defaultLabel: context.defaultLabel,
         workspaceFolder: context.workspaceFolder,
         ...extra,
       },

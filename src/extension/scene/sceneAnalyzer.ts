@@ -69,6 +69,7 @@ export class SceneAnalyzer extends Disposable {
       builtinModelsDir: this.builtinModelsDir,
       outputPattern: this.config.get(scene).outputPattern,
       defaultAudience: this.config.get(scene).defaultAudience,
+      defaultLabel: this.config.get(scene).label ?? undefined,
       workspaceFolder,
       checkpointCacheDir: this.engineCacheDir,
     };

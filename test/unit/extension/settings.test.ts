@@ -15,9 +15,9 @@ describe('normalizeSettings', () => {
   });
 
   test('valid values are taken', () => {
-    const { settings, problems } = normalizeSettings({ modelPaths: [' models ', '/opt/sd'], threads: 4, memoryLimitGB: 6.5, renderOnSave: false, outputPattern: 'out/${sceneName}.png', previewFollowsEditor: false, figureFolder: 'figures', saveHints: true, civitaiLookup: false, c2pa: false, c2paCertificate: ' /keys/chain.pem ', promptWriter: ' Ada ', promptLog: false, executionProvider: 'auto', altTextTemplate: '{prompt}, AI-generated', figureCaption: '*{purpose}*', defaultAudience: 'public', requireDisclosure: true, publishedFiles: ['docs/**'] });
+    const { settings, problems } = normalizeSettings({ modelPaths: [' models ', '/opt/sd'], threads: 4, memoryLimitGB: 6.5, renderOnSave: false, outputPattern: 'out/${sceneName}.png', previewFollowsEditor: false, figureFolder: 'figures', saveHints: true, civitaiLookup: false, c2pa: false, c2paCertificate: ' /keys/chain.pem ', promptWriter: ' Ada ', promptLog: false, executionProvider: 'auto', altTextTemplate: '{prompt}, AI-generated', figureCaption: '*{purpose}*', defaultAudience: 'public', requireDisclosure: true, publishedFiles: ['docs/**'], requirePurpose: true, label: 'AI' });
     assert.deepEqual(problems, []);
-    assert.deepEqual(settings, { modelPaths: ['models', '/opt/sd'], threads: 4, memoryLimitGB: 6.5, renderOnSave: false, outputPattern: 'out/${sceneName}.png', previewFollowsEditor: false, figureFolder: 'figures', saveHints: true, civitaiLookup: false, c2pa: false, c2paCertificate: '/keys/chain.pem', promptWriter: 'Ada', promptLog: false, executionProvider: 'auto', altTextTemplate: '{prompt}, AI-generated', figureCaption: '*{purpose}*', defaultAudience: 'public', requireDisclosure: true, publishedFiles: ['docs/**'] });
+    assert.deepEqual(settings, { modelPaths: ['models', '/opt/sd'], threads: 4, memoryLimitGB: 6.5, renderOnSave: false, outputPattern: 'out/${sceneName}.png', previewFollowsEditor: false, figureFolder: 'figures', saveHints: true, civitaiLookup: false, c2pa: false, c2paCertificate: '/keys/chain.pem', promptWriter: 'Ada', promptLog: false, executionProvider: 'auto', altTextTemplate: '{prompt}, AI-generated', figureCaption: '*{purpose}*', defaultAudience: 'public', requireDisclosure: true, publishedFiles: ['docs/**'], requirePurpose: true, label: { text: 'AI' } });
   });
 
   test('provenance settings: on by default, a ~ certificate path expands, wrong types fall back', () => {
@@ -102,4 +102,13 @@ test('a disclosure template with an unknown placeholder is reported and the defa
   assert.equal(settings.defaultAudience, 'team');
   assert.equal(problems.length, 2);
   assert.match(problems[0], /altTextTemplate: unknown placeholder \{modle\}/);
+});
+
+test('imgprompt.label: none by default; text or an object is taken; a bad value is reported and gives no label', () => {
+  assert.equal(normalizeSettings({}).settings.label, null);
+  assert.deepEqual(normalizeSettings({ label: 'AI-generated' }).settings.label, { text: 'AI-generated' });
+  assert.deepEqual(normalizeSettings({ label: { corner: 'top-left', opacity: 0.5 } }).settings.label, { corner: 'top-left', opacity: 0.5 });
+  const bad = normalizeSettings({ label: { corner: 'centre' } });
+  assert.equal(bad.settings.label, null);
+  assert.match(bad.problems.join('\n'), /imgprompt\.label\.corner must be one of .*\. Using no label\./);
 });
