@@ -8,7 +8,7 @@ import { modelDir } from '../../engine/modelUnderTest';
 
 test('a miss loads once and calls back; then the licences are there', async () => {
   const cache = new LicenceCache();
-  const resolved = { recipe: { model: { path: modelDir, ref: 'tiny-shapes' }, loras: [{ path: join(modelDir, 'loras', 'outline.safetensors'), ref: 'outline' }] } } as never;
+  const resolved = { recipe: { scene: join(modelDir, 'figure.imgprompt'), model: { path: modelDir, ref: 'tiny-shapes' }, loras: [{ path: join(modelDir, 'loras', 'outline.safetensors'), ref: 'outline' }] } } as never;
   let calls = 0;
   let loaded!: () => void;
   const done = new Promise<void>((resolve) => (loaded = resolve));
