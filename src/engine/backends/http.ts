@@ -89,17 +89,4 @@ export function parseJson(result: HttpResult, what: string): unknown {
 }
 
 /** Sleeps, or throws CancelledError when the signal fires first. */
-export function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new CancelledError());
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new CancelledError());
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
+export { abortableDelay as delay } from '../io/abortableDelay';

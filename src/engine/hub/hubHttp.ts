@@ -1,6 +1,7 @@
 // HTTP for the hubs: the token goes only to the hub's own origin (never to the CDN a download is
 // redirected to, never into a message), 401/403 are explained in words a user can act on, and 429 is
 // waited out as its Retry-After says, within a bound, before giving up with the wait it asked for.
+import { abortableDelay } from '../io/abortableDelay';
 import { CancelledError, ModelError } from '../errors';
 
 export interface HubEndpoint {
@@ -45,20 +46,6 @@ export function sameOrigin(a: string, b: string): boolean {
   }
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new CancelledError());
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new CancelledError());
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 /** The error for a refused request, saying what the status means for this hub and what to do. */
 export function refusalError(status: number, what: string, endpoint: HubEndpoint, headers: Headers, pageUrl: string): ModelError {
@@ -119,7 +106,7 @@ export function hubFetch(options: HubFetchOptions): typeof fetch {
         // A pooled keep-alive connection the server closed as we reused it: these requests are
         // idempotent (GET/HEAD), so try again on a fresh connection before calling the hub unreachable.
         if (networkRetries++ < 2) {
-          await sleep(100 * networkRetries, signal);
+          await abortableDelay(100 * networkRetries, signal);
           attempt--;
           continue;
         }
@@ -131,7 +118,7 @@ export function hubFetch(options: HubFetchOptions): typeof fetch {
         if (attempt < MAX_RATE_LIMIT_RETRIES && wait <= MAX_RETRY_AFTER_S) {
           await response.body?.cancel();
           options.onWait?.(wait);
-          await sleep(wait * 1000, signal);
+          await abortableDelay(wait * 1000, signal);
           continue;
         }
       }

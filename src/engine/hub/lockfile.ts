@@ -6,7 +6,7 @@
 //                                        "files": { "unet/model.onnx": { "size", "sha256" } } } },
 //     "local": { "loras/ink.safetensors": { "size", "sha256", "license", "baseModel", "civitai" } } }
 // `local` holds the project's own model/LoRA files by project-relative path (never absolute).
-import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readTextBounded } from '../io/sceneFileSystem';
 
@@ -138,4 +138,31 @@ export function writeLockfile(projectRoot: string, lock: Lockfile): boolean {
   writeFileSync(temp, text);
   renameSync(temp, path);
   return true;
+}
+
+const cachedLocks = new Map<string, { stamp: string; lock: Lockfile | undefined }>();
+
+/**
+ * The project's lockfile as last read, read again only when its size or mtime changes (editors ask on every
+ * keystroke); undefined when there is none or it is malformed (pulling and `--locked` report that).
+ */
+export function cachedLockfile(projectRoot: string): Lockfile | undefined {
+  const path = lockfilePath(projectRoot);
+  let stamp: string;
+  try {
+    const s = statSync(path);
+    stamp = `${s.size}:${s.mtimeMs}`;
+  } catch {
+    return undefined;
+  }
+  const hit = cachedLocks.get(path);
+  if (hit?.stamp === stamp) return hit.lock;
+  let lock: Lockfile | undefined;
+  try {
+    lock = readLockfile(projectRoot);
+  } catch {
+    lock = undefined;
+  }
+  cachedLocks.set(path, { stamp, lock });
+  return lock;
 }

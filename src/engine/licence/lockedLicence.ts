@@ -4,10 +4,8 @@
 // up from the scene's folder; it is read once per size and mtime (an editor asks on every check).
 import { statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { LOCKFILE_NAME, readLockfile, type Lockfile } from '../hub/lockfile';
+import { cachedLockfile, LOCKFILE_NAME } from '../hub/lockfile';
 import type { LicenceReading } from './modelLicence';
-
-const cache = new Map<string, { stamp: string; lock?: Lockfile }>();
 
 /** The folder holding the lockfile that governs `sceneFile`: `projectRoot` when given, else the nearest one up. */
 export function findLockfileRoot(sceneFile: string, projectRoot?: string): string | undefined {
@@ -26,27 +24,6 @@ export function findLockfileRoot(sceneFile: string, projectRoot?: string): strin
   return undefined;
 }
 
-/** The parsed lockfile of `root`, undefined when there is none or it is malformed (pulling reports that). */
-function lockOf(root: string): Lockfile | undefined {
-  const path = join(root, LOCKFILE_NAME);
-  let stamp: string;
-  try {
-    const s = statSync(path);
-    stamp = `${s.size}:${s.mtimeMs}`;
-  } catch {
-    return undefined;
-  }
-  const hit = cache.get(path);
-  if (hit?.stamp === stamp) return hit.lock;
-  let lock: Lockfile | undefined;
-  try {
-    lock = readLockfile(root);
-  } catch {
-    lock = undefined;
-  }
-  cache.set(path, { stamp, lock });
-  return lock;
-}
 
 /** The licence id as the policy knows it: trimmed, lower case. */
 function reading(license: string | undefined, source: string): LicenceReading | undefined {
@@ -60,7 +37,7 @@ function reading(license: string | undefined, source: string): LicenceReading | 
  */
 export function lockedLicence(root: string | undefined, ref: string, path: string): LicenceReading | undefined {
   if (!root) return undefined;
-  const lock = lockOf(root);
+  const lock = cachedLockfile(root);
   if (!lock) return undefined;
   const entry = lock.models[ref];
   if (entry) return reading(entry.license, `${LOCKFILE_NAME} (${entry.source === 'civitai' ? 'Civitai' : 'Hugging Face model card'})`);

@@ -1,8 +1,7 @@
 // The hub references a scene names (its model, LoRAs, ControlNets and prompt embeddings), for the step that downloads them before a
 // render, and the lookup that finds them in the hub cache at the commits imgprompt.lock pins.
 import { hubRefKey, looksLikeHubRef, parseHubRef, type HubRef } from '../hub/hubRef';
-import { statSync } from 'node:fs';
-import { lockfilePath, readLockfile } from '../hub/lockfile';
+import { cachedLockfile } from '../hub/lockfile';
 import type { HubLookup } from '../hub/hubCache';
 import { parseScene } from './parseScene';
 import { explicitEmbeddingRefs } from '../prompt/embeddingNames';
@@ -39,28 +38,10 @@ export function sceneLocalFiles(sceneFile: string, text: string, projectRoot: st
   return [...new Set(written.map((w) => resolve(dir, w)))].filter((p) => isInside(root, p));
 }
 
-/** Lock commits by lockfile path, kept while the file's size and mtime stay the same (editors analyse per keystroke). */
-const lockCommits = new Map<string, { stamp: string; commits: ReadonlyMap<string, string> | undefined }>();
-
+/** The commits imgprompt.lock pins, by reference key (none when it is absent or unreadable). */
 function lockedCommits(projectRoot: string): ReadonlyMap<string, string> | undefined {
-  const path = lockfilePath(projectRoot);
-  let stamp: string;
-  try {
-    const s = statSync(path);
-    stamp = `${s.size}:${s.mtimeMs}`;
-  } catch {
-    return undefined;
-  }
-  const known = lockCommits.get(path);
-  if (known?.stamp === stamp) return known.commits;
-  let commits: ReadonlyMap<string, string> | undefined;
-  try {
-    commits = new Map(Object.entries(readLockfile(projectRoot).models).map(([key, e]) => [key, e.commit]));
-  } catch {
-    commits = undefined; // a malformed lockfile pins nothing here; pulling reports it
-  }
-  lockCommits.set(path, { stamp, commits });
-  return commits;
+  const lock = cachedLockfile(projectRoot);
+  return lock && new Map(Object.entries(lock.models).map(([key, e]) => [key, e.commit]));
 }
 
 /** The hub lookup for scenes of `projectRoot`: the caches and the lockfile's commits (none when it is unreadable). */
