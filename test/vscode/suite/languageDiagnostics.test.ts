@@ -3,6 +3,7 @@
 /// <reference types="mocha" />
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
+import { SCENE_KEYS } from '../../../src/engine/scene/sceneSpec';
 import { closeAllEditors, waitFor } from './helpers';
 import { describeDiagnostic, extensionApi, openScene, resetModelPaths, sceneDiagnostics, useFixtureModels, writeWorkspaceFile } from './languageSupport';
 
@@ -26,7 +27,7 @@ suite('imgprompt diagnostics', () => {
     assert.deepEqual(sceneDiagnostics(editor.document.uri).map(describeDiagnostic), [
       "4:10-4:13 error unknown-value: unknown sampler 'dpm'; did you mean 'dpmpp_2m'? allowed: euler, euler_a, ddim, dpmpp_2m, lcm",
       '5:8-5:9 error out-of-range: steps must be an integer from 1 to 1000; got 0',
-      "6:1-6:7 error unknown-key: unknown key 'colour' in the scene; allowed: model, prompt, negative, seed, size, sampler, schedule, steps, guidance, loras, control, init, rng, precision, output, variants, purpose, guidance_rescale, clip_skip",
+      `6:1-6:7 error unknown-key: unknown key 'colour' in the scene; allowed: ${SCENE_KEYS.join(', ')}`,
     ]);
   });
 
