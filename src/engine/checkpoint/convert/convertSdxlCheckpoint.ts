@@ -12,7 +12,7 @@ import { InputError } from '../../errors';
 import type { SafetensorsFile, SafetensorsTensorInfo } from '../../lora/safetensors';
 import type { ClipTextConfig } from './clipTextGraph';
 import type { ModelFolderParts } from './convertCheckpoint';
-import { predictionFromYaml, unetConfig, vaeConfig } from './inferLdmConfig';
+import { clipTextConfigAt, predictionFromYaml, unetConfig, vaeConfig } from './inferLdmConfig';
 import { ldmUnetWeights } from './ldmUnetNames';
 import { ldmVaeWeights } from './ldmVaeNames';
 import { openClipAsClipTextWeights, openClipTextConfig, openClipTextShape } from './openClipTextGraph';
@@ -82,23 +82,7 @@ function sdxlUnetConfig(tensors: Tensors, projectionDim: number, origin: string)
 
 /** transformers' CLIPTextModel config of the first encoder (ViT-L: 64-wide heads, quick_gelu). */
 function clipLConfig(tensors: Tensors, origin: string): Json {
-  const base = `${SDXL_CLIP_L_PREFIX}text_model.`;
-  const [vocab, hidden] = shape(tensors, `${base}embeddings.token_embedding.weight`, origin);
-  return {
-    architectures: ['CLIPTextModel'],
-    model_type: 'clip_text_model',
-    vocab_size: vocab,
-    hidden_size: hidden,
-    intermediate_size: shape(tensors, `${base}encoder.layers.0.mlp.fc1.weight`, origin)[0],
-    num_hidden_layers: countPrefixed(tensors, (i) => `${base}encoder.layers.${i}.`),
-    num_attention_heads: hidden / 64,
-    max_position_embeddings: shape(tensors, `${base}embeddings.position_embedding.weight`, origin)[0],
-    hidden_act: 'quick_gelu',
-    layer_norm_eps: 1e-5,
-    bos_token_id: 0,
-    eos_token_id: 2,
-    pad_token_id: 1,
-  };
+  return clipTextConfigAt(tensors, `${SDXL_CLIP_L_PREFIX}text_model.`, origin);
 }
 
 /** SDXL base 1.0's scheduler_config.json, with the prediction type (and zero-SNR rescale) the file states. */

@@ -125,6 +125,28 @@ function shapesUnder(tensors: Tensors, prefix: string, origin: string): WeightSo
   return source;
 }
 
+/** transformers' CLIPTextModel config of a CLIP ViT-L text tower whose tensors sit under `base` (64-wide heads, quick_gelu). */
+export function clipTextConfigAt(tensors: Tensors, base: string, origin: string): Json {
+  const [vocab, hidden] = shape(tensors, `${base}embeddings.token_embedding.weight`, origin);
+  return {
+    architectures: ['CLIPTextModel'],
+    model_type: 'clip_text_model',
+    vocab_size: vocab,
+    hidden_size: hidden,
+    intermediate_size: shape(tensors, `${base}encoder.layers.0.mlp.fc1.weight`, origin)[0],
+    num_hidden_layers: count(tensors, (i) => `${base}encoder.layers.${i}.`),
+    num_attention_heads: hidden / 64,
+    max_position_embeddings: shape(tensors, `${base}embeddings.position_embedding.weight`, origin)[0],
+    hidden_act: 'quick_gelu',
+    layer_norm_eps: 1e-5,
+    // As SD 1.5's own text_encoder/config.json records them (transformers' legacy values: with eos 2 the
+    // pooled output is taken at the argmax of the ids, which is CLIP's end-of-text token).
+    bos_token_id: 0,
+    eos_token_id: 2,
+    pad_token_id: 1,
+  };
+}
+
 /** The OpenCLIP text tower's prefix in an SD 2.x single file. */
 export const OPEN_CLIP_PREFIX = 'cond_stage_model.model.';
 
@@ -144,24 +166,7 @@ function textEncoderConfig(tensors: Tensors, origin: string): Json {
     }
     throw new InputError('the checkpoint has no CLIP text encoder (cond_stage_model.transformer.* or cond_stage_model.model.*)', origin);
   }
-  const [vocab, hidden] = shape(tensors, `${base}embeddings.token_embedding.weight`, origin);
-  return {
-    architectures: ['CLIPTextModel'],
-    model_type: 'clip_text_model',
-    vocab_size: vocab,
-    hidden_size: hidden,
-    intermediate_size: shape(tensors, `${base}encoder.layers.0.mlp.fc1.weight`, origin)[0],
-    num_hidden_layers: count(tensors, (i) => `${base}encoder.layers.${i}.`),
-    num_attention_heads: hidden / 64,
-    max_position_embeddings: shape(tensors, `${base}embeddings.position_embedding.weight`, origin)[0],
-    hidden_act: 'quick_gelu',
-    layer_norm_eps: 1e-5,
-    // As SD 1.5's own text_encoder/config.json records them (transformers' legacy values: with eos 2 the
-    // pooled output is taken at the argmax of the ids, which is CLIP's end-of-text token).
-    bos_token_id: 0,
-    eos_token_id: 2,
-    pad_token_id: 1,
-  };
+  return clipTextConfigAt(tensors, base, origin);
 }
 
 /** `parameterization: "v"` in an A1111-style YAML beside the checkpoint (a plain line scan, no YAML evaluation needed). */
