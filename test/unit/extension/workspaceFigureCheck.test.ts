@@ -2,27 +2,13 @@
 // `imgprompt verify --require-disclosure --published GLOB`, from the settings, on the disclosure fixture.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { encodePixelsToPng, encodePngWithMetadata } from '../../../src/engine/index';
+import { rmSync } from 'node:fs';
 import { checkWorkspaceFigures, describeFigureProblem, figureCheckEnabled } from '../../../src/extension/markdown/workspaceFigureCheck';
 import { reportFigureReferences } from '../../../src/cli/disclosureOptions';
 import type { CliIO } from '../../../src/cli/command';
+import { disclosureProject } from '../watermark/disclosureProject';
 
-const fixture = resolve(__dirname, '../../fixtures/disclosure');
-
-async function project(): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'imgprompt-verify-figures-'));
-  cpSync(fixture, dir, { recursive: true });
-  mkdirSync(join(dir, 'figures'));
-  const pixels = { data: new Uint8Array(8 * 8 * 3).fill(200), width: 8, height: 8, channels: 3 as const };
-  const recipe = (audience: string) => ({ prompt: 'a shape', seed: '1', steps: 4, model: { name: 'tiny-shapes' }, hash: 'ab'.repeat(32), audience });
-  writeFileSync(join(dir, 'figures', 'team.png'), await encodePngWithMetadata(pixels, recipe('team')));
-  writeFileSync(join(dir, 'figures', 'public.png'), await encodePngWithMetadata(pixels, recipe('public')));
-  writeFileSync(join(dir, 'figures', 'photo.png'), await encodePixelsToPng(pixels));
-  return dir;
-}
+const project = (): Promise<string> => disclosureProject('imgprompt-verify-figures-');
 
 test('no setting, no check: nothing is read', async () => {
   assert.equal(figureCheckEnabled({ requireDisclosure: false, publishedFiles: [] }), false);

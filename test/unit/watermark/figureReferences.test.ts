@@ -3,26 +3,14 @@
 // files, and the same through `imgprompt check`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { checkFigureReferences, encodePixelsToPng, encodePngWithMetadata, findDocuments, findHtmlImages, formatDisclosure, hasDisclosure, DEFAULT_DISCLOSURE_TEMPLATE } from '../../../src/engine/index';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { checkFigureReferences, findDocuments, findHtmlImages, formatDisclosure, hasDisclosure, DEFAULT_DISCLOSURE_TEMPLATE } from '../../../src/engine/index';
 import { main } from '../../../src/cli/main';
 import type { CliIO } from '../../../src/cli/command';
+import { disclosureProject } from './disclosureProject';
 
-const fixture = resolve(__dirname, '../../fixtures/disclosure');
-
-async function project(): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'imgprompt-disclosure-'));
-  cpSync(fixture, dir, { recursive: true });
-  mkdirSync(join(dir, 'figures'));
-  const pixels = { data: new Uint8Array(8 * 8 * 3).fill(200), width: 8, height: 8, channels: 3 as const };
-  const recipe = (audience: string) => ({ prompt: 'a shape', seed: '1', steps: 4, model: { name: 'tiny-shapes' }, hash: 'ab'.repeat(32), audience });
-  writeFileSync(join(dir, 'figures', 'team.png'), await encodePngWithMetadata(pixels, recipe('team')));
-  writeFileSync(join(dir, 'figures', 'public.png'), await encodePngWithMetadata(pixels, recipe('public')));
-  writeFileSync(join(dir, 'figures', 'photo.png'), await encodePixelsToPng(pixels));
-  return dir;
-}
+const project = (): Promise<string> => disclosureProject('imgprompt-disclosure-');
 
 test('alt text: the template fills in; the marker is found however the words are joined', () => {
   const alt = formatDisclosure(DEFAULT_DISCLOSURE_TEMPLATE, { prompt: 'a red circle', model: 'tiny-shapes', date: '2026-12-06' });
