@@ -1,9 +1,25 @@
 // Reads the invisible watermark from an image's pixels for the provenance panel (sharp is loaded lazily,
 // as for image diffs, so activation stays light) and says in one sentence what it found against what
 // the metadata records.
+import { stat } from 'node:fs/promises';
 import { detectWatermark, type ImageMetadataReport, type WatermarkDetection } from '../../engine/editor';
 
 export async function watermarkInFile(file: string): Promise<WatermarkDetection | undefined> {
+  // Detection decodes and searches the whole image: a panel refresh of an unchanged file reuses the answer.
+  const stamp = await stat(file).then((s) => `${s.size}:${s.mtimeMs}`, () => undefined);
+  const known = stamp === undefined ? undefined : detections.get(file);
+  if (known && known.stamp === stamp) return known.found;
+  const found = await detectInFile(file);
+  if (stamp !== undefined) {
+    if (detections.size >= 64) detections.delete(detections.keys().next().value as string);
+    detections.set(file, { stamp, found });
+  }
+  return found;
+}
+
+const detections = new Map<string, { stamp: string; found: WatermarkDetection | undefined }>();
+
+async function detectInFile(file: string): Promise<WatermarkDetection | undefined> {
   try {
     const { default: sharp } = await import('sharp');
     const { data, info } = await sharp(file).rotate().flatten({ background: '#ffffff' }).toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
