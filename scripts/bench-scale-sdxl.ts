@@ -1,19 +1,20 @@
 // `npm run bench:scale -- --family sdxl`: one SDXL UNet call at 128×128 latents (1024², batch 2 as with
 // classifier-free guidance) on the seeded random-weight model of tools/sdxl_random (IMGPROMPT_SCALE=full,
-// the default: SDXL base's architecture, 2.57 B parameters, ~10 GB ONNX folder generated into the cache
-// on first use with --only onnx; or toy). Prints: cold and cached session creation of the UNet, the call's
+// the default: SDXL base's architecture, 2.57 B parameters, generated into the cache on first use as a
+// float16 single file (make_model --only checkpoints, ~7 GB) and converted by the checkpoint builder; or
+// toy, the torch-exported ONNX folder). Prints: cold and cached session creation of the UNet, the call's
 // time (median of BENCH_RUNS after a warm-up), its FLOPs counted from the config, the bound at this
 // machine's measured float32 matmul peak and the ratio to it, PyTorch eager on the same weights (run in
 // its own process after the ONNX side has released its memory: both at full size would not fit beside
 // each other on a 24 GiB machine), and peak RSS. Targets as for SD 1.5: ≤ 1.2× the bound, ≥ 2.5× PyTorch,
 // cached load ≤ 3 s.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { acquireComponent, elementCount, floatTensor, OnnxSession, physicalCoreCount, readOnnxModelFiles, SessionCache, UNet } from '../src/engine/index';
 import { repoRoot, unetFlops, type UNetShape } from '../test/scale/sd15Random';
-import { ensureSdxlRandom } from '../test/scale/sdxlRandom';
+import { convertedSdxlRandomFull, ensureSdxlRandom } from '../test/scale/sdxlRandom';
 import { median } from './benchStats';
 
 const threads = Number(process.env.IMGPROMPT_THREADS) || physicalCoreCount();
@@ -56,19 +57,27 @@ async function unetLoadMs(unetDir: string, optimizedCacheDir?: string): Promise<
 export async function benchSdxl(): Promise<void> {
   const scale = process.env.IMGPROMPT_SCALE === 'toy' ? 'toy' : 'full';
   const started = performance.now();
-  const files = ensureSdxlRandom(scale, scale === 'full' ? 'onnx' : undefined);
+  // Full size: the float16 single file converted by the checkpoint builder (SDXL base's UNet does not fit
+  // torch.onnx.export in 24 GiB); toy: the torch-exported optimum folder.
+  const files = ensureSdxlRandom(scale, scale === 'full' ? 'checkpoints' : undefined);
   const generatedMs = performance.now() - started;
+  const converted = scale === 'full' ? await convertedSdxlRandomFull() : undefined;
+  const modelDir = converted?.folder ?? files.onnx;
   const made = JSON.parse(readFileSync(join(files.root, 'sdxl_random.json'), 'utf8')) as { seed: number; parameters: Record<string, number> };
-  const config = JSON.parse(readFileSync(join(files.onnx, 'unet', 'config.json'), 'utf8')) as UNetShape & { cross_attention_dim: number };
-  const projection = (JSON.parse(readFileSync(join(files.onnx, 'text_encoder_2', 'config.json'), 'utf8')) as { projection_dim: number }).projection_dim;
+  const config = JSON.parse(readFileSync(join(modelDir, 'unet', 'config.json'), 'utf8')) as UNetShape & { cross_attention_dim: number };
+  const projection = (JSON.parse(readFileSync(join(modelDir, 'text_encoder_2', 'config.json'), 'utf8')) as { projection_dim: number }).projection_dim;
   const work = mkdtempSync(join(tmpdir(), 'imgprompt-bench-sdxl-'));
   const rows: [string, string][] = [];
   const row = (label: string, value: string) => rows.push([label, value]);
   try {
     row('model', `sdxl-random (${scale}), UNet ${made.parameters.unet.toLocaleString('en-US')} parameters, seed ${made.seed}`);
     if (generatedMs > 1000) row('generated (tools/sdxl_random/make_model.py)', fmtMs(generatedMs));
+    if (converted) {
+      const weights = statSync(join(modelDir, 'unet', 'model.onnx_data')).size;
+      row('UNet source', `float16 single file ${(statSync(files.singleFile).size / 1e9).toFixed(2)} GB, converted (${(weights / 1e9).toFixed(2)} GB of UNet weights)${converted.convertMs > 1000 ? ` in ${fmtMs(converted.convertMs)}` : ''}`);
+    }
     row('threads (onnxruntime and PyTorch)', String(threads));
-    const unetDir = join(files.onnx, 'unet');
+    const unetDir = join(modelDir, 'unet');
     row('UNet session creation, cold', fmtMs(await unetLoadMs(unetDir)));
     const optimized = join(work, 'optimized');
     const storing = await unetLoadMs(unetDir, optimized);
@@ -105,7 +114,7 @@ export async function benchSdxl(): Promise<void> {
     row('peak RSS (this process, ONNX side)', `${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
 
     const torch = JSON.parse(
-      runPython('tools.sdxl_random.bench_torch', ['--scale', scale, '--seed', String(made.seed), '--size', `${LATENT}x${LATENT}`, '--batch', '2', '--runs', String(runs), '--threads', String(threads)]),
+      runPython('tools.sdxl_random.bench_torch', ['--scale', scale, '--seed', String(made.seed), '--size', `${LATENT}x${LATENT}`, '--batch', '2', '--runs', String(runs), '--threads', String(threads), ...(converted ? ['--half-rounded'] : [])]),
     ) as { unet_ms: number; mm_gflops: number };
     const peak = Math.max(ortPeak, torch.mm_gflops);
     const flops = unetFlops(config, LATENT, LATENT, 2).total;

@@ -193,7 +193,7 @@ def position_ids() -> torch.Tensor:
     return torch.arange(77, dtype=torch.int64).unsqueeze(0)
 
 
-def write_diffusers(folder: str, nets: dict, c: dict, seed: int) -> None:
+def write_diffusers(folder: str, nets: dict, c: dict, seed: int, dtype: torch.dtype | None = None) -> None:
     write_configs(folder, c, seed, ('vae',))
     files = {'unet': 'diffusion_pytorch_model.safetensors', 'vae': 'diffusion_pytorch_model.safetensors',
              'text_encoder': 'model.safetensors', 'text_encoder_2': 'model.safetensors'}
@@ -201,7 +201,7 @@ def write_diffusers(folder: str, nets: dict, c: dict, seed: int) -> None:
         named = state(nets[sub])
         if sub.startswith('text_encoder'):
             named['text_model.embeddings.position_ids'] = position_ids()
-        st.write(os.path.join(folder, sub, name), [st.entry(k, v) for k, v in named.items()], METADATA)
+        st.write(os.path.join(folder, sub, name), [st.entry(k, v, dtype if v.is_floating_point() else None) for k, v in named.items()], METADATA)
 
 
 def openclip_entries(named: dict[str, torch.Tensor], layers: int) -> dict[str, torch.Tensor]:
@@ -348,14 +348,18 @@ def main() -> None:
     ap.add_argument('--scale', choices=sorted(sdxl.SCALES), default='toy')
     ap.add_argument('--out', required=True)
     ap.add_argument('--seed', type=int, default=1234)
-    ap.add_argument('--only', choices=['onnx'], help='write only the ONNX folder and the UNet/text references (full scale: the other layouts are ~14 GB each)')
+    ap.add_argument('--only', choices=['onnx', 'checkpoints'],
+                    help='onnx: only the ONNX folder and the UNet/text references (full scale: the other layouts are ~14 GB each); '
+                    'checkpoints: only the single file and the diffusers folder, in float16 as SDXL base ships them, with the '
+                    'weights rounded to float16 first so that the UNet reference is computed with exactly the stored weights '
+                    '(full scale: what the checkpoint builder converts; no torch.onnx export, which would not fit in 24 GB)')
     ap.add_argument('--threads', type=int, default=int(os.environ.get('IMGPROMPT_TORCH_THREADS', '1')))
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     out = os.path.abspath(a.out)
     started = time.monotonic()
     c = sdxl.SCALES[a.scale]
-    nets = sdxl.build(a.scale, a.seed)
+    nets = sdxl.build(a.scale, a.seed, half_rounded=a.only == 'checkpoints')
     counts = {k: sdxl.count_params(v) for k, v in nets.items()}
     print(f'{a.scale} scale, seed {a.seed}: parameters ' + ', '.join(f'{k} {v:,}' for k, v in counts.items()), flush=True)
     if a.scale == 'full':
@@ -367,23 +371,30 @@ def main() -> None:
     work = tempfile.mkdtemp(prefix='.sdxl-export-', dir=parent)
     try:
         write_configs(os.path.join(staging, 'onnx'), c, a.seed, ('vae_decoder', 'vae_encoder'))
-        export_onnx(nets, c, os.path.join(staging, 'onnx'), work)
-        print('  onnx folder exported', flush=True)
-        files = ['onnx']
+        files = []
+        if a.only != 'checkpoints':
+            export_onnx(nets, c, os.path.join(staging, 'onnx'), work)
+            print('  onnx folder exported', flush=True)
+            files.append('onnx')
         if a.only != 'onnx':
-            write_diffusers(os.path.join(staging, 'diffusers'), nets, c, a.seed)
+            # --only checkpoints stores float16, as sd_xl_base_1.0.safetensors and the fp16 diffusers variant do.
+            dtype = torch.float16 if a.only == 'checkpoints' else None
+            write_diffusers(os.path.join(staging, 'diffusers'), nets, c, a.seed, dtype)
+            print('  diffusers folder written', flush=True)
             single = f'sdxl-random-{a.scale}.safetensors'
-            st.write(os.path.join(staging, single), [st.entry(k, v) for k, v in sgm_tensors(nets, c).items()], METADATA)
+            st.write(os.path.join(staging, single), [st.entry(k, v, dtype if v.is_floating_point() else None) for k, v in sgm_tensors(nets, c).items()], METADATA)
+            print('  single file written', flush=True)
             files += ['diffusers', single]
         st.write(os.path.join(staging, 'unet_reference.safetensors'), [st.entry(k, v) for k, v in unet_reference(nets, c).items()])
-        if a.only != 'onnx':
+        print('  UNet reference computed', flush=True)
+        if a.only is None:
             # The LoRA's reference merges into a copy of the UNet: twice its size in memory (toy scale only, in practice).
             lora, deltas = kohya_lora(nets, a.seed)
             st.write(os.path.join(staging, 'lora_kohya.safetensors'), [st.entry(k, v) for k, v in lora.items()],
                      {'ss_network_module': 'networks.lora', 'ss_base_model_version': 'sdxl_base_v1-0', 'ss_network_dim': str(LORA_RANK)})
             st.write(os.path.join(staging, 'lora_reference.safetensors'), [st.entry(k, v) for k, v in lora_reference(nets, c, deltas).items()],
                      {'weight': str(LORA_WEIGHT)})
-        st.write(os.path.join(staging, 'text_reference.safetensors'),
+        st.write(os.path.join(staging, 'text_reference.safetensors'),  # tokenizers: the onnx folder's configs
                  [st.entry(k, v) for k, v in text_reference(nets, os.path.join(staging, 'onnx')).items()],
                  {'prompt': TEXT_PROMPT, 'prompt_2': TEXT_PROMPT_2})
         write_json(os.path.join(staging, 'sdxl_random.json'), {

@@ -264,8 +264,10 @@ class SDXLUNet(nn.Module):
 
 # ------------------------------------------------------------------------------------------ weights
 
-def build(scale: str, seed: int) -> dict[str, nn.Module]:
-    """The four networks with their seeded random weights; the same (scale, seed) gives the same weights."""
+def build(scale: str, seed: int, half_rounded: bool = False) -> dict[str, nn.Module]:
+    """The four networks with their seeded random weights; the same (scale, seed) gives the same weights.
+    half_rounded: every weight rounded to the nearest float16 (kept in float32), so that a float16 file
+    of them stores exactly the weights the references are computed with."""
     c = SCALES[scale]
     nets = {
         'text_encoder': SDXLTextModel(c['text']),
@@ -275,5 +277,9 @@ def build(scale: str, seed: int) -> dict[str, nn.Module]:
     }
     for i, net in enumerate(nets.values()):
         random_init_(net, torch.Generator().manual_seed(seed * 1000 + i))
+        if half_rounded:
+            with torch.no_grad():
+                for p in net.parameters():
+                    p.copy_(p.half())
         net.eval()
     return nets
