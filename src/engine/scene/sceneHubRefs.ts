@@ -5,7 +5,8 @@ import { cachedLockfile } from '../hub/lockfile';
 import type { HubLookup } from '../hub/hubCache';
 import { parseScene } from './parseScene';
 import { explicitEmbeddingRefs } from '../prompt/embeddingNames';
-import { dirname, resolve } from 'node:path';
+import { opendirSync, type Dir } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { isWeightsFileName } from '../checkpoint/weightsFileVerdict';
 import { isBareLoraName, isInside } from './checkScene';
 
@@ -22,20 +23,51 @@ export function sceneHubRefs(text: string): HubRef[] {
   return [...refs.values()];
 }
 
+/** Files of one ControlNet folder locked (model.onnx, its external data, configs): more is not a ControlNet export. */
+const MAX_CONTROLNET_FILES = 64;
+/** Entries of a ControlNet folder looked at. */
+const MAX_LISTED = 1000;
+
 /**
- * The scene's own model and LoRA files that imgprompt.lock records under `local`: a single-file
- * checkpoint named as a path, LoRAs named by path (not hub references, not the model's bare-named
- * LoRAs), absolute and inside the project. Whether they exist is left to the scene check.
+ * The scene's own weights files that imgprompt.lock records under `local`: a single-file checkpoint named
+ * as a path, LoRAs named by path (not hub references, not the model's bare-named LoRAs), the files of
+ * ControlNet folders named by path (model.onnx and its external data; symbolic links are left out), and
+ * embeddings the prompts name by path (`embedding:path/from/scene`), absolute and inside the project.
+ * Whether they exist is left to the scene check (the lock skips what is missing).
  */
 export function sceneLocalFiles(sceneFile: string, text: string, projectRoot: string): string[] {
   const { scene } = parseScene(text);
   const dir = dirname(resolve(sceneFile));
+  const root = resolve(projectRoot);
   const written = [
     ...(scene.model !== undefined && isWeightsFileName(scene.model) && !looksLikeHubRef(scene.model) ? [scene.model] : []),
     ...scene.loras.map((l) => l.file).filter((f) => !looksLikeHubRef(f) && !isBareLoraName(f)),
-  ];
-  const root = resolve(projectRoot);
-  return [...new Set(written.map((w) => resolve(dir, w)))].filter((p) => isInside(root, p));
+    ...[scene.prompt, scene.negative]
+      .flatMap((t) => (t === undefined ? [] : explicitEmbeddingRefs(t)))
+      .filter((r) => !looksLikeHubRef(r) && (r.includes('/') || r.includes('\\')))
+      .map((r) => (r.toLowerCase().endsWith('.safetensors') ? r : `${r}.safetensors`)),
+  ].map((w) => resolve(dir, w));
+  for (const c of scene.control) {
+    if (c.model === undefined || looksLikeHubRef(c.model)) continue;
+    const folder = resolve(dir, c.model);
+    if (isInside(root, folder)) written.push(...controlNetFiles(folder));
+  }
+  return [...new Set(written)].filter((p) => isInside(root, p));
+}
+
+/** The regular files directly in a ControlNet folder, sorted; a bounded read (a hostile folder may hold millions). */
+function controlNetFiles(folder: string): string[] {
+  const names: string[] = [];
+  let listing: Dir | undefined;
+  try {
+    listing = opendirSync(folder);
+    for (let seen = 0, e = listing.readSync(); e !== null && seen < MAX_LISTED; e = listing.readSync(), seen++) if (e.isFile()) names.push(e.name);
+  } catch {
+    // An unreadable or missing folder is the scene check's to report.
+  } finally {
+    listing?.closeSync();
+  }
+  return names.sort().slice(0, MAX_CONTROLNET_FILES).map((name) => join(folder, name));
 }
 
 /** The commits imgprompt.lock pins, by reference key (none when it is absent or unreadable). */

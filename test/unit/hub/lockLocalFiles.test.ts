@@ -3,14 +3,16 @@
 // with lookups off only Civitai's cache answers; `models verify` and `render --locked` catch a changed
 // file, and `models pull` re-locks it.
 import { strict as assert } from 'node:assert';
-import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { main } from '../../../src/cli/main';
 import type { CliIO } from '../../../src/cli/command';
 import { lookupCivitaiByHash } from '../../../src/engine/hub/civitai';
 import { formatLockfile, readLockfile, LockfileError } from '../../../src/engine/hub/lockfile';
+import { lockLocalFiles } from '../../../src/engine/hub/lockLocalFiles';
+import { sceneLocalFiles } from '../../../src/engine/scene/sceneHubRefs';
 import { FakeCivitai } from '../../fakes/fakeCivitai';
 import { sha256Hex } from '../../fakes/fakeHub';
 
@@ -99,5 +101,41 @@ describe('local files in imgprompt.lock, with what Civitai knows of them', () =>
   test('a lock entry with a path that leaves the project is refused', () => {
     writeFileSync(join(project, 'imgprompt.lock'), JSON.stringify({ lockfileVersion: 1, models: {}, local: { '../x.safetensors': { size: 1, sha256: 'a'.repeat(64) } } }));
     assert.throws(() => readLockfile(project), (e: unknown) => e instanceof LockfileError && /not a path relative to the project/.test(e.message));
+  });
+});
+
+describe('which project files a scene locks', () => {
+  let box: string;
+  let project: string;
+  before(() => {
+    box = mkdtempSync(join(tmpdir(), 'imgprompt-localfiles-'));
+    project = join(box, 'project');
+    mkdirSync(join(project, 'controlnets', 'canny', 'nested'), { recursive: true });
+    mkdirSync(join(project, 'figures', 'emb'), { recursive: true });
+    for (const f of ['model.onnx', 'model.onnx_data', 'config.json']) writeFileSync(join(project, 'controlnets', 'canny', f), f);
+    writeFileSync(join(box, 'outside.onnx'), 'outside');
+    symlinkSync(join(box, 'outside.onnx'), join(project, 'controlnets', 'canny', 'linked.onnx'));
+    writeFileSync(join(project, 'figures', 'emb', 'star.safetensors'), 'star');
+  });
+  after(() => rmSync(box, { recursive: true, force: true }));
+
+  test("a ControlNet folder's files (not its links or subfolders) and embeddings named by path, inside the project only", async () => {
+    const scene = join(project, 'figures', 'fig.imgprompt');
+    const text = [
+      'model: tiny-shapes',
+      'prompt: "embedding:emb/star a circle, embedding:loose-name, embedding:hf:org/repo/e.safetensors"',
+      'negative: embedding:../../outside',
+      'control:',
+      '  - {type: canny, image: a.png, model: ../controlnets/canny}',
+      '  - {type: depth, image: a.png, model: hf:org/controlnet}',
+      '  - {type: scribble, image: a.png, model: ../../elsewhere}',
+      '',
+    ].join('\n');
+    const rel = sceneLocalFiles(scene, text, project).map((p) => relative(project, p).split(sep).join('/'));
+    assert.deepEqual(rel, ['figures/emb/star.safetensors', 'controlnets/canny/config.json', 'controlnets/canny/model.onnx', 'controlnets/canny/model.onnx_data']);
+    await lockLocalFiles(project, sceneLocalFiles(scene, text, project));
+    const local = readLockfile(project).local ?? {};
+    assert.deepEqual(Object.keys(local), ['controlnets/canny/config.json', 'controlnets/canny/model.onnx', 'controlnets/canny/model.onnx_data', 'figures/emb/star.safetensors']);
+    assert.equal(local['controlnets/canny/model.onnx'].sha256, sha256Hex(Buffer.from('model.onnx')));
   });
 });
