@@ -170,6 +170,25 @@ class FileChecker {
     }
   }
 
+  /**
+   * A checkpoint file named bare (`dreamshaper_8.safetensors`) and absent beside the scene: the first of
+   * the configured model folders holding it (A1111's models/Stable-diffusion, ComfyUI's
+   * models/checkpoints). Those folders are the user's own, outside any project, so the recipe names the
+   * file by its bare name; its bytes enter the recipe through the conversion's sha256.
+   */
+  searchedWeightsFile(label: string, written: string): ScenePath | undefined {
+    const searched = (this.context.modelSearchPaths ?? []).map((folder) => resolve(this.sceneDir, folder, written));
+    const path = searched.find((candidate) => this.fs.stat(candidate) === 'file');
+    if (path === undefined) {
+      const places = [resolve(this.sceneDir, written), ...searched].join(', ');
+      this.error('weights-file', `model '${written}' not found; looked in ${places}${searched.length ? '' : ' (no model folders are configured: the imgprompt.modelPaths setting, or --model-path DIR / IMGPROMPT_MODEL_PATH for the CLI)'}`, label);
+      return undefined;
+    }
+    const scenePath = { path, ref: written };
+    this.paths.set(label, scenePath);
+    return scenePath;
+  }
+
   model(written: string): ModelLocation | undefined {
     const label = 'model';
     if (looksLikeHubRef(written)) {
@@ -198,11 +217,12 @@ class FileChecker {
     if (isWeightsFileName(written)) {
       // A checkpoint file rather than a model folder: its converted folder once it has been converted,
       // else say what it is (converted on first render, or why it cannot run here).
-      const p = this.resolvePath(label, written);
+      const searched = isBareModelName(written) && this.fs.stat(resolve(this.sceneDir, written)) !== 'file';
+      const p = searched ? this.searchedWeightsFile(label, written) : this.resolvePath(label, written);
       if (!p) return undefined;
       const verdict = weightsFileVerdict(p.path);
       const converted = verdict.convertible && this.context.checkpointCacheDir ? findConvertedCheckpoint(p.path, this.context.checkpointCacheDir) : undefined;
-      if (converted) return { dir: converted, via: 'path', name: p.ref };
+      if (converted) return { dir: converted, via: searched ? 'search' : 'path', name: p.ref };
       if (verdict.convertible) {
         this.pendingConversion = p.path;
         this.diagnostics.push({ severity: 'warning', code: 'checkpoint-unconverted', message: verdict.message, range: this.range(label) });

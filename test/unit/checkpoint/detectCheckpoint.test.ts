@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { analyzeScene, checkpointSummary, describeCheckpoint, InputError, PickleCheckpointError, readCheckpointHeader } from '../../../src/engine/index';
+import { checkScene } from '../../../src/engine/scene/checkScene';
 
 const dir = mkdtempSync(join(tmpdir(), 'imgprompt-ckpt-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -151,6 +152,28 @@ describe("a scene's model: naming a weights file", () => {
     assert.equal(d.severity, 'warning');
     assert.match(d.message, /Stable Diffusion XL single-file checkpoint/);
     assert.match(d.message, /converted into an ONNX model folder on its first render/);
+  });
+
+  test("a checkpoint named bare and absent beside the scene is found in the configured model folders (A1111's models/Stable-diffusion); else the error lists where it looked", () => {
+    const a1111 = join(dir, 'a1111', 'models', 'Stable-diffusion');
+    const comfy = join(dir, 'comfy', 'models', 'checkpoints');
+    mkdirSync(a1111, { recursive: true });
+    mkdirSync(comfy, { recursive: true });
+    writeFileSync(join(comfy, 'juggernaut.safetensors'), readFileSync(safetensors('j.safetensors', cases[3].tensors)));
+    const file = join(project, 'scene.imgprompt');
+    const text = 'model: juggernaut.safetensors\nprompt: a red circle\n';
+    writeFileSync(file, text);
+    const found = checkScene(text, { file, projectRoot: project, modelSearchPaths: [a1111, comfy] });
+    const pending = found.diagnostics.find((d) => d.code === 'checkpoint-unconverted');
+    assert.ok(pending, 'found in the second folder and announced for conversion');
+    assert.match(pending.message, /Stable Diffusion XL single-file checkpoint/);
+    assert.equal(found.pendingConversion, join(comfy, 'juggernaut.safetensors'));
+    assert.equal(found.paths.get('model')?.ref, 'juggernaut.safetensors', 'the recipe names it by its bare name, not a path of this machine');
+    const missing = checkScene(text.replace('juggernaut', 'absent'), { file, projectRoot: project, modelSearchPaths: [a1111] }).diagnostics.find((d) => d.code === 'weights-file');
+    assert.ok(missing);
+    assert.ok(missing.message.includes(join(a1111, 'absent.safetensors')) && missing.message.includes(join(project, 'absent.safetensors')), missing.message);
+    const none = checkScene(text.replace('juggernaut', 'absent'), { file, projectRoot: project }).diagnostics.find((d) => d.code === 'weights-file');
+    assert.match(none?.message ?? '', /no model folders are configured/);
   });
 
   test('a FLUX file is named as a family the local engine does not run; a pickle is refused', () => {
