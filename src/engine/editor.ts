@@ -41,6 +41,7 @@ export { EXECUTION_PROVIDERS, isExecutionProviderSetting, type ExecutionProvider
 export { DEFAULT_DISCLOSURE_TEMPLATE, DEFAULT_CAPTION_TEMPLATE, DEFAULT_DISCLOSURE_MARKER, formatDisclosure, hasDisclosure, isoDate, templateProblems, type DisclosureFacts } from './disclosure/disclosureText';
 export { findMarkdownImages, findHtmlImages, localImagePath, sceneCandidates, imageLink, type MarkdownImage } from './disclosure/markdownImages';
 export { detectWatermark, type WatermarkDetection } from './watermark/detectWatermark';
+export type { WatermarkFinding } from './worker/protocol';
 export { checkDocumentText, type FigureReferenceProblem } from './disclosure/figureReferences';
 export { parseLabelSetting, type LabelSetting } from './watermark/labelSetting';
 export { checkFigureReferences, findDocuments } from './disclosure/figureReferences';

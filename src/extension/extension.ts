@@ -93,6 +93,8 @@ export function activate(context: vscode.ExtensionContext): ImgpromptApi {
       followsEditor: () => vscode.workspace.getConfiguration('imgprompt').get<boolean>('previewFollowsEditor', true),
       // Content Credentials are read where the native C2PA library lives: the render worker.
       readC2pa: (file) => queue.readC2pa(file).then(c2paView, (error: unknown) => c2paUnavailable(error instanceof Error ? error.message : String(error))),
+      // So is the watermark search: decoding and searching a large image must not stall the editor.
+      detectWatermark: (file) => queue.detectWatermark(file),
     });
     track(signingKeys.onDidChange(() => queue.workerSettingsChanged()));
     queue.setPreviewOpener(async (scene, viewColumn) => {

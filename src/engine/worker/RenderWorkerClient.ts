@@ -5,7 +5,7 @@
 import type { EngineOptions } from '../options';
 import { fork, type ChildProcess } from 'node:child_process';
 import { CancelledError, InputError, ModelError, SceneError } from '../errors';
-import type { FromWorker, SerializedError, ToWorker, WorkerRenderRequest, WorkerRenderResult } from './protocol';
+import type { FromWorker, SerializedError, ToWorker, WatermarkFinding, WorkerRenderRequest, WorkerRenderResult } from './protocol';
 import type { RenderProgress } from '../render/RenderBackend';
 import type { C2paReport } from '../provenance/readC2pa';
 
@@ -23,6 +23,7 @@ export interface WorkerProgress {
 interface Pending {
   resolve(result: WorkerRenderResult): void;
   resolveC2pa?(report: C2paReport): void;
+  resolveWatermark?(detection: WatermarkFinding): void;
   reject(error: Error): void;
   onProgress?: (progress: WorkerProgress) => void;
 }
@@ -104,6 +105,19 @@ export class RenderWorkerClient {
     });
   }
 
+  /** Decodes `file` and searches its pixels for the invisible watermark, in the worker. */
+  detectWatermark(file: string): Promise<WatermarkFinding> {
+    if (this.disposed) return Promise.reject(new Error('the render worker was disposed'));
+    const worker = this.ensureWorker();
+    const id = this.nextId++;
+    return new Promise<WatermarkFinding>((resolve, reject) => {
+      this.pending.set(id, { resolve: () => reject(new Error('the worker answered a watermark search with a render result')), resolveWatermark: resolve, reject });
+      worker.ref();
+      worker.channel?.ref();
+      this.send(worker, { type: 'detectWatermark', id, file });
+    });
+  }
+
   /** True while a worker thread is alive (for tests and status displays). */
   get running(): boolean {
     return this.worker !== undefined;
@@ -163,6 +177,7 @@ export class RenderWorkerClient {
     }
     if (message.type === 'done') pending.resolve(message.result);
     else if (message.type === 'c2pa') pending.resolveC2pa?.(message.report);
+    else if (message.type === 'watermark') pending.resolveWatermark?.(message.detection);
     else pending.reject(deserializeError(message.error));
   }
 

@@ -6,6 +6,10 @@ import type { FreshnessState } from '../render/freshness';
 import type { LoraReport, RenderProgress } from '../render/RenderBackend';
 import type { PortableRecipe } from '../render/renderJob';
 import type { C2paReport } from '../provenance/readC2pa';
+import type { WatermarkDetection } from '../watermark/detectWatermark';
+
+/** What a watermark search found, as it crosses the process boundary (the codeword bits stay behind). */
+export type WatermarkFinding = Pick<WatermarkDetection, 'detected' | 'payload' | 'confidence'>;
 import type { LabelCorner } from '../watermark/visibleLabel';
 
 /** Where a scene sits: everything resolveScene needs besides the text. */
@@ -79,10 +83,13 @@ export type ToWorker =
   | { readonly type: 'cancel'; readonly id: number }
   /** Read and validate an image's C2PA manifest (the native C2PA library lives in the worker, like onnxruntime). */
   | { readonly type: 'readC2pa'; readonly id: number; readonly file: string; readonly trustAnchorsPem?: string }
+  /** Decode an image and search its pixels for the invisible watermark (a second or so: kept off the caller's thread). */
+  | { readonly type: 'detectWatermark'; readonly id: number; readonly file: string }
   | ({ readonly type: 'configure' } & EngineOptions);
 
 export type FromWorker =
   | { readonly type: 'progress'; readonly id: number; readonly job: number; readonly jobs: number; readonly progress: RenderProgress }
   | { readonly type: 'done'; readonly id: number; readonly result: WorkerRenderResult }
   | { readonly type: 'c2pa'; readonly id: number; readonly report: C2paReport }
+  | { readonly type: 'watermark'; readonly id: number; readonly detection: WatermarkFinding }
   | { readonly type: 'error'; readonly id: number; readonly error: SerializedError };

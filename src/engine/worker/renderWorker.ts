@@ -12,6 +12,7 @@ import type { EngineOptions } from '../options';
 import type { RenderService } from '../render/RenderService';
 import { READ_CAPS, readFileBounded } from '../io/readBounded';
 import { readC2pa } from '../provenance/readC2pa';
+import { readWatermarkFile } from '../watermark/readWatermark';
 import type { FromWorker, SerializedError, ToWorker, WorkerJobResult, WorkerRenderRequest, WorkerRenderResult } from './protocol';
 
 if (!process.send) throw new Error('the render worker must be started with child_process.fork');
@@ -112,6 +113,14 @@ port.on('message', (message: ToWorker) => {
       void readFileBounded(file, READ_CAPS.image, 'image')
         .then((bytes) => readC2pa(bytes, /\.jpe?g$/i.test(file) ? 'image/jpeg' : /\.webp$/i.test(file) ? 'image/webp' : 'image/png', { trustAnchorsPem }))
         .then((report) => post({ type: 'c2pa', id, report }))
+        .catch((error: unknown) => post({ type: 'error', id, error: serialize(error) }));
+      return;
+    }
+    case 'detectWatermark': {
+      // Not queued behind renders either: onnxruntime runs off this event loop, so a search interleaves.
+      const { id, file } = message;
+      void readWatermarkFile(file)
+        .then(({ detected, payload, confidence }) => post({ type: 'watermark', id, detection: { detected, payload, confidence } }))
         .catch((error: unknown) => post({ type: 'error', id, error: serialize(error) }));
       return;
     }

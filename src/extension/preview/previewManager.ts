@@ -11,6 +11,7 @@ import { RenderHistory } from '../history/renderHistory';
 import type { RenderEvents } from '../render/renderEvents';
 import { Disposable } from '../util/disposable';
 import { ScenePreview, type PreviewServices, type PreviewTarget } from './scenePreview';
+import type { WatermarkFinding } from '../../engine/editor';
 
 export const PREVIEW_VIEW_TYPE = 'imgprompt.preview';
 const LANGUAGE_ID = 'imgprompt';
@@ -26,6 +27,8 @@ export interface PreviewManagerOptions {
   readonly followsEditor?: () => boolean;
   /** An image's Content Credentials for the provenance tab (read in the render worker). */
   readonly readC2pa?: (file: string) => Promise<C2paView>;
+  /** Searches an image's pixels for the watermark (in the render worker). */
+  readonly detectWatermark?: (file: string) => Promise<WatermarkFinding>;
 }
 
 export class PreviewManager extends Disposable implements vscode.WebviewPanelSerializer<PreviewWebviewState> {
@@ -61,6 +64,7 @@ export class PreviewManager extends Disposable implements vscode.WebviewPanelSer
       freshnessOf: (scene, output, storedHash) => this.freshnessOf(scene, output, storedHash),
       onDidChangeLock: () => this.followActiveEditor(),
       ...(options.readC2pa ? { readC2pa: options.readC2pa } : {}),
+      ...(options.detectWatermark ? { detectWatermark: options.detectWatermark } : {}),
     };
     this.register(vscode.window.onDidChangeActiveTextEditor(() => this.followActiveEditor()));
     this.register(renderEvents.onDidStart(({ scene, totalSteps, jobs }) => this.forScene(scene, (p) => p.post({ type: 'renderStarted', totalSteps, jobs }))));

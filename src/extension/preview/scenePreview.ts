@@ -1,7 +1,7 @@
 // One preview panel: shows a scene's current output, its variants, its history (earlier renders and git
 // versions) and diffs between any two, and the provenance of each image; or, for Show Image Provenance,
 // just one PNG. Answers the webview's typed requests; PreviewManager decides which scene it shows.
-import { describeWatermarkFinding, watermarkInFile } from './watermarkCheck';
+import { watermarkInFile, watermarkRow, type WatermarkSearch } from './watermarkCheck';
 import { readImageReport } from './imageReport';
 import { stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
@@ -44,6 +44,8 @@ export interface PreviewServices {
   readonly onDidChangeLock: (preview: ScenePreview) => void;
   /** Reads an image's C2PA manifest in the render worker; undefined when none can be asked (no worker). */
   readonly readC2pa?: (file: string) => Promise<C2paView>;
+  /** Searches an image's pixels for the watermark in the render worker; rejects when there is none (Restricted Mode). */
+  readonly detectWatermark?: WatermarkSearch;
 }
 
 /** An image known to the panel, by the id the webview uses. */
@@ -334,8 +336,8 @@ export class ScenePreview extends Disposable {
     // A preprocessed hint is listed only when the render saved one (imgprompt.saveHints).
     const c2pa = await this.services.readC2pa?.(image.file);
     // The watermark is read from the pixels, so it shows even for an image whose metadata was stripped.
-    const found = await watermarkInFile(image.file);
-    const rows = found ? [...view.rows, { label: 'Watermark in the pixels', value: describeWatermarkFinding(found, report.provenance) }] : view.rows;
+    const mark = this.services.detectWatermark ? watermarkRow(await watermarkInFile(image.file, this.services.detectWatermark), report.provenance) : undefined;
+    const rows = mark ? [...view.rows, { label: 'Watermark in the pixels', value: mark }] : view.rows;
     return { ...view, rows, file: basename(report.file), hints: withImages.filter((h) => h.image || !h.label.includes(PREPROCESSED_HINT_LABEL)), ...(c2pa ? { c2pa } : {}) };
   }
 

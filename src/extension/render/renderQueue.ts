@@ -5,7 +5,7 @@
 // fires RenderEvents for the preview (live step previews, finished outputs).
 import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
-import { CancelledError, RenderWorkerClient, type C2paReport, type ExecutionProviderSetting, type FreshnessState, type RenderWorkerClientOptions, type WorkerProgress, type WorkerRenderRequest, type WorkerRenderResult } from '../../engine/editor';
+import { CancelledError, RenderWorkerClient, type C2paReport, type WatermarkFinding, type ExecutionProviderSetting, type FreshnessState, type RenderWorkerClientOptions, type WorkerProgress, type WorkerRenderRequest, type WorkerRenderResult } from '../../engine/editor';
 import type { Config } from '../config/config';
 import { LANGUAGE_ID, type SceneAnalyzer } from '../scene/sceneAnalyzer';
 import { COMMANDS } from '../commands/commandIds';
@@ -397,6 +397,12 @@ export class RenderQueue extends Disposable implements Renderer, RenderEvents {
   async readC2pa(file: string): Promise<C2paReport> {
     const client = await this.workerClient();
     return client.readC2pa(file);
+  }
+
+  /** Searches an image's pixels for the invisible watermark in the render worker (refused in Restricted Mode). */
+  async detectWatermark(file: string): Promise<WatermarkFinding> {
+    const client = await this.workerClient();
+    return client.detectWatermark(file);
   }
 
   /** Called when something behind the worker's settings changed outside VS Code's configuration (the stored signing key). */

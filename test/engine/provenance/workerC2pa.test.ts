@@ -54,4 +54,11 @@ test('the worker signs what it renders and reads manifests back for the panel', 
   assert.match(tree[0], /^start\.png \(inputTo\): signed by imgprompt local signer .*made with imgprompt/);
   // A missing file is an error, not a hang.
   await assert.rejects(client.readC2pa(join(project.dir, 'nope.png')), /ENOENT|no such file/);
+
+  // The panel's watermark search runs in the worker too: the pixels carry the recipe hash's first 32 bits.
+  const found = await client.detectWatermark(output);
+  assert.equal(found.detected, true);
+  assert.equal(found.payload, result.jobs[0].hash.replace(/^sha256:/, '').slice(0, 8));
+  writeFileSync(join(project.dir, 'notes.png'), 'not an image');
+  await assert.rejects(client.detectWatermark(join(project.dir, 'notes.png')), /not an image that can be decoded/);
 });

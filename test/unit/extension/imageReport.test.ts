@@ -8,7 +8,11 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { embedWatermark, encodePngWithMetadata, InputError, payloadOfHash, type RGBImage } from '../../../src/engine/index';
 import { imageFormat, readImageReport } from '../../../src/extension/preview/imageReport';
-import { describeWatermarkFinding, watermarkInFile } from '../../../src/extension/preview/watermarkCheck';
+import { watermarkInFile, watermarkRow, type WatermarkSearch } from '../../../src/extension/preview/watermarkCheck';
+import { readWatermarkFile } from '../../../src/engine/watermark';
+
+/** What the render worker runs for RenderWorkerClient.detectWatermark (test/engine/provenance/workerC2pa.test.ts takes that route). */
+const search: WatermarkSearch = (file) => readWatermarkFile(file);
 
 /** A 256² picture with texture (a watermark hides in texture), seeded so it is the same every run. */
 function picture(): RGBImage {
@@ -60,14 +64,21 @@ test('a watermarked figure saved as JPEG or WebP: the panel opens with no recipe
       assert.equal(report.format, format);
       assert.equal(report.metadata, undefined);
       assert.match(report.warnings.join('\n'), /carries no imgprompt recipe/);
-      const found = await watermarkInFile(file);
-      assert.ok(found?.detected, `no watermark found in the ${format}`);
-      assert.equal(found.payload, payload);
-      assert.match(describeWatermarkFinding(found, report.provenance), new RegExp(`^present: ${payload}, the first 32 bits of the recipe hash`));
+      const check = await watermarkInFile(file, search);
+      assert.ok('found' in check && check.found.detected, `no watermark found in the ${format}`);
+      assert.equal(check.found.payload, payload);
+      assert.match(watermarkRow(check, report.provenance) ?? '', new RegExp(`^present: ${payload}, the first 32 bits of the recipe hash`));
     }
-    const plain = await watermarkInFile(files.unmarked);
-    assert.equal(plain?.detected, false, 'a watermark was found in an unmarked JPEG');
-    assert.equal(describeWatermarkFinding(plain, (await readImageReport(files.unmarked)).provenance), 'none found');
+    const plain = await watermarkInFile(files.unmarked, search);
+    assert.ok('found' in plain && !plain.found.detected, 'a watermark was found in an unmarked JPEG');
+    assert.equal(watermarkRow(plain, (await readImageReport(files.unmarked)).provenance), 'none found');
+    // An unchanged file is not searched again; no worker is said as such, and asked again next time.
+    let searches = 0;
+    const counted = (f: string) => (searches++, search(f));
+    await watermarkInFile(files.unmarked, counted);
+    assert.equal(searches, 0, 'the remembered answer');
+    const refused = await watermarkInFile(files.webp + '.copy', () => Promise.reject(new Error('rendering is turned off in Restricted Mode')));
+    assert.equal(watermarkRow(refused, undefined as never), 'not read: rendering is turned off in Restricted Mode');
 
     const png = await readImageReport(files.png);
     assert.equal(png.format, 'png');
@@ -75,6 +86,7 @@ test('a watermarked figure saved as JPEG or WebP: the panel opens with no recipe
 
     const text = join(dir, 'notes.jpg');
     writeFileSync(text, 'not an image at all');
+    assert.equal(watermarkRow(await watermarkInFile(text, search), undefined as never), undefined, 'no row for what is not an image');
     await assert.rejects(readImageReport(text), (e: unknown) => e instanceof InputError && e.message.includes('notes.jpg'));
   } finally {
     rmSync(dir, { recursive: true, force: true });
