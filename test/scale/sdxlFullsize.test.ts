@@ -18,11 +18,11 @@ const npmScript = process.env.npm_lifecycle_event;
 const skip =
   (npmScript !== undefined && npmScript !== 'test:scale' ? `run by itself: npm run test:scale (not inside npm run ${npmScript})` : false) || sdxlReferenceUnavailable();
 /**
- * The stated peak memory of a full-size fp32 SDXL render at 1024² (this process's max RSS: the two text
- * encoders, the 10.3 GB float32 UNet with fused attention, the VAE decoder at 1024²). Measured: see
- * docs/benchmarks.md; the budget leaves room for onnxruntime's arena on another machine.
+ * The stated peak memory of a full-size fp32 SDXL render at 1024² (this process's max RSS, in GiB: the two
+ * text encoders, 3.3 GB in float32; the UNet, 10.3 GB; the VAE decoder's activations at 1024²; all
+ * sessions stay loaded). Measured 17.94 GiB on the 24 GiB development machine (docs/benchmarks.md).
  */
-const MEMORY_BUDGET_GB = Number(process.env.IMGPROMPT_SDXL_MEMORY_BUDGET_GB) || 18;
+const MEMORY_BUDGET_GB = Number(process.env.IMGPROMPT_SDXL_MEMORY_BUDGET_GB) || 20;
 /** max |a − b| / max |b|: float32 accumulation differences across 70 layers stay far below this. */
 const UNET_TOLERANCE = 1e-4;
 

@@ -210,7 +210,6 @@ export class OnnxSession {
         config: {
           'session.optimized_model_external_initializers_file_name': pending.dataFileName,
           'session.optimized_model_external_initializers_min_size_in_bytes': '1024',
-          ...(process.env.IMGPROMPT_EXP_PREPACK === '1' ? { 'session.save_external_prepacked_constant_initializers': '1' } : {}),
         },
       });
     } catch (error) {
