@@ -60,3 +60,22 @@ export function ensureSdxlRandom(scale: 'toy' | 'full' = 'toy', only?: 'onnx'): 
     textReference: join(root, 'text_reference.safetensors'),
   };
 }
+
+/** The toy SDXL ControlNet (tools/sdxl_random/make_controlnet.py) beside the toy model: its folder and PyTorch references. */
+export interface SdxlControlNet {
+  /** The ONNX ControlNet folder (model.onnx). */
+  readonly dir: string;
+  /** Seeded inputs, the residuals and `unet_out_sample` (the toy UNet with the residuals added). */
+  readonly reference: string;
+}
+
+/** Generated once into the toy's cache folder; v2 added the UNet + residuals reference. */
+export function ensureSdxlControlNet(): SdxlControlNet {
+  const root = join(sdxlRandomDir('toy'), 'controlnet-xl-v2');
+  const reference = join(root, 'controlnet_reference.safetensors');
+  if (!existsSync(reference)) {
+    const result = spawnSync(PYTHON, ['-m', 'tools.sdxl_random.make_controlnet', '--out', root], { cwd: repoRoot, encoding: 'utf8', timeout: 900_000, env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' } });
+    if (result.status !== 0) throw new Error(`tools.sdxl_random.make_controlnet exited ${result.status ?? result.signal}:\n${result.stdout}\n${result.stderr}`);
+  }
+  return { dir: join(root, 'controlnet'), reference };
+}

@@ -228,12 +228,15 @@ class SDXLUNet(nn.Module):
         self.conv_norm_out = nn.GroupNorm(groups, cin, eps=1e-5)
         self.conv_out = nn.Conv2d(cin, 4, 3, padding=1)
 
-    def forward(self, sample, timestep, encoder_hidden_states, text_embeds, time_ids):
+    def forward(self, sample, timestep, encoder_hidden_states, text_embeds, time_ids, down_residuals=None, mid_residual=None):
+        """`down_residuals` / `mid_residual`: a ControlNet's outputs, added to the skip tensors and the mid
+        block's output as diffusers' UNet2DConditionModel adds down_block_additional_residuals and
+        mid_block_additional_residual."""
         b = sample.shape[0]
         t = timestep.reshape(-1).expand(b)
         te = self.time_embedding
         emb = te.linear_2(F.silu(te.linear_1(timestep_embedding(t, self.time_proj_dim))))
-        # addition_embed_type 'text_time': the six time ids, each embedded sinusoidally, after the pooled text.
+        # addition_embed_type 'text_time': the time ids (six; the refiner's five), each embedded sinusoidally, after the pooled text.
         time_embeds = timestep_embedding(time_ids.reshape(-1), self.add_time_dim).reshape(b, -1)
         ae = self.add_embedding
         emb = emb + ae.linear_2(F.silu(ae.linear_1(torch.cat([text_embeds, time_embeds], dim=-1))))
@@ -249,9 +252,14 @@ class SDXLUNet(nn.Module):
             if hasattr(blk, 'downsamplers'):
                 h = blk.downsamplers[0](h)
                 skips.append(h)
+        if down_residuals is not None:
+            assert len(down_residuals) == len(skips), (len(down_residuals), len(skips))
+            skips = [s + r for s, r in zip(skips, down_residuals)]
         h = self.mid_block.resnets[0](h, emb)
         h = self.mid_block.attentions[0](h, ctx)
         h = self.mid_block.resnets[1](h, emb)
+        if mid_residual is not None:
+            h = h + mid_residual
         for blk in self.up_blocks:
             for j, r in enumerate(blk.resnets):
                 h = r(torch.cat([h, skips.pop()], dim=1), emb)
