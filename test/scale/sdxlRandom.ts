@@ -79,3 +79,37 @@ export function ensureSdxlControlNet(): SdxlControlNet {
   }
   return { dir: join(root, 'controlnet'), reference };
 }
+
+/** The toy SDXL refiner (tools/sdxl_random/make_refiner.py) in its three layouts, with a PyTorch UNet reference. */
+export interface SdxlRefiner {
+  readonly root: string;
+  readonly onnx: string;
+  readonly diffusers: string;
+  readonly singleFile: string;
+  readonly unetReference: string;
+  /** The prompt conditioning of the `prompt` in its metadata, computed in PyTorch. */
+  readonly textReference: string;
+}
+
+/** make_refiner.py's GENERATOR_VERSION: an older folder in the cache is made again. */
+export const SDXL_REFINER_GENERATOR_VERSION = 2;
+
+/** Generated once (about 90 s) into the toy's cache folder. */
+export function ensureSdxlRefiner(): SdxlRefiner {
+  const root = join(sdxlRandomDir('toy'), 'refiner');
+  const stamp = join(root, 'sdxl_refiner.json');
+  const fits = () => existsSync(stamp) && (JSON.parse(readFileSync(stamp, 'utf8')) as { generator_version: number }).generator_version >= SDXL_REFINER_GENERATOR_VERSION;
+  if (!fits()) {
+    const result = spawnSync(PYTHON, ['-m', 'tools.sdxl_random.make_refiner', '--out', root], { cwd: repoRoot, encoding: 'utf8', timeout: 900_000, env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' } });
+    if (result.status !== 0) throw new Error(`tools.sdxl_random.make_refiner exited ${result.status ?? result.signal}:\n${result.stdout}\n${result.stderr}`);
+    if (!fits()) throw new Error(`make_refiner.py finished but ${stamp} is missing or older than version ${SDXL_REFINER_GENERATOR_VERSION}`);
+  }
+  return {
+    root,
+    onnx: join(root, 'onnx'),
+    diffusers: join(root, 'diffusers'),
+    singleFile: join(root, 'sdxl-refiner-toy.safetensors'),
+    unetReference: join(root, 'unet_reference.safetensors'),
+    textReference: join(root, 'text_reference.safetensors'),
+  };
+}

@@ -173,6 +173,9 @@ class SDXLUNet(nn.Module):
         depth = c['transformer_layers_per_block']
         ctx = c['cross_attention_dim']
         layers = c['layers_per_block']
+        # SDXL base's block types unless the config names others (the refiner: four levels, attention at the middle two).
+        down_types = c.get('down_block_types', DOWN_BLOCK_TYPES)
+        up_types = c.get('up_block_types', UP_BLOCK_TYPES)
         temb = ch[0] * 4
         self.time_proj_dim = ch[0]
         self.add_time_dim = c['addition_time_embed_dim']
@@ -193,7 +196,7 @@ class SDXLUNet(nn.Module):
         for i, cout in enumerate(ch):
             blk = nn.Module()
             blk.resnets = nn.ModuleList()
-            if DOWN_BLOCK_TYPES[i] == 'CrossAttnDownBlock2D':
+            if down_types[i] == 'CrossAttnDownBlock2D':
                 blk.attentions = nn.ModuleList()
             for _ in range(layers):
                 blk.resnets.append(resnet(cin, cout))
@@ -215,7 +218,7 @@ class SDXLUNet(nn.Module):
             level = len(ch) - 1 - i
             blk = nn.Module()
             blk.resnets = nn.ModuleList()
-            if UP_BLOCK_TYPES[i] == 'CrossAttnUpBlock2D':
+            if up_types[i] == 'CrossAttnUpBlock2D':
                 blk.attentions = nn.ModuleList()
             for _ in range(layers + 1):
                 blk.resnets.append(resnet(cin + skips.pop(), cout))
