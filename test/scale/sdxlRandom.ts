@@ -2,7 +2,7 @@
 // weights as an optimum ONNX folder, a diffusers folder and an SGM single file, plus PyTorch references,
 // generated once into the cache (~1 min at toy scale) and made again when the generator changes.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { PYTHON, repoRoot, sd15ReferenceUnavailable } from './sd15Random';
@@ -73,10 +73,7 @@ export interface SdxlControlNet {
 export function ensureSdxlControlNet(): SdxlControlNet {
   const root = join(sdxlRandomDir('toy'), 'controlnet-xl-v2');
   const reference = join(root, 'controlnet_reference.safetensors');
-  if (!existsSync(reference)) {
-    const result = spawnSync(PYTHON, ['-m', 'tools.sdxl_random.make_controlnet', '--out', root], { cwd: repoRoot, encoding: 'utf8', timeout: 900_000, env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' } });
-    if (result.status !== 0) throw new Error(`tools.sdxl_random.make_controlnet exited ${result.status ?? result.signal}:\n${result.stdout}\n${result.stderr}`);
-  }
+  if (!existsSync(reference)) generateInto(root, 'tools.sdxl_random.make_controlnet');
   return { dir: join(root, 'controlnet'), reference };
 }
 
@@ -100,8 +97,8 @@ export function ensureSdxlRefiner(): SdxlRefiner {
   const stamp = join(root, 'sdxl_refiner.json');
   const fits = () => existsSync(stamp) && (JSON.parse(readFileSync(stamp, 'utf8')) as { generator_version: number }).generator_version >= SDXL_REFINER_GENERATOR_VERSION;
   if (!fits()) {
-    const result = spawnSync(PYTHON, ['-m', 'tools.sdxl_random.make_refiner', '--out', root], { cwd: repoRoot, encoding: 'utf8', timeout: 900_000, env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' } });
-    if (result.status !== 0) throw new Error(`tools.sdxl_random.make_refiner exited ${result.status ?? result.signal}:\n${result.stdout}\n${result.stderr}`);
+    rmSync(root, { recursive: true, force: true }); // an older version's
+    generateInto(root, 'tools.sdxl_random.make_refiner');
     if (!fits()) throw new Error(`make_refiner.py finished but ${stamp} is missing or older than version ${SDXL_REFINER_GENERATOR_VERSION}`);
   }
   return {
@@ -112,4 +109,25 @@ export function ensureSdxlRefiner(): SdxlRefiner {
     unetReference: join(root, 'unet_reference.safetensors'),
     textReference: join(root, 'text_reference.safetensors'),
   };
+}
+
+/**
+ * Runs a generator module into a fresh folder beside `root` and renames it into place, so test files
+ * running at once never see a half-written folder or delete one another's (the first rename wins).
+ */
+function generateInto(root: string, module: string): void {
+  const partial = `${root}.partial-${process.pid}`;
+  rmSync(partial, { recursive: true, force: true });
+  try {
+    const result = spawnSync(PYTHON, ['-m', module, '--out', partial], { cwd: repoRoot, encoding: 'utf8', timeout: 900_000, env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' } });
+    if (result.status !== 0) throw new Error(`${module} exited ${result.status ?? result.signal}:\n${result.stdout}\n${result.stderr}`);
+    try {
+      renameSync(partial, root);
+    } catch (error) {
+      // Another process put its folder there first: use that one.
+      if (!existsSync(root)) throw error;
+    }
+  } finally {
+    rmSync(partial, { recursive: true, force: true });
+  }
 }
