@@ -3,8 +3,7 @@
 // encoder, and a ControlNet-XL graph that takes the added conditioning (text_embeds, time_ids).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRenderService, type RenderService, type RGBImage } from '../../src/engine/index';
@@ -23,8 +22,7 @@ import { floatTensor } from '../../src/engine/onnx/tensor';
 import { encodePixelsToPng } from '../../src/engine/output/encodePng';
 import { divided, scaled } from '../../src/engine/pipeline/tensorMath';
 import { TorchCPUGenerator } from '../../src/engine/rng';
-import { ensureSdxlRandom, sdxlRandomDir, sdxlReferenceUnavailable } from '../scale/sdxlRandom';
-import { PYTHON, repoRoot } from '../scale/sd15Random';
+import { ensureSdxlControlNet, ensureSdxlRandom, sdxlReferenceUnavailable } from '../scale/sdxlRandom';
 import { ControlNet } from '../../src/engine/control/controlNet';
 import { ModelError } from '../../src/engine/errors';
 import { readSafetensors } from '../../src/engine/lora';
@@ -248,20 +246,18 @@ describe('SDXL image-to-image (the SDXL folder\'s VAE encoder, SDXL scaling)', {
 describe('ControlNet-XL: the added conditioning (text_embeds, time_ids) reaches a ControlNet graph that declares it', { skip }, () => {
   // tools/sdxl_random/make_controlnet.py: the toy UNet's down path + seeded conditioning embedding and
   // 1x1 convs, exported to ONNX, with PyTorch outputs on seeded inputs. Cached beside the toy model.
-  const root = join(sdxlRandomDir('toy'), 'controlnet-xl-v1');
-  const referencePath = join(root, 'controlnet_reference.safetensors');
+  let controlNetDir = '';
+  let referencePath = '';
   const cache = new SessionCache();
   before(() => {
-    if (existsSync(referencePath)) return;
-    const result = spawnSync(PYTHON, ['-m', 'tools.sdxl_random.make_controlnet', '--out', root], { cwd: repoRoot, encoding: 'utf8', timeout: 900_000, env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' } });
-    if (result.status !== 0) throw new Error(`tools.sdxl_random.make_controlnet exited ${result.status ?? result.signal}:\n${result.stdout}\n${result.stderr}`);
+    ({ dir: controlNetDir, reference: referencePath } = ensureSdxlControlNet());
   });
   after(() => cache.clear());
 
   test('the ControlNet-XL export equals the PyTorch module with text_embeds and time_ids fed (relative error < 1e-4); other added conditioning changes the residuals; an SD-style call without it is a clear error', async () => {
     const reference = await readSafetensors(referencePath);
     const read = async (name: string): Promise<FloatTensor> => floatTensor(await reference.tensor(name), reference.tensors.get(name)!.shape);
-    const lease = await acquireComponent(cache, join(root, 'controlnet'), ControlNet, { options: { intraOpNumThreads: 2, deterministic: true } });
+    const lease = await acquireComponent(cache, controlNetDir, ControlNet, { options: { intraOpNumThreads: 2, deterministic: true } });
     try {
       const net = lease.component;
       assert.deepEqual(net.addedInputs, ['text_embeds', 'time_ids']);

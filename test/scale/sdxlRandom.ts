@@ -2,7 +2,7 @@
 // weights as an optimum ONNX folder, a diffusers folder and an SGM single file, plus PyTorch references,
 // generated once into the cache (~1 min at toy scale) and made again when the generator changes.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ensureConvertedCheckpoint, FileHashCache } from '../../src/engine/index';
@@ -77,4 +77,75 @@ export async function convertedSdxlRandomFull(): Promise<{ files: SdxlRandom; fo
   const hashes = await FileHashCache.open(cacheDir);
   const folder = await ensureConvertedCheckpoint(files.singleFile, cacheDir, { hashes, env: { ...process.env, HF_HUB_CACHE: join(cacheDir, 'none') } });
   return { files, folder, convertMs: performance.now() - started };
+}
+
+/** The toy SDXL ControlNet (tools/sdxl_random/make_controlnet.py) beside the toy model: its folder and PyTorch references. */
+export interface SdxlControlNet {
+  /** The ONNX ControlNet folder (model.onnx). */
+  readonly dir: string;
+  /** Seeded inputs, the residuals and `unet_out_sample` (the toy UNet with the residuals added). */
+  readonly reference: string;
+}
+
+/** Generated once into the toy's cache folder; v2 added the UNet + residuals reference. */
+export function ensureSdxlControlNet(): SdxlControlNet {
+  const root = join(sdxlRandomDir('toy'), 'controlnet-xl-v2');
+  const reference = join(root, 'controlnet_reference.safetensors');
+  if (!existsSync(reference)) generateInto(root, 'tools.sdxl_random.make_controlnet');
+  return { dir: join(root, 'controlnet'), reference };
+}
+
+/** The toy SDXL refiner (tools/sdxl_random/make_refiner.py) in its three layouts, with a PyTorch UNet reference. */
+export interface SdxlRefiner {
+  readonly root: string;
+  readonly onnx: string;
+  readonly diffusers: string;
+  readonly singleFile: string;
+  readonly unetReference: string;
+  /** The prompt conditioning of the `prompt` in its metadata, computed in PyTorch. */
+  readonly textReference: string;
+}
+
+/** make_refiner.py's GENERATOR_VERSION: an older folder in the cache is made again. */
+export const SDXL_REFINER_GENERATOR_VERSION = 2;
+
+/** Generated once (about 90 s) into the toy's cache folder. */
+export function ensureSdxlRefiner(): SdxlRefiner {
+  const root = join(sdxlRandomDir('toy'), 'refiner');
+  const stamp = join(root, 'sdxl_refiner.json');
+  const fits = () => existsSync(stamp) && (JSON.parse(readFileSync(stamp, 'utf8')) as { generator_version: number }).generator_version >= SDXL_REFINER_GENERATOR_VERSION;
+  if (!fits()) {
+    rmSync(root, { recursive: true, force: true }); // an older version's
+    generateInto(root, 'tools.sdxl_random.make_refiner');
+    if (!fits()) throw new Error(`make_refiner.py finished but ${stamp} is missing or older than version ${SDXL_REFINER_GENERATOR_VERSION}`);
+  }
+  return {
+    root,
+    onnx: join(root, 'onnx'),
+    diffusers: join(root, 'diffusers'),
+    singleFile: join(root, 'sdxl-refiner-toy.safetensors'),
+    unetReference: join(root, 'unet_reference.safetensors'),
+    textReference: join(root, 'text_reference.safetensors'),
+  };
+}
+
+/**
+ * Runs a generator module into a fresh folder beside `root` and renames it into place, so test files
+ * running at once never see a half-written folder or delete one another's (the first rename wins).
+ */
+function generateInto(root: string, module: string): void {
+  const partial = `${root}.partial-${process.pid}`;
+  rmSync(partial, { recursive: true, force: true });
+  try {
+    const result = spawnSync(PYTHON, ['-m', module, '--out', partial], { cwd: repoRoot, encoding: 'utf8', timeout: 900_000, env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' } });
+    if (result.status !== 0) throw new Error(`${module} exited ${result.status ?? result.signal}:\n${result.stdout}\n${result.stderr}`);
+    try {
+      renameSync(partial, root);
+    } catch (error) {
+      // Another process put its folder there first: use that one.
+      if (!existsSync(root)) throw error;
+    }
+  } finally {
+    rmSync(partial, { recursive: true, force: true });
+  }
 }

@@ -8,6 +8,9 @@ and one after the mid block. Those convs start at zero in a trained-from-scratch
 seeded random so the outputs are non-zero and test something. The export takes sample, timestep,
 encoder_hidden_states, controlnet_cond, conditioning_scale, text_embeds and time_ids and writes
 down_block_res_sample_0..N-1 and mid_block_res_sample, as optimum-style ControlNet exports name them.
+controlnet_reference.safetensors holds seeded inputs, the PyTorch residuals and `unet_out_sample`: the toy
+UNet (make_model.py's weights for the same seed) with those residuals added, the proof that a UNet
+graph's residual inputs are wired where diffusers adds them.
 
   python3 -m tools.sdxl_random.make_controlnet --out DIR [--seed 1234]
 """
@@ -142,7 +145,14 @@ def main() -> None:
     }
     with torch.no_grad():
         out = net(*inputs.values())
+        # The toy UNet (the same seed's weights as make_model.py's) with those residuals added, as
+        # diffusers' UNet2DConditionModel takes down_block_additional_residuals / mid_block_additional_residual.
+        unet_args = (inputs['sample'], inputs['timestep'], inputs['encoder_hidden_states'], inputs['text_embeds'], inputs['time_ids'])
+        controlled = unet(*unet_args, down_residuals=list(out[:-1]), mid_residual=out[-1])
+    if not torch.isfinite(controlled).all():
+        raise ValueError('UNet + ControlNet reference output is not finite')
     entries = [st.entry(k, v.float()) for k, v in inputs.items()] + [st.entry(k, v) for k, v in zip(outputs, out)]
+    entries.append(st.entry('unet_out_sample', controlled))
     tmp = os.path.join(a.out, 'controlnet_reference.safetensors.tmp')
     st.write(tmp, entries)
     os.replace(tmp, os.path.join(a.out, 'controlnet_reference.safetensors'))

@@ -173,6 +173,9 @@ class SDXLUNet(nn.Module):
         depth = c['transformer_layers_per_block']
         ctx = c['cross_attention_dim']
         layers = c['layers_per_block']
+        # SDXL base's block types unless the config names others (the refiner: four levels, attention at the middle two).
+        down_types = c.get('down_block_types', DOWN_BLOCK_TYPES)
+        up_types = c.get('up_block_types', UP_BLOCK_TYPES)
         temb = ch[0] * 4
         self.time_proj_dim = ch[0]
         self.add_time_dim = c['addition_time_embed_dim']
@@ -193,7 +196,7 @@ class SDXLUNet(nn.Module):
         for i, cout in enumerate(ch):
             blk = nn.Module()
             blk.resnets = nn.ModuleList()
-            if DOWN_BLOCK_TYPES[i] == 'CrossAttnDownBlock2D':
+            if down_types[i] == 'CrossAttnDownBlock2D':
                 blk.attentions = nn.ModuleList()
             for _ in range(layers):
                 blk.resnets.append(resnet(cin, cout))
@@ -215,7 +218,7 @@ class SDXLUNet(nn.Module):
             level = len(ch) - 1 - i
             blk = nn.Module()
             blk.resnets = nn.ModuleList()
-            if UP_BLOCK_TYPES[i] == 'CrossAttnUpBlock2D':
+            if up_types[i] == 'CrossAttnUpBlock2D':
                 blk.attentions = nn.ModuleList()
             for _ in range(layers + 1):
                 blk.resnets.append(resnet(cin + skips.pop(), cout))
@@ -228,12 +231,15 @@ class SDXLUNet(nn.Module):
         self.conv_norm_out = nn.GroupNorm(groups, cin, eps=1e-5)
         self.conv_out = nn.Conv2d(cin, 4, 3, padding=1)
 
-    def forward(self, sample, timestep, encoder_hidden_states, text_embeds, time_ids):
+    def forward(self, sample, timestep, encoder_hidden_states, text_embeds, time_ids, down_residuals=None, mid_residual=None):
+        """`down_residuals` / `mid_residual`: a ControlNet's outputs, added to the skip tensors and the mid
+        block's output as diffusers' UNet2DConditionModel adds down_block_additional_residuals and
+        mid_block_additional_residual."""
         b = sample.shape[0]
         t = timestep.reshape(-1).expand(b)
         te = self.time_embedding
         emb = te.linear_2(F.silu(te.linear_1(timestep_embedding(t, self.time_proj_dim))))
-        # addition_embed_type 'text_time': the six time ids, each embedded sinusoidally, after the pooled text.
+        # addition_embed_type 'text_time': the time ids (six; the refiner's five), each embedded sinusoidally, after the pooled text.
         time_embeds = timestep_embedding(time_ids.reshape(-1), self.add_time_dim).reshape(b, -1)
         ae = self.add_embedding
         emb = emb + ae.linear_2(F.silu(ae.linear_1(torch.cat([text_embeds, time_embeds], dim=-1))))
@@ -249,9 +255,14 @@ class SDXLUNet(nn.Module):
             if hasattr(blk, 'downsamplers'):
                 h = blk.downsamplers[0](h)
                 skips.append(h)
+        if down_residuals is not None:
+            assert len(down_residuals) == len(skips), (len(down_residuals), len(skips))
+            skips = [s + r for s, r in zip(skips, down_residuals)]
         h = self.mid_block.resnets[0](h, emb)
         h = self.mid_block.attentions[0](h, ctx)
         h = self.mid_block.resnets[1](h, emb)
+        if mid_residual is not None:
+            h = h + mid_residual
         for blk in self.up_blocks:
             for j, r in enumerate(blk.resnets):
                 h = r(torch.cat([h, skips.pop()], dim=1), emb)

@@ -107,8 +107,11 @@ function detectTransformer(has: (key: string) => boolean, shape: (key: string) =
   return undefined;
 }
 
+/** The text encoders a single file carries: CLIP (SD 1.x), OpenCLIP (SD 2.x), both (SDXL), OpenCLIP bigG alone in SGM's conditioner (the SDXL refiner). */
+type TextEncoderKind = 'clip' | 'openclip' | 'clip+openclip' | 'openclip-refiner';
+
 /** SD 1.x / 2.x / XL UNets in the LDM layout (`input_blocks.*`) or the diffusers layout (`down_blocks.*`). */
-function detectUNet(tensors: Tensors, prefix: string, diffusers: boolean, textEncoder: 'clip' | 'openclip' | 'clip+openclip' | undefined): Detected | undefined {
+function detectUNet(tensors: Tensors, prefix: string, diffusers: boolean, textEncoder: TextEncoderKind | undefined): Detected | undefined {
   const conv = shapeOf(tensors, `${prefix}${diffusers ? 'conv_in.weight' : 'input_blocks.0.0.weight'}`);
   if (!conv || conv.length !== 4) return undefined;
   const [modelChannels, inChannels] = conv;
@@ -120,7 +123,8 @@ function detectUNet(tensors: Tensors, prefix: string, diffusers: boolean, textEn
   const unet = (family: CheckpointFamily, label: string): Detected => ({ family, label: `${label}${variant}`, unetFamily: true, details });
   // SDXL base: add_embedding of 2816 (1280 pooled + 6 × 256 time ids), or any width beside SDXL's two encoders.
   if (adm === 2816 || (adm !== undefined && adm !== 2560 && textEncoder === 'clip+openclip')) return unet('sdxl', 'Stable Diffusion XL');
-  if (adm === 2560) return unet('sdxl-refiner', 'Stable Diffusion XL refiner');
+  // The refiner: add_embedding of 2560 (1280 pooled + 5 × 256 time ids), or any width beside bigG alone as SGM's first embedder.
+  if (adm === 2560 || (adm !== undefined && textEncoder === 'openclip-refiner')) return unet('sdxl-refiner', 'Stable Diffusion XL refiner');
   // The text encoder a single file carries tells SD 1.x (OpenAI CLIP) from 2.x (OpenCLIP); a bare UNet
   // goes by its cross-attention width (768 and 1024).
   if (textEncoder === 'clip' || (textEncoder === undefined && context === 768)) return unet('sd1', 'Stable Diffusion 1.x');
@@ -151,9 +155,14 @@ export function describeCheckpoint(header: CheckpointHeader): CheckpointDescript
   if (transformer) return { ...transformer, layout, components, ...common };
   // SGM's conditioner: CLIP ViT-L (embedders.0.transformer) and OpenCLIP bigG (embedders.1.model): SDXL base.
   const sdxlConditioner = tensors.has('conditioner.embedders.0.transformer.text_model.embeddings.token_embedding.weight') && tensors.has('conditioner.embedders.1.model.token_embedding.weight');
-  const textEncoder = sdxlConditioner
+  // The SDXL refiner's conditioner: OpenCLIP bigG alone, as the first embedder (diffusers' CHECKPOINT_KEY_NAMES
+  // tell the refiner by conditioner.embedders.0.model.*, the base by conditioner.embedders.1.model.*).
+  const refinerConditioner = tensors.has('conditioner.embedders.0.model.token_embedding.weight') && !names.some((n) => n.startsWith('conditioner.embedders.1.'));
+  const textEncoder: TextEncoderKind | undefined = sdxlConditioner
     ? 'clip+openclip'
-    : names.some((n) => n.startsWith('cond_stage_model.transformer.'))
+    : refinerConditioner
+      ? 'openclip-refiner'
+      : names.some((n) => n.startsWith('cond_stage_model.transformer.'))
       ? 'clip'
       : names.some((n) => n.startsWith('cond_stage_model.model.'))
         ? 'openclip'

@@ -277,9 +277,9 @@ function embeddings(g: Graph): { token?: InitializerOutline; others: Initializer
   return { token, others: others.filter((w) => w !== token) };
 }
 
-/** The text encoder's config from text_encoder/model.onnx; undefined when there is no such graph. */
-export function inferTextEncoderConfig(dir: string, fs: SceneFileSystem): InferredConfig | undefined {
-  const g = loadGraph(dir, 'text_encoder', fs);
+/** The text encoder's config from <component>/model.onnx (text_encoder unless named); undefined when there is no such graph. */
+export function inferTextEncoderConfig(dir: string, fs: SceneFileSystem, component = 'text_encoder'): InferredConfig | undefined {
+  const g = loadGraph(dir, component, fs);
   if (!g) return undefined;
   const named = (suffix: string) => g.outline.initializers.find((i) => i.dims.length === 2 && (i.name === suffix || i.name.endsWith(`.${suffix}`)));
   const found = embeddings(g);
@@ -291,6 +291,6 @@ export function inferTextEncoderConfig(dir: string, fs: SceneFileSystem): Inferr
   if (!position) throw g.cannot('max_position_embeddings', 'no position embedding weight (embeddings.position_embedding.weight, or a single other 2-D table of the hidden width that a Gather or Slice reads)');
   return {
     path: g.path,
-    json: { _inferred_from: 'text_encoder/model.onnx', vocab_size: token.dims[0], hidden_size: hiddenSize, max_position_embeddings: position.dims[0] },
+    json: { _inferred_from: `${component}/model.onnx`, vocab_size: token.dims[0], hidden_size: hiddenSize, max_position_embeddings: position.dims[0] },
   };
 }

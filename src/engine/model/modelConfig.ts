@@ -85,6 +85,7 @@ export interface ModelConfig {
   scheduler: ModelScheduler;
   unet: UNetConfig;
   vae: VAEConfig;
+  /** The first text encoder's config (the SDXL refiner's only one, text_encoder_2, when it has no text_encoder). */
   textEncoder: TextEncoderConfig;
   tokenizer: TokenizerConfig;
   /** Pixels per latent cell (8 for SD). */
@@ -296,8 +297,8 @@ function readVAE(fs: SceneFileSystem, dir: string): VAEConfig {
   };
 }
 
-function readTextEncoder(fs: SceneFileSystem, dir: string): TextEncoderConfig {
-  const { json, path } = componentConfig(fs, join(dir, 'text_encoder', 'config.json'), () => inferTextEncoderConfig(dir, fs));
+function readTextEncoder(fs: SceneFileSystem, dir: string, component: string): TextEncoderConfig {
+  const { json, path } = componentConfig(fs, join(dir, component, 'config.json'), () => inferTextEncoderConfig(dir, fs, component));
   const f = new Fields(json, path);
   return {
     hiddenSize: f.number('hidden_size', 768, true),
@@ -307,8 +308,8 @@ function readTextEncoder(fs: SceneFileSystem, dir: string): TextEncoderConfig {
   };
 }
 
-function readTokenizer(fs: SceneFileSystem, dir: string, maxPositions: number): TokenizerConfig {
-  const path = join(dir, 'tokenizer', 'tokenizer_config.json');
+function readTokenizer(fs: SceneFileSystem, dir: string, maxPositions: number, folder: string): TokenizerConfig {
+  const path = join(dir, folder, 'tokenizer_config.json');
   const json = readJson(fs, path, false) ?? {};
   const f = new Fields(json, path);
   // transformers writes a huge sentinel (1e30) when a tokenizer has no limit; the text encoder's is the real one.
@@ -389,13 +390,16 @@ export function readModelConfig(dir: string, fs: SceneFileSystem = nodeFileSyste
   if (fs.stat(dir) !== 'directory') throw new ModelError('model folder not found', dir);
   const indexPath = join(dir, 'model_index.json');
   const index = readJson(fs, indexPath, true) ?? {};
-  const components = Object.keys(index).filter((k) => !k.startsWith('_') && k !== 'imgprompt');
+  // diffusers writes [null, null] for a component a pipeline does without (the SDXL refiner's text_encoder and tokenizer).
+  const components = Object.keys(index).filter((k) => !k.startsWith('_') && k !== 'imgprompt' && !(Array.isArray(index[k]) && (index[k] as unknown[]).every((v) => v === null)));
   const scheduler = readScheduler(fs, dir);
   const vae = readVAE(fs, dir);
   const vaeScaleFactor = 2 ** (vae.blockOutChannels.length - 1);
   const unet = readUNet(fs, dir, () => inferUNetConfig(dir, fs, { vaeScaleFactor, index, predictionType: scheduler.config.predictionType }));
-  const textEncoder = readTextEncoder(fs, dir);
-  const tokenizer = readTokenizer(fs, dir, textEncoder.maxPositionEmbeddings);
+  // The SDXL refiner has only the second encoder (OpenCLIP bigG); it is then the model's text encoder.
+  const onlySecond = !components.includes('text_encoder') && components.includes('text_encoder_2');
+  const textEncoder = readTextEncoder(fs, dir, onlySecond ? 'text_encoder_2' : 'text_encoder');
+  const tokenizer = readTokenizer(fs, dir, textEncoder.maxPositionEmbeddings, onlySecond ? 'tokenizer_2' : 'tokenizer');
   const unetDownsampleFactor = 2 ** (unet.blockOutChannels.length - 1);
   const { buckets, defaults, controlnets } = readImgpromptBlock(index, indexPath, scheduler, unet);
   const nativeHeight = unet.sampleSize[0] * vaeScaleFactor;

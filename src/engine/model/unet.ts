@@ -179,7 +179,12 @@ export class UNet {
   private residualFeeds(residuals: UNetResiduals | undefined): Record<string, HostTensor> {
     const names = this.residualInputs;
     if (!residuals) return this.zeroResiduals;
-    if (!names) throw new ModelError('this UNet was exported without ControlNet residual inputs, so hint images (control:) cannot steer it', this.session.modelPath);
+    if (!names) {
+      throw new ModelError(
+        "this UNet was exported without ControlNet residual inputs ('down_block_additional_residual_N', 'mid_block_additional_residual'), so hint images (control:) cannot steer it; `imgprompt convert` of the model's diffusers folder or single file writes a UNet that has them",
+        this.session.modelPath,
+      );
+    }
     if (residuals.down.length !== names.down.length) {
       throw new ModelError(`the ControlNet gives ${residuals.down.length} down-block residuals but this UNet takes ${names.down.length}: they were made for different base models`, this.session.modelPath);
     }

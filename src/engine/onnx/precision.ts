@@ -27,9 +27,10 @@ export type Precision = PrecisionName;
 
 /**
  * Version of the transforms below; part of the patch key, so a change re-creates cached graphs.
- * 2: int8 weights in ±63 instead of ±127.
+ * 2: int8 weights in ±63 instead of ±127. 3: fp16 / bf16 leave input-scaling constants (the sinusoidal
+ * frequencies of timestep and time-id embeddings) in float32.
  */
-export const PRECISION_TRANSFORM_VERSION = 2;
+export const PRECISION_TRANSFORM_VERSION = 3;
 
 /**
  * Largest |int8 weight|. onnxruntime's u8 × s8 GEMM on x86 CPUs without VNNI (AVX2, AVX-512 without
@@ -162,9 +163,41 @@ function u32ToFloat(bits: number): number {
   return f32[0];
 }
 
+/** Ops that only move or reshape values: a tensor computed through them from a graph input is still that input. */
+const PASS_THROUGH = new Set(['Unsqueeze', 'Squeeze', 'Reshape', 'Expand', 'Cast', 'Flatten', 'Identity']);
+
+/**
+ * Float constants that multiply a graph input directly (through reshapes only): the sinusoidal
+ * frequencies of a timestep or time-id embedding, as our converter writes them (torch keeps them as
+ * in-graph arithmetic). They are not learned weights: diffusers computes them in float32 even for a
+ * half-precision model, and rounding them shifts the phase by up to value × frequency × 2⁻¹¹ (2⁻⁸ for
+ * bfloat16), which SDXL's time ids (original and target sizes up to 1024 and beyond) turn into wrong
+ * embeddings. They stay float32.
+ */
+export function inputScaleConstants(info: OnnxModelFiles['info']): Set<string> {
+  const producer = new Map<string, (typeof info.nodes)[number]>();
+  for (const node of info.nodes) for (const out of node.outputs) producer.set(out, node);
+  const inputs = new Set(info.inputs);
+  const fromInput = (name: string, depth = 0): boolean => {
+    if (inputs.has(name)) return true;
+    const node = producer.get(name);
+    return depth < 8 && node !== undefined && node.domain === '' && PASS_THROUGH.has(node.opType) && fromInput(node.inputs[0], depth + 1);
+  };
+  const floats = new Set(info.initializers.filter((i) => i.dataType === FLOAT).map((i) => i.name));
+  const kept = new Set<string>();
+  for (const node of info.nodes) {
+    if (node.opType !== 'Mul' || node.domain !== '' || node.inputs.length !== 2) continue;
+    const [a, b] = node.inputs;
+    if (floats.has(b) && fromInput(a)) kept.add(b);
+    else if (floats.has(a) && fromInput(b)) kept.add(a);
+  }
+  return kept;
+}
+
 /** Rounds every float32 weight to float16 or bfloat16 precision, in copies of the buffers that hold them. */
 function roundWeights(files: OnnxModelFiles, precision: 'fp16' | 'bf16', inPlace: boolean): PrecisionResult {
-  const targets = files.info.initializers.filter((i) => i.dataType === FLOAT && i.data.kind !== 'typed');
+  const kept = inputScaleConstants(files.info);
+  const targets = files.info.initializers.filter((i) => i.dataType === FLOAT && i.data.kind !== 'typed' && !kept.has(i.name));
   const touchedExternal = new Set(targets.flatMap((i) => (i.data.kind === 'external' ? [i.data.location] : [])));
   const out: OnnxModelFiles = inPlace
     ? files

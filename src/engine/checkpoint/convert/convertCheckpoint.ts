@@ -15,7 +15,7 @@ import { readCheckpointHeader } from '../checkpointHeader';
 import { CLIP_BPE_FILE, readClipBpeVocabulary, shippedClipBpePath } from '../../tokenizer/clipBpeVocabulary';
 import { checkpointSummary, describeCheckpoint, type CheckpointDescription } from '../detectCheckpoint';
 import { buildClipTextGraph, type ClipTextConfig } from './clipTextGraph';
-import { inferSdxlConfigs, sdxlFolderParts } from './convertSdxlCheckpoint';
+import { inferSdxlConfigs, sdxlFolderParts, type SdxlConfigs } from './convertSdxlCheckpoint';
 import { inferLdmConfigs, OPEN_CLIP_PREFIX, populationStd, SD2_V_PROBE, type LdmConfigs } from './inferLdmConfig';
 import { ldmClipWeights } from './ldmClipNames';
 import { ldmUnetWeights } from './ldmUnetNames';
@@ -46,7 +46,7 @@ export interface ConvertOptions {
 export interface ConvertResult {
   readonly folder: string;
   readonly description: CheckpointDescription;
-  readonly configs: LdmConfigs;
+  readonly configs: LdmConfigs | SdxlConfigs;
   /** Where the tokenizer came from: a folder, or the CLIP vocabulary file. */
   readonly tokenizer: string;
   readonly milliseconds: number;
@@ -152,13 +152,16 @@ async function writeComponent(root: string, name: string, config: unknown, build
 
 /** The parts of a model folder to write: each component's config and weights (by diffusers names). */
 export interface ModelFolderParts {
-  readonly textEncoder: { readonly config: ClipTextConfig; readonly weights: WeightSource };
+  /** The first text encoder; absent for the SDXL refiner, which has only `textEncoder2`. */
+  readonly textEncoder?: { readonly config: ClipTextConfig; readonly weights: WeightSource };
   /** SDXL's second encoder (CLIPTextModelWithProjection); both encoders then output every hidden state. */
   readonly textEncoder2?: { readonly config: ClipTextConfig; readonly weights: WeightSource };
   /** The second encoder's tokenizer (SDXL: pads with "!"); the first's when absent. */
   readonly tokenizer2Dir?: string;
   /** model_index.json's force_zeros_for_empty_prompt to carry over (SDXL pipelines). */
   readonly forceZerosForEmptyPrompt?: boolean;
+  /** model_index.json's requires_aesthetics_score (the SDXL refiner: five time ids ending in an aesthetic score). */
+  readonly requiresAestheticsScore?: boolean;
   readonly unet: { readonly config: UNetConfig; readonly weights: WeightSource };
   readonly vae: { readonly config: VaeConfig; readonly weights: WeightSource };
   readonly scheduler: Readonly<Record<string, unknown>>;
@@ -187,10 +190,11 @@ export async function assembleModelFolder(out: string, parts: ModelFolderParts):
   try {
     const { textEncoder: t, textEncoder2: t2, unet: u, vae: v } = parts;
     const xl = t2 !== undefined;
+    if (!t && !t2) throw new Error('internal: a model folder needs a text encoder');
     // At most this much read and waiting to be written: the write-behind queue's bound on memory.
     const paced = (weights: WeightSource, x: ExternalDataWriter) => pacedWeights(weights, x, WRITE_BEHIND_BYTES);
     const steps: [string, unknown, (external: ExternalDataWriter) => Promise<Uint8Array>][] = [
-      ['text_encoder', t.config, (x) => buildClipTextGraph(t.config, paced(t.weights, x), x, { signal, hiddenStates: xl })],
+      ...(t ? [['text_encoder', t.config, (x: ExternalDataWriter) => buildClipTextGraph(t.config, paced(t.weights, x), x, { signal, hiddenStates: xl })] as (typeof steps)[number]] : []),
       ...(t2 ? [['text_encoder_2', t2.config, (x: ExternalDataWriter) => buildClipTextGraph(t2.config, paced(t2.weights, x), x, { signal, hiddenStates: true, projectionDim: (t2.config as ClipTextConfig & { projection_dim?: number }).projection_dim ?? t2.config.hidden_size })] as (typeof steps)[number]] : []),
       ['unet', u.config, (x) => buildUNetGraph(u.config, paced(u.weights, x), x, { signal, timestep: 'float32', controlNetResiduals: true })],
       ['vae_decoder', v.config, (x) => buildVaeDecoderGraph(v.config, paced(v.weights, x), x, { signal })],
@@ -205,7 +209,7 @@ export async function assembleModelFolder(out: string, parts: ModelFolderParts):
     mkdirSync(join(temp, 'scheduler'));
     writeJson(join(temp, 'scheduler', 'scheduler_config.json'), parts.scheduler);
     if (parts.tokenizerDir === undefined && parts.tokenizerFiles === undefined) throw new Error('internal: a model folder needs a tokenizer');
-    writeTokenizer(join(temp, 'tokenizer'), parts.tokenizerDir, parts.tokenizerFiles);
+    if (t) writeTokenizer(join(temp, 'tokenizer'), parts.tokenizerDir, parts.tokenizerFiles);
     // SDXL's second tokenizer: its own folder when the source has one, else the first's files padded with '!' (id 0), as open_clip pads.
     if (xl) {
       if (parts.tokenizer2Dir !== undefined) writeTokenizer(join(temp, 'tokenizer_2'), parts.tokenizer2Dir, undefined);
@@ -215,10 +219,12 @@ export async function assembleModelFolder(out: string, parts: ModelFolderParts):
       _class_name: xl ? 'ORTStableDiffusionXLPipeline' : 'OnnxStableDiffusionPipeline',
       _diffusers_version: '0.25.0',
       ...(xl && parts.forceZerosForEmptyPrompt !== undefined ? { force_zeros_for_empty_prompt: parts.forceZerosForEmptyPrompt } : {}),
+      ...(xl && parts.requiresAestheticsScore ? { requires_aesthetics_score: true } : {}),
       scheduler: ['diffusers', parts.scheduler._class_name],
-      text_encoder: ['diffusers', 'OnnxRuntimeModel'],
+      // diffusers marks a component the pipeline does without as [null, null] (the refiner's first encoder).
+      text_encoder: t ? ['diffusers', 'OnnxRuntimeModel'] : [null, null],
       ...(xl ? { text_encoder_2: ['diffusers', 'OnnxRuntimeModel'], tokenizer_2: ['transformers', 'CLIPTokenizer'] } : {}),
-      tokenizer: ['transformers', 'CLIPTokenizer'],
+      tokenizer: t ? ['transformers', 'CLIPTokenizer'] : [null, null],
       unet: ['diffusers', 'OnnxRuntimeModel'],
       vae_decoder: ['diffusers', 'OnnxRuntimeModel'],
       vae_encoder: ['diffusers', 'OnnxRuntimeModel'],
@@ -238,10 +244,10 @@ export async function convertCheckpoint(file: string, options: ConvertOptions): 
   const { out, signal } = options;
   if (existsSync(out)) throw new InputError('the folder to convert into already exists; choose a new folder', out);
   const description = describeCheckpoint(readCheckpointHeader(file));
-  if ((description.family !== 'sd1' && description.family !== 'sd2' && description.family !== 'sdxl') || description.layout !== 'ldm') {
-    throw new ModelError(`this converter reads Stable Diffusion 1.x, 2.x and XL single-file checkpoints; this file is: ${checkpointSummary(description)}`, file);
+  if ((description.family !== 'sd1' && description.family !== 'sd2' && description.family !== 'sdxl' && description.family !== 'sdxl-refiner') || description.layout !== 'ldm') {
+    throw new ModelError(`this converter reads Stable Diffusion 1.x, 2.x and XL (base and refiner) single-file checkpoints; this file is: ${checkpointSummary(description)}`, file);
   }
-  if (description.family === 'sdxl') return convertSdxl(file, description, options, started);
+  if (description.family === 'sdxl' || description.family === 'sdxl-refiner') return convertSdxl(file, description, options, started);
   const sd2 = description.family === 'sd2';
   const yamlPath = join(dirname(file), `${basename(file, extname(file))}.yaml`);
   const yaml = existsSync(yamlPath) ? readTextBounded(yamlPath, 1024 * 1024) : undefined;
@@ -272,7 +278,7 @@ export async function convertCheckpoint(file: string, options: ConvertOptions): 
   return { folder: out, description, configs, tokenizer: tokenizerSource.path, milliseconds: performance.now() - started };
 }
 
-/** An SDXL single file: two encoders (tokenizer_2 pads with '!'), the text_time UNet, SDXL's VAE scaling. */
+/** An SDXL single file: two encoders (tokenizer_2 pads with '!'; the refiner has only the second), the text_time UNet, SDXL's VAE scaling. */
 async function convertSdxl(file: string, description: CheckpointDescription, options: ConvertOptions, started: number): Promise<ConvertResult> {
   const { out, signal } = options;
   const yamlPath = join(dirname(file), `${basename(file, extname(file))}.yaml`);

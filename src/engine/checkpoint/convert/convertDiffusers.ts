@@ -83,24 +83,32 @@ export async function convertDiffusersFolder(dir: string, options: ConvertDiffus
     // Text encoder files may also hold int64 buffers (position_ids); the builders never read them.
     return safetensorsWeights(await readSafetensors(file, { signal: options.signal, anyDtype: true }));
   };
-  const tokenizerDir = join(dir, 'tokenizer');
-  if (!existsSync(join(tokenizerDir, 'vocab.json')) && !existsSync(join(tokenizerDir, 'tokenizer.json'))) {
-    throw new InputError('the diffusers folder has no CLIP tokenizer (tokenizer/vocab.json + merges.txt or tokenizer.json)', tokenizerDir);
-  }
+  const hasTokenizer = (folder: string) => existsSync(join(folder, 'vocab.json')) || existsSync(join(folder, 'tokenizer.json'));
   // SDXL: a second encoder (CLIPTextModelWithProjection) and its tokenizer, which pads with "!".
   const xl = existsSync(join(dir, 'text_encoder_2', 'config.json'));
   const tokenizer2Dir = join(dir, 'tokenizer_2');
   const index = readConfig(join(dir, 'model_index.json'));
+  // The SDXL refiner: text_encoder and tokenizer are [null, null] in model_index.json; it has only the second pair.
+  const absent = (component: string) => Array.isArray(index[component]) && (index[component] as unknown[]).every((v) => v === null);
+  const refiner = xl && absent('text_encoder');
+  const tokenizerDir = refiner ? tokenizer2Dir : join(dir, 'tokenizer');
+  if (!hasTokenizer(tokenizerDir)) {
+    throw new InputError(`the diffusers folder has no CLIP tokenizer (${refiner ? 'tokenizer_2' : 'tokenizer'}/vocab.json + merges.txt or tokenizer.json)`, tokenizerDir);
+  }
+  const aesthetics = index.requires_aesthetics_score === true;
+  const unetConfig = readConfig(join(dir, 'unet', 'config.json'));
   await assembleModelFolder(options.out, {
-    textEncoder: { config: readConfig(join(dir, 'text_encoder', 'config.json')) as unknown as ClipTextConfig, weights: await open('text_encoder') },
+    ...(refiner ? {} : { textEncoder: { config: readConfig(join(dir, 'text_encoder', 'config.json')) as unknown as ClipTextConfig, weights: await open('text_encoder') } }),
     ...(xl
       ? {
           textEncoder2: { config: readConfig(join(dir, 'text_encoder_2', 'config.json')) as unknown as ClipTextConfig, weights: await open('text_encoder_2') },
-          ...(existsSync(join(tokenizer2Dir, 'vocab.json')) || existsSync(join(tokenizer2Dir, 'tokenizer.json')) ? { tokenizer2Dir } : {}),
+          ...(hasTokenizer(tokenizer2Dir) ? { tokenizer2Dir } : {}),
           ...(typeof index.force_zeros_for_empty_prompt === 'boolean' ? { forceZerosForEmptyPrompt: index.force_zeros_for_empty_prompt } : {}),
+          ...(aesthetics ? { requiresAestheticsScore: true } : {}),
         }
       : {}),
-    unet: { config: readConfig(join(dir, 'unet', 'config.json')) as unknown as UNetConfig, weights: await open('unet') },
+    // The UNet's time ids (five with an aesthetic score) are the pipeline's fact, stated in model_index.json.
+    unet: { config: (aesthetics ? { ...unetConfig, requires_aesthetics_score: true } : unetConfig) as unknown as UNetConfig, weights: await open('unet') },
     vae: { config: readConfig(join(dir, 'vae', 'config.json')) as unknown as VaeConfig, weights: await open('vae') },
     scheduler: readConfig(join(dir, 'scheduler', 'scheduler_config.json')),
     tokenizerDir,

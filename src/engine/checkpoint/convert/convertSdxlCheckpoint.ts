@@ -8,6 +8,10 @@
 // scaling is SDXL's 0.13025; the scheduler is SDXL base's Euler config. A `v_pred` key marks a
 // v-prediction model and `ztsnr` one trained with zero terminal SNR (ComfyUI's markers, which NoobAI's
 // v-pred files carry); an A1111 `.yaml` with `parameterization: "v"` also says v.
+// The refiner's file (sd_xl_refiner_1.0.safetensors) holds OpenCLIP bigG alone as
+// `conditioner.embedders.0.model.*` (the key diffusers' single-file loader tells the refiner by), and its
+// add_embedding takes five time ids (original size, crop top-left, aesthetic score): it converts to a
+// folder with text_encoder_2 only and requires_aesthetics_score, as the diffusers refiner repository is.
 import { InputError } from '../../errors';
 import type { SafetensorsFile, SafetensorsTensorInfo } from '../../lora/safetensors';
 import type { ClipTextConfig } from './clipTextGraph';
@@ -25,9 +29,17 @@ type Json = Record<string, unknown>;
 
 export const SDXL_CLIP_L_PREFIX = 'conditioner.embedders.0.transformer.';
 export const SDXL_OPEN_CLIP_PREFIX = 'conditioner.embedders.1.model.';
+/** The refiner's only encoder (bigG) is SGM's first embedder. */
+export const SDXL_REFINER_OPEN_CLIP_PREFIX = 'conditioner.embedders.0.model.';
 const UNET = 'model.diffusion_model.';
-/** SDXL's time ids: original size, crop top-left, target size. */
+/** SDXL's time ids: original size, crop top-left, target size; the refiner's: original size, crop top-left, aesthetic score. */
 const TIME_IDS = 6;
+const REFINER_TIME_IDS = 5;
+
+/** Whether the tensors are an SDXL refiner's (bigG as the first and only embedder). */
+export function isSdxlRefiner(tensors: Tensors): boolean {
+  return tensors.has(`${SDXL_REFINER_OPEN_CLIP_PREFIX}token_embedding.weight`) && !tensors.has(`${SDXL_OPEN_CLIP_PREFIX}token_embedding.weight`);
+}
 
 function shape(tensors: Tensors, name: string, origin: string): readonly number[] {
   const info = tensors.get(name);
@@ -45,38 +57,47 @@ function countPrefixed(tensors: Tensors, prefix: (i: number) => string): number 
 export interface SdxlConfigs {
   readonly unet: Json;
   readonly vae: Json;
-  readonly textEncoder: Json;
+  /** The first encoder's config; absent for the refiner, which has only the second. */
+  readonly textEncoder?: Json;
   readonly textEncoder2: Json;
   readonly scheduler: Json;
   readonly prediction: { readonly type: 'epsilon' | 'v_prediction'; readonly source: string };
+  /** The refiner: five time ids ending in an aesthetic score. */
+  readonly refiner: boolean;
 }
 
 /** The SDXL UNet config: the SD walk of the levels, plus depth per level, 64-wide heads and text_time. */
-function sdxlUnetConfig(tensors: Tensors, projectionDim: number, origin: string): Json {
+function sdxlUnetConfig(tensors: Tensors, projectionDim: number, timeIds: number, origin: string): Json {
   const base = unetConfig(tensors, origin);
   const blockOut = base.block_out_channels as number[];
   const layers = base.layers_per_block as number;
   const types = base.down_block_types as string[];
-  // The first input block of each level with attention: count its transformer blocks.
+  const last = blockOut.length - 1;
+  const midDepth = countPrefixed(tensors, (k) => `${UNET}middle_block.1.transformer_blocks.${k}.`);
+  // The first input block of each level with attention: count its transformer blocks. The mid block
+  // takes the last level's depth and heads (diffusers' rule), so a last level without attention (the
+  // refiner's) states the mid block's; other levels without attention get 1 (never used).
   const depth = blockOut.map((_c, level) => {
-    if (types[level] !== 'CrossAttnDownBlock2D') return 1;
+    if (types[level] !== 'CrossAttnDownBlock2D') return level === last && midDepth > 0 ? midDepth : 1;
     const block = level * (layers + 1) + 1;
     return countPrefixed(tensors, (k) => `${UNET}input_blocks.${block}.1.transformer_blocks.${k}.`);
   });
   const [, adm] = shape(tensors, `${UNET}label_emb.0.0.weight`, origin);
-  const timeWidth = (adm - projectionDim) / TIME_IDS;
+  const timeWidth = (adm - projectionDim) / timeIds;
   if (!Number.isInteger(timeWidth) || timeWidth < 2 || timeWidth % 2 !== 0) {
-    throw new InputError(`label_emb.0.0 takes ${adm} values, which is not the pooled width ${projectionDim} plus ${TIME_IDS} time-id embeddings of an even width`, origin);
+    throw new InputError(`label_emb.0.0 takes ${adm} values, which is not the pooled width ${projectionDim} plus ${timeIds} time-id embeddings of an even width`, origin);
   }
   return {
     ...base,
     sample_size: 128,
-    // 64-wide heads (SDXL: 5, 10, 20); a level without attention gets one head (its count is never used).
-    attention_head_dim: blockOut.map((c, level) => (types[level] === 'CrossAttnDownBlock2D' ? c / 64 : 1)),
+    // 64-wide heads (SDXL: 5, 10, 20; the refiner: 6, 12, 24, 24) at levels with attention and at the last
+    // level (the mid block's); other levels get one head (never used) where the width is below 64.
+    attention_head_dim: blockOut.map((c, level) => (types[level] === 'CrossAttnDownBlock2D' || (level === last && Number.isInteger(c / 64)) ? c / 64 : 1)),
     transformer_layers_per_block: depth,
     addition_embed_type: 'text_time',
     addition_time_embed_dim: timeWidth,
     projection_class_embeddings_input_dim: adm,
+    ...(timeIds === REFINER_TIME_IDS ? { requires_aesthetics_score: true } : {}),
   };
 }
 
@@ -106,9 +127,11 @@ function sdxlScheduler(prediction: 'epsilon' | 'v_prediction', zeroSnr: boolean)
 }
 
 export function inferSdxlConfigs(tensors: Tensors, origin: string, yamlText?: string): SdxlConfigs {
-  const shapes = shapeView(tensors, SDXL_OPEN_CLIP_PREFIX, origin);
+  const refiner = isSdxlRefiner(tensors);
+  const openClipPrefix = refiner ? SDXL_REFINER_OPEN_CLIP_PREFIX : SDXL_OPEN_CLIP_PREFIX;
+  const shapes = shapeView(tensors, openClipPrefix, origin);
   const openClip = openClipTextShape(shapes);
-  if (openClip.projectionDim === undefined) throw new InputError(`the second text encoder has no text_projection (${SDXL_OPEN_CLIP_PREFIX}text_projection), which SDXL's pooled embedding needs`, origin);
+  if (openClip.projectionDim === undefined) throw new InputError(`the OpenCLIP bigG encoder has no text_projection (${openClipPrefix}text_projection), which SDXL's pooled embedding needs`, origin);
   const fromYaml = predictionFromYaml(yamlText);
   const marked = tensors.has('v_pred');
   const prediction: SdxlConfigs['prediction'] = fromYaml
@@ -118,12 +141,13 @@ export function inferSdxlConfigs(tensors: Tensors, origin: string, yamlText?: st
       : { type: 'epsilon', source: 'the SDXL default (no v_pred key, no .yaml beside the checkpoint)' };
   const zeroSnr = prediction.type === 'v_prediction' && tensors.has('ztsnr');
   return {
-    unet: sdxlUnetConfig(tensors, openClip.projectionDim, origin),
+    unet: sdxlUnetConfig(tensors, openClip.projectionDim, refiner ? REFINER_TIME_IDS : TIME_IDS, origin),
     vae: { ...vaeConfig(tensors, origin), sample_size: 1024, scaling_factor: 0.13025, force_upcast: true },
-    textEncoder: clipLConfig(tensors, origin),
+    ...(refiner ? {} : { textEncoder: clipLConfig(tensors, origin) }),
     textEncoder2: { ...openClipTextConfig(openClip, 'all-with-projection') },
     scheduler: sdxlScheduler(prediction.type, zeroSnr),
     prediction,
+    refiner,
   };
 }
 
@@ -148,16 +172,21 @@ function clipLWeights(source: WeightSource): WeightSource {
 }
 
 /** The model-folder parts of an SDXL single file (without tokenizer, name and progress). */
-export function sdxlFolderParts(checkpoint: SafetensorsFile, configs: SdxlConfigs): Pick<ModelFolderParts, 'textEncoder' | 'textEncoder2' | 'unet' | 'vae' | 'scheduler' | 'forceZerosForEmptyPrompt'> {
+export function sdxlFolderParts(
+  checkpoint: SafetensorsFile,
+  configs: SdxlConfigs,
+): Pick<ModelFolderParts, 'textEncoder' | 'textEncoder2' | 'unet' | 'vae' | 'scheduler' | 'forceZerosForEmptyPrompt' | 'requiresAestheticsScore'> {
   const source = safetensorsWeights(checkpoint);
-  const openClipSource = safetensorsWeights(checkpoint, SDXL_OPEN_CLIP_PREFIX);
+  const openClipSource = safetensorsWeights(checkpoint, configs.refiner ? SDXL_REFINER_OPEN_CLIP_PREFIX : SDXL_OPEN_CLIP_PREFIX);
   return {
-    textEncoder: { config: configs.textEncoder as unknown as ClipTextConfig, weights: clipLWeights(source) },
+    ...(configs.textEncoder ? { textEncoder: { config: configs.textEncoder as unknown as ClipTextConfig, weights: clipLWeights(source) } } : {}),
     textEncoder2: { config: configs.textEncoder2 as unknown as ClipTextConfig, weights: openClipAsClipTextWeights(openClipSource, openClipTextShape(openClipSource)) },
     unet: { config: configs.unet as unknown as UNetConfig, weights: ldmUnetWeights(source) },
     vae: { config: configs.vae as unknown as VaeConfig, weights: ldmVaeWeights(source) },
     scheduler: configs.scheduler,
-    // diffusers' StableDiffusionXLPipeline default (SDXL base's model_index.json says so too).
-    forceZerosForEmptyPrompt: true,
+    // diffusers' StableDiffusionXLPipeline default (SDXL base's model_index.json says so too); the
+    // refiner's model_index.json says false and requires_aesthetics_score true.
+    forceZerosForEmptyPrompt: !configs.refiner,
+    ...(configs.refiner ? { requiresAestheticsScore: true } : {}),
   };
 }

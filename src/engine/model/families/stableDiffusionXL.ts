@@ -9,7 +9,9 @@
 // (diffusers' default for SDXL: true). `prompt_2` (scene option) goes to the second encoder only; without
 // it both get the prompt. clip_skip N takes hidden_states[-(N+1)]: 1, the default, is SDXL's penultimate.
 // The refiner (model_index.json's requires_aesthetics_score) takes five time ids: original size, crop
-// top-left and an aesthetic score in place of the target size.
+// top-left and an aesthetic score in place of the target size; it has only the second encoder
+// (text_encoder and tokenizer [null, null] in its model_index.json), whose penultimate hidden states are
+// then the whole encoder_hidden_states (1280 wide), as diffusers' StableDiffusionXLImg2ImgPipeline does.
 // A1111 emphasis weights each encoder's hidden states token by token, as for SD 1.x. Textual-inversion
 // embeddings for SDXL carry one tensor per encoder (`clip_l` for the first, `clip_g` for the second, as
 // A1111's and ComfyUI's SDXL embedding loaders read them): each becomes rows of its own encoder's table.
@@ -50,35 +52,39 @@ export const stableDiffusionXL: ModelFamily = {
     const prompt2 = !negative && typeof context.options?.prompt_2 === 'string' && context.options.prompt_2 !== '' ? context.options.prompt_2 : text;
     const zeroed = negative && text.trim() === '' && (model.forceZerosForEmptyPrompt ?? true);
     const fromEnd = clipSkipOf(context) + 1;
-    const texts = [text, prompt2];
+    // The refiner runs only the second encoder: `prompt_2` (or the prompt) goes to it.
+    const encoders = model.components.includes('text_encoder') ? ENCODERS : ENCODERS.slice(1);
+    const texts = encoders.length === 2 ? [text, prompt2] : [prompt2];
     // Per encoder: the embeddings its text uses, their vectors from the file's tensor for that encoder.
     // The second encoder's width is checked against its token table when the table is extended.
     const vocabSize = model.textEncoder.vocabSize;
-    const used = ENCODERS.map((_, i) => (context.embeddings ?? []).filter((e) => usesEmbeddings(texts[i], [e])));
+    const used = encoders.map((_, i) => (context.embeddings ?? []).filter((e) => usesEmbeddings(texts[i], [e])));
     const inversions = await Promise.all(
-      ENCODERS.map((_, i) => Promise.all(used[i].map((e) => services.textualInversion(e.path, i === 0 ? model.textEncoder.hiddenSize : undefined, EMBEDDING_TENSORS[i])))),
+      encoders.map((e, i) => Promise.all(used[i].map((f) => services.textualInversion(f.path, e.component === 'text_encoder' ? model.textEncoder.hiddenSize : undefined, EMBEDDING_TENSORS[e.component === 'text_encoder' ? 0 : 1])))),
     );
-    const patches = ENCODERS.map((e, i) => composePatches(services.patchFor(e.component), textualInversionPatch(inversions[i], vocabSize)));
+    const patches = encoders.map((e, i) => composePatches(services.patchFor(e.component), textualInversionPatch(inversions[i], vocabSize)));
     const key = [
-      ...ENCODERS.map((e, i) => `${join(model.dir, e.component)}${patches[i] ? `#${patches[i]!.key}` : ''}`),
+      ...encoders.map((e, i) => `${join(model.dir, e.component)}${patches[i] ? `#${patches[i]!.key}` : ''}`),
       `skip:${fromEnd}`,
       zeroed ? 'zeros' : '',
       text,
       prompt2,
     ].join('\0');
     const encoded = await services.cached(key, async () => {
-      const [first, second] = await Promise.all(
-        ENCODERS.map(async (e, i) => {
+      const outputs = await Promise.all(
+        encoders.map(async (e, i) => {
           const [tokenizer, encoder] = await Promise.all([services.tokenizer(join(model.dir, e.tokenizer)), services.acquire(e.component, CLIPTextEncoder, patches[i])]);
           const ids = textualInversionIds(inversions[i], vocabSize);
           const embeddings = used[i].map((e, k) => ({ ...e, ids: ids[k] }));
           return encodeOne(texts[i], tokenizer, encoder, fromEnd, services, embeddings);
         }),
       );
+      const first = outputs[0];
+      const second = outputs[outputs.length - 1];
       if (!second.pooled) {
         throw new ModelError("text_encoder_2 has no 'text_embeds' output (the pooled, projected embedding SDXL's UNet takes)", join(model.dir, 'text_encoder_2'));
       }
-      const hiddenStates = concatLastAxis(first.hidden, second.hidden);
+      const hiddenStates = outputs.length === 2 ? concatLastAxis(first.hidden, second.hidden) : second.hidden;
       const conditioning: Conditioning = {
         hiddenStates: zeroed ? zerosLike(hiddenStates) : hiddenStates,
         extra: { text_embeds: zeroed ? zerosLike(second.pooled) : second.pooled },
