@@ -44,6 +44,8 @@ export class ExternalDataWriter {
   private readonly copies: CopyJob[] = [];
   private copiers = 0;
   private readonly sources = new Map<string, number>();
+  /** Chunk buffers of copiers that finished, for the next ones (a fresh 16 MiB per copy costs page faults and collections). */
+  private readonly chunks: Uint8Array[] = [];
 
   constructor(
     readonly path: string,
@@ -146,7 +148,7 @@ export class ExternalDataWriter {
   /** A copier: takes range copies off the queue until it is empty, each chunk read then written with one reused buffer. */
   private startCopier(): void {
     this.copiers++;
-    const chunk = new Uint8Array(COPY_CHUNK_BYTES);
+    const chunk = this.chunks.pop() ?? new Uint8Array(COPY_CHUNK_BYTES);
     const run = async (): Promise<void> => {
       for (let job = this.copies.shift(); job; job = this.copies.shift()) {
         const { range, offset } = job;
@@ -168,6 +170,7 @@ export class ExternalDataWriter {
       }
     };
     const done = run().finally(() => {
+      this.chunks.push(chunk);
       this.copiers--;
       this.all.delete(done);
     });
