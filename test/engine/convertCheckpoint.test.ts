@@ -6,10 +6,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { analyzeScene, convertCheckpoint, createRenderService, findConvertedCheckpoint, InputError, ModelError, type RenderService, type RGBImage } from '../../src/engine/index';
+import { analyzeScene, CancelledError, convertCheckpoint, createRenderService, ensureConvertedCheckpoint, FileHashCache, findConvertedCheckpoint, InputError, ModelError, type RenderService, type RGBImage } from '../../src/engine/index';
 import { ensureSd15Checkpoints, repoRoot, sd15ReferenceUnavailable } from '../scale/sd15Random';
 import { loadCLIPTokenizer } from '../../src/engine/tokenizer';
 import { onnxWeightTargets } from '../../src/engine/lora/onnxTargets';
@@ -194,6 +195,24 @@ describe('imgprompt convert: SD 1.x single-file checkpoints', () => {
     } finally {
       await cached.dispose();
     }
+  });
+
+  test('a first use cancelled while it hashes and converts at once leaves no folder behind; run again, it converts', { skip, timeout: 600_000 }, async () => {
+    const cacheDir = join(dir, 'cancel-cache');
+    const file = join(dir, 'ckpt', 'sd15-random-toy-fp16.safetensors');
+    const env = { ...process.env, HF_HUB_CACHE: join(dir, 'no-hub') };
+    const controller = new AbortController();
+    const seen: string[] = [];
+    const run = ensureConvertedCheckpoint(file, cacheDir, { hashes: await FileHashCache.open(cacheDir), env, signal: controller.signal, onProgress: (p) => seen.push(p.component) });
+    controller.abort();
+    await assert.rejects(run, (e: unknown) => e instanceof CancelledError);
+    assert.deepEqual(readdirSync(join(cacheDir, 'checkpoints')).filter((f) => f !== 'index.json'), [], 'no staging or converted folder is left');
+    assert.equal(findConvertedCheckpoint(file, cacheDir), undefined);
+    const progress: string[] = [];
+    const folder = await ensureConvertedCheckpoint(file, cacheDir, { hashes: await FileHashCache.open(cacheDir), env, onProgress: (p) => progress.push(p.component) });
+    assert.deepEqual(progress, ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder', 'done']);
+    assert.equal(basename(folder), createHash('sha256').update(readFileSync(file)).digest('hex'));
+    assert.equal(findConvertedCheckpoint(file, cacheDir), folder);
   });
 
   test('a diffusers folder of safetensors (SD 1.x) converts through the same builders, on first render when a scene names it', { skip, timeout: 600_000 }, async () => {
