@@ -286,14 +286,19 @@ async function convertSdxl(file: string, description: CheckpointDescription, opt
   const configs = inferSdxlConfigs(checkpoint.tensors, file, yaml);
   const tokenizerSource = findTokenizer(file, options.tokenizerDir, options.env ?? process.env);
   const tokenizerParts = await tokenizerFilesOf(tokenizerSource);
-  await assembleModelFolder(out, {
-    ...sdxlFolderParts(checkpoint, configs),
-    tokenizerDir: tokenizerParts.dir,
-    tokenizerFiles: tokenizerParts.files,
-    convertedFrom: basename(file),
-    notes: { prediction_type_source: configs.prediction.source },
-    signal,
-    onProgress: options.onProgress,
-  });
+  const close = checkpoint.keepOpen();
+  try {
+    await assembleModelFolder(out, {
+      ...sdxlFolderParts(checkpoint, configs),
+      tokenizerDir: tokenizerParts.dir,
+      tokenizerFiles: tokenizerParts.files,
+      convertedFrom: basename(file),
+      notes: { prediction_type_source: configs.prediction.source },
+      signal,
+      onProgress: options.onProgress,
+    });
+  } finally {
+    await close();
+  }
   return { folder: out, description, configs, tokenizer: tokenizerSource.path, milliseconds: performance.now() - started };
 }
