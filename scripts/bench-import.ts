@@ -1,7 +1,8 @@
 // `npm run bench:import`: converting a single-file SD 1.5 checkpoint (fp16, ≈ 2.1 GB, the common
 // download) at full size, against the issue's targets: conversion ≤ 3× the time to read the file, peak
 // memory ≤ 1.5× the converted weights, a cache-hit load (finding the converted folder and creating its
-// sessions) ≤ 3 s. The checkpoint is the seeded random-weight SD 1.5 of tools/sd15_random, generated into
+// sessions) ≤ 3 s. A first use hashes the file (the cache key) while converting it: that row is the
+// whole first use; the sha256 and the conversion are also timed alone, one after the other. The checkpoint is the seeded random-weight SD 1.5 of tools/sd15_random, generated into
 // the cache when absent (make_checkpoints --scale full: ~2 min, ~6.4 GB with the fp32 file). Figures only:
 // the machine is shared, so each is one measured run beside its reference in the same run.
 // BENCH_SCALE=toy runs the same on the toy model (seconds). Peak memory is the process's max RSS.
@@ -9,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, cpSync, existsSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureConvertedCheckpoint, findConvertedCheckpoint, FileHashCache, OnnxSession, readOnnxModelFiles } from '../src/engine/index';
+import { convertCheckpoint, ensureConvertedCheckpoint, findConvertedCheckpoint, FileHashCache, OnnxSession, readOnnxModelFiles } from '../src/engine/index';
 import { ensureSd15Random, readRandomWeightsInfo, repoRoot } from '../test/scale/sd15Random';
 
 const scale = process.env.BENCH_SCALE === 'toy' ? 'toy' : 'full';
@@ -70,14 +71,21 @@ async function main(): Promise<void> {
     console.log(`imgprompt bench:import — ${scale} SD 1.5 (random weights), fp16 single file ${gb(statSync(file).size)}`);
     readTime(file); // warm the page cache the conversion will also find warm
     const read = readTime(file);
-    const hashes = await FileHashCache.open(cacheDir);
+    const env = { ...process.env, HF_HUB_CACHE: join(cacheDir, 'none') };
     const rssBefore = process.resourceUsage().maxRSS * 1024;
+    // Each part alone: the sha256 (in memory only), then the conversion into a folder of its own.
     const hashStarted = performance.now();
-    await hashes.hash(file);
+    await (await FileHashCache.open()).hash(file);
     const hash = performance.now() - hashStarted;
+    const convertStarted = performance.now();
+    await convertCheckpoint(file, { out: join(cacheDir, 'alone'), env });
+    const convert = performance.now() - convertStarted;
+    rmSync(join(cacheDir, 'alone'), { recursive: true, force: true });
+    // A first use as a render makes it: nothing hashed or converted yet, the two overlapped.
+    const hashes = await FileHashCache.open(cacheDir);
     const started = performance.now();
-    const folder = await ensureConvertedCheckpoint(file, cacheDir, { hashes, env: { ...process.env, HF_HUB_CACHE: join(cacheDir, 'none') } });
-    const convert = performance.now() - started;
+    const folder = await ensureConvertedCheckpoint(file, cacheDir, { hashes, env });
+    const firstUse = performance.now() - started;
     const peak = process.resourceUsage().maxRSS * 1024;
     const weights = folderWeights(folder);
     // Sessions as the engine makes them (graph optimization, the optimized-graph cache): the first load
@@ -96,9 +104,10 @@ async function main(): Promise<void> {
     const hit = await load();
     const rows: [string, string][] = [
       ['read the file once (64 MiB chunks)', fmt(read)],
-      ['sha256 of the file (the cache key)', `${fmt(hash)} = ${(hash / read).toFixed(2)}× the read`],
-      ['convert (first use)', `${fmt(convert)} = ${(convert / read).toFixed(2)}× the read; with the hash ${((convert + hash) / read).toFixed(2)}× (target ≤ 3×)`],
-      ['converted weights (ONNX, float32)', gb(weights)],
+      ['sha256 of the file (the cache key), alone', `${fmt(hash)} = ${(hash / read).toFixed(2)}× the read`],
+      ['convert, alone', `${fmt(convert)} = ${(convert / read).toFixed(2)}× the read (target ≤ 3×)`],
+      ['first use: sha256 + convert, overlapped', `${fmt(firstUse)} = ${(firstUse / read).toFixed(2)}× the read (the two alone: ${((hash + convert) / read).toFixed(2)}×)`],
+      ['converted weights (ONNX external data)', gb(weights)],
       ['peak memory (max RSS)', `${gb(peak)} = ${(peak / weights).toFixed(2)}× the converted weights (target ≤ 1.5×; ${gb(rssBefore)} before converting)`],
       ['first load: 4 sessions, optimized + cached', fmt(firstLoad)],
       ['cache hit: find + load 4 sessions', `${fmt(hit)} (target ≤ 3 s)`],

@@ -6,10 +6,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { analyzeScene, convertCheckpoint, createRenderService, findConvertedCheckpoint, InputError, ModelError, type RenderService, type RGBImage } from '../../src/engine/index';
+import { analyzeScene, CancelledError, convertCheckpoint, createRenderService, ensureConvertedCheckpoint, FileHashCache, findConvertedCheckpoint, InputError, ModelError, type RenderService, type RGBImage } from '../../src/engine/index';
 import { ensureSd15Checkpoints, repoRoot, sd15ReferenceUnavailable } from '../scale/sd15Random';
 import { loadCLIPTokenizer } from '../../src/engine/tokenizer';
 import { onnxWeightTargets } from '../../src/engine/lora/onnxTargets';
@@ -90,27 +91,34 @@ describe('imgprompt convert: SD 1.x single-file checkpoints', () => {
     assert.ok(psnr > 40, `PSNR ${psnr.toFixed(1)} dB against the float32 export`);
   });
 
-  test('an fp16 checkpoint\'s conv weights stay float16 (behind a Cast): a smaller folder, the same values, LoRA targets found', { skip, timeout: 600_000 }, async () => {
+  test('an fp16 checkpoint\'s conv and linear weights stay float16 (behind a Cast): a smaller folder, the same values, LoRA targets found', { skip, timeout: 600_000 }, async () => {
     const unet = await readOnnxModelFiles(join(project, 'models', 'converted16', 'unet', 'model.onnx'));
     const reference = await readOnnxModelFiles(join(project, 'models', 'converted', 'unet', 'model.onnx'));
     const half = unet.info.initializers.filter((i) => i.dataType === 10);
-    assert.ok(half.length > 0 && half.every((i) => i.dims.length === 4), 'float16 initializers are conv weights');
-    const conv = 'down_blocks.0.resnets.0.conv1.weight';
-    const stored = unet.info.initializers.find((i) => i.name === conv);
-    assert.equal(stored?.dataType, 10, `${conv} is stored as float16`);
-    assert.ok(unet.info.nodes.some((n) => n.opType === 'Cast' && n.inputs[0] === conv));
-    // Its bits widen to the fp32 checkpoint's values rounded to float16: what the float32 path computes from the same file.
-    const bits = new Uint16Array(Uint8Array.from((await readInitializerBytes(unet, stored!))!).buffer);
-    const fp32 = new Float32Array(Uint8Array.from((await readInitializerBytes(reference, reference.info.initializers.find((i) => i.name === conv)!))!).buffer);
-    assert.equal(bits.length, fp32.length);
-    for (let i = 0; i < bits.length; i++) assert.equal(fromFloat16Bits(bits[i]), Math.fround(fromFloat16Bits(toFloat16Bits(fp32[i]))), `${conv}[${i}]`);
+    assert.ok(half.length > 0 && half.every((i) => i.dims.length === 4 || i.dims.length === 2), 'float16 initializers are conv and linear weights');
+    // Conv weights are copied as stored, [out, in, kh, kw]; linear weights transposed to [in, out] for MatMul.
+    for (const [name, opType, key] of [
+      ['down_blocks.0.resnets.0.conv1.weight', 'Conv', 'down_blocks_0_resnets_0_conv1'],
+      ['down_blocks.1.attentions.0.transformer_blocks.0.attn2.to_k.weight', 'MatMul', 'down_blocks_1_attentions_0_transformer_blocks_0_attn2_to_k'],
+    ] as const) {
+      const stored = unet.info.initializers.find((i) => i.name === name);
+      const ref = reference.info.initializers.find((i) => i.name === name)!;
+      assert.equal(stored?.dataType, 10, `${name} is stored as float16`);
+      assert.deepEqual(stored.dims, ref.dims, `${name} has the float32 conversion's shape`);
+      assert.ok(unet.info.nodes.some((n) => n.opType === 'Cast' && n.inputs[0] === name));
+      // Its bits widen to the fp32 checkpoint's values rounded to float16: what the float32 path computes from the same file.
+      const bits = new Uint16Array(Uint8Array.from((await readInitializerBytes(unet, stored))!).buffer);
+      const fp32 = new Float32Array(Uint8Array.from((await readInitializerBytes(reference, ref))!).buffer);
+      assert.equal(bits.length, fp32.length);
+      for (let i = 0; i < bits.length; i++) assert.equal(fromFloat16Bits(bits[i]), Math.fround(fromFloat16Bits(toFloat16Bits(fp32[i]))), `${name}[${i}]`);
+      // LoRA keys reach the float16 weights through the Cast, as they reach any export's.
+      const target = onnxWeightTargets(unet.info).find(key);
+      assert.equal(target?.opType, opType);
+      assert.equal(target?.initializer.name, name);
+    }
     const size = (folder: string) => ['unet', 'vae_decoder', 'vae_encoder', 'text_encoder'].reduce((n, c) => n + statSync(join(project, 'models', folder, c, 'model.onnx_data')).size, 0);
     console.log(`converted weights: fp32 checkpoint ${(size('converted') / 1e6).toFixed(1)} MB, fp16 checkpoint ${(size('converted16') / 1e6).toFixed(1)} MB`);
-    assert.ok(size('converted16') < 0.85 * size('converted'));
-    // LoRA keys reach the float16 conv weights through the Cast, as they reach any export's.
-    const target = onnxWeightTargets(unet.info).find('down_blocks_0_resnets_0_conv1');
-    assert.equal(target?.opType, 'Conv');
-    assert.equal(target?.initializer.name, conv);
+    assert.ok(size('converted16') < 0.75 * size('converted'));
   });
 
   test('the CLI converts with progress and names the folder to use; the folder renders from a scene', { skip, timeout: 600_000 }, async () => {
@@ -187,6 +195,24 @@ describe('imgprompt convert: SD 1.x single-file checkpoints', () => {
     } finally {
       await cached.dispose();
     }
+  });
+
+  test('a first use cancelled while it hashes and converts at once leaves no folder behind; run again, it converts', { skip, timeout: 600_000 }, async () => {
+    const cacheDir = join(dir, 'cancel-cache');
+    const file = join(dir, 'ckpt', 'sd15-random-toy-fp16.safetensors');
+    const env = { ...process.env, HF_HUB_CACHE: join(dir, 'no-hub') };
+    const controller = new AbortController();
+    const seen: string[] = [];
+    const run = ensureConvertedCheckpoint(file, cacheDir, { hashes: await FileHashCache.open(cacheDir), env, signal: controller.signal, onProgress: (p) => seen.push(p.component) });
+    controller.abort();
+    await assert.rejects(run, (e: unknown) => e instanceof CancelledError);
+    assert.deepEqual(readdirSync(join(cacheDir, 'checkpoints')).filter((f) => f !== 'index.json'), [], 'no staging or converted folder is left');
+    assert.equal(findConvertedCheckpoint(file, cacheDir), undefined);
+    const progress: string[] = [];
+    const folder = await ensureConvertedCheckpoint(file, cacheDir, { hashes: await FileHashCache.open(cacheDir), env, onProgress: (p) => progress.push(p.component) });
+    assert.deepEqual(progress, ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder', 'done']);
+    assert.equal(basename(folder), createHash('sha256').update(readFileSync(file)).digest('hex'));
+    assert.equal(findConvertedCheckpoint(file, cacheDir), folder);
   });
 
   test('a diffusers folder of safetensors (SD 1.x) converts through the same builders, on first render when a scene names it', { skip, timeout: 600_000 }, async () => {

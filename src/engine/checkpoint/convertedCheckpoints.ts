@@ -6,7 +6,7 @@
 // and modification time of each input file) and its key, so the editor's per-keystroke check finds a
 // converted folder with stats instead of hashing gigabytes.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import type { FileHashCache } from '../hash/fileHashCache';
 import { convertCheckpoint, type ConvertProgress } from './convert/convertCheckpoint';
@@ -83,33 +83,89 @@ export interface EnsureConvertedOptions {
   readonly onProgress?: (progress: ConvertProgress) => void;
 }
 
-/** The converted folder of `source`, converting it first when no copy of its content has been converted. */
+/** The content key of a source: its file's sha256, or for a folder the sha256 of its inputs' names and hashes. */
+async function contentKey(real: string, folderSource: boolean, inputs: readonly string[], hashes: FileHashCache, signal?: AbortSignal): Promise<string> {
+  if (!folderSource) return hashes.hash(real, signal);
+  const digest = createHash('sha256');
+  for (const f of inputs) digest.update(`${relative(real, f).split(sep).join('/')}\t${await hashes.hash(f, signal)}\n`);
+  return digest.digest('hex');
+}
+
+/**
+ * The converted folder of `source`, converting it first when no copy of its content has been converted.
+ * When the content key must be computed (a file not hashed before), hashing and converting run at once —
+ * the conversion into a folder of its own, renamed to the key's folder once both are done — so a first
+ * use costs about the longer of the two rather than their sum. The conversion's progress is held back
+ * until the key is known: when its folder exists already (the same bytes converted under another path)
+ * the conversion is stopped unseen, and that folder is used.
+ */
 export async function ensureConvertedCheckpoint(source: string, cacheDir: string, options: EnsureConvertedOptions): Promise<string> {
   const known = findConvertedCheckpoint(source, cacheDir);
   if (known) return known;
   const real = realpathSync(source);
   const folderSource = statSync(real).isDirectory();
   const inputs = inputsOf(real);
-  let sha256: string;
-  if (folderSource) {
-    const digest = createHash('sha256');
-    for (const f of inputs) digest.update(`${relative(real, f).split(sep).join('/')}\t${await options.hashes.hash(f, options.signal)}\n`);
-    sha256 = digest.digest('hex');
-  } else {
-    sha256 = await options.hashes.hash(real, options.signal);
-  }
-  await options.hashes.save();
-  const folder = convertedFolder(cacheDir, sha256);
   mkdirSync(join(cacheDir, FOLDER), { recursive: true });
-  if (!existsSync(join(folder, 'model_index.json'))) {
+  const convert = (out: string, signal: AbortSignal | undefined, onProgress = options.onProgress) =>
+    folderSource ? convertDiffusersFolder(real, { out, signal, onProgress }) : convertCheckpoint(real, { out, env: options.env, signal, onProgress });
+  const remembered = folderSource ? undefined : await options.hashes.known(real);
+  let sha256: string;
+  if (remembered !== undefined || folderSource) {
+    sha256 = remembered ?? (await contentKey(real, folderSource, inputs, options.hashes, options.signal));
+    await options.hashes.save();
+    const folder = convertedFolder(cacheDir, sha256);
+    if (!existsSync(join(folder, 'model_index.json'))) await convertOrReuse(folder, () => convert(folder, options.signal));
+  } else {
+    const staging = join(cacheDir, FOLDER, `converting-${process.pid}-${Date.now()}`);
+    // A failed hash, or one whose content is converted already, stops the conversion.
+    const stop = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+    const held: ConvertProgress[] = [];
+    let report: ((progress: ConvertProgress) => void) | undefined;
+    const hashing = contentKey(real, false, inputs, options.hashes, options.signal).then(
+      (key) => {
+        if (existsSync(join(convertedFolder(cacheDir, key), 'model_index.json'))) {
+          stop.abort();
+        } else {
+          report = (progress) => options.onProgress?.(progress);
+          for (const progress of held.splice(0)) report(progress);
+        }
+        return key;
+      },
+      (error: unknown) => {
+        stop.abort();
+        throw error;
+      },
+    );
+    const converting = convert(staging, signal, (progress) => (report ? report(progress) : held.push(progress)));
+    const [hashed, converted] = await Promise.allSettled([hashing, converting]);
     try {
-      if (folderSource) await convertDiffusersFolder(real, { out: folder, signal: options.signal, onProgress: options.onProgress });
-      else await convertCheckpoint(real, { out: folder, env: options.env, signal: options.signal, onProgress: options.onProgress });
-    } catch (error) {
-      // Another process may have converted the same content meanwhile: its folder is as good as ours.
-      if (!existsSync(join(folder, 'model_index.json'))) throw error;
+      if (hashed.status === 'rejected') throw hashed.reason;
+      sha256 = hashed.value;
+      await options.hashes.save();
+      const folder = convertedFolder(cacheDir, sha256);
+      if (!existsSync(join(folder, 'model_index.json'))) {
+        if (converted.status === 'rejected') throw converted.reason;
+        try {
+          renameSync(staging, folder);
+        } catch (error) {
+          // Another process renamed its conversion of the same content into place first: as good as ours.
+          if (!existsSync(join(folder, 'model_index.json'))) throw error;
+        }
+      }
+    } finally {
+      rmSync(staging, { recursive: true, force: true });
     }
   }
   writeIndex(cacheDir, { ...readIndex(cacheDir), [real]: { fingerprint: fingerprint(inputs), sha256 } });
-  return folder;
+  return convertedFolder(cacheDir, sha256);
+}
+
+/** Runs `convert` into `folder`; when it fails but another process has made the folder meanwhile, that one is used. */
+async function convertOrReuse(folder: string, convert: () => Promise<unknown>): Promise<void> {
+  try {
+    await convert();
+  } catch (error) {
+    if (!existsSync(join(folder, 'model_index.json'))) throw error;
+  }
 }

@@ -87,6 +87,15 @@ export class FileHashCache {
     return work;
   }
 
+  /** The remembered SHA-256 of the file when its size and mtime are unchanged (no hashing); else undefined. */
+  async known(path: string): Promise<string | undefined> {
+    const absolute = resolve(path);
+    const cached = this.entries.get(absolute);
+    if (!cached) return undefined;
+    const now = await statFile(absolute).catch(() => undefined);
+    return now && now.size === cached.size && now.mtimeMs === cached.mtimeMs ? cached.sha256 : undefined;
+  }
+
   /** Writes the cache file if anything was added (atomic; merges entries other processes saved). */
   async save(): Promise<void> {
     this.saving = this.saving.then(() => this.write());

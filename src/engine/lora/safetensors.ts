@@ -3,7 +3,7 @@
 // then the data section. The header is validated in full against hostile files (bounded lengths, tensors
 // inside the data section, byte lengths matching shapes, no overlaps); tensor data is read lazily, one
 // range at a time, so memory stays bounded by what the caller uses.
-import { open, stat } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { InputError, throwIfAborted } from '../errors';
 import { endianness } from 'node:os';
 import { float16Table } from '../onnx/float16';
@@ -61,8 +61,20 @@ export interface ReadSafetensorsOptions {
   readonly anyDtype?: boolean;
 }
 
+/** Where a tensor's bytes are in the file, as stored (no decoding). */
+export interface SafetensorsStoredRange {
+  readonly path: string;
+  readonly dtype: string;
+  /** Absolute file offset of the first byte. */
+  readonly position: number;
+  readonly length: number;
+}
+
 /** A validated safetensors header with lazy access to tensor data. */
 export class SafetensorsFile {
+  /** The handle every read shares while `keepOpen` holds one (else each read opens the file). */
+  private held: Promise<FileHandle> | undefined;
+
   constructor(
     readonly path: string,
     readonly fileSize: number,
@@ -71,6 +83,37 @@ export class SafetensorsFile {
     readonly metadata: Readonly<Record<string, string>>,
     readonly tensors: ReadonlyMap<string, SafetensorsTensorInfo>,
   ) {}
+
+  /**
+   * Keeps one handle open for the reads that follow (a converter reads a thousand tensors; opening the
+   * file for each costs more than small reads do) until the returned function closes it.
+   */
+  keepOpen(): () => Promise<void> {
+    const held = (this.held ??= openFile(this.path));
+    return async () => {
+      if (this.held === held) this.held = undefined;
+      await (await held.catch(() => undefined))?.close();
+    };
+  }
+
+  /** A tensor's byte range in the file as stored (copied on as it is where no conversion is needed). */
+  storedRange(name: string): SafetensorsStoredRange {
+    const info = this.tensors.get(name);
+    if (!info) throw new InputError(`the file has no tensor '${name}'`, this.path);
+    const [begin, end] = info.dataOffsets;
+    return { path: this.path, dtype: info.dtype, position: this.dataStart + begin, length: end - begin };
+  }
+
+  /** Runs `read` with the held handle, or with one opened (and closed) for it. */
+  private async withHandle<T>(read: (handle: FileHandle) => Promise<T>): Promise<T> {
+    if (this.held) return read(await this.held);
+    const handle = await openFile(this.path);
+    try {
+      return await read(handle);
+    } finally {
+      await handle.close();
+    }
+  }
 
   /** One tensor's values as float32. */
   async tensor(name: string, signal?: AbortSignal): Promise<Float32Array> {
@@ -81,7 +124,7 @@ export class SafetensorsFile {
    * A float16 tensor's stored bits, undecoded (float16 weights can be written on as float16); undefined
    * for any other dtype.
    */
-  async float16Bits(name: string, signal?: AbortSignal): Promise<Uint16Array | undefined> {
+  async float16Bits(name: string, signal?: AbortSignal, into?: Uint16Array): Promise<Uint16Array | undefined> {
     const info = this.tensors.get(name);
     if (!info) throw new InputError(`the file has no tensor '${name}'`, this.path);
     if (info.dtype !== 'F16') return undefined;
@@ -89,17 +132,17 @@ export class SafetensorsFile {
     const [begin, end] = info.dataOffsets;
     // A fresh, aligned buffer (the little-endian host order the decoders already assume), not zero-filled:
     // the read fills every byte or fails.
-    const bytes = new Uint8Array(Buffer.allocUnsafeSlow(end - begin).buffer, 0, end - begin);
-    const bits = new Uint16Array(bytes.buffer, 0, (end - begin) / 2);
-    const handle = await openFile(this.path);
-    try {
+    // `into`, where given and large enough: a caller that consumes the bits before its next read reuses one
+    // buffer (no fresh memory to fault in and collect per tensor).
+    const count = (end - begin) / 2;
+    const bits = into && into.length >= count ? into.subarray(0, count) : new Uint16Array(Buffer.allocUnsafeSlow(end - begin).buffer, 0, count);
+    const bytes = new Uint8Array(bits.buffer, bits.byteOffset, end - begin);
+    await this.withHandle(async (handle) => {
       const { bytesRead } = await handle.read(bytes, 0, bytes.length, this.dataStart + begin);
       if (bytesRead !== bytes.length) {
         throw new SafetensorsError(`tensor '${name}' could not be read (${bytesRead} of ${bytes.length} bytes): the file was truncated or changed since it was opened`, this.path, 'changed');
       }
-    } finally {
-      await handle.close();
-    }
+    });
     return bits;
   }
 
@@ -112,8 +155,7 @@ export class SafetensorsFile {
       if (!DECODED_DTYPES.includes(info.dtype)) throw new SafetensorsError(`tensor '${name}' has dtype ${info.dtype}; only F32, F16 and BF16 are supported`, this.path, 'dtype');
     }
     throwIfAborted(signal);
-    const handle = await openFile(this.path);
-    try {
+    await this.withHandle(async (handle) => {
       for (const name of names) {
         throwIfAborted(signal);
         const info = this.tensors.get(name)!;
@@ -128,9 +170,7 @@ export class SafetensorsFile {
         const inPlace = info.dtype === 'F32' && LITTLE_ENDIAN && bytes.byteOffset === 0 && bytes.length % 4 === 0;
         out.set(name, inPlace ? new Float32Array(bytes.buffer, 0, bytes.length / 4) : decodeTensorBytes(bytes, info.dtype));
       }
-    } finally {
-      await handle.close();
-    }
+    });
     return out;
   }
 }

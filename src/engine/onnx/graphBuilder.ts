@@ -9,7 +9,8 @@
 // type 20; TensorProto dims 1, data_type 2, name 8, raw_data 9, external_data 13, data_location 14;
 // ValueInfoProto name 1, type 2; TypeProto tensor_type 1; Tensor elem_type 1, shape 2; Dimension
 // dim_value 1, dim_param 2; OperatorSetIdProto domain 1, version 2.
-import type { ExternalDataWriter } from './externalDataWriter';
+import { closeSync, openSync, readSync } from 'node:fs';
+import type { ExternalDataWriter, FileRange } from './externalDataWriter';
 import { ProtoWriter } from './protobuf';
 
 export { ExternalDataWriter } from './externalDataWriter';
@@ -124,6 +125,19 @@ export class GraphBuilder {
     return this.node('Cast', [name], { to: ONNX_FLOAT });
   }
 
+  /**
+   * As weightFloat16, for float16 bits stored in another file exactly as the initializer needs them (a
+   * checkpoint's conv weight): the external-data writer copies the range on, never holding it as an array.
+   */
+  weightFloat16Range(name: string, range: FileRange, dims: readonly number[]): string {
+    if (range.length !== dims.reduce((n, d) => n * d, 2)) throw new Error(`internal: ${range.length} bytes for float16 '${name}' of shape [${dims.join(', ')}]`);
+    if (!this.external || range.length < 1024) return this.weightFloat16(name, readRange(range), dims);
+    this.names.add(name);
+    const { offset, length } = this.external.appendRange(range);
+    this.initializers.push({ name, dataType: ONNX_FLOAT16, dims, location: this.external.location, offset, length });
+    return this.node('Cast', [name], { to: ONNX_FLOAT });
+  }
+
   /** A small inline constant (shapes, axes, scalars). */
   constant(values: Float32Array | BigInt64Array | Int32Array, dims: readonly number[], prefix = 'const'): string {
     const name = this.fresh(prefix);
@@ -176,6 +190,23 @@ export class GraphBuilder {
     for (const o of opsets) model.message(8, (w) => w.string(1, o.domain).int(2, o.version));
     return model.finish();
   }
+}
+
+/** A range's bytes as float16 bits (inline weights: small, or graphs without external data). */
+function readRange(range: FileRange): Uint16Array {
+  const bits = new Uint16Array(range.length / 2);
+  const bytes = new Uint8Array(bits.buffer);
+  const fd = openSync(range.path, 'r');
+  try {
+    for (let done = 0; done < bytes.length; ) {
+      const n = readSync(fd, bytes, done, bytes.length - done, range.position + done);
+      if (n === 0) throw new Error(`${range.path} ended before the tensor at byte ${range.position} did: the file was truncated or changed while it was converted`);
+      done += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return bits;
 }
 
 function writeNode(w: ProtoWriter, n: Node): void {

@@ -4,10 +4,10 @@
 // writer against the synchronous one (same file, same offsets, buffers held until written, errors kept).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ScratchFloats, transposed, transposeFloat16Into, transposeInto } from '../../../src/engine/checkpoint/convert/transposeMatrix';
+import { ScratchFloats, transposed, transposeFloat16Into, transposeInto, transposeUint16Into } from '../../../src/engine/checkpoint/convert/transposeMatrix';
 import { ExternalDataWriter } from '../../../src/engine/onnx/externalDataWriter';
 import { fromFloat16Bits } from '../../../src/engine/onnx/float16';
 
@@ -15,14 +15,20 @@ const dir = mkdtempSync(join(tmpdir(), 'imgprompt-convert-parts-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('tiled transposes equal the element-by-element definition, float32 and float16 (every bit pattern class)', () => {
-  for (const [rows, cols] of [[1, 1], [3, 70], [70, 3], [33, 65], [64, 32], [100, 129]]) {
+  for (const [rows, cols] of [[1, 1], [3, 70], [70, 3], [33, 65], [64, 32], [100, 129], [2, 2], [66, 130], [130, 66], [4, 2]]) {
     const values = Float32Array.from({ length: rows * cols }, (_v, i) => Math.sin(i * 1.7) * 1000);
     const bits = Uint16Array.from({ length: rows * cols }, (_v, i) => (i * 2654435761) >>> 16);
     const out = transposeInto(values, rows, cols, new Float32Array(rows * cols));
     const half = transposeFloat16Into(bits, rows, cols, new Float32Array(rows * cols));
+    // Kept float16: even shapes take the 32-bit pair path, odd ones (and unaligned views) the element loop.
+    const kept = transposeUint16Into(bits, rows, cols, new Uint16Array(rows * cols));
+    const unaligned = new Uint16Array(rows * cols + 1);
+    transposeUint16Into(bits, rows, cols, unaligned.subarray(1));
     for (let r = 0; r < rows; r++) {
       for (let c = 0; c < cols; c++) {
         assert.equal(out[c * rows + r], values[r * cols + c]);
+        assert.equal(kept[c * rows + r], bits[r * cols + c], `float16 kept [${r}, ${c}]`);
+        assert.equal(unaligned[1 + c * rows + r], bits[r * cols + c], `unaligned [${r}, ${c}]`);
         assert.ok(Object.is(half[c * rows + r], Math.fround(fromFloat16Bits(bits[r * cols + c]))) || (Number.isNaN(half[c * rows + r]) && Number.isNaN(fromFloat16Bits(bits[r * cols + c]))), `[${r}, ${c}]`);
       }
     }
@@ -66,4 +72,42 @@ test('a failed background write (disk full) is reported by drain and finish, nam
   await assert.rejects(w.drain(0), (e: unknown) => e instanceof Error && /writing \/dev\/full failed/.test(e.message));
   assert.throws(() => w.append(new Uint8Array(10)), /writing \/dev\/full failed/);
   await assert.rejects(w.finish(), /writing \/dev\/full failed/);
+});
+
+test('a range copied from another file lands as appended bytes would: same file from the synchronous and the background writer, the source\'s end reported', async () => {
+  const source = join(dir, 'source.bin');
+  // Larger than one 16 MiB copy chunk, so a range crosses chunks.
+  const bytes = Uint8Array.from({ length: 17 * 1024 * 1024 + 333 }, (_v, i) => (i * 131 + (i >> 11)) & 0xff);
+  writeFileSync(source, bytes);
+  const ranges = [
+    { position: 5, length: 100 },
+    { position: 1000, length: bytes.length - 2000 },
+    { position: 7, length: 3 },
+  ];
+  const expected = new ExternalDataWriter(join(dir, 'expected.bin'), 'expected.bin');
+  const sync = new ExternalDataWriter(join(dir, 'range-sync.bin'), 'range-sync.bin');
+  const behind = new ExternalDataWriter(join(dir, 'range-behind.bin'), 'range-behind.bin', { writeBehind: true });
+  for (const [k, r] of ranges.entries()) {
+    const a = expected.append(bytes.subarray(r.position, r.position + r.length));
+    assert.deepEqual(sync.appendRange({ path: source, ...r }), a);
+    assert.deepEqual(behind.appendRange({ path: source, ...r }), a);
+    // Interleaved with ordinary appends.
+    const small = Uint8Array.of(k, k, k);
+    assert.deepEqual(sync.append(small), expected.append(small));
+    behind.append(small);
+  }
+  expected.close();
+  sync.close();
+  await behind.finish();
+  assert.deepEqual(readFileSync(join(dir, 'range-sync.bin')), readFileSync(join(dir, 'expected.bin')));
+  assert.deepEqual(readFileSync(join(dir, 'range-behind.bin')), readFileSync(join(dir, 'expected.bin')));
+
+  // A source cut short (changed while converting): both writers fail, naming it.
+  truncateSync(source, 4096);
+  const short = new ExternalDataWriter(join(dir, 'short-sync.bin'), 'short-sync.bin');
+  assert.throws(() => short.appendRange({ path: source, position: 1000, length: 10_000 }), /source\.bin ended .* truncated or changed/);
+  short.close();
+  const shortBehind = new ExternalDataWriter(join(dir, 'short-behind.bin'), 'short-behind.bin', { writeBehind: true });
+  shortBehind.appendRange({ path: source, position: 1000, length: 10_000 });
+  await assert.rejects(shortBehind.finish(), /writing .*short-behind\.bin failed: .*source\.bin ended/);
 });

@@ -25,11 +25,16 @@ test('sha256File matches the FIPS 180-2 test vectors and crosses chunk boundarie
   // FIPS 180-2, appendix B.1 ("abc"), and the well-known digest of the empty message.
   assert.equal(await sha256File(join(dir, 'abc')), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
   assert.equal(await sha256File(join(dir, 'empty')), 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
-  const big = Buffer.alloc(3 * (1 << 20) + 12345);
+  // Two full 8 MiB chunks and a part (each chunk is hashed while the next one is read).
+  const big = Buffer.alloc(2 * (8 << 20) + 12345);
   for (let i = 0; i < big.length; i++) big[i] = (i * 31 + (i >> 9)) & 0xff;
   writeFileSync(join(dir, 'big'), big);
   assert.equal(await sha256File(join(dir, 'big')), createHash('sha256').update(big).digest('hex'));
   await assert.rejects(sha256File(join(dir, 'nope')), (e: unknown) => e instanceof InputError && /file not found/.test(e.message) && e.path === join(dir, 'nope'));
+  await assert.rejects(sha256File(dir), (e: unknown) => e instanceof InputError && /expected a file, found a folder/.test(e.message));
+  const aborted = new AbortController();
+  aborted.abort();
+  await assert.rejects(sha256File(join(dir, 'big'), aborted.signal), (e: unknown) => e instanceof Error && e.name === 'CancelledError');
   assert.equal(sha256Hex('abc'), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
 });
 

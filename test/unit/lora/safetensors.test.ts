@@ -3,7 +3,7 @@
 // and unknown dtypes must end in an InputError naming the file, quickly and without large allocations.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../../../src/engine/errors';
 import { readSafetensors, SafetensorsError, type SafetensorsFault } from '../../../src/engine/lora/safetensors';
@@ -52,6 +52,25 @@ describe('readSafetensors', () => {
     assert.deepEqual([...(await file.tensor('a.lora_up.weight'))], [0.5, -1, 2, 0.25, 0, -0.125]);
     assert.deepEqual([...(await file.tensor('a.alpha'))], [4]);
     await assert.rejects(file.tensor('nope'), (e: unknown) => e instanceof InputError && /no tensor 'nope'/.test(e.message));
+  });
+
+  test('a held handle serves every read until closed; float16 bits read into a caller\'s buffer; stored ranges point at the bytes', async () => {
+    const path = writeSafetensors(dir, 'held.safetensors', small);
+    const file = await readSafetensors(path);
+    const close = file.keepOpen();
+    assert.deepEqual(await file.tensor('a.lora_down.weight'), values(6, 1));
+    const into = new Uint16Array(10).fill(0xffff);
+    const bits = await file.float16Bits('a.lora_up.weight', undefined, into);
+    assert.equal(bits?.buffer, into.buffer, 'read into the given buffer');
+    assert.deepEqual([...(bits ?? [])], [0x3800, 0xbc00, 0x4000, 0x3400, 0, 0xb000]);
+    assert.equal(into[6], 0xffff, 'nothing past the tensor is touched');
+    assert.equal(await file.float16Bits('a.lora_down.weight'), undefined, 'F32 has no float16 bits');
+    const range = file.storedRange('a.lora_up.weight');
+    assert.equal(range.dtype, 'F16');
+    assert.deepEqual(new Uint16Array(Uint8Array.from(readFileSync(path).subarray(range.position, range.position + range.length)).buffer), bits);
+    await close();
+    // Closed: reads open the file for themselves again.
+    assert.deepEqual([...(await file.tensor('a.alpha'))], [4]);
   });
 
   test('float16 and bfloat16 decode known bit patterns exactly', async () => {

@@ -32,7 +32,7 @@
 // memory held is one tensor (and its transposed copy) plus the graph.
 import { ModelError, throwIfAborted } from '../../errors';
 import { ONNX_FLOAT, ONNX_INT32, type ExternalDataWriter, GraphBuilder } from '../../onnx/graphBuilder';
-import { ScratchFloats, transposed, transposeFloat16Into, transposeInto } from './transposeMatrix';
+import { ScratchFloats, transposed, transposeInto, transposeUint16Into } from './transposeMatrix';
 import { checkedWeight, checkedWeightAsStored, type WeightSource } from './weightSource';
 
 /** The fields of transformers' CLIPTextConfig (text_encoder/config.json) the graph needs. */
@@ -155,10 +155,16 @@ class ClipWriter {
   /** torch's Linear `prefix` on x [..., cin]: MatMul by the weight stored [cin, cout], then Add of the bias. */
   async linear(x: string, prefix: string, cin: number, cout: number): Promise<string> {
     throwIfAborted(this.options.signal);
-    // Widened (where float16) while transposed, into the scratch buffer that g.weight writes out before the next layer.
-    const stored = await checkedWeightAsStored(this.weights, `${prefix}.weight`, [cout, cin], this.options.signal);
-    const out = await this.scratch.take(stored.length, this.g);
-    const w = this.stored(`${prefix}.weight`, stored instanceof Uint16Array ? transposeFloat16Into(stored, cout, cin, out) : transposeInto(stored, cout, cin, out), [cin, cout]);
+    // Transposed into the scratch buffer that g.weight writes out before the next layer; a float16 source's
+    // stays float16 behind a Cast (half the bytes to write; onnxruntime widens it exactly when it folds the Cast).
+    const stored = await checkedWeightAsStored(this.weights, `${prefix}.weight`, [cout, cin], this.options.signal, this.scratch.readBuffer(cout * cin));
+    let w: string;
+    if (stored instanceof Uint16Array) {
+      w = this.g.weightFloat16(`${prefix}.weight`, transposeUint16Into(stored, cout, cin, await this.scratch.takeHalves(stored.length, this.g)), [cin, cout]);
+      this.options.onWeight?.(++this.done, this.total);
+    } else {
+      w = this.stored(`${prefix}.weight`, transposeInto(stored, cout, cin, await this.scratch.take(stored.length, this.g)), [cin, cout]);
+    }
     const b = await this.param(`${prefix}.bias`, [cout]);
     return this.g.node('Add', [this.g.node('MatMul', [x, w]), b]);
   }

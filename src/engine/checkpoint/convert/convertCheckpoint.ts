@@ -259,22 +259,27 @@ export async function convertCheckpoint(file: string, options: ConvertOptions): 
   // SD 2.x's tokenizer pads with '!' (id 0), as open_clip's tokenize does and stabilityai's tokenizer/ says.
   const tokenizerFiles = sd2 ? { ...tokenizerParts.files, 'special_tokens_map.json': `${JSON.stringify(SD2_SPECIAL_TOKENS, null, 2)}\n` } : tokenizerParts.files;
   const source: WeightSource = safetensorsWeights(checkpoint);
+  const close = checkpoint.keepOpen();
 
   const text = configs.textEncoder as unknown as ClipTextConfig;
   const unet = configs.unet as unknown as UNetConfig;
   const vae = configs.vae as unknown as VaeConfig;
-  await assembleModelFolder(out, {
-    textEncoder: { config: text, weights: sd2 ? openClipAsClipTextWeights(safetensorsWeights(checkpoint, OPEN_CLIP_PREFIX), openClipTextShape(safetensorsWeights(checkpoint, OPEN_CLIP_PREFIX))) : ldmClipWeights(source) },
-    unet: { config: unet, weights: ldmUnetWeights(source) },
-    vae: { config: vae, weights: ldmVaeWeights(source) },
-    scheduler: configs.scheduler,
-    tokenizerDir: tokenizerParts.dir,
-    tokenizerFiles,
-    convertedFrom: basename(file),
-    notes: { prediction_type_source: configs.prediction.source },
-    signal,
-    onProgress: options.onProgress,
-  });
+  try {
+    await assembleModelFolder(out, {
+      textEncoder: { config: text, weights: sd2 ? openClipAsClipTextWeights(safetensorsWeights(checkpoint, OPEN_CLIP_PREFIX), openClipTextShape(safetensorsWeights(checkpoint, OPEN_CLIP_PREFIX))) : ldmClipWeights(source) },
+      unet: { config: unet, weights: ldmUnetWeights(source) },
+      vae: { config: vae, weights: ldmVaeWeights(source) },
+      scheduler: configs.scheduler,
+      tokenizerDir: tokenizerParts.dir,
+      tokenizerFiles,
+      convertedFrom: basename(file),
+      notes: { prediction_type_source: configs.prediction.source },
+      signal,
+      onProgress: options.onProgress,
+    });
+  } finally {
+    await close();
+  }
   return { folder: out, description, configs, tokenizer: tokenizerSource.path, milliseconds: performance.now() - started };
 }
 
@@ -287,14 +292,19 @@ async function convertSdxl(file: string, description: CheckpointDescription, opt
   const configs = inferSdxlConfigs(checkpoint.tensors, file, yaml);
   const tokenizerSource = findTokenizer(file, options.tokenizerDir, options.env ?? process.env);
   const tokenizerParts = await tokenizerFilesOf(tokenizerSource);
-  await assembleModelFolder(out, {
-    ...sdxlFolderParts(checkpoint, configs),
-    tokenizerDir: tokenizerParts.dir,
-    tokenizerFiles: tokenizerParts.files,
-    convertedFrom: basename(file),
-    notes: { prediction_type_source: configs.prediction.source },
-    signal,
-    onProgress: options.onProgress,
-  });
+  const close = checkpoint.keepOpen();
+  try {
+    await assembleModelFolder(out, {
+      ...sdxlFolderParts(checkpoint, configs),
+      tokenizerDir: tokenizerParts.dir,
+      tokenizerFiles: tokenizerParts.files,
+      convertedFrom: basename(file),
+      notes: { prediction_type_source: configs.prediction.source },
+      signal,
+      onProgress: options.onProgress,
+    });
+  } finally {
+    await close();
+  }
   return { folder: out, description, configs, tokenizer: tokenizerSource.path, milliseconds: performance.now() - started };
 }

@@ -9,12 +9,13 @@
 //   checkpoint, and converting it writes that much less).
 // - Linear weights are stored transposed, [in, out], for MatMul(x, W) (then Add bias), under the
 //   parameter's name (`….to_q.weight`); the LoRA target finder reads a MatMul's second input as [in, out].
+//   A float16 source's stay float16 behind a Cast too (the converted UNet is then the checkpoint's size).
 // - GroupNorm (no GroupNormalization before opset 18): Reshape [N, G, -1] → InstanceNormalization
 //   (scale 1, bias 0, length G) → Reshape to the input's shape → Mul γ [C, 1, 1] → Add β [C, 1, 1].
 // - SiLU: x · Sigmoid(x).
 import type { GraphBuilder } from '../../onnx/graphBuilder';
-import { ScratchFloats, transposeFloat16Into, transposeInto } from './transposeMatrix';
-import { checkedWeight, checkedWeightAsStored, type WeightSource } from './weightSource';
+import { ScratchFloats, transposeInto, transposeUint16Into } from './transposeMatrix';
+import { checkedFloat16Range, checkedWeight, checkedWeightAsStored, type WeightSource } from './weightSource';
 
 /** What the layer helpers write into and read from. */
 export interface NnContext {
@@ -73,9 +74,19 @@ export async function conv2d(ctx: NnContext, x: string, prefix: string, cin: num
   const p = (kernel - 1) / 2;
   const pads = options.pads ?? [p, p, p, p];
   const stride = options.stride ?? 1;
-  // Conv weights stored as float16 stay float16 behind a Cast (half the bytes to write; the same values).
-  const w = await checkedWeightAsStored(ctx.weights, `${prefix}.weight`, [cout, cin, kernel, kernel], ctx.signal);
-  const inputs = [x, w instanceof Uint16Array ? ctx.g.weightFloat16(`${prefix}.weight`, w, [cout, cin, kernel, kernel]) : ctx.g.weight(`${prefix}.weight`, w, [cout, cin, kernel, kernel])];
+  // Conv weights stored as float16 stay float16 behind a Cast (half the bytes to write; the same values),
+  // copied from the file as they are where the source can say where they are.
+  const name = `${prefix}.weight`;
+  const dims = [cout, cin, kernel, kernel];
+  const range = checkedFloat16Range(ctx.weights, name, dims);
+  let weight: string;
+  if (range) {
+    weight = ctx.g.weightFloat16Range(name, range, dims);
+  } else {
+    const w = await checkedWeightAsStored(ctx.weights, name, dims, ctx.signal);
+    weight = w instanceof Uint16Array ? ctx.g.weightFloat16(name, w, dims) : ctx.g.weight(name, w, dims);
+  }
+  const inputs = [x, weight];
   if (options.bias ?? true) inputs.push(await storedWeight(ctx, `${prefix}.bias`, [cout]));
   return ctx.g.node('Conv', inputs, {
     kernel_shape: [kernel, kernel],
@@ -88,12 +99,14 @@ export async function conv2d(ctx: NnContext, x: string, prefix: string, cin: num
 
 /** torch's Linear `prefix` (`prefix.weight` [cout, cin], `prefix.bias` [cout]) on x [..., cin]: MatMul(x, Wᵀ) + b. */
 export async function linear(ctx: NnContext, x: string, prefix: string, cin: number, cout: number, bias = true): Promise<string> {
-  // A float16 source is widened while transposing (one pass, no widened copy), into the shared scratch
-  // buffer: g.weight writes it out (or copies it) before the next layer takes the buffer again.
-  const w = await checkedWeightAsStored(ctx.weights, `${prefix}.weight`, [cout, cin], ctx.signal);
-  const out = await ctx.scratch.take(w.length, ctx.g);
-  const wt = w instanceof Uint16Array ? transposeFloat16Into(w, cout, cin, out) : transposeInto(w, cout, cin, out);
-  const y = ctx.g.node('MatMul', [x, ctx.g.weight(`${prefix}.weight`, wt, [cin, cout])]);
+  // Transposed into the shared scratch buffer (g.weight writes it out, or copies it, before the next layer
+  // takes the buffer again); a float16 source's stays float16 behind a Cast, as conv weights do.
+  const w = await checkedWeightAsStored(ctx.weights, `${prefix}.weight`, [cout, cin], ctx.signal, ctx.scratch.readBuffer(cout * cin));
+  const wt =
+    w instanceof Uint16Array
+      ? ctx.g.weightFloat16(`${prefix}.weight`, transposeUint16Into(w, cout, cin, await ctx.scratch.takeHalves(w.length, ctx.g)), [cin, cout])
+      : ctx.g.weight(`${prefix}.weight`, transposeInto(w, cout, cin, await ctx.scratch.take(w.length, ctx.g)), [cin, cout]);
+  const y = ctx.g.node('MatMul', [x, wt]);
   return bias ? ctx.g.node('Add', [y, await storedWeight(ctx, `${prefix}.bias`, [cout])]) : y;
 }
 

@@ -308,13 +308,22 @@ function tracked(source: WeightSource, used: Set<string>, onRead: () => void): W
       onRead();
       return values;
     },
-    async getFloat16(name, signal) {
-      const bits = await source.getFloat16?.(name, signal);
+    async getFloat16(name, signal, into) {
+      const bits = await source.getFloat16?.(name, signal, into);
       if (bits) {
         used.add(name);
         onRead();
       }
       return bits;
+    },
+    storedRange(name) {
+      const range = source.storedRange?.(name);
+      // Counted where the range is used: float16 is copied on as it is (checkedFloat16Range); other dtypes are read with get.
+      if (range?.dtype === 'F16') {
+        used.add(name);
+        onRead();
+      }
+      return range;
     },
   };
 }

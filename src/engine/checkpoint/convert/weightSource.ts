@@ -4,7 +4,10 @@
 // reshaping) view. The graph builders read only this interface, so every layout feeds the same builder.
 // Values are float32 (F16 and BF16 are widened when read).
 import { InputError } from '../../errors';
-import type { SafetensorsFile } from '../../lora/safetensors';
+import type { SafetensorsFile, SafetensorsStoredRange } from '../../lora/safetensors';
+
+/** A tensor's bytes in a file, as stored: its safetensors dtype and the byte range. */
+export type StoredRange = SafetensorsStoredRange;
 
 export interface WeightSource {
   /** Where the weights are, for errors. */
@@ -13,8 +16,17 @@ export interface WeightSource {
   /** The tensor's shape as the builder expects it (after any reshape the view applies). */
   shape(name: string): readonly number[];
   get(name: string, signal?: AbortSignal): Promise<Float32Array>;
-  /** The tensor's float16 bits where it is stored as float16 (undefined otherwise, or where the source cannot tell). */
-  getFloat16?(name: string, signal?: AbortSignal): Promise<Uint16Array | undefined>;
+  /**
+   * The tensor's float16 bits where it is stored as float16 (undefined otherwise, or where the source
+   * cannot tell); read into `into` where that is large enough (the caller then owns the bits only until
+   * it reads into `into` again).
+   */
+  getFloat16?(name: string, signal?: AbortSignal, into?: Uint16Array): Promise<Uint16Array | undefined>;
+  /**
+   * Where the tensor's bytes are in a file, when the source reads them straight from one (a converter
+   * copies a tensor it needs exactly as stored without reading it into memory); undefined otherwise.
+   */
+  storedRange?(name: string): StoredRange | undefined;
   /** Every name the source offers. */
   names(): string[];
 }
@@ -38,9 +50,13 @@ export function safetensorsWeights(file: SafetensorsFile, prefix = ''): WeightSo
       if (!file.tensors.has(prefix + name)) throw weightError(source, name, 'is missing');
       return file.tensor(prefix + name, signal);
     },
-    getFloat16(name, signal) {
+    getFloat16(name, signal, into) {
       if (!file.tensors.has(prefix + name)) throw weightError(source, name, 'is missing');
-      return file.float16Bits(prefix + name, signal);
+      return file.float16Bits(prefix + name, signal, into);
+    },
+    storedRange(name) {
+      if (!file.tensors.has(prefix + name)) throw weightError(source, name, 'is missing');
+      return file.storedRange(prefix + name);
     },
     names: () => [...file.tensors.keys()].filter((n) => n.startsWith(prefix)).map((n) => n.slice(prefix.length)),
   };
@@ -74,10 +90,15 @@ export function renamedWeights(
       if (from === undefined || !source.has(from)) throw weightError(view, name, 'is missing');
       return source.get(from, signal);
     },
-    async getFloat16(name, signal) {
+    async getFloat16(name, signal, into) {
       const from = rename(name);
       if (from === undefined || !source.has(from)) throw weightError(view, name, 'is missing');
-      return source.getFloat16?.(from, signal);
+      return source.getFloat16?.(from, signal, into);
+    },
+    storedRange(name) {
+      const from = rename(name);
+      if (from === undefined || !source.has(from)) throw weightError(view, name, 'is missing');
+      return source.storedRange?.(from);
     },
     names: () => exposed.filter((n) => view.has(n)),
   };
@@ -99,9 +120,19 @@ export async function checkedWeight(source: WeightSource, name: string, expected
 }
 
 /** A weight after checking its shape: its float16 bits where the source stores it so, else float32 values. */
-export async function checkedWeightAsStored(source: WeightSource, name: string, expected: readonly number[], signal?: AbortSignal): Promise<Float32Array | Uint16Array> {
+export async function checkedWeightAsStored(source: WeightSource, name: string, expected: readonly number[], signal?: AbortSignal, into?: Uint16Array): Promise<Float32Array | Uint16Array> {
   checkShape(source, name, expected);
-  return (await source.getFloat16?.(name, signal)) ?? source.get(name, signal);
+  return (await source.getFloat16?.(name, signal, into)) ?? source.get(name, signal);
+}
+
+/**
+ * A weight after checking its shape, as a file range where the source stores it as float16 and can say
+ * where (copied on as it is); else undefined, and the caller reads it.
+ */
+export function checkedFloat16Range(source: WeightSource, name: string, expected: readonly number[]): StoredRange | undefined {
+  checkShape(source, name, expected);
+  const range = source.storedRange?.(name);
+  return range?.dtype === 'F16' ? range : undefined;
 }
 
 /**
@@ -119,11 +150,12 @@ export function pacedWeights(source: WeightSource, writer: { drain(maxPendingByt
       await writer.drain(maxPendingBytes);
       return source.get(name, signal);
     },
+    ...(source.storedRange ? { storedRange: (name: string) => source.storedRange?.(name) } : {}),
     ...(source.getFloat16
       ? {
-          async getFloat16(name: string, signal?: AbortSignal) {
+          async getFloat16(name: string, signal?: AbortSignal, into?: Uint16Array) {
             await writer.drain(maxPendingBytes);
-            return source.getFloat16?.(name, signal);
+            return source.getFloat16?.(name, signal, into);
           },
         }
       : {}),
