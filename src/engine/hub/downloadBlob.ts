@@ -7,12 +7,13 @@
 //   4. Only a complete, verified file is renamed to its blob name (one rename: all or nothing).
 // A dropped connection is resumed in place a few times before giving up; what arrived stays on disk.
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, openSync, closeSync, renameSync, statSync, truncateSync, unlinkSync, writeSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, openSync, closeSync, renameSync, statSync, truncateSync, unlinkSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { dirname } from 'node:path';
 import { CancelledError, ModelError } from '../errors';
 import { serverText } from './hubHttp';
+import { receiveToFile } from './receiveToFile';
 
 export type ExpectedDigest = { algorithm: 'sha256'; hex: string } | { algorithm: 'git-sha1'; hex: string };
 
@@ -80,66 +81,6 @@ function get(url: string, headers: Record<string, string>, signal: AbortSignal |
   });
 }
 
-/** Chunks are gathered to this size before one write: a socket delivers 16–64 kB at a time. */
-const WRITE_BATCH_BYTES = 4 * 1024 * 1024;
-
-/** Writes `response` after `have` bytes, hashing as it goes; resolves to the bytes on disk. */
-function receive(response: IncomingMessage, fd: number, have: number, job: BlobDownload, digests: { sha256: Hash; check?: Hash }, session: { received: number }): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let written = have;
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
-    const flush = () => {
-      if (pendingBytes === 0) return;
-      const batch = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
-      for (let off = 0; off < batch.length; ) off += writeSync(fd, batch, off, batch.length - off, written + off);
-      // Hashed after the write, so the digest always covers exactly the bytes on disk.
-      digests.sha256.update(batch);
-      digests.check?.update(batch);
-      written += batch.length;
-      pending = [];
-      pendingBytes = 0;
-      job.onProgress?.({ done: written, total: job.size, received: session.received });
-    };
-    // A stall is checked once a second rather than by re-arming a timer for every chunk.
-    const stallMs = (job.stallSeconds ?? 30) * 1000;
-    let lastData = Date.now();
-    const watchdog = setInterval(() => {
-      if (Date.now() - lastData > stallMs) response.destroy(new TransferDropped(`no data for ${stallMs / 1000} s`));
-    }, Math.min(1000, stallMs));
-    const settle = (error?: unknown) => {
-      clearInterval(watchdog);
-      try {
-        flush();
-      } catch (writeError) {
-        return reject(writeError);
-      }
-      if (job.signal?.aborted) reject(new CancelledError());
-      else if (error instanceof ModelError) reject(error);
-      else resolve(written); // ended, or a cut connection: the caller compares the bytes and resumes
-    };
-    response.on('data', (chunk: Buffer) => {
-      lastData = Date.now();
-      if (written + pendingBytes + chunk.length > job.size) {
-        response.destroy(new ModelError(`${job.what}: the server sent more than the ${job.size} bytes the hub announced`));
-        return;
-      }
-      pending.push(chunk);
-      pendingBytes += chunk.length;
-      session.received += chunk.length;
-      if (pendingBytes < WRITE_BATCH_BYTES) return;
-      try {
-        flush();
-      } catch (error) {
-        // A full disk or a vanished folder: stop the transfer and report it, with what is written kept.
-        response.destroy(new ModelError(`${job.what}: cannot write the download: ${(error as Error).message}`));
-      }
-    });
-    response.on('end', () => settle());
-    response.on('error', (error) => settle(error));
-  });
-}
-
 /** One attempt from what is on disk; resolves to the bytes now on disk. */
 async function attempt(job: BlobDownload, partial: string, digests: { sha256: Hash; check?: Hash }, have: number, session: { received: number }): Promise<{ have: number; restart: boolean }> {
   const headers = { ...job.headers, ...(have > 0 ? { range: `bytes=${have}-` } : {}) };
@@ -162,7 +103,18 @@ async function attempt(job: BlobDownload, partial: string, digests: { sha256: Ha
   }
   const fd = openSync(partial, 'r+');
   try {
-    return { have: await receive(response, fd, have, job, digests, session), restart: false };
+    const end = await receiveToFile(response, {
+      fd,
+      offset: have,
+      limit: job.size,
+      digests: digests.check ? [digests.sha256, digests.check] : [digests.sha256],
+      what: job.what,
+      signal: job.signal,
+      stallMs: (job.stallSeconds ?? 30) * 1000,
+      onReceived: (bytes) => (session.received += bytes),
+      onWritten: (done) => job.onProgress?.({ done, total: job.size, received: session.received }),
+    });
+    return { have: end, restart: false };
   } finally {
     closeSync(fd);
   }
