@@ -8,9 +8,8 @@
 // A dropped connection is resumed in place a few times before giving up; what arrived stays on disk.
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, openSync, closeSync, renameSync, statSync, truncateSync, unlinkSync } from 'node:fs';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { dirname } from 'node:path';
+import type { Readable } from 'node:stream';
 import { CancelledError, ModelError } from '../errors';
 import { serverText } from './hubHttp';
 import { receiveToFile } from './receiveToFile';
@@ -73,44 +72,70 @@ async function hashExisting(path: string, length: number, digests: { sha256: Has
 
 class TransferDropped extends Error {}
 
-function get(url: string, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<IncomingMessage> {
-  return new Promise((resolve, reject) => {
-    const request = (url.startsWith('https:') ? httpsRequest : httpRequest)(url, { headers, signal }, resolve);
-    request.on('error', (error) => reject(signal?.aborted ? new CancelledError() : new TransferDropped(error.message)));
-    request.end();
-  });
+interface DownloadResponse {
+  statusCode: number;
+  contentRange: string | undefined;
+  body: Readable;
+}
+
+// The body comes through undici's request, not node:http: node's HTTP parser copies every body chunk
+// into a fresh buffer, which profiling showed cost more of the client thread than sha256 does; undici
+// hands on slices of what the socket read. Its own connection pool, so the global one (shared with
+// fetch) is left alone; idle connections are unref'd and never keep the CLI alive.
+let downloadAgent: import('undici').Agent | undefined;
+
+async function get(url: string, headers: Record<string, string>, signal: AbortSignal | undefined, stallMs: number): Promise<DownloadResponse> {
+  // Loaded on first use: the editor imports this module at activation, which must stay light.
+  const { Agent, request } = await import('undici');
+  downloadAgent ??= new Agent();
+  try {
+    // No body timeout: receiveToFile watches for stalls itself and knows when it paused the body.
+    const response = await request(url, { method: 'GET', headers, signal, dispatcher: downloadAgent, headersTimeout: stallMs, bodyTimeout: 0 });
+    const range = response.headers['content-range'];
+    return { statusCode: response.statusCode, contentRange: Array.isArray(range) ? range[0] : range, body: response.body };
+  } catch (error) {
+    if (signal?.aborted) throw new CancelledError();
+    throw new TransferDropped(error instanceof Error ? error.message : String(error));
+  }
+}
+
+/** Drops a body that is not wanted (an error page, or a whole file sent in answer to a Range) by closing its connection. */
+function discard(body: Readable): void {
+  body.on('error', () => undefined);
+  body.destroy();
 }
 
 /** One attempt from what is on disk; resolves to the bytes now on disk. */
 async function attempt(job: BlobDownload, partial: string, digests: { sha256: Hash; check?: Hash }, have: number, session: { received: number }): Promise<{ have: number; restart: boolean }> {
   const headers = { ...job.headers, ...(have > 0 ? { range: `bytes=${have}-` } : {}) };
-  const response = await get(job.url, headers, job.signal);
-  const { statusCode = 0 } = response;
+  const stallMs = (job.stallSeconds ?? 30) * 1000;
+  const response = await get(job.url, headers, job.signal, stallMs);
+  const { statusCode } = response;
   if (statusCode === 416 || (statusCode === 200 && have > 0)) {
-    response.resume();
+    discard(response.body);
     // Not a prefix of this blob (416), or a server that ignores Range (200): start from zero.
     return { have, restart: true };
   }
   if (statusCode === 206) {
-    const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(response.headers['content-range'] ?? '');
+    const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(response.contentRange ?? '');
     if (!range || Number(range[1]) !== have || (range[3] !== '*' && Number(range[3]) !== job.size)) {
-      response.resume();
-      throw new ModelError(`${job.what}: asked for bytes from ${have} but the server answered Content-Range '${serverText(response.headers['content-range'])}'`);
+      discard(response.body);
+      throw new ModelError(`${job.what}: asked for bytes from ${have} but the server answered Content-Range '${serverText(response.contentRange)}'`);
     }
   } else if (statusCode !== 200) {
-    response.resume();
+    discard(response.body);
     throw new ModelError(`${job.what}: the download server answered HTTP ${statusCode} for ${new URL(job.url).origin}`);
   }
   const fd = openSync(partial, 'r+');
   try {
-    const end = await receiveToFile(response, {
+    const end = await receiveToFile(response.body, {
       fd,
       offset: have,
       limit: job.size,
       digests: digests.check ? [digests.sha256, digests.check] : [digests.sha256],
       what: job.what,
       signal: job.signal,
-      stallMs: (job.stallSeconds ?? 30) * 1000,
+      stallMs,
       onReceived: (bytes) => (session.received += bytes),
       onWritten: (done) => job.onProgress?.({ done, total: job.size, received: session.received }),
     });

@@ -1,4 +1,4 @@
-// Writes one HTTP response body into a file at a given offset while hashing it, with the disk writes
+// Writes one HTTP response body (a Readable) into a file at a given offset while hashing it, with the disk writes
 // off the event loop. Profiling the download showed the client thread, not sha256, was the limit: a
 // synchronous write of every 4 MiB batch (plus the Buffer.concat that built it) stopped the socket from
 // being read while the kernel copied into the page cache, so receiving and writing ran one after the
@@ -8,7 +8,7 @@
 // prefix; the response is paused while too much is waiting for the disk, so memory stays bounded.
 import type { Hash } from 'node:crypto';
 import { writev } from 'node:fs';
-import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import { CancelledError, ModelError } from '../errors';
 
 /** A batch is written once this many bytes have arrived (a socket delivers 16–64 kB at a time). */
@@ -40,7 +40,7 @@ export interface ReceiveTarget {
  * resumes from there); the digests then cover exactly the bytes written. Rejects with CancelledError when
  * `signal` aborted, and with a ModelError for a body longer than `limit` or a failed write.
  */
-export function receiveToFile(response: IncomingMessage, target: ReceiveTarget): Promise<number> {
+export function receiveToFile(response: Readable, target: ReceiveTarget): Promise<number> {
   return new Promise((resolve, reject) => {
     let written = target.offset;
     let received = target.offset;
