@@ -12,7 +12,8 @@ import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 import { CancelledError, ModelError } from '../errors';
 import { serverText } from './hubHttp';
-import { receiveToFile } from './receiveToFile';
+import { directGet, type Verdict } from './directGet';
+import { receiveToFile, type ReceiveTarget } from './receiveToFile';
 
 export type ExpectedDigest = { algorithm: 'sha256'; hex: string } | { algorithm: 'git-sha1'; hex: string };
 
@@ -105,41 +106,60 @@ function discard(body: Readable): void {
   body.destroy();
 }
 
+/**
+ * What a response to `GET` with `have` bytes on disk means: 'take' its body, or 'skip' it and start over
+ * from zero (416: the partial file is not a prefix of this blob; 200: a server that ignores Range).
+ * Throws for a Content-Range that does not start at `have` and for any other status.
+ */
+function judgeResponse(job: BlobDownload, have: number, statusCode: number, contentRange: string | undefined): Verdict {
+  if (statusCode === 416 || (statusCode === 200 && have > 0)) return 'skip';
+  if (statusCode === 206) {
+    const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(contentRange ?? '');
+    if (!range || Number(range[1]) !== have || (range[3] !== '*' && Number(range[3]) !== job.size)) {
+      throw new ModelError(`${job.what}: asked for bytes from ${have} but the server answered Content-Range '${serverText(contentRange)}'`);
+    }
+    return 'take';
+  }
+  if (statusCode === 200) return 'take';
+  throw new ModelError(`${job.what}: the download server answered HTTP ${statusCode} for ${new URL(job.url).origin}`);
+}
+
+/** The same attempt through undici, for a response that directGet does not read (not Content-Length framed). */
+async function attemptWithUndici(job: BlobDownload, fd: number, headers: Record<string, string>, target: Omit<ReceiveTarget, 'fd' | 'offset'>, have: number): Promise<{ have: number; restart: boolean }> {
+  const response = await get(job.url, headers, job.signal, target.stallMs);
+  let verdict: Verdict;
+  try {
+    verdict = judgeResponse(job, have, response.statusCode, response.contentRange);
+  } catch (error) {
+    discard(response.body);
+    throw error;
+  }
+  if (verdict === 'skip') {
+    discard(response.body);
+    return { have, restart: true };
+  }
+  return { have: await receiveToFile(response.body, { ...target, fd, offset: have }), restart: false };
+}
+
 /** One attempt from what is on disk; resolves to the bytes now on disk. */
 async function attempt(job: BlobDownload, partial: string, digests: { sha256: Hash; check?: Hash }, have: number, session: { received: number }): Promise<{ have: number; restart: boolean }> {
   const headers = { ...job.headers, ...(have > 0 ? { range: `bytes=${have}-` } : {}) };
-  const stallMs = (job.stallSeconds ?? 30) * 1000;
-  const response = await get(job.url, headers, job.signal, stallMs);
-  const { statusCode } = response;
-  if (statusCode === 416 || (statusCode === 200 && have > 0)) {
-    discard(response.body);
-    // Not a prefix of this blob (416), or a server that ignores Range (200): start from zero.
-    return { have, restart: true };
-  }
-  if (statusCode === 206) {
-    const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(response.contentRange ?? '');
-    if (!range || Number(range[1]) !== have || (range[3] !== '*' && Number(range[3]) !== job.size)) {
-      discard(response.body);
-      throw new ModelError(`${job.what}: asked for bytes from ${have} but the server answered Content-Range '${serverText(response.contentRange)}'`);
-    }
-  } else if (statusCode !== 200) {
-    discard(response.body);
-    throw new ModelError(`${job.what}: the download server answered HTTP ${statusCode} for ${new URL(job.url).origin}`);
-  }
+  const target = {
+    limit: job.size,
+    digests: digests.check ? [digests.sha256, digests.check] : [digests.sha256],
+    what: job.what,
+    signal: job.signal,
+    stallMs: (job.stallSeconds ?? 30) * 1000,
+    onReceived: (bytes: number) => (session.received += bytes),
+    onWritten: (done: number) => job.onProgress?.({ done, total: job.size, received: session.received }),
+  };
   const fd = openSync(partial, 'r+');
   try {
-    const end = await receiveToFile(response.body, {
-      fd,
-      offset: have,
-      limit: job.size,
-      digests: digests.check ? [digests.sha256, digests.check] : [digests.sha256],
-      what: job.what,
-      signal: job.signal,
-      stallMs,
-      onReceived: (bytes) => (session.received += bytes),
-      onWritten: (done) => job.onProgress?.({ done, total: job.size, received: session.received }),
-    });
-    return { have: end, restart: false };
+    const result = await directGet({ ...target, url: job.url, headers, fd, offset: have, judge: (status, header) => judgeResponse(job, have, status, header('content-range')) });
+    if (result.kind === 'body') return { have: result.end, restart: false };
+    if (result.kind === 'skipped') return { have, restart: true };
+    if (result.kind === 'dropped') throw new TransferDropped(result.reason);
+    return await attemptWithUndici(job, fd, headers, target, have);
   } finally {
     closeSync(fd);
   }
