@@ -14,7 +14,7 @@ import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { CancelledError, ModelError } from '../errors';
 
-const BATCH_BYTES = 4 * 1024 * 1024;
+const DEFAULT_BATCH_BYTES = 4 * 1024 * 1024;
 const BATCHES = 4;
 /** Response headers longer than this are refused (real CDNs send a few kB). */
 const MAX_HEADER_BYTES = 64 * 1024;
@@ -39,6 +39,8 @@ export interface DirectGet {
   judge: (statusCode: number, header: (name: string) => string | undefined) => Verdict;
   onWritten?: (end: number) => void;
   onReceived?: (bytes: number) => void;
+  /** Size of each of the four batch buffers (default 4 MiB; tests make it small to exercise the waits). */
+  batchBytes?: number;
 }
 
 export type DirectResult =
@@ -89,10 +91,11 @@ export function directGet(job: DirectGet): Promise<DirectResult> {
   const url = new URL(job.url);
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return Promise.reject(new ModelError(`${job.what}: cannot download from a ${url.protocol} URL`));
   const request = requestText(url, job.headers);
+  const BATCH_BYTES = job.batchBytes ?? DEFAULT_BATCH_BYTES;
   return new Promise((resolve, reject) => {
     const free: Buffer[] = Array.from({ length: BATCHES }, () => Buffer.allocUnsafeSlow(BATCH_BYTES));
     /** Where a read lands when every batch is full or being written (copied into a batch afterwards). */
-    const spill = Buffer.allocUnsafeSlow(256 * 1024);
+    const spill = Buffer.allocUnsafeSlow(Math.min(256 * 1024, BATCH_BYTES));
     let current: Buffer | undefined = free.pop();
     let fill = 0;
     const queue: { buffer: Buffer; bytes: number }[] = [];
@@ -130,6 +133,9 @@ export function directGet(job: DirectGet): Promise<DirectResult> {
     const onAbort = () => finish();
     const watchdog = setInterval(() => {
       if (Date.now() - lastActivity > job.stallMs) finish(head ? undefined : { kind: 'dropped', reason: `no answer for ${job.stallMs / 1000} s` });
+      // On a slow link a batch takes long to fill: what has come is written at least once a second, so
+      // progress moves and a cut or a crash loses little.
+      else if (head && !ended && !writing && queue.length === 0 && fill > 0) enqueue();
     }, Math.min(1000, job.stallMs));
 
     const pump = () => {
@@ -173,7 +179,7 @@ export function directGet(job: DirectGet): Promise<DirectResult> {
         const text = current!.toString('latin1', 0, fill);
         const end = text.indexOf('\r\n\r\n');
         if (end < 0) {
-          if (fill > MAX_HEADER_BYTES) finish(undefined, new ModelError(`${job.what}: the download server's response headers are longer than ${MAX_HEADER_BYTES} bytes`));
+          if (fill >= Math.min(MAX_HEADER_BYTES, BATCH_BYTES)) finish(undefined, new ModelError(`${job.what}: the download server's response headers are longer than ${MAX_HEADER_BYTES} bytes`));
           return false;
         }
         const parsed = parseHead(text.slice(0, end));
@@ -256,7 +262,7 @@ export function directGet(job: DirectGet): Promise<DirectResult> {
       port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
       onread: {
         // Room left in the batch being filled (at most what still fits), or the spill buffer when none is free.
-        buffer: () => (current ? current.subarray(fill, Math.min(BATCH_BYTES, fill + (head ? BATCH_BYTES : MAX_HEADER_BYTES + 1024))) : spill),
+        buffer: () => (current ? current.subarray(fill, Math.min(BATCH_BYTES, fill + (head ? BATCH_BYTES : MAX_HEADER_BYTES))) : spill),
         callback: onRead,
       },
     };
