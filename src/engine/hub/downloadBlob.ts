@@ -180,6 +180,7 @@ export async function downloadBlob(job: BlobDownload): Promise<BlobResult> {
   await hashExisting(partial, have, digests);
   const session = { received: 0 };
   let drops = 0;
+  let lastDrop = '';
   let restarted = false;
   while (have < job.size) {
     if (job.signal?.aborted) throw new CancelledError();
@@ -188,6 +189,7 @@ export async function downloadBlob(job: BlobDownload): Promise<BlobResult> {
       result = await attempt(job, partial, digests, have, session);
     } catch (error) {
       if (!(error instanceof TransferDropped)) throw error;
+      lastDrop = serverText(error.message);
       result = { have, restart: false };
     }
     if (result.restart) {
@@ -200,7 +202,7 @@ export async function downloadBlob(job: BlobDownload): Promise<BlobResult> {
     }
     // A cut that brought bytes is resumed at once; only attempts that bring nothing count against the limit.
     if (result.have === have && ++drops > (job.resumeAttempts ?? 3)) {
-      throw new ModelError(`${job.what}: the transfer stopped at ${have} of ${job.size} bytes; run again to resume from there`);
+      throw new ModelError(`${job.what}: the transfer stopped at ${have} of ${job.size} bytes${lastDrop ? ` (${lastDrop})` : ''}; run again to resume from there`);
     }
     have = result.have;
   }
