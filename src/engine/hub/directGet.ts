@@ -1,13 +1,13 @@
 // One HTTP/1.1 GET whose body is read straight into the buffers that are written to the file. Profiling
 // the download of a 256 MB blob showed the client thread, not sha256, was the limit: node:http copies every
-// body chunk into a fresh buffer and undici allocates one per socket read, so 256 MB of short-lived
+// body chunk into a fresh buffer (undici too allocates one per socket read), so 256 MB of short-lived
 // buffers also drove V8 into a major GC every few dozen megabytes. Here the socket reads (net/tls
 // `onread`) land in a few preallocated 4 MiB batch buffers; each batch is hashed as it fills and written
 // with one positional write on libuv's thread pool while the next fills. Nothing is allocated per read
 // and no byte is copied in user space: the client's work is the kernel's copy, sha256 and the write,
 // as curl's is. The response is framed by RFC 9112: a status line, header fields, then Content-Length
 // bytes. A response framed any other way (chunked, or ended by closing) is not read here: the caller
-// falls back to a general HTTP client for it.
+// falls back to node:http for it.
 import type { Hash } from 'node:crypto';
 import { write } from 'node:fs';
 import { connect as netConnect, isIP, type Socket } from 'node:net';

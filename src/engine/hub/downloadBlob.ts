@@ -8,6 +8,8 @@
 // A dropped connection is resumed in place a few times before giving up; what arrived stays on disk.
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, openSync, closeSync, renameSync, statSync, truncateSync, unlinkSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 import { CancelledError, ModelError } from '../errors';
@@ -79,25 +81,19 @@ interface DownloadResponse {
   body: Readable;
 }
 
-// The body comes through undici's request, not node:http: node's HTTP parser copies every body chunk
-// into a fresh buffer, which profiling showed cost more of the client thread than sha256 does; undici
-// hands on slices of what the socket read. Its own connection pool, so the global one (shared with
-// fetch) is left alone; idle connections are unref'd and never keep the CLI alive.
-let downloadAgent: import('undici').Agent | undefined;
-
-async function get(url: string, headers: Record<string, string>, signal: AbortSignal | undefined, stallMs: number): Promise<DownloadResponse> {
-  // Loaded on first use: the editor imports this module at activation, which must stay light.
-  const { Agent, request } = await import('undici');
-  downloadAgent ??= new Agent();
-  try {
-    // No body timeout: receiveToFile watches for stalls itself and knows when it paused the body.
-    const response = await request(url, { method: 'GET', headers, signal, dispatcher: downloadAgent, headersTimeout: stallMs, bodyTimeout: 0 });
-    const range = response.headers['content-range'];
-    return { statusCode: response.statusCode, contentRange: Array.isArray(range) ? range[0] : range, body: response.body };
-  } catch (error) {
-    if (signal?.aborted) throw new CancelledError();
-    throw new TransferDropped(error instanceof Error ? error.message : String(error));
-  }
+// The general HTTP client, for the rare response directGet does not read (a chunked body). No answer
+// within the stall limit counts as a dropped transfer; receiveToFile watches the body for stalls.
+function get(url: string, headers: Record<string, string>, signal: AbortSignal | undefined, stallMs: number): Promise<DownloadResponse> {
+  return new Promise((resolve, reject) => {
+    const request = (url.startsWith('https:') ? httpsRequest : httpRequest)(url, { headers, signal }, (response) => {
+      request.setTimeout(0);
+      const range = response.headers['content-range'];
+      resolve({ statusCode: response.statusCode ?? 0, contentRange: range, body: response });
+    });
+    request.setTimeout(stallMs, () => request.destroy(new Error(`no answer for ${stallMs / 1000} s`)));
+    request.on('error', (error) => reject(signal?.aborted ? new CancelledError() : new TransferDropped(error.message)));
+    request.end();
+  });
 }
 
 /** Drops a body that is not wanted (an error page, or a whole file sent in answer to a Range) by closing its connection. */
@@ -124,8 +120,8 @@ function judgeResponse(job: BlobDownload, have: number, statusCode: number, cont
   throw new ModelError(`${job.what}: the download server answered HTTP ${statusCode} for ${new URL(job.url).origin}`);
 }
 
-/** The same attempt through undici, for a response that directGet does not read (not Content-Length framed). */
-async function attemptWithUndici(job: BlobDownload, fd: number, headers: Record<string, string>, target: Omit<ReceiveTarget, 'fd' | 'offset'>, have: number): Promise<{ have: number; restart: boolean }> {
+/** The same attempt through node:http, for a response that directGet does not read (not Content-Length framed). */
+async function attemptWithHttp(job: BlobDownload, fd: number, headers: Record<string, string>, target: Omit<ReceiveTarget, 'fd' | 'offset'>, have: number): Promise<{ have: number; restart: boolean }> {
   const response = await get(job.url, headers, job.signal, target.stallMs);
   let verdict: Verdict;
   try {
@@ -159,7 +155,7 @@ async function attempt(job: BlobDownload, partial: string, digests: { sha256: Ha
     if (result.kind === 'body') return { have: result.end, restart: false };
     if (result.kind === 'skipped') return { have, restart: true };
     if (result.kind === 'dropped') throw new TransferDropped(result.reason);
-    return await attemptWithUndici(job, fd, headers, target, have);
+    return await attemptWithHttp(job, fd, headers, target, have);
   } finally {
     closeSync(fd);
   }

@@ -1,6 +1,6 @@
 // downloadBlob and its direct reader (directGet) against loopback servers that answer the ways real
 // HTTP servers and CDNs do: bodies many batches long, interim 103 responses, chunked bodies (read through
-// undici instead), 416 for a partial file that is not a prefix, cuts, stalls, cancellation, and answers
+// node:http instead), 416 for a partial file that is not a prefix, cuts, stalls, cancellation, and answers
 // that are not HTTP or overrun their Content-Length.
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
@@ -110,7 +110,7 @@ describe('downloadBlob and directGet', () => {
     assert.ok(readFileSync(result.blobPath).equals(data));
   });
 
-  test('a chunked body (no Content-Length) is read through undici instead, verified the same way', async () => {
+  test('a chunked body (no Content-Length) is read through node:http instead, verified the same way', async () => {
     let requests = 0;
     const url = await httpServer((_req, res) => {
       requests++;
