@@ -98,6 +98,10 @@ export function directGet(job: DirectGet): Promise<DirectResult> {
     const spill = Buffer.allocUnsafeSlow(Math.min(256 * 1024, BATCH_BYTES));
     let current: Buffer | undefined = free.pop();
     let fill = 0;
+    /** The region the socket was last given to read into; the read's bytes are moved to `fill` of `current` when that changed since. */
+    let handed: Buffer = spill;
+    let handedAt = 0;
+    let lastEnqueue = Date.now();
     const queue: { buffer: Buffer; bytes: number }[] = [];
     let writing = false;
     let head: Head | undefined;
@@ -133,9 +137,6 @@ export function directGet(job: DirectGet): Promise<DirectResult> {
     const onAbort = () => finish();
     const watchdog = setInterval(() => {
       if (Date.now() - lastActivity > job.stallMs) finish(head ? undefined : { kind: 'dropped', reason: `no answer for ${job.stallMs / 1000} s` });
-      // On a slow link a batch takes long to fill: what has come is written at least once a second, so
-      // progress moves and a cut or a crash loses little.
-      else if (head && !ended && !writing && queue.length === 0 && fill > 0) enqueue();
     }, Math.min(1000, job.stallMs));
 
     const pump = () => {
@@ -167,6 +168,7 @@ export function directGet(job: DirectGet): Promise<DirectResult> {
       });
     };
     const enqueue = () => {
+      lastEnqueue = Date.now();
       queue.push({ buffer: current!, bytes: fill });
       current = free.pop();
       fill = 0;
@@ -234,12 +236,17 @@ export function directGet(job: DirectGet): Promise<DirectResult> {
       } else if (fill === BATCH_BYTES) enqueue();
     };
 
-    const onRead = (bytes: number, buffer: Uint8Array): boolean => {
+    const onRead = (bytes: number): boolean => {
       if (ended) return false;
       lastActivity = Date.now();
-      if (buffer === spill) {
-        // Read while no batch was free; one is now (reading resumes only then).
-        spill.copy(current!, fill, 0, bytes);
+      // Read into the spill buffer while no batch was free (reading resumes only once one is): move the
+      // bytes to where the batch continues. Nothing else moves `current` or `fill` between reads.
+      if (handed !== current || handedAt !== fill) {
+        if (!current || bytes > BATCH_BYTES - fill) {
+          finish(undefined, new ModelError(`${job.what}: internal error: a read landed outside the download buffers`));
+          return false;
+        }
+        handed.copy(current, fill, handedAt, handedAt + bytes);
       }
       if (!head) {
         fill += bytes;
@@ -248,7 +255,12 @@ export function directGet(job: DirectGet): Promise<DirectResult> {
         const already = fill;
         fill = 0;
         if (already > 0) takeBody(already);
-      } else takeBody(bytes);
+      } else {
+        takeBody(bytes);
+        // On a slow link a batch takes long to fill: what has come is written at least once a second, so
+        // progress moves and a cut or a crash loses little.
+        if (!ended && fill > 0 && !writing && queue.length === 0 && Date.now() - lastEnqueue > 1000) enqueue();
+      }
       if (ended) return false;
       if (!current) {
         socket.pause();
@@ -262,7 +274,11 @@ export function directGet(job: DirectGet): Promise<DirectResult> {
       port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
       onread: {
         // Room left in the batch being filled (at most what still fits), or the spill buffer when none is free.
-        buffer: () => (current ? current.subarray(fill, Math.min(BATCH_BYTES, fill + (head ? BATCH_BYTES : MAX_HEADER_BYTES))) : spill),
+        buffer: () => {
+          handed = current ?? spill;
+          handedAt = current ? fill : 0;
+          return current ? current.subarray(fill, Math.min(BATCH_BYTES, fill + (head ? BATCH_BYTES : MAX_HEADER_BYTES))) : spill;
+        },
         callback: onRead,
       },
     };

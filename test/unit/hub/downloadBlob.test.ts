@@ -142,23 +142,37 @@ describe('downloadBlob and directGet', () => {
     assert.ok(readFileSync(result.blobPath).equals(data));
   });
 
-  test('a cancelled download keeps what it wrote (a slow batch is written within a second), and the next call resumes from there', async () => {
+  test('a cancelled download keeps what it received, and the next call resumes from there', async () => {
+    const controller = new AbortController();
     const url = await httpServer(
       rangeServer((req, res) => {
         if (req.headers.range) return false;
-        // The first request sends 2 MiB and then holds the connection open.
+        // The first request sends 2 MiB (half a batch), holds the connection open, and the user cancels.
         res.writeHead(200, { 'content-length': data.length });
-        res.write(data.subarray(0, 2 * 1024 * 1024));
+        res.write(data.subarray(0, 2 * 1024 * 1024), () => setTimeout(() => controller.abort(), 300));
         return true;
       }),
     );
-    const controller = new AbortController();
-    const j = job(url, { signal: controller.signal, onProgress: (p) => p.done >= 2 * 1024 * 1024 && controller.abort() });
+    const j = job(url, { signal: controller.signal });
     await assert.rejects(downloadBlob(j), (e: unknown) => e instanceof CancelledError);
     assert.equal(statSync(`${j.blobPath}.incomplete`).size, 2 * 1024 * 1024);
     const result = await downloadBlob({ ...j, signal: undefined, onProgress: undefined });
     assert.equal(result.resumedFrom, 2 * 1024 * 1024);
     assert.ok(readFileSync(result.blobPath).equals(data));
+  });
+
+  test('on a slow link what has arrived is written (and reported) about once a second, not only per full batch', async () => {
+    const url = await httpServer((_req, res) => {
+      res.writeHead(200, { 'content-length': data.length });
+      // 100 kB, a pause, 100 kB more, a pause, then the rest.
+      res.write(data.subarray(0, 100_000));
+      setTimeout(() => res.write(data.subarray(100_000, 200_000)), 1200);
+      setTimeout(() => res.end(data.subarray(200_000)), 2400);
+    });
+    const progress: number[] = [];
+    const result = await downloadBlob(job(url, { onProgress: (p) => progress.push(p.done) }));
+    assert.ok(readFileSync(result.blobPath).equals(data));
+    assert.ok(progress.some((done) => done > 0 && done <= 200_000), `progress before the first full batch: ${progress.slice(0, 5).join(', ')}`);
   });
 
   test('a server that never answers counts as a dropped transfer and is given up after the resume attempts', async () => {
