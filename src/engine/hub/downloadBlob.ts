@@ -6,6 +6,8 @@
 //      blob sha1 differs from the hub's etag is deleted, never renamed into place.
 //   4. Only a complete, verified file is renamed to its blob name (one rename: all or nothing).
 // A dropped connection is resumed in place a few times before giving up; what arrived stays on disk.
+// The bytes come through directGet (read straight into the batches that are hashed and written), or
+// node:http and receiveToFile for a response that is not Content-Length framed.
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, openSync, closeSync, renameSync, statSync, truncateSync, unlinkSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';

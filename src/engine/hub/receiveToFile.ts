@@ -1,11 +1,10 @@
-// Writes one HTTP response body (a Readable) into a file at a given offset while hashing it, with the disk writes
-// off the event loop. Profiling the download showed the client thread, not sha256, was the limit: a
-// synchronous write of every 4 MiB batch (plus the Buffer.concat that built it) stopped the socket from
-// being read while the kernel copied into the page cache, so receiving and writing ran one after the
-// other. Here the socket chunks are hashed as they arrive and handed, as a list, to one positional
-// writev on libuv's thread pool while the next batch arrives: receiving and writing overlap, and no byte
-// is copied in user space. One write is in flight at a time, so the file always holds a contiguous
-// prefix; the response is paused while too much is waiting for the disk, so memory stays bounded.
+// Writes one HTTP response body (a Readable, from node:http) into a file at a given offset while hashing
+// it, with the disk writes off the event loop. downloadBlob uses it only for the responses directGet
+// does not read (a chunked body); directGet is the fast path. The stream's chunks are hashed as they
+// arrive and handed, as a list, to one positional writev on libuv's thread pool while the next batch
+// arrives, so receiving and writing overlap and no batch is concatenated. One write is in flight at a
+// time, so the file always holds a contiguous prefix; the response is paused while too much is waiting
+// for the disk, so memory stays bounded.
 import type { Hash } from 'node:crypto';
 import { writev } from 'node:fs';
 import type { Readable } from 'node:stream';
