@@ -67,8 +67,28 @@ function isLfs(file: FakeFile): boolean {
   return /\.(onnx|onnx_data|safetensors|bin|ckpt|pt|pth|msgpack|h5)$/i.test(file.path) || file.data.length > 10 * 1024 * 1024;
 }
 
-function lfsPointer(file: FakeFile): Buffer {
-  return Buffer.from(`version https://git-lfs.github.com/spec/v1\noid sha256:${sha256Hex(file.data)}\nsize ${file.data.length}\n`);
+interface FileDigests {
+  sha256: string;
+  /** The git blob id of what git stores: the LFS pointer for an LFS file, the bytes otherwise. */
+  blobId: string;
+  pointerSize: number;
+}
+
+// The real hub answers metadata from what it stored at push time; hashing a file per request would make
+// every HEAD and resolve of a 256 MB file cost ~0.3 s of server CPU (a bench artefact, not the hub's
+// behaviour). The digests of a buffer are computed once and remembered.
+const digestsOf = new WeakMap<Buffer, { sha256: string; pointer: Buffer; gitSha1?: string }>();
+
+function fileDigests(file: FakeFile): FileDigests {
+  let known = digestsOf.get(file.data);
+  if (!known) {
+    const sha256 = sha256Hex(file.data);
+    known = { sha256, pointer: Buffer.from(`version https://git-lfs.github.com/spec/v1\noid sha256:${sha256}\nsize ${file.data.length}\n`) };
+    digestsOf.set(file.data, known);
+  }
+  if (isLfs(file)) return { sha256: known.sha256, blobId: gitBlobSha1(known.pointer), pointerSize: known.pointer.length };
+  known.gitSha1 ??= gitBlobSha1(file.data);
+  return { sha256: known.sha256, blobId: known.gitSha1, pointerSize: known.pointer.length };
 }
 
 interface Blob {
@@ -106,7 +126,10 @@ export class FakeHub {
   addRepo(repo: FakeRepo): void {
     this.repos.set(repo.repo, repo);
     for (const files of Object.values(repo.commits)) {
-      for (const f of files) if (isLfs(f)) this.blobs.set(sha256Hex(f.data), { data: f.data, sha256: sha256Hex(f.data) });
+      for (const f of files) {
+        const { sha256 } = fileDigests(f);
+        if (isLfs(f)) this.blobs.set(sha256, { data: f.data, sha256 });
+      }
     }
   }
 
@@ -193,9 +216,9 @@ export class FakeHub {
       const lfs = isLfs(f);
       return {
         rfilename: f.path,
-        blobId: gitBlobSha1(lfs ? lfsPointer(f) : f.data),
+        blobId: fileDigests(f).blobId,
         size: f.data.length,
-        ...(lfs ? { lfs: { sha256: sha256Hex(f.data), size: f.data.length, pointerSize: lfsPointer(f).length } } : {}),
+        ...(lfs ? { lfs: { sha256: fileDigests(f).sha256, size: f.data.length, pointerSize: fileDigests(f).pointerSize } } : {}),
       };
     });
     const full: Record<string, unknown> = {
@@ -233,12 +256,12 @@ export class FakeHub {
     }
     const common = { 'x-repo-commit': found.commit, 'accept-ranges': 'bytes', 'access-control-expose-headers': 'X-Repo-Commit,X-Linked-Etag,X-Linked-Size,ETag,Content-Range' };
     if (isLfs(file)) {
-      const sha256 = sha256Hex(file.data);
+      const { sha256, blobId } = fileDigests(file);
       const location = `${this.cdnUrl}/repos/${sha256.slice(0, 2)}/${sha256.slice(2, 4)}/${sha256}?X-Amz-Expires=3600&X-Amz-Signature=${randomBytes(8).toString('hex')}`;
-      this.send(req, res, 'hub', 302, { ...common, location, etag: `"${gitBlobSha1(lfsPointer(file))}"`, 'x-linked-etag': `"${sha256}"`, 'x-linked-size': file.data.length, 'content-type': 'text/plain; charset=utf-8' }, `Found. Redirecting to ${location}`);
+      this.send(req, res, 'hub', 302, { ...common, location, etag: `"${blobId}"`, 'x-linked-etag': `"${sha256}"`, 'x-linked-size': file.data.length, 'content-type': 'text/plain; charset=utf-8' }, `Found. Redirecting to ${location}`);
       return;
     }
-    this.serveBytes(req, res, 'hub', file.data, { ...common, etag: `"${gitBlobSha1(file.data)}"`, 'content-type': 'application/octet-stream' });
+    this.serveBytes(req, res, 'hub', file.data, { ...common, etag: `"${fileDigests(file).blobId}"`, 'content-type': 'application/octet-stream' });
   }
 
   private handleCdn(req: IncomingMessage, res: ServerResponse): void {

@@ -6,13 +6,18 @@
 //      blob sha1 differs from the hub's etag is deleted, never renamed into place.
 //   4. Only a complete, verified file is renamed to its blob name (one rename: all or nothing).
 // A dropped connection is resumed in place a few times before giving up; what arrived stays on disk.
+// The bytes come through directGet (read straight into the batches that are hashed and written), or
+// node:http and receiveToFile for a response that is not Content-Length framed.
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, openSync, closeSync, renameSync, statSync, truncateSync, unlinkSync, writeSync } from 'node:fs';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { createReadStream, existsSync, mkdirSync, openSync, closeSync, renameSync, statSync, truncateSync, unlinkSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { dirname } from 'node:path';
+import type { Readable } from 'node:stream';
 import { CancelledError, ModelError } from '../errors';
 import { serverText } from './hubHttp';
+import { directGet, type Verdict } from './directGet';
+import { receiveToFile, type ReceiveTarget } from './receiveToFile';
 
 export type ExpectedDigest = { algorithm: 'sha256'; hex: string } | { algorithm: 'git-sha1'; hex: string };
 
@@ -72,97 +77,87 @@ async function hashExisting(path: string, length: number, digests: { sha256: Has
 
 class TransferDropped extends Error {}
 
-function get(url: string, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<IncomingMessage> {
+interface DownloadResponse {
+  statusCode: number;
+  contentRange: string | undefined;
+  body: Readable;
+}
+
+// The general HTTP client, for the rare response directGet does not read (a chunked body). No answer
+// within the stall limit counts as a dropped transfer; receiveToFile watches the body for stalls.
+function get(url: string, headers: Record<string, string>, signal: AbortSignal | undefined, stallMs: number): Promise<DownloadResponse> {
   return new Promise((resolve, reject) => {
-    const request = (url.startsWith('https:') ? httpsRequest : httpRequest)(url, { headers, signal }, resolve);
+    const request = (url.startsWith('https:') ? httpsRequest : httpRequest)(url, { headers, signal }, (response) => {
+      request.setTimeout(0);
+      const range = response.headers['content-range'];
+      resolve({ statusCode: response.statusCode ?? 0, contentRange: range, body: response });
+    });
+    request.setTimeout(stallMs, () => request.destroy(new Error(`no answer for ${stallMs / 1000} s`)));
     request.on('error', (error) => reject(signal?.aborted ? new CancelledError() : new TransferDropped(error.message)));
     request.end();
   });
 }
 
-/** Chunks are gathered to this size before one write: a socket delivers 16–64 kB at a time. */
-const WRITE_BATCH_BYTES = 4 * 1024 * 1024;
+/** Drops a body that is not wanted (an error page, or a whole file sent in answer to a Range) by closing its connection. */
+function discard(body: Readable): void {
+  body.on('error', () => undefined);
+  body.destroy();
+}
 
-/** Writes `response` after `have` bytes, hashing as it goes; resolves to the bytes on disk. */
-function receive(response: IncomingMessage, fd: number, have: number, job: BlobDownload, digests: { sha256: Hash; check?: Hash }, session: { received: number }): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let written = have;
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
-    const flush = () => {
-      if (pendingBytes === 0) return;
-      const batch = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
-      for (let off = 0; off < batch.length; ) off += writeSync(fd, batch, off, batch.length - off, written + off);
-      // Hashed after the write, so the digest always covers exactly the bytes on disk.
-      digests.sha256.update(batch);
-      digests.check?.update(batch);
-      written += batch.length;
-      pending = [];
-      pendingBytes = 0;
-      job.onProgress?.({ done: written, total: job.size, received: session.received });
-    };
-    // A stall is checked once a second rather than by re-arming a timer for every chunk.
-    const stallMs = (job.stallSeconds ?? 30) * 1000;
-    let lastData = Date.now();
-    const watchdog = setInterval(() => {
-      if (Date.now() - lastData > stallMs) response.destroy(new TransferDropped(`no data for ${stallMs / 1000} s`));
-    }, Math.min(1000, stallMs));
-    const settle = (error?: unknown) => {
-      clearInterval(watchdog);
-      try {
-        flush();
-      } catch (writeError) {
-        return reject(writeError);
-      }
-      if (job.signal?.aborted) reject(new CancelledError());
-      else if (error instanceof ModelError) reject(error);
-      else resolve(written); // ended, or a cut connection: the caller compares the bytes and resumes
-    };
-    response.on('data', (chunk: Buffer) => {
-      lastData = Date.now();
-      if (written + pendingBytes + chunk.length > job.size) {
-        response.destroy(new ModelError(`${job.what}: the server sent more than the ${job.size} bytes the hub announced`));
-        return;
-      }
-      pending.push(chunk);
-      pendingBytes += chunk.length;
-      session.received += chunk.length;
-      if (pendingBytes < WRITE_BATCH_BYTES) return;
-      try {
-        flush();
-      } catch (error) {
-        // A full disk or a vanished folder: stop the transfer and report it, with what is written kept.
-        response.destroy(new ModelError(`${job.what}: cannot write the download: ${(error as Error).message}`));
-      }
-    });
-    response.on('end', () => settle());
-    response.on('error', (error) => settle(error));
-  });
+/**
+ * What a response to `GET` with `have` bytes on disk means: 'take' its body, or 'skip' it and start over
+ * from zero (416: the partial file is not a prefix of this blob; 200: a server that ignores Range).
+ * Throws for a Content-Range that does not start at `have` and for any other status.
+ */
+function judgeResponse(job: BlobDownload, have: number, statusCode: number, contentRange: string | undefined): Verdict {
+  if (statusCode === 416 || (statusCode === 200 && have > 0)) return 'skip';
+  if (statusCode === 206) {
+    const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(contentRange ?? '');
+    if (!range || Number(range[1]) !== have || (range[3] !== '*' && Number(range[3]) !== job.size)) {
+      throw new ModelError(`${job.what}: asked for bytes from ${have} but the server answered Content-Range '${serverText(contentRange)}'`);
+    }
+    return 'take';
+  }
+  if (statusCode === 200) return 'take';
+  throw new ModelError(`${job.what}: the download server answered HTTP ${statusCode} for ${new URL(job.url).origin}`);
+}
+
+/** The same attempt through node:http, for a response that directGet does not read (not Content-Length framed). */
+async function attemptWithHttp(job: BlobDownload, fd: number, headers: Record<string, string>, target: Omit<ReceiveTarget, 'fd' | 'offset'>, have: number): Promise<{ have: number; restart: boolean }> {
+  const response = await get(job.url, headers, job.signal, target.stallMs);
+  let verdict: Verdict;
+  try {
+    verdict = judgeResponse(job, have, response.statusCode, response.contentRange);
+  } catch (error) {
+    discard(response.body);
+    throw error;
+  }
+  if (verdict === 'skip') {
+    discard(response.body);
+    return { have, restart: true };
+  }
+  return { have: await receiveToFile(response.body, { ...target, fd, offset: have }), restart: false };
 }
 
 /** One attempt from what is on disk; resolves to the bytes now on disk. */
 async function attempt(job: BlobDownload, partial: string, digests: { sha256: Hash; check?: Hash }, have: number, session: { received: number }): Promise<{ have: number; restart: boolean }> {
   const headers = { ...job.headers, ...(have > 0 ? { range: `bytes=${have}-` } : {}) };
-  const response = await get(job.url, headers, job.signal);
-  const { statusCode = 0 } = response;
-  if (statusCode === 416 || (statusCode === 200 && have > 0)) {
-    response.resume();
-    // Not a prefix of this blob (416), or a server that ignores Range (200): start from zero.
-    return { have, restart: true };
-  }
-  if (statusCode === 206) {
-    const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(response.headers['content-range'] ?? '');
-    if (!range || Number(range[1]) !== have || (range[3] !== '*' && Number(range[3]) !== job.size)) {
-      response.resume();
-      throw new ModelError(`${job.what}: asked for bytes from ${have} but the server answered Content-Range '${serverText(response.headers['content-range'])}'`);
-    }
-  } else if (statusCode !== 200) {
-    response.resume();
-    throw new ModelError(`${job.what}: the download server answered HTTP ${statusCode} for ${new URL(job.url).origin}`);
-  }
+  const target = {
+    limit: job.size,
+    digests: digests.check ? [digests.sha256, digests.check] : [digests.sha256],
+    what: job.what,
+    signal: job.signal,
+    stallMs: (job.stallSeconds ?? 30) * 1000,
+    onReceived: (bytes: number) => (session.received += bytes),
+    onWritten: (done: number) => job.onProgress?.({ done, total: job.size, received: session.received }),
+  };
   const fd = openSync(partial, 'r+');
   try {
-    return { have: await receive(response, fd, have, job, digests, session), restart: false };
+    const result = await directGet({ ...target, url: job.url, headers, fd, offset: have, judge: (status, header) => judgeResponse(job, have, status, header('content-range')) });
+    if (result.kind === 'body') return { have: result.end, restart: false };
+    if (result.kind === 'skipped') return { have, restart: true };
+    if (result.kind === 'dropped') throw new TransferDropped(result.reason);
+    return await attemptWithHttp(job, fd, headers, target, have);
   } finally {
     closeSync(fd);
   }
@@ -183,6 +178,7 @@ export async function downloadBlob(job: BlobDownload): Promise<BlobResult> {
   await hashExisting(partial, have, digests);
   const session = { received: 0 };
   let drops = 0;
+  let lastDrop = '';
   let restarted = false;
   while (have < job.size) {
     if (job.signal?.aborted) throw new CancelledError();
@@ -191,6 +187,7 @@ export async function downloadBlob(job: BlobDownload): Promise<BlobResult> {
       result = await attempt(job, partial, digests, have, session);
     } catch (error) {
       if (!(error instanceof TransferDropped)) throw error;
+      lastDrop = serverText(error.message);
       result = { have, restart: false };
     }
     if (result.restart) {
@@ -203,7 +200,7 @@ export async function downloadBlob(job: BlobDownload): Promise<BlobResult> {
     }
     // A cut that brought bytes is resumed at once; only attempts that bring nothing count against the limit.
     if (result.have === have && ++drops > (job.resumeAttempts ?? 3)) {
-      throw new ModelError(`${job.what}: the transfer stopped at ${have} of ${job.size} bytes; run again to resume from there`);
+      throw new ModelError(`${job.what}: the transfer stopped at ${have} of ${job.size} bytes${lastDrop ? ` (${lastDrop})` : ''}; run again to resume from there`);
     }
     have = result.have;
   }
