@@ -19,6 +19,7 @@ import { SessionCache } from '../../src/engine/onnx/sessionCache';
 import { floatTensor, type FloatTensor } from '../../src/engine/onnx/tensor';
 import { loadCLIPTokenizer } from '../../src/engine/tokenizer';
 import { ensureSdxlRandom, sdxlReferenceUnavailable, type SdxlRandom } from '../scale/sdxlRandom';
+import { relativeError } from './relativeError';
 
 const skip = sdxlReferenceUnavailable();
 const dir = mkdtempSync(join(tmpdir(), 'imgprompt-sdxl-'));
@@ -39,19 +40,6 @@ after(async () => {
   await sessions.clear();
   rmSync(dir, { recursive: true, force: true });
 });
-
-/** max |a − b| / max |b|. */
-function relativeError(actual: Float32Array, expected: Float32Array): number {
-  assert.equal(actual.length, expected.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    assert.ok(Number.isFinite(actual[i]), `non-finite value at ${i}`);
-    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return diff / scale;
-}
 
 function services(modelDir: string): ConditioningServices {
   return {

@@ -19,6 +19,7 @@ import { encodePixelsToPng } from '../../src/engine/output/encodePng';
 import { SessionCache } from '../../src/engine/onnx/sessionCache';
 import { floatTensor, type FloatTensor } from '../../src/engine/onnx/tensor';
 import { ensureSdxlControlNet, ensureSdxlRandom, sdxlReferenceUnavailable } from '../scale/sdxlRandom';
+import { relativeError } from './relativeError';
 
 const skip = sdxlReferenceUnavailable();
 const dir = mkdtempSync(join(tmpdir(), 'imgprompt-sdxl-controlnet-'));
@@ -67,19 +68,6 @@ async function render(extra: string, model = 'sdxl-converted'): Promise<RGBImage
 }
 
 const control = (strength: number) => `control:\n  - type: raw\n    image: hint.png\n    model: ./controlnet-xl\n    strength: ${strength}\n`;
-
-/** max |a − b| / max |b|. */
-function relativeError(actual: Float32Array, expected: Float32Array): number {
-  assert.equal(actual.length, expected.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    assert.ok(Number.isFinite(actual[i]), `non-finite value at ${i}`);
-    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return diff / scale;
-}
 
 function meanAbsDiff(a: RGBImage, b: RGBImage): number {
   let sum = 0;

@@ -29,6 +29,7 @@ import { readSafetensors } from '../../src/engine/lora';
 import type { FloatTensor } from '../../src/engine/onnx/tensor';
 import { values, writeSafetensors } from '../unit/lora/loraFixtures';
 import { encoderServices, type EncoderServices } from '../unit/prompt/encoderServices';
+import { relativeError } from './relativeError';
 
 const skip = sdxlReferenceUnavailable();
 const dir = mkdtempSync(join(tmpdir(), 'imgprompt-sdxl-inputs-'));
@@ -288,16 +289,3 @@ describe('ControlNet-XL: the added conditioning (text_embeds, time_ids) reaches 
     }
   });
 });
-
-/** max |a − b| / max |b|. */
-function relativeError(actual: Float32Array, expected: Float32Array): number {
-  assert.equal(actual.length, expected.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    assert.ok(Number.isFinite(actual[i]), `non-finite value at ${i}`);
-    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return diff / scale;
-}

@@ -18,6 +18,7 @@ import { precisionPatch, type PrecisionReport } from '../../src/engine/onnx/prec
 import { SessionCache } from '../../src/engine/onnx/sessionCache';
 import { floatTensor, type FloatTensor } from '../../src/engine/onnx/tensor';
 import { ensureSdxlRandom, sdxlReferenceUnavailable, type SdxlRandom } from '../scale/sdxlRandom';
+import { relativeError } from './relativeError';
 
 const skip = sdxlReferenceUnavailable();
 const dir = mkdtempSync(join(tmpdir(), 'imgprompt-sdxl-precision-'));
@@ -44,18 +45,6 @@ after(async () => {
   await sessions.clear();
   rmSync(dir, { recursive: true, force: true });
 });
-
-function relativeError(actual: Float32Array, expected: Float32Array): number {
-  assert.equal(actual.length, expected.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    assert.ok(Number.isFinite(actual[i]), `non-finite value at ${i}`);
-    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return diff / scale;
-}
 
 function psnr(a: RGBImage, b: RGBImage): number {
   let squares = 0;

@@ -20,6 +20,7 @@ import { SessionCache } from '../../src/engine/onnx/sessionCache';
 import { floatTensor, type FloatTensor } from '../../src/engine/onnx/tensor';
 import { encoderServices } from '../unit/prompt/encoderServices';
 import { ensureSdxlRandom, ensureSdxlRefiner, sdxlReferenceUnavailable, type SdxlRefiner } from '../scale/sdxlRandom';
+import { relativeError } from './relativeError';
 
 const skip = sdxlReferenceUnavailable();
 const dir = mkdtempSync(join(tmpdir(), 'imgprompt-sdxl-refiner-'));
@@ -60,19 +61,6 @@ async function render(model: string, extra: string): Promise<RGBImage> {
   const plan = await service.plan({ file, context: { projectRoot: project } });
   assert.ok(plan.jobs[0], `no job planned for ${file}: ${JSON.stringify(plan, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)).slice(0, 1500)}`);
   return (await service.render(plan.jobs[0].job)).image;
-}
-
-/** max |a − b| / max |b|. */
-function relativeError(actual: Float32Array, expected: Float32Array): number {
-  assert.equal(actual.length, expected.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    assert.ok(Number.isFinite(actual[i]), `non-finite value at ${i}`);
-    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return diff / scale;
 }
 
 function maxAbsDiff(a: RGBImage, b: RGBImage): number {

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { acquireComponent, createRenderService, ensureConvertedCheckpoint, FileHashCache, floatTensor, type FloatTensor, SessionCache, UNet } from '../../src/engine/index';
 import { readSafetensors } from '../../src/engine/lora';
 import { convertedSdxlRandomFull, sdxlReferenceUnavailable, type SdxlRandom } from './sdxlRandom';
+import { relativeError } from '../engine/relativeError';
 
 const npmScript = process.env.npm_lifecycle_event;
 const skip =
@@ -41,18 +42,6 @@ after(async () => {
   await sessions.clear();
   rmSync(work, { recursive: true, force: true });
 });
-
-function relativeError(actual: Float32Array, expected: Float32Array): number {
-  assert.equal(actual.length, expected.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    assert.ok(Number.isFinite(actual[i]), `non-finite value at ${i}`);
-    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return diff / scale;
-}
 
 /** One UNet call of the converted folder on the generator's reference inputs (batch 2, 16×12 latents). */
 async function unetOnReference(folder: string): Promise<{ out: Float32Array; expected: Float32Array }> {
