@@ -1,7 +1,9 @@
 // Download throughput: imgprompt's hub download (metadata, HEAD, the 302 to the CDN host, the transfer,
 // sha256 verification, the atomic rename into the cache) beside `curl -L` fetching the same file from the
 // same loopback servers, and beside `curl` followed by `sha256sum` (what a verified curl costs).
-// `npm run bench:download`; BENCH_RUNS (default 5) rounds, BENCH_DOWNLOAD_MB (default 256) file size.
+// `npm run bench:download`; BENCH_RUNS (default 9) rounds, BENCH_DOWNLOAD_MB (default 256) file size.
+// Nine, not five: a round now and then takes 1.5–2× longer for either client (the kernel writing back
+// the previous rounds' 268 MB files), and with five rounds two such outliers moved the median.
 // The loopback hub runs in a child process so it never shares an event loop with the client measured.
 // It answers metadata from digests computed once (as the real hub stores them), so neither curl's
 // resolve GET nor our HEAD pays for hashing the file on the server.
@@ -31,7 +33,7 @@ async function serve(): Promise<void> {
 }
 
 async function measure(): Promise<void> {
-  const runs = Math.max(1, Number(process.env.BENCH_RUNS ?? 5));
+  const runs = Math.max(1, Number(process.env.BENCH_RUNS ?? 9));
   const server = spawn(process.execPath, ['--import', 'tsx', __filename, '--serve'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const first = await new Promise<string>((resolve, reject) => {
     createInterface({ input: server.stdout }).once('line', resolve);
