@@ -163,6 +163,10 @@ describe('SDXL refiner (toy, seeded random weights)', { skip }, () => {
     const d = meanAbsDiff(refined, base);
     console.log(`mean |refined − base| at strength 0.3: ${d.toFixed(2)} of 255`);
     assert.ok(d > 0.5, `the refiner changes the image (${d})`);
+    // The scene's aesthetic scores reach the time ids; at their defaults (6, 2.5) they change nothing.
+    assert.deepEqual((await render('refiner', `${init}aesthetic_score: 6\nnegative_aesthetic_score: 2.5\n`)).data, refined.data, 'the defaults written out');
+    const scored = meanAbsDiff(await render('refiner', `${init}aesthetic_score: 9\nnegative_aesthetic_score: 1\n`), refined);
+    assert.ok(scored > 0.05, `other aesthetic scores change the refined image (${scored})`);
     for (const name of ['refiner-single-file', 'refiner-diffusers']) {
       const other = await render(name, init);
       const max = maxAbsDiff(other, refined);

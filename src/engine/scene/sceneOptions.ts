@@ -92,6 +92,22 @@ export const TUNING_OPTIONS = [
       "For SDXL models, the prompt of the second text encoder (OpenCLIP bigG) alone, as diffusers' prompt_2; " +
       'empty (the default) sends the prompt to both encoders. Other models ignore it.',
   },
+  {
+    key: 'aesthetic_score',
+    type: 'number',
+    limits: { min: 0, max: 10 },
+    default: 6,
+    doc:
+      "For SDXL refiner models (model_index.json's requires_aesthetics_score): the aesthetic score conditioning the prompt, " +
+      "the last of the refiner's five time ids, as diffusers' aesthetic_score (6.0). Other models ignore it.",
+  },
+  {
+    key: 'negative_aesthetic_score',
+    type: 'number',
+    limits: { min: 0, max: 10 },
+    default: 2.5,
+    doc: "For SDXL refiner models: the aesthetic score conditioning the negative prompt, as diffusers' negative_aesthetic_score (2.5). Other models ignore it.",
+  },
 ] as const satisfies readonly TuningOption[];
 
 export type TuningOptionKey = (typeof TUNING_OPTIONS)[number]['key'];
