@@ -249,62 +249,59 @@ export async function convertCheckpoint(file: string, options: ConvertOptions): 
   }
   if (description.family === 'sdxl' || description.family === 'sdxl-refiner') return convertSdxl(file, description, options, started);
   const sd2 = description.family === 'sd2';
-  const yamlPath = join(dirname(file), `${basename(file, extname(file))}.yaml`);
-  const yaml = existsSync(yamlPath) ? readTextBounded(yamlPath, 1024 * 1024) : undefined;
   const checkpoint = await readSafetensors(file, { signal, anyDtype: true });
   const probeStd = sd2 && checkpoint.tensors.has(SD2_V_PROBE) ? populationStd(await checkpoint.tensor(SD2_V_PROBE, signal)) : undefined;
-  const configs = inferLdmConfigs(checkpoint.tensors, file, yaml, probeStd);
+  const configs = inferLdmConfigs(checkpoint.tensors, file, sideYaml(file), probeStd);
   const tokenizerSource = findTokenizer(file, options.tokenizerDir, options.env ?? process.env);
   const tokenizerParts = await tokenizerFilesOf(tokenizerSource);
   // SD 2.x's tokenizer pads with '!' (id 0), as open_clip's tokenize does and stabilityai's tokenizer/ says.
   const tokenizerFiles = sd2 ? { ...tokenizerParts.files, 'special_tokens_map.json': `${JSON.stringify(SD2_SPECIAL_TOKENS, null, 2)}\n` } : tokenizerParts.files;
   const source: WeightSource = safetensorsWeights(checkpoint);
-  const close = checkpoint.keepOpen();
+  const openClip = sd2 ? safetensorsWeights(checkpoint, OPEN_CLIP_PREFIX) : undefined;
+  await assembleFromCheckpoint(checkpoint, file, options, {
+    textEncoder: { config: configs.textEncoder as unknown as ClipTextConfig, weights: openClip ? openClipAsClipTextWeights(openClip, openClipTextShape(openClip)) : ldmClipWeights(source) },
+    unet: { config: configs.unet as unknown as UNetConfig, weights: ldmUnetWeights(source) },
+    vae: { config: configs.vae as unknown as VaeConfig, weights: ldmVaeWeights(source) },
+    scheduler: configs.scheduler,
+    tokenizerDir: tokenizerParts.dir,
+    tokenizerFiles,
+    notes: { prediction_type_source: configs.prediction.source },
+  });
+  return { folder: out, description, configs, tokenizer: tokenizerSource.path, milliseconds: performance.now() - started };
+}
 
-  const text = configs.textEncoder as unknown as ClipTextConfig;
-  const unet = configs.unet as unknown as UNetConfig;
-  const vae = configs.vae as unknown as VaeConfig;
+/** The A1111-style `<name>.yaml` beside a single file, when there is one (read bounded). */
+function sideYaml(file: string): string | undefined {
+  const path = join(dirname(file), `${basename(file, extname(file))}.yaml`);
+  return existsSync(path) ? readTextBounded(path, 1024 * 1024) : undefined;
+}
+
+/** Writes the model folder from `checkpoint` (one file handle held for all its reads), named after `file`. */
+async function assembleFromCheckpoint(
+  checkpoint: Awaited<ReturnType<typeof readSafetensors>>,
+  file: string,
+  options: ConvertOptions,
+  parts: Omit<ModelFolderParts, 'convertedFrom' | 'signal' | 'onProgress'>,
+): Promise<void> {
+  const close = checkpoint.keepOpen();
   try {
-    await assembleModelFolder(out, {
-      textEncoder: { config: text, weights: sd2 ? openClipAsClipTextWeights(safetensorsWeights(checkpoint, OPEN_CLIP_PREFIX), openClipTextShape(safetensorsWeights(checkpoint, OPEN_CLIP_PREFIX))) : ldmClipWeights(source) },
-      unet: { config: unet, weights: ldmUnetWeights(source) },
-      vae: { config: vae, weights: ldmVaeWeights(source) },
-      scheduler: configs.scheduler,
-      tokenizerDir: tokenizerParts.dir,
-      tokenizerFiles,
-      convertedFrom: basename(file),
-      notes: { prediction_type_source: configs.prediction.source },
-      signal,
-      onProgress: options.onProgress,
-    });
+    await assembleModelFolder(options.out, { ...parts, convertedFrom: basename(file), signal: options.signal, onProgress: options.onProgress });
   } finally {
     await close();
   }
-  return { folder: out, description, configs, tokenizer: tokenizerSource.path, milliseconds: performance.now() - started };
 }
 
 /** An SDXL single file: two encoders (tokenizer_2 pads with '!'; the refiner has only the second), the text_time UNet, SDXL's VAE scaling. */
 async function convertSdxl(file: string, description: CheckpointDescription, options: ConvertOptions, started: number): Promise<ConvertResult> {
-  const { out, signal } = options;
-  const yamlPath = join(dirname(file), `${basename(file, extname(file))}.yaml`);
-  const yaml = existsSync(yamlPath) ? readTextBounded(yamlPath, 1024 * 1024) : undefined;
-  const checkpoint = await readSafetensors(file, { signal, anyDtype: true });
-  const configs = inferSdxlConfigs(checkpoint.tensors, file, yaml);
+  const checkpoint = await readSafetensors(file, { signal: options.signal, anyDtype: true });
+  const configs = inferSdxlConfigs(checkpoint.tensors, file, sideYaml(file));
   const tokenizerSource = findTokenizer(file, options.tokenizerDir, options.env ?? process.env);
   const tokenizerParts = await tokenizerFilesOf(tokenizerSource);
-  const close = checkpoint.keepOpen();
-  try {
-    await assembleModelFolder(out, {
-      ...sdxlFolderParts(checkpoint, configs),
-      tokenizerDir: tokenizerParts.dir,
-      tokenizerFiles: tokenizerParts.files,
-      convertedFrom: basename(file),
-      notes: { prediction_type_source: configs.prediction.source },
-      signal,
-      onProgress: options.onProgress,
-    });
-  } finally {
-    await close();
-  }
-  return { folder: out, description, configs, tokenizer: tokenizerSource.path, milliseconds: performance.now() - started };
+  await assembleFromCheckpoint(checkpoint, file, options, {
+    ...sdxlFolderParts(checkpoint, configs),
+    tokenizerDir: tokenizerParts.dir,
+    tokenizerFiles: tokenizerParts.files,
+    notes: { prediction_type_source: configs.prediction.source },
+  });
+  return { folder: options.out, description, configs, tokenizer: tokenizerSource.path, milliseconds: performance.now() - started };
 }
