@@ -20,10 +20,17 @@ export interface WorkerProgress {
   readonly progress: RenderProgress;
 }
 
+/** The worker's answers that settle a request, by message type, and the value each carries. */
+interface Answers {
+  done: WorkerRenderResult;
+  c2pa: C2paReport;
+  watermark: WatermarkFinding;
+}
+
 interface Pending {
-  resolve(result: WorkerRenderResult): void;
-  resolveC2pa?(report: C2paReport): void;
-  resolveWatermark?(detection: WatermarkFinding): void;
+  /** The answer this request waits for; any other (but an error) is refused, never left hanging. */
+  readonly answer: keyof Answers;
+  resolve(value: Answers[keyof Answers]): void;
   reject(error: Error): void;
   onProgress?: (progress: WorkerProgress) => void;
 }
@@ -75,9 +82,10 @@ export class RenderWorkerClient {
       options.signal?.addEventListener('abort', onAbort, { once: true });
       const cleanup = () => options.signal?.removeEventListener('abort', onAbort);
       this.pending.set(id, {
+        answer: 'done',
         resolve: (r) => {
           cleanup();
-          resolve(r);
+          resolve(r as WorkerRenderResult);
         },
         reject: (e) => {
           cleanup();
@@ -94,27 +102,24 @@ export class RenderWorkerClient {
 
   /** Reads and validates `file`'s C2PA manifest in the worker (absent / valid / trusted / invalid). */
   readC2pa(file: string, trustAnchorsPem?: string): Promise<C2paReport> {
-    if (this.disposed) return Promise.reject(new Error('the render worker was disposed'));
-    const worker = this.ensureWorker();
-    const id = this.nextId++;
-    return new Promise<C2paReport>((resolve, reject) => {
-      this.pending.set(id, { resolve: () => reject(new Error('the worker answered a C2PA read with a render result')), resolveC2pa: resolve, reject });
-      worker.ref();
-      worker.channel?.ref();
-      this.send(worker, { type: 'readC2pa', id, file, trustAnchorsPem });
-    });
+    return this.ask('c2pa', (id) => ({ type: 'readC2pa', id, file, trustAnchorsPem }));
   }
 
   /** Decodes `file` and searches its pixels for the invisible watermark, in the worker. */
   detectWatermark(file: string): Promise<WatermarkFinding> {
+    return this.ask('watermark', (id) => ({ type: 'detectWatermark', id, file }));
+  }
+
+  /** One request that is not a render (no progress, no cancel), answered by a message of type `answer`. */
+  private ask<A extends 'c2pa' | 'watermark'>(answer: A, message: (id: number) => ToWorker): Promise<Answers[A]> {
     if (this.disposed) return Promise.reject(new Error('the render worker was disposed'));
     const worker = this.ensureWorker();
     const id = this.nextId++;
-    return new Promise<WatermarkFinding>((resolve, reject) => {
-      this.pending.set(id, { resolve: () => reject(new Error('the worker answered a watermark search with a render result')), resolveWatermark: resolve, reject });
+    return new Promise<Answers[A]>((resolve, reject) => {
+      this.pending.set(id, { answer, resolve: (value) => resolve(value as Answers[A]), reject });
       worker.ref();
       worker.channel?.ref();
-      this.send(worker, { type: 'detectWatermark', id, file });
+      this.send(worker, message(id));
     });
   }
 
@@ -175,10 +180,9 @@ export class RenderWorkerClient {
       this.worker?.unref();
       this.worker?.channel?.unref();
     }
-    if (message.type === 'done') pending.resolve(message.result);
-    else if (message.type === 'c2pa') pending.resolveC2pa?.(message.report);
-    else if (message.type === 'watermark') pending.resolveWatermark?.(message.detection);
-    else pending.reject(deserializeError(message.error));
+    if (message.type === 'error') pending.reject(deserializeError(message.error));
+    else if (message.type !== pending.answer) pending.reject(new Error(`internal error: the worker answered a '${pending.answer}' request with '${message.type}'`));
+    else pending.resolve(message.type === 'done' ? message.result : message.type === 'c2pa' ? message.report : message.detection);
   }
 
   private crashed(worker: ChildProcess, reason: string): void {
