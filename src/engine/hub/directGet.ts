@@ -8,11 +8,11 @@
 // as curl's is. The response is framed by RFC 9112: a status line, header fields, then Content-Length
 // bytes. A response framed any other way (chunked, or ended by closing) is not read here: the caller
 // falls back to node:http for it.
-import type { Hash } from 'node:crypto';
 import { write } from 'node:fs';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { CancelledError, ModelError } from '../errors';
+import type { ReceiveTarget } from './receiveToFile';
 
 const DEFAULT_BATCH_BYTES = 4 * 1024 * 1024;
 const BATCHES = 4;
@@ -22,23 +22,13 @@ const MAX_HEADER_BYTES = 64 * 1024;
 /** What the caller makes of the status and headers: take the body, or close and report the status. */
 export type Verdict = 'take' | 'skip';
 
-export interface DirectGet {
+/** One GET into the file: where its body goes (as for receiveToFile), what to request and how to judge the answer. */
+export interface DirectGet extends ReceiveTarget {
   url: string;
   /** Request header fields (Host and Connection are added). */
   headers: Record<string, string>;
-  fd: number;
-  /** File offset of the body's first byte. */
-  offset: number;
-  /** The body must not run past this file offset. */
-  limit: number;
-  digests: Hash[];
-  what: string;
-  signal?: AbortSignal;
-  stallMs: number;
   /** Judges the response before any body byte is written; may throw a ModelError to refuse it. */
   judge: (statusCode: number, header: (name: string) => string | undefined) => Verdict;
-  onWritten?: (end: number) => void;
-  onReceived?: (bytes: number) => void;
   /** Size of each of the four batch buffers (default 4 MiB; tests make it small to exercise the waits). */
   batchBytes?: number;
 }
