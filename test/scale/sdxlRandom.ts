@@ -95,16 +95,11 @@ export function ensureSdxlControlNet(): SdxlControlNet {
   return { dir: join(root, 'controlnet'), reference };
 }
 
-/** The toy SDXL refiner (tools/sdxl_random/make_refiner.py) in its three layouts, with a PyTorch UNet reference. */
-export interface SdxlRefiner {
-  readonly root: string;
-  readonly onnx: string;
-  readonly diffusers: string;
-  readonly singleFile: string;
-  readonly unetReference: string;
-  /** The prompt conditioning of the `prompt` in its metadata, computed in PyTorch. */
-  readonly textReference: string;
-}
+/**
+ * The toy SDXL refiner (tools/sdxl_random/make_refiner.py): the same files as the base's (three layouts,
+ * PyTorch UNet reference, and the prompt conditioning of the `prompt` in its metadata).
+ */
+export type SdxlRefiner = SdxlRandom;
 
 /** make_refiner.py's GENERATOR_VERSION: an older folder in the cache is made again. */
 export const SDXL_REFINER_GENERATOR_VERSION = 2;
