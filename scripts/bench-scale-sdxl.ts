@@ -15,24 +15,13 @@ import { join } from 'node:path';
 import { acquireComponent, elementCount, floatTensor, OnnxSession, physicalCoreCount, readOnnxModelFiles, SessionCache, UNet } from '../src/engine/index';
 import { repoRoot, unetFlops, type UNetShape } from '../test/scale/sd15Random';
 import { convertedSdxlRandomFull, ensureSdxlRandom } from '../test/scale/sdxlRandom';
-import { median } from './benchStats';
+import { timeMs } from './benchStats';
 
 const threads = Number(process.env.IMGPROMPT_THREADS) || physicalCoreCount();
 const runs = Number(process.env.BENCH_RUNS ?? 3);
 const python = process.env.IMGPROMPT_PYTHON ?? '/usr/bin/python3';
 const LATENT = 128;
 const MATMUL_N = 2048;
-
-async function timeMs(fn: () => Promise<unknown>, count: number): Promise<number> {
-  await fn();
-  const times: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const start = performance.now();
-    await fn();
-    times.push(performance.now() - start);
-  }
-  return median(times);
-}
 
 function runPython(module: string, args: string[]): string {
   const result = spawnSync(python, ['-m', module, ...args], { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' }, maxBuffer: 1 << 24 });

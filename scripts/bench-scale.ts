@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OnnxSession, SessionCache, type OnnxSessionOptions, type Precision, type PrecisionReport, acquireComponent, precisionPatch, physicalCoreCount, readOnnxModelFiles, UNet, floatTensor, elementCount } from '../src/engine/index';
 import { ensureSd15Random, readRandomWeightsInfo, readUNetShape, repoRoot, scaleFromEnv, SD15_UNET_SHAPE, unetFlops } from '../test/scale/sd15Random';
-import { median } from './benchStats';
+import { timeMs } from './benchStats';
 import { benchSdxl } from './bench-scale-sdxl';
 
 const COMPONENTS = ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder'] as const;
@@ -24,17 +24,6 @@ const python = process.env.IMGPROMPT_PYTHON ?? '/usr/bin/python3';
 const MATMUL_N = 2048;
 /** BENCH_PRECISIONS: the weight-precision variants to measure beside fp32 (default int8,fp16,bf16). */
 const precisions = (process.env.BENCH_PRECISIONS ?? 'int8,fp16,bf16').split(',').map((p) => p.trim()).filter(Boolean);
-
-async function timeMs(fn: () => Promise<unknown>, count: number): Promise<number> {
-  await fn(); // warm-up
-  const times: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const start = performance.now();
-    await fn();
-    times.push(performance.now() - start);
-  }
-  return median(times);
-}
 
 function runPython(args: string[]): string {
   const result = spawnSync(python, ['-m', 'tools.sd15_random.bench_torch', ...args], {
