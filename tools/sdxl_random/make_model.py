@@ -228,20 +228,26 @@ def openclip_entries(named: dict[str, torch.Tensor], layers: int) -> dict[str, t
     return out
 
 
-def unet_to_sgm(name: str) -> str:
+def unet_to_sgm(name: str, structure: ldm_names.Structure = SDXL_STRUCTURE) -> str:
     for old, new in (('add_embedding.linear_1.', 'label_emb.0.0.'), ('add_embedding.linear_2.', 'label_emb.0.2.')):
         if name.startswith(old):
             return new + name[len(old):]
-    return ldm_names.unet_to_ldm(name, SDXL_STRUCTURE)
+    return ldm_names.unet_to_ldm(name, structure)
+
+
+def sgm_unet_vae(nets: dict, structure: ldm_names.Structure) -> dict[str, torch.Tensor]:
+    """The UNet and VAE of an SGM single file (base and refiner alike; the encoders differ)."""
+    out: dict[str, torch.Tensor] = {}
+    for name, t in state(nets['unet']).items():
+        out[ldm_names.UNET + unet_to_sgm(name, structure)] = t
+    for name, t in state(nets['vae']).items():
+        key = ldm_names.VAE + ldm_names.vae_to_ldm(name, structure)
+        out[key] = t.reshape(ldm_names.vae_weight_to_ldm(key, list(t.shape)))
+    return out
 
 
 def sgm_tensors(nets: dict, c: dict) -> dict[str, torch.Tensor]:
-    out: dict[str, torch.Tensor] = {}
-    for name, t in state(nets['unet']).items():
-        out[ldm_names.UNET + unet_to_sgm(name)] = t
-    for name, t in state(nets['vae']).items():
-        key = ldm_names.VAE + ldm_names.vae_to_ldm(name, SDXL_STRUCTURE)
-        out[key] = t.reshape(ldm_names.vae_weight_to_ldm(key, list(t.shape)))
+    out = sgm_unet_vae(nets, SDXL_STRUCTURE)
     for name, t in state(nets['text_encoder']).items():
         out[TE1 + name] = t
     out[TE1 + 'text_model.embeddings.position_ids'] = position_ids()

@@ -36,7 +36,7 @@ from tools.sd15_random.sd15 import AutoencoderKL, random_init_
 
 from . import sdxl
 from .make_model import (METADATA, TE2, TextEncoderOnnx, UNetOnnx, VAEDecoderOnnx, VAEEncoderOnnx, openclip_entries,
-                         position_ids, state, write_configs)
+                         position_ids, sgm_unet_vae, state, write_configs)
 
 GENERATOR_VERSION = 2  # 2: text_reference.safetensors
 TIME_IDS = 5
@@ -121,20 +121,8 @@ def write_diffusers(folder: str, nets: dict, c: dict, seed: int) -> None:
     st.write(os.path.join(folder, 'text_encoder_2', 'model.safetensors'), [st.entry(k, v) for k, v in named.items()], METADATA)
 
 
-def unet_to_sgm(name: str) -> str:
-    for old, new in (('add_embedding.linear_1.', 'label_emb.0.0.'), ('add_embedding.linear_2.', 'label_emb.0.2.')):
-        if name.startswith(old):
-            return new + name[len(old):]
-    return ldm_names.unet_to_ldm(name, STRUCTURE)
-
-
 def sgm_tensors(nets: dict, c: dict) -> dict[str, torch.Tensor]:
-    out: dict[str, torch.Tensor] = {}
-    for name, t in state(nets['unet']).items():
-        out[ldm_names.UNET + unet_to_sgm(name)] = t
-    for name, t in state(nets['vae']).items():
-        key = ldm_names.VAE + ldm_names.vae_to_ldm(name, STRUCTURE)
-        out[key] = t.reshape(ldm_names.vae_weight_to_ldm(key, list(t.shape)))
+    out = sgm_unet_vae(nets, STRUCTURE)
     for name, t in openclip_entries(state(nets['text_encoder_2']), c['text2']['num_hidden_layers']).items():
         out[TE_REFINER + name] = t
     assert not any(k.startswith(TE2) for k in out)
