@@ -59,17 +59,11 @@ export class ExternalDataWriter {
 
   /** Appends `bytes` (written now, or in the background with writeBehind); returns where they are. */
   append(bytes: Uint8Array): { offset: number; length: number } {
-    if (this.closed) throw new Error(`internal: ${this.path} was already closed`);
-    if (this.failure) throw this.failure;
-    const pad = (64 - (this.position % 64)) % 64;
-    const offset = this.position + pad;
-    this.position = offset + bytes.length;
+    const offset = this.reserve(bytes.length);
     if (!this.writeBehind) {
-      if (pad) writeSync(this.fd, new Uint8Array(pad), 0, pad, offset - pad);
       for (let done = 0; done < bytes.length; ) done += writeSync(this.fd, bytes, done, bytes.length - done, offset + done);
       return { offset, length: bytes.length };
     }
-    if (pad) this.track(new Uint8Array(pad), offset - pad);
     this.track(bytes, offset);
     return { offset, length: bytes.length };
   }
@@ -79,14 +73,9 @@ export class ExternalDataWriter {
    * returns where they are. A source that ends before the range does fails the copy (naming the source).
    */
   appendRange(range: FileRange): { offset: number; length: number } {
-    if (this.closed) throw new Error(`internal: ${this.path} was already closed`);
-    if (this.failure) throw this.failure;
-    const pad = (64 - (this.position % 64)) % 64;
-    const offset = this.position + pad;
-    this.position = offset + range.length;
+    const offset = this.reserve(range.length);
     const source = this.sourceFd(range.path);
     if (!this.writeBehind) {
-      if (pad) writeSync(this.fd, new Uint8Array(pad), 0, pad, offset - pad);
       const chunk = new Uint8Array(Math.min(COPY_CHUNK_BYTES, range.length));
       for (let done = 0; done < range.length; ) {
         const n = readSync(source, chunk, 0, Math.min(chunk.length, range.length - done), range.position + done);
@@ -96,11 +85,25 @@ export class ExternalDataWriter {
       }
       return { offset, length: range.length };
     }
-    if (pad) this.track(new Uint8Array(pad), offset - pad);
     this.pendingBytes += range.length;
     this.copies.push({ range, offset });
     while (this.copiers < COPIERS && this.copies.length > 0) this.startCopier();
     return { offset, length: range.length };
+  }
+
+  /**
+   * The 64-byte aligned offset for the next `length` bytes, with the padding before it written (now, or
+   * queued with writeBehind); refuses a closed or failed writer.
+   */
+  private reserve(length: number): number {
+    if (this.closed) throw new Error(`internal: ${this.path} was already closed`);
+    if (this.failure) throw this.failure;
+    const pad = (64 - (this.position % 64)) % 64;
+    const offset = this.position + pad;
+    this.position = offset + length;
+    if (pad && !this.writeBehind) writeSync(this.fd, new Uint8Array(pad), 0, pad, offset - pad);
+    else if (pad) this.track(new Uint8Array(pad), offset - pad);
+    return offset;
   }
 
   get size(): number {
