@@ -70,9 +70,34 @@ export interface OnnxSessionOptions {
    * A GPU provider whose session fails to start falls back to the CPU (OnnxSession.providerFallback).
    */
   readonly executionProviders?: readonly ExecutionProviderName[];
+  /**
+   * Whether onnxruntime copies each MatMul weight into its packed GEMM layout when the session is
+   * created. Default (unset): decided from the model by prepackWeightsFor — packed below
+   * PREPACK_MAX_PARAMETERS, mapped from the file and packed per call above. Packed and unpacked GEMMs
+   * differ in the last bits, so the choice is a function of the model alone, never of the machine or of
+   * the cache's state: the same model renders the same bytes everywhere.
+   */
+  readonly prepackWeights?: boolean;
 }
 
-type CacheOptionNames = 'optimizedCacheDir' | 'transformKey' | 'optimizedCacheKey';
+/**
+ * Components above this many parameters keep their weights mapped from the file instead of packed
+ * copies. An SDXL UNet (2.57 B) in float32: packing copies 8.8 GB into the process at every load (23-29
+ * s of a cached load here, and memory the page cache then lacks), while mapped weights load in 2.3 s and
+ * the GEMM packs each panel as it runs (M = 8192 rows at 1024², so packing is a few per mille of the
+ * work). SD 1.x/2.x UNets (~0.86 B) and every text encoder and VAE stay below it, and their renders stay
+ * the bytes they were.
+ */
+export const PREPACK_MAX_PARAMETERS = 1.5e9;
+
+/** The default of `prepackWeights` for a model: packed unless it has more than PREPACK_MAX_PARAMETERS parameters. */
+export function prepackWeightsFor(files: Pick<OnnxModelFiles, 'info'>): boolean {
+  let parameters = 0;
+  for (const init of files.info.initializers) parameters += init.dims.reduce((n, d) => n * d, 1);
+  return parameters <= PREPACK_MAX_PARAMETERS;
+}
+
+type CacheOptionNames = 'optimizedCacheDir' | 'transformKey' | 'optimizedCacheKey' | 'prepackWeights';
 export type ResolvedSessionOptions = Required<Omit<OnnxSessionOptions, CacheOptionNames>> & Pick<OnnxSessionOptions, CacheOptionNames>;
 
 /** Where a session's graph came from: optimized from the source ('off': no cache, or not cacheable), cache hit, or stored to the cache. */
@@ -96,13 +121,14 @@ export function resolveSessionOptions(options: OnnxSessionOptions = {}): Resolve
     optimizedCacheDir: cpuOnly ? options.optimizedCacheDir : undefined,
     transformKey: options.transformKey,
     optimizedCacheKey: options.optimizedCacheKey,
+    prepackWeights: options.prepackWeights,
   };
 }
 
 /** A stable string for cache keys. */
 export function sessionOptionsKey(options: ResolvedSessionOptions): string {
   const ep = options.executionProviders.join(',');
-  return `threads=${options.intraOpNumThreads};opt=${options.graphOptimizationLevel};det=${options.deterministic};spin=${options.allowSpinning};fuse=${options.fuseAttention}${ep === 'cpu' ? '' : `;ep=${ep}`}`;
+  return `threads=${options.intraOpNumThreads};opt=${options.graphOptimizationLevel};det=${options.deterministic};spin=${options.allowSpinning};fuse=${options.fuseAttention}${ep === 'cpu' ? '' : `;ep=${ep}`}${options.prepackWeights === undefined ? '' : `;prepack=${options.prepackWeights}`}`;
 }
 
 /** An input or output of the graph as onnxruntime reports it; string dims are symbolic (e.g. 'batch'). */
@@ -151,6 +177,8 @@ function baseSessionOptions(resolved: ResolvedSessionOptions, level: GraphOptimi
     extra: {
       'session.use_deterministic_compute': resolved.deterministic ? '1' : '0',
       'session.intra_op.allow_spinning': resolved.allowSpinning ? '1' : '0',
+      // Resolved from the model before a session is created (OnnxSession.create, SessionCache).
+      ...(resolved.prepackWeights === false ? { 'session.disable_prepacking': '1' } : {}),
     },
   };
 }
@@ -184,7 +212,7 @@ export class OnnxSession {
    * cannot load is deleted and the model is loaded from its source files instead.
    */
   static async create(files: OnnxModelFiles, options: OnnxSessionOptions = {}): Promise<OnnxSession> {
-    const resolved = resolveSessionOptions(options);
+    const resolved = resolveSessionOptions({ ...options, prepackWeights: options.prepackWeights ?? prepackWeightsFor(files) });
     const key =
       resolved.optimizedCacheDir === undefined
         ? undefined

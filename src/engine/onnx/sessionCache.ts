@@ -18,7 +18,7 @@ import {
 import { ATTENTION_FUSION_KEY, fuseAttention } from './attentionFusion';
 import { optimizedModelKey } from './optimizedModelCache';
 import { ENGINE_VERSION } from '../version';
-import { ONNXRUNTIME_VERSION, OnnxSession, resolveSessionOptions, sessionOptionsKey, type OnnxSessionOptions, type ResolvedSessionOptions } from './onnxSession';
+import { ONNXRUNTIME_VERSION, OnnxSession, prepackWeightsFor, resolveSessionOptions, sessionOptionsKey, type OnnxSessionOptions, type ResolvedSessionOptions } from './onnxSession';
 
 /** Memory kept beyond a model's weights for activations and the runtime itself. */
 const MIN_HEADROOM_BYTES = 256 * 1024 * 1024;
@@ -231,6 +231,8 @@ export class SessionCache {
     this.makeRoom(entry);
     const weightsInMemory = patch !== undefined && patch.needsWeightsInMemory !== false;
     this.checkMemory(entry, modelPath, weightsInMemory);
+    // Packing is decided from the source graph, so a cache hit runs the same arithmetic as the first load.
+    options = { ...options, prepackWeights: options.prepackWeights ?? prepackWeightsFor(files) };
     let session = cacheKey === undefined ? undefined : await OnnxSession.fromOptimizedCache(cacheKey, modelPath, options);
     if (!session) {
       if (patch) {
