@@ -11,12 +11,13 @@
 // PREPACK_MAX_PARAMETERS); the timed calls run on the session from the optimized-graph cache, and the
 // first of them (untimed warm-up elsewhere) is reported apart: it pages the mapped weights in.
 // BENCH_SDXL_PACKED=1 (the default; 0 skips it) also loads and calls the UNet with its weights packed at
-// load, as before, for the comparison in the same run.
+// load, as before, for the comparison in the same run; BENCH_SDXL_INT8=1 (the default; 0 skips it) the
+// int8 variant (precision.ts), its weights in an overlay file.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { acquireComponent, elementCount, floatTensor, OnnxSession, physicalCoreCount, readOnnxModelFiles, SessionCache, UNet } from '../src/engine/index';
+import { acquireComponent, elementCount, floatTensor, OnnxSession, physicalCoreCount, precisionPatch, readOnnxModelFiles, SessionCache, UNet, type Precision, type PrecisionReport } from '../src/engine/index';
 import { repoRoot, unetFlops, type UNetShape } from '../test/scale/sd15Random';
 import { convertedSdxlRandomFull, ensureSdxlRandom } from '../test/scale/sdxlRandom';
 import { median, timeMs } from './benchStats';
@@ -24,6 +25,7 @@ import { median, timeMs } from './benchStats';
 const threads = Number(process.env.IMGPROMPT_THREADS) || physicalCoreCount();
 const runs = Number(process.env.BENCH_RUNS ?? 3);
 const comparePacked = process.env.BENCH_SDXL_PACKED !== '0';
+const measureInt8 = process.env.BENCH_SDXL_INT8 !== '0';
 const python = process.env.IMGPROMPT_PYTHON ?? '/usr/bin/python3';
 const LATENT = 128;
 const MATMUL_N = 2048;
@@ -94,11 +96,17 @@ export async function benchSdxl(): Promise<void> {
       text_embeds: floatTensor(Float32Array.from({ length: 2 * projection }, (_, i) => Math.sin(i * 0.37)), [2, projection]),
       time_ids: floatTensor(Float32Array.from([1024, 1024, 0, 0, 1024, 1024, 1024, 1024, 0, 0, 1024, 1024]), [2, 6]),
     };
+    let int8Report: PrecisionReport | undefined;
     /** The first call of a session from the cache entry, then the median of `runs` more. */
-    const calls = async (prepackWeights?: boolean): Promise<{ first: number; median: number; out: Float32Array }> => {
+    const calls = async (prepackWeights?: boolean, precision: Precision = 'fp32'): Promise<{ first: number; median: number; out: Float32Array; createMs: number }> => {
       const cache = new SessionCache();
       try {
-        const lease = await acquireComponent(cache, unetDir, UNet, { options: { intraOpNumThreads: threads, optimizedCacheDir: optimized, prepackWeights } });
+        const creating = performance.now();
+        const lease = await acquireComponent(cache, unetDir, UNet, {
+          options: { intraOpNumThreads: threads, optimizedCacheDir: optimized, prepackWeights },
+          patch: precisionPatch(precision, (r) => (int8Report = r)),
+        });
+        const createMs = performance.now() - creating;
         try {
           const call = () => lease.component.predict({ sample, timestep: [999, 999], encoderHiddenStates: context, extra });
           let started = performance.now();
@@ -110,7 +118,7 @@ export async function benchSdxl(): Promise<void> {
             await call();
             times.push(performance.now() - started);
           }
-          return { first, median: median(times), out };
+          return { first, median: median(times), out, createMs };
         } finally {
           lease.release();
         }
@@ -121,6 +129,7 @@ export async function benchSdxl(): Promise<void> {
     const mapped = await calls();
     const callMs = mapped.median;
     const packed = comparePacked ? await calls(true) : undefined;
+    const int8 = measureInt8 ? await calls(undefined, 'int8') : undefined;
     row('peak RSS (this process, ONNX side)', `${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
 
     const torch = JSON.parse(
@@ -135,6 +144,11 @@ export async function benchSdxl(): Promise<void> {
     row('  PyTorch eager, same weights, fp32', fmtMs(torch.unet_ms));
     row(`UNet call, ${LATENT * 8}² batch 2, fp32`, `${fmtMs(callMs)}: ${(callMs / boundMs).toFixed(2)}x the bound, ${(torch.unet_ms / callMs).toFixed(2)}x faster than PyTorch`);
     row('  first call after the cached load (pages the weights in)', fmtMs(mapped.first));
+    if (int8) {
+      const r = int8Report as PrecisionReport | undefined;
+      row(`UNet call, ${LATENT * 8}² batch 2, int8 (precision: int8)`, `${fmtMs(int8.median)}: ${(callMs / int8.median).toFixed(2)}x fp32, ${(torch.unet_ms / int8.median).toFixed(2)}x faster than PyTorch fp32`);
+      row('  int8 session creation when made (quantize, optimize, store)', `${fmtMs(int8.createMs)}${r ? ` (${r.tensors} MatMuls quantized, ${r.parameters.toLocaleString('en-US')} parameters)` : ''}`);
+    }
     if (packed) {
       let worst = 0;
       for (let i = 0; i < packed.out.length; i++) worst = Math.max(worst, Math.abs(packed.out[i] - mapped.out[i]));

@@ -22,6 +22,7 @@ import { CONTRIB_DOMAIN, OnnxProtoError, parseOnnxModel, type OnnxInitializer } 
 import { parseEditableModel, writeEditedModel, type EditableNode, type NewInitializer, type NewNode } from './onnxWriter';
 import type { PrecisionName } from './precisionNames';
 import type { WeightPatch } from './sessionCache';
+import { WeightOverlay } from './weightOverlay';
 
 export type Precision = PrecisionName;
 
@@ -47,6 +48,12 @@ const FLOAT = 1;
 const INT8 = 3;
 /** Matrices smaller than this stay float32: quantizing them saves nothing measurable. */
 const MIN_QUANTIZED_ELEMENTS = 4096;
+/**
+ * Models with at least this many bytes of external weights get their int8 weights in an overlay file
+ * (weightOverlay.ts) rather than inline: SD 1.x/2.x UNets (3.4 GB, 0.24 GB of int8) stay inline as
+ * before; SDXL's (9.6 GB, ~2 GB of int8) would not fit a protobuf.
+ */
+const INT8_OVERLAY_MIN_EXTERNAL_BYTES = 4 * 1024 ** 3;
 
 export interface PrecisionReport {
   readonly precision: Precision;
@@ -221,7 +228,7 @@ function roundWeights(files: OnnxModelFiles, precision: 'fp16' | 'bf16', inPlace
  * Rewrites float32 weight MatMuls into DynamicQuantizeMatMul with int8 weights. Reads each weight it
  * quantizes (from memory, or by range from its external-data file); the rest stay where they are.
  */
-async function quantizeMatMuls(files: OnnxModelFiles): Promise<PrecisionResult> {
+async function quantizeMatMuls(files: OnnxModelFiles, overlayMinExternalBytes = INT8_OVERLAY_MIN_EXTERNAL_BYTES): Promise<PrecisionResult> {
   let model;
   try {
     model = parseEditableModel(files.modelBytes);
@@ -242,6 +249,14 @@ async function quantizeMatMuls(files: OnnxModelFiles): Promise<PrecisionResult> 
   const dropped = new Set<number>();
   const added: NewInitializer[] = [];
   const quantized = new Map<string, { weights: string; scales: string }>();
+  // A large model's int8 weights (SDXL's UNet: ~2 GB) cannot be inline: the protobuf stops at 2 GiB. They
+  // go to an overlay file as they are made, the rest of the weights staying where they are.
+  const externalBytes = files.externalData.reduce((n, f) => n + f.size, 0);
+  const overlay = externalBytes >= overlayMinExternalBytes && externalBytes > 0 && files.externalData.every((f) => f.data === undefined) ? new WeightOverlay() : undefined;
+  const keep = (name: string, dataType: number, dims: number[], raw: Uint8Array): void => {
+    if (overlay) overlay.append(name, dataType, dims, raw);
+    else added.push({ name, dataType, dims, raw });
+  };
   let biasesFolded = 0;
   let parameters = 0;
   for (const node of model.nodes) {
@@ -254,8 +269,8 @@ async function quantizeMatMuls(files: OnnxModelFiles): Promise<PrecisionResult> 
     if (!q) {
       const { values, scales } = quantizeColumnsInt8(floatView((await readInitializerBytes(files, init))!), k, n);
       q = { weights: `${init.name}_int8`, scales: `${init.name}_int8_scale` };
-      added.push({ name: q.weights, dataType: INT8, dims: [k, n], raw: new Uint8Array(values.buffer) });
-      added.push({ name: q.scales, dataType: FLOAT, dims: [n], raw: new Uint8Array(scales.buffer) });
+      keep(q.weights, INT8, [k, n], new Uint8Array(values.buffer));
+      keep(q.scales, FLOAT, [n], new Uint8Array(scales.buffer));
       quantized.set(init.name, q);
       parameters += k * n;
     }
@@ -284,7 +299,10 @@ async function quantizeMatMuls(files: OnnxModelFiles): Promise<PrecisionResult> 
       attributes: [],
     });
   }
-  if (replaced.size === 0) return { files, report: { precision: 'int8', tensors: 0, biasesFolded: 0, parameters: 0 } };
+  if (replaced.size === 0) {
+    overlay?.close();
+    return { files, report: { precision: 'int8', tensors: 0, biasesFolded: 0, parameters: 0 } };
+  }
   // Float weights nothing reads any more are dropped from the graph (their external bytes stay unread).
   const stillRead = new Set<string>();
   for (const node of model.nodes) {
@@ -295,20 +313,17 @@ async function quantizeMatMuls(files: OnnxModelFiles): Promise<PrecisionResult> 
   const removed = new Set([...quantized.keys()].filter((name) => !stillRead.has(name) && !outputs.has(name) && !model.subgraphReads.has(name)));
   const nodes = model.nodes.flatMap((node) => (dropped.has(node.index) ? [] : [replaced.get(node.index) ?? node]));
   const removedTensors = new Set([...replaced.keys()].map((i) => model.nodes[i].outputs[0]));
-  const bytes = writeEditedModel(model, {
-    nodes,
-    addOpsets: [{ domain: CONTRIB_DOMAIN, version: 1 }],
-    removedTensors,
-    removedInitializers: removed,
-    addedInitializers: added,
-  });
+  const edit = { nodes, addOpsets: [{ domain: CONTRIB_DOMAIN, version: 1 }], removedTensors, removedInitializers: removed, addedInitializers: added };
+  const report = { precision: 'int8' as const, tensors: replaced.size, biasesFolded, parameters };
+  if (overlay) return { files: overlay.apply(files, model, edit), report };
+  const bytes = writeEditedModel(model, edit);
   let info;
   try {
     info = parseOnnxModel(bytes);
   } catch (error) {
     rethrowProto(error, files, 'int8');
   }
-  return { files: { ...files, modelBytes: bytes, info }, report: { precision: 'int8', tensors: replaced.size, biasesFolded, parameters } };
+  return { files: { ...files, modelBytes: bytes, info }, report };
 }
 
 export interface ApplyPrecisionOptions {
@@ -317,6 +332,8 @@ export interface ApplyPrecisionOptions {
    * SessionCache passes them to a patch). Default false.
    */
   readonly inPlace?: boolean;
+  /** int8: external weights from which the int8 weights go to an overlay file (default 4 GiB; tests lower it). */
+  readonly int8OverlayMinExternalBytes?: number;
 }
 
 /**
@@ -332,7 +349,7 @@ export async function applyPrecision(files: OnnxModelFiles, precision: Precision
     case 'bf16':
       return roundWeights(files, precision, options.inPlace ?? false);
     case 'int8':
-      return quantizeMatMuls(files);
+      return quantizeMatMuls(files, options.int8OverlayMinExternalBytes);
   }
 }
 

@@ -238,6 +238,36 @@ test('int8 of a model with external weights reads only the matrices it quantizes
   }
 });
 
+test('int8 of a large model puts its int8 weights in an overlay file: the graph stays small, the weights where they were, the output the same', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'imgprompt-precision-'));
+  try {
+    const external = { location: 'weights.bin', chunks: [] as Uint8Array[] };
+    writeFileSync(join(dir, 'model.onnx'), syntheticModel(external));
+    writeFileSync(join(dir, 'weights.bin'), Buffer.concat(external.chunks));
+    const files = await readOnnxModelFiles(join(dir, 'model.onnx'));
+    const feeds = { x: { data: values(11, B * S * K, 1.5), dims: [B, S, K] } };
+    const inline = await applyPrecision(files, 'int8');
+    // The threshold lowered to this model's size: the overlay path SDXL's UNet takes (≥ 4 GiB).
+    const overlaid = await applyPrecision(files, 'int8', { int8OverlayMinExternalBytes: 1 });
+    assert.deepEqual(overlaid.report, inline.report);
+    const int8 = overlaid.files.info.initializers.filter((i) => i.name.endsWith('_int8'));
+    assert.equal(int8.length, 2);
+    for (const init of int8) assert.equal(init.data.kind, 'external', `${init.name} is in the overlay, not inline`);
+    assert.ok(overlaid.files.modelBytes.length < inline.files.modelBytes.length, 'the int8 bytes left the graph');
+    assert.equal(overlaid.files.externalData.length, 2, 'the original weights file and the overlay');
+    assert.ok(overlaid.files.externalData.every((f) => f.data === undefined));
+    const expected = await run(inline.files, feeds);
+    const actual = await run(overlaid.files, feeds);
+    assert.deepEqual(actual.y.data, expected.y.data);
+    assert.deepEqual(actual.z.data, expected.z.data);
+    // Weights held in memory (a patch before it changed them there) keep the inline path.
+    const inMemory = await applyPrecision(await readExternalData(files), 'int8', { int8OverlayMinExternalBytes: 1 });
+    assert.ok(inMemory.files.info.initializers.filter((i) => i.name.endsWith('_int8')).every((i) => i.data.kind !== 'external'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('an export stored in float16: int8 leaves it as it is (its MatMuls are float16); rounding touches only its float32 tensors', async () => {
   const files = await readOnnxModelFiles(fixture('unet_float16').modelPath, { readExternalData: true });
   const int8 = await applyPrecision(files, 'int8');
