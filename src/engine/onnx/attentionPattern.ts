@@ -224,11 +224,16 @@ export class AttentionGraph {
       }
       if (!p || p.domain !== '') return undefined;
       if (p.opType === 'MatMul') {
-        // A stored matrix, or one stored in another type and Cast on load (float16 weights, float32 compute).
-        const cast = this.op(p.inputs[1], 'Cast');
-        const w = this.model.initializers.get(cast ? cast.inputs[0] : p.inputs[1]);
+        // A stored matrix, or one stored in another type and Cast on load (float16 weights, float32 compute),
+        // possibly kept [out, in] behind a Transpose (perm [1, 0]; a converted checkpoint's linear weights).
+        const transpose = this.op(p.inputs[1], 'Transpose');
+        const perm = transpose?.attributes.get('perm')?.ints;
+        if (transpose && perm !== undefined && (perm.length !== 2 || perm[0] !== 1 || perm[1] !== 0)) return undefined;
+        const matrix = transpose ? transpose.inputs[0] : p.inputs[1];
+        const cast = this.op(matrix, 'Cast');
+        const w = this.model.initializers.get(cast ? cast.inputs[0] : matrix);
         if (!w || w.dims.length !== 2) return undefined;
-        return { dataType: cast ? (cast.attributes.get('to')?.i ?? 0) : w.dataType, columns: w.dims[1] };
+        return { dataType: cast ? (cast.attributes.get('to')?.i ?? 0) : w.dataType, columns: transpose ? w.dims[0] : w.dims[1] };
       }
       if (p.opType !== 'Add' && p.opType !== 'Mul') return undefined;
       const next = p.inputs.find((i) => this.producer.get(i)?.opType === 'MatMul' || this.producer.get(i)?.opType === 'Mul');
