@@ -9,6 +9,8 @@
 //   user's file (bytes, size, mtime unchanged);
 // - a checkpoint edited in place (same inode): the folder whose links no longer match is dropped, another
 //   copy of the old content converts again and renders the old content, the edited file renders the new.
+// - SDXL through the same builders: an fp16 copy of the toy SGM single file converts into linked folders
+//   that render, with the kohya SDXL LoRA and at int8, exactly what a copying conversion renders.
 // Without Debian's torch (tools only) these tests are skipped with the reason.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,7 +22,8 @@ import { applyPrecision, convertCheckpoint, createRenderService, findConvertedCh
 import { onnxWeightTargets } from '../../src/engine/lora/onnxTargets';
 import { readOnnxModelFiles } from '../../src/engine/onnx/onnxModelFiles';
 import { ensureSd15Checkpoints, sd15ReferenceUnavailable } from '../scale/sd15Random';
-import { values, writeSafetensors, type TensorSpec } from '../unit/lora/loraFixtures';
+import { ensureSdxlRandom, sdxlReferenceUnavailable } from '../scale/sdxlRandom';
+import { safetensorsBytes, values, writeSafetensors, type TensorSpec } from '../unit/lora/loraFixtures';
 
 const skip = sd15ReferenceUnavailable();
 const dir = mkdtempSync(join(tmpdir(), 'imgprompt-linked-'));
@@ -193,5 +196,37 @@ describe('converted fp16 checkpoints reference their weights through hard links'
     assert.ok(maxDiff(edited.image, linked) > 8, 'the edit shows');
     await convertCheckpoint(a, { out: join(project, 'models', 'edited-copy'), tokenizerDir, link: false });
     assert.equal(maxDiff((await render('edited-copy', scene('./models/edited-copy'))).image, edited.image), 0, 'a renders the new content, as a copy of it does');
+  });
+});
+
+describe('SDXL: an fp16 single file converts into linked folders', { skip: sdxlReferenceUnavailable() }, () => {
+  test('links in every component the builders read ranges for; renders (plain, LoRA, int8) equal the copying conversion\'s', { timeout: 600_000 }, async () => {
+    const files = ensureSdxlRandom('toy');
+    // The toy file is float32: its float tensors as float16 (the int64 position ids are never read).
+    const source = await readSafetensors(files.singleFile, { anyDtype: true });
+    const tensors: TensorSpec[] = [];
+    for (const [name, info] of source.tensors) if (info.dtype === 'F32') tensors.push({ name, dtype: 'F16', shape: [...info.shape], values: await source.tensor(name) });
+    const file = join(dir, 'sdxl-fp16.safetensors');
+    writeFileSync(file, safetensorsBytes(tensors));
+    const before = identity(file);
+    const models = join(project, 'models');
+    mkdirSync(models, { recursive: true });
+    await convertCheckpoint(file, { out: join(models, 'sdxl-linked'), tokenizerDir: join(files.onnx, 'tokenizer') });
+    await convertCheckpoint(file, { out: join(models, 'sdxl-copied'), tokenizerDir: join(files.onnx, 'tokenizer'), link: false });
+    // text_encoder_2 (OpenCLIP's fused attention, split by the view) is built from values, not ranges.
+    for (const c of ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder']) assert.equal(statSync(join(models, 'sdxl-linked', c, 'checkpoint.safetensors')).ino, before.ino, `${c} links the file`);
+    mkdirSync(join(project, 'loras'), { recursive: true });
+    cpSync(join(files.root, 'lora_kohya.safetensors'), join(project, 'loras', 'sdxl-style.safetensors'));
+    const sdxl = (model: string, extra = '') => `model: ./models/${model}\nprompt: a red square on a blue background\nnegative: blurry\nseed: 5\nsteps: 4\nguidance: 6\nsampler: euler\nwatermark: off\nsize: {width: 128, height: 96}\n${extra}`;
+    const lora = 'loras:\n  - file: loras/sdxl-style.safetensors\n    weight: 0.8\n';
+    const plain = (await render('sdxl-linked', sdxl('sdxl-linked'))).image;
+    assert.equal(maxDiff((await render('sdxl-copied', sdxl('sdxl-copied'))).image, plain), 0);
+    const styled = (await render('sdxl-linked-lora', sdxl('sdxl-linked', lora))).image;
+    assert.ok(maxDiff(styled, plain) > 0, 'the LoRA changes the render');
+    assert.equal(maxDiff((await render('sdxl-copied-lora', sdxl('sdxl-copied', lora))).image, styled), 0);
+    const int8 = (await render('sdxl-linked-int8', sdxl('sdxl-linked', 'precision: int8\n'))).image;
+    assert.equal(maxDiff((await render('sdxl-copied-int8', sdxl('sdxl-copied', 'precision: int8\n'))).image, int8), 0);
+    assert.ok((await applyPrecision(await readOnnxModelFiles(join(models, 'sdxl-linked', 'unet', 'model.onnx')), 'int8')).report.tensors > 0);
+    assert.deepEqual(identity(file), before, 'the file is never written');
   });
 });
