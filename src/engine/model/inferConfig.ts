@@ -6,7 +6,8 @@
 // Graphs are read as outlines (onnx/onnxGraphOutline.ts): structure and shapes, never the weights.
 //
 // The rules, each tried in order (a "weight" is an initializer, looked up through Cast/Identity so
-// float16 exports count too):
+// float16 exports count too, and through a Transpose of a 2-D weight, read with its dims swapped: our
+// checkpoint converter keeps linear weights [out, in] behind one):
 // - UNet in/out channels: the fixed channel size of input `sample` / output `out_sample`; else the
 //   input channels of the Conv reading `sample` (conv_in) / the output channels of the Conv writing
 //   `out_sample` (conv_out). The conversion script marks `sample`'s channels dynamic, so the weights decide.

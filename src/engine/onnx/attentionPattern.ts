@@ -6,7 +6,9 @@
 // A Mul or Div by a scalar anywhere on the Q or K path or on the scores is folded into the operator's
 // scale attribute. Scalars computed at run time from shapes (diffusers' `head_dim ** -0.5`, torch's
 // SDPA export `sqrt(1 / sqrt(Shape(Q)[-1]))` on Q and Kᵀ, the VAE's `Shape(x)[1] ** -0.5`) are
-// evaluated from the Reshape constants, the projection weights' widths and Conv channel counts.
+// evaluated from the Reshape constants, the projection weights' widths and Conv channel counts. A
+// projection weight may be stored [out, in] behind Cast and Transpose (our checkpoint converter's linear
+// layers); its width is then its first dimension.
 // Masked attention (an Add before the Softmax, as in CLIP's causal mask) is left alone.
 import { CONTRIB_DOMAIN } from './onnxProto';
 import type { EditableModel, EditableNode, NewNode } from './onnxWriter';
