@@ -9,6 +9,7 @@
 //   user's file (bytes, size, mtime unchanged);
 // - a checkpoint edited in place (same inode): the folder whose links no longer match is dropped, another
 //   copy of the old content converts again and renders the old content, the edited file renders the new.
+// - a diffusers folder of fp16 files links each component's weights file the same way;
 // - SDXL through the same builders: an fp16 copy of the toy SGM single file converts into linked folders
 //   that render, with the kohya SDXL LoRA and at int8, exactly what a copying conversion renders.
 // Without Debian's torch (tools only) these tests are skipped with the reason.
@@ -18,7 +19,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { applyPrecision, convertCheckpoint, createRenderService, findConvertedCheckpoint, readSafetensors, type RenderService, type RGBImage } from '../../src/engine/index';
+import { applyPrecision, convertCheckpoint, convertDiffusersFolder, createRenderService, findConvertedCheckpoint, readSafetensors, type RenderService, type RGBImage } from '../../src/engine/index';
 import { onnxWeightTargets } from '../../src/engine/lora/onnxTargets';
 import { readOnnxModelFiles } from '../../src/engine/onnx/onnxModelFiles';
 import { ensureSd15Checkpoints, sd15ReferenceUnavailable } from '../scale/sd15Random';
@@ -85,6 +86,14 @@ function ownBytes(folder: string, source: string): number {
 function identity(path: string): { sha256: string; size: number; mtimeMs: number; ino: number } {
   const s = statSync(path);
   return { sha256: createHash('sha256').update(readFileSync(path)).digest('hex'), size: s.size, mtimeMs: s.mtimeMs, ino: s.ino };
+}
+
+/** A copy of `file` with its float32 tensors stored as float16 (other dtypes, never read by the builders, left out). */
+async function asFloat16(file: string, to: string): Promise<void> {
+  const source = await readSafetensors(file, { anyDtype: true });
+  const tensors: TensorSpec[] = [];
+  for (const [name, info] of source.tensors) if (info.dtype === 'F32') tensors.push({ name, dtype: 'F16', shape: [...info.shape], values: await source.tensor(name) });
+  writeFileSync(to, safetensorsBytes(tensors));
 }
 
 const exdev = () => {
@@ -165,6 +174,25 @@ describe('converted fp16 checkpoints reference their weights through hard links'
     assert.deepEqual(identity(source), before, 'the checkpoint (and so the links) keep their bytes, size and mtime');
   });
 
+  test('a diffusers folder of fp16 files: each component links its own weights file; renders equal a copying conversion', { timeout: 600_000 }, async () => {
+    const { checkpoints } = ensureSd15Checkpoints('toy');
+    const folder = join(dir, 'diffusers-fp16');
+    cpSync(join(checkpoints, 'diffusers'), folder, { recursive: true });
+    const weights = { text_encoder: 'model.safetensors', unet: 'diffusion_pytorch_model.safetensors', vae: 'diffusion_pytorch_model.safetensors' };
+    for (const [component, name] of Object.entries(weights)) await asFloat16(join(checkpoints, 'diffusers', component, name), join(folder, component, name));
+    const before = Object.fromEntries(Object.entries(weights).map(([c, name]) => [c, identity(join(folder, c, name))]));
+    await convertDiffusersFolder(folder, { out: join(project, 'models', 'diffusers-linked') });
+    await convertDiffusersFolder(folder, { out: join(project, 'models', 'diffusers-copied'), link: false });
+    for (const c of COMPONENTS) {
+      const from = c.startsWith('vae') ? 'vae' : (c as 'unet' | 'text_encoder');
+      assert.equal(statSync(join(project, 'models', 'diffusers-linked', c, 'checkpoint.safetensors')).ino, before[from].ino, `${c} links ${from}/${weights[from]}`);
+    }
+    const image = (await render('diffusers-linked', scene('./models/diffusers-linked'))).image;
+    assert.equal(maxDiff((await render('diffusers-copied', scene('./models/diffusers-copied'))).image, image), 0);
+    assert.ok(maxDiff(image, linked) <= 2, 'and what the single file of the same weights renders');
+    for (const [c, name] of Object.entries(weights)) assert.deepEqual(identity(join(folder, c, name)), before[c], `${c} is never written`);
+  });
+
   test('a checkpoint edited in place: its stale folder is dropped; the other copy renders the old content, the edited file the new', { timeout: 600_000 }, async () => {
     const a = join(ckptDir, 'a.safetensors');
     const b = join(ckptDir, 'b.safetensors');
@@ -203,11 +231,8 @@ describe('SDXL: an fp16 single file converts into linked folders', { skip: sdxlR
   test('links in every component the builders read ranges for; renders (plain, LoRA, int8) equal the copying conversion\'s', { timeout: 600_000 }, async () => {
     const files = ensureSdxlRandom('toy');
     // The toy file is float32: its float tensors as float16 (the int64 position ids are never read).
-    const source = await readSafetensors(files.singleFile, { anyDtype: true });
-    const tensors: TensorSpec[] = [];
-    for (const [name, info] of source.tensors) if (info.dtype === 'F32') tensors.push({ name, dtype: 'F16', shape: [...info.shape], values: await source.tensor(name) });
     const file = join(dir, 'sdxl-fp16.safetensors');
-    writeFileSync(file, safetensorsBytes(tensors));
+    await asFloat16(files.singleFile, file);
     const before = identity(file);
     const models = join(project, 'models');
     mkdirSync(models, { recursive: true });
