@@ -15,9 +15,9 @@
 // converter version (links or copies) render the same.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { readTextBounded } from '../io/sceneFileSystem';
 import { join, relative, sep } from 'node:path';
 import type { FileHashCache } from '../hash/fileHashCache';
+import { readTextBounded } from '../io/sceneFileSystem';
 import { convertCheckpoint, LINKED_SOURCES_FILE, type ConvertProgress, type LinkRecord } from './convert/convertCheckpoint';
 import { convertDiffusersFolder, diffusersFolderInputs } from './convert/convertDiffusers';
 
