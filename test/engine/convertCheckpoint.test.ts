@@ -96,27 +96,37 @@ describe('imgprompt convert: SD 1.x single-file checkpoints', () => {
     const reference = await readOnnxModelFiles(join(project, 'models', 'converted', 'unet', 'model.onnx'));
     const half = unet.info.initializers.filter((i) => i.dataType === 10);
     assert.ok(half.length > 0 && half.every((i) => i.dims.length === 4 || i.dims.length === 2), 'float16 initializers are conv and linear weights');
-    // Conv weights are copied as stored, [out, in, kh, kw]; linear weights transposed to [in, out] for MatMul.
+    // Conv weights are kept as stored, [out, in, kh, kw]; linear weights too ([out, in], behind a Transpose
+    // for MatMul), where the float32 conversion stores them transposed, [in, out].
     for (const [name, opType, key] of [
       ['down_blocks.0.resnets.0.conv1.weight', 'Conv', 'down_blocks_0_resnets_0_conv1'],
       ['down_blocks.1.attentions.0.transformer_blocks.0.attn2.to_k.weight', 'MatMul', 'down_blocks_1_attentions_0_transformer_blocks_0_attn2_to_k'],
     ] as const) {
       const stored = unet.info.initializers.find((i) => i.name === name);
       const ref = reference.info.initializers.find((i) => i.name === name)!;
+      const transposed = opType === 'MatMul';
       assert.equal(stored?.dataType, 10, `${name} is stored as float16`);
-      assert.deepEqual(stored.dims, ref.dims, `${name} has the float32 conversion's shape`);
-      assert.ok(unet.info.nodes.some((n) => n.opType === 'Cast' && n.inputs[0] === name));
+      assert.deepEqual(stored.dims, transposed ? [...ref.dims].reverse() : ref.dims, `${name} has the float32 conversion's shape (transposed for a linear weight)`);
+      const cast = unet.info.nodes.find((n) => n.opType === 'Cast' && n.inputs[0] === name);
+      assert.ok(cast);
+      assert.equal(unet.info.nodes.some((n) => n.opType === 'Transpose' && n.inputs[0] === cast.outputs[0]), transposed);
       // Its bits widen to the fp32 checkpoint's values rounded to float16: what the float32 path computes from the same file.
       const bits = new Uint16Array(Uint8Array.from((await readInitializerBytes(unet, stored))!).buffer);
       const fp32 = new Float32Array(Uint8Array.from((await readInitializerBytes(reference, ref))!).buffer);
       assert.equal(bits.length, fp32.length);
-      for (let i = 0; i < bits.length; i++) assert.equal(fromFloat16Bits(bits[i]), Math.fround(fromFloat16Bits(toFloat16Bits(fp32[i]))), `${name}[${i}]`);
+      const [rows, cols] = stored.dims;
+      for (let i = 0; i < bits.length; i++) {
+        const j = transposed ? (i % cols) * rows + Math.floor(i / cols) : i;
+        assert.equal(fromFloat16Bits(bits[i]), Math.fround(fromFloat16Bits(toFloat16Bits(fp32[j]))), `${name}[${i}]`);
+      }
       // LoRA keys reach the float16 weights through the Cast, as they reach any export's.
       const target = onnxWeightTargets(unet.info).find(key);
       assert.equal(target?.opType, opType);
       assert.equal(target?.initializer.name, name);
     }
+    // The fp16 folder's float16 weights are the checkpoint's own bytes, through a hard link in each component folder.
     const size = (folder: string) => ['unet', 'vae_decoder', 'vae_encoder', 'text_encoder'].reduce((n, c) => n + statSync(join(project, 'models', folder, c, 'model.onnx_data')).size, 0);
+    assert.ok(existsSync(join(project, 'models', 'converted16', 'unet', 'checkpoint.safetensors')));
     console.log(`converted weights: fp32 checkpoint ${(size('converted') / 1e6).toFixed(1)} MB, fp16 checkpoint ${(size('converted16') / 1e6).toFixed(1)} MB`);
     assert.ok(size('converted16') < 0.75 * size('converted'));
   });

@@ -5,11 +5,20 @@
 // its input files' names and hashes). `index.json` maps each source's real path to a fingerprint (size
 // and modification time of each input file) and its key, so the editor's per-keystroke check finds a
 // converted folder with stats instead of hashing gigabytes.
+//
+// A converted folder's float16 weights may be hard links to the source file (convert/convertCheckpoint.ts):
+// the folder then shares the user's bytes, and an in-place edit of that file (same inode) would change
+// what the folder renders while its key still names the old content — under this path, or under another
+// copy of the old content. The folder records each link's identity (inode, size, mtime) when it is made;
+// a folder whose links no longer match is removed and treated as absent, so the next use converts again.
+// The key stays the content's sha256 alone: conversions are numerically exact, so folders made by any
+// converter version (links or copies) render the same.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import type { FileHashCache } from '../hash/fileHashCache';
-import { convertCheckpoint, type ConvertProgress } from './convert/convertCheckpoint';
+import { readTextBounded } from '../io/sceneFileSystem';
+import { convertCheckpoint, LINKED_SOURCES_FILE, type ConvertProgress, type LinkRecord } from './convert/convertCheckpoint';
 import { convertDiffusersFolder, diffusersFolderInputs } from './convert/convertDiffusers';
 
 const FOLDER = 'checkpoints';
@@ -46,6 +55,34 @@ export function convertedFolder(cacheDir: string, sha256: string): string {
   return join(cacheDir, FOLDER, sha256);
 }
 
+/** True when every hard link the folder recorded still has the identity it had at conversion (no record: true). */
+function linksIntact(folder: string): boolean {
+  try {
+    const text = readTextBounded(join(folder, LINKED_SOURCES_FILE), 1024 * 1024);
+    if (text === undefined) return true;
+    const links = (JSON.parse(text) as { links?: unknown }).links;
+    if (!Array.isArray(links)) return false;
+    return (links as LinkRecord[]).every((l) => {
+      if (typeof l?.path !== 'string' || l.path.split('/').includes('..')) return false;
+      const s = statSync(join(folder, l.path));
+      return s.ino === l.ino && s.size === l.size && s.mtimeMs === l.mtimeMs;
+    });
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * True when `folder` is a complete converted folder whose links are intact; a folder whose linked source
+ * was changed in place is removed (its weights are no longer the content its key names).
+ */
+function usableFolder(folder: string): boolean {
+  if (!existsSync(join(folder, 'model_index.json'))) return false;
+  if (linksIntact(folder)) return true;
+  rmSync(folder, { recursive: true, force: true });
+  return false;
+}
+
 /** The files a source's conversion reads: the file itself, or a diffusers folder's inputs. */
 function inputsOf(real: string): string[] {
   return statSync(real).isDirectory() ? diffusersFolderInputs(real) : [real];
@@ -70,7 +107,7 @@ export function findConvertedCheckpoint(source: string, cacheDir: string): strin
     const entry = readIndex(cacheDir)[real];
     if (!entry || entry.fingerprint !== fingerprint(inputsOf(real))) return undefined;
     const folder = convertedFolder(cacheDir, entry.sha256);
-    return existsSync(join(folder, 'model_index.json')) ? folder : undefined;
+    return usableFolder(folder) ? folder : undefined;
   } catch {
     return undefined;
   }
@@ -114,7 +151,7 @@ export async function ensureConvertedCheckpoint(source: string, cacheDir: string
     sha256 = remembered ?? (await contentKey(real, folderSource, inputs, options.hashes, options.signal));
     await options.hashes.save();
     const folder = convertedFolder(cacheDir, sha256);
-    if (!existsSync(join(folder, 'model_index.json'))) await convertOrReuse(folder, () => convert(folder, options.signal));
+    if (!usableFolder(folder)) await convertOrReuse(folder, () => convert(folder, options.signal));
   } else {
     const staging = join(cacheDir, FOLDER, `converting-${process.pid}-${Date.now()}`);
     // A failed hash, or one whose content is converted already, stops the conversion.
@@ -124,7 +161,7 @@ export async function ensureConvertedCheckpoint(source: string, cacheDir: string
     let report: ((progress: ConvertProgress) => void) | undefined;
     const hashing = contentKey(real, false, inputs, options.hashes, options.signal).then(
       (key) => {
-        if (existsSync(join(convertedFolder(cacheDir, key), 'model_index.json'))) {
+        if (usableFolder(convertedFolder(cacheDir, key))) {
           stop.abort();
         } else {
           report = (progress) => options.onProgress?.(progress);
@@ -144,7 +181,7 @@ export async function ensureConvertedCheckpoint(source: string, cacheDir: string
       sha256 = hashed.value;
       await options.hashes.save();
       const folder = convertedFolder(cacheDir, sha256);
-      if (!existsSync(join(folder, 'model_index.json'))) {
+      if (!usableFolder(folder)) {
         if (converted.status === 'rejected') throw converted.reason;
         try {
           renameSync(staging, folder);

@@ -9,7 +9,12 @@
 // that reads a parameter-named initializer (`unet.down_blocks.1.resnets.0.norm1.weight`) shows how its
 // scope maps onto a full module path at that point of the graph, and anonymous weights take the full path
 // of the nearest such anchor (same scope instance first, else the closest enclosing scope seen last).
-// Weights reached through a Cast (float16 storage behind a Cast to float32) are followed to the initializer.
+// Weights reached through a Cast (float16 storage behind a Cast to float32) are followed to the initializer,
+// and so are MatMul weights behind a Transpose (our checkpoint converter keeps a float16 linear weight in
+// torch's [out, in] layout, as the checkpoint stores it, then Cast and Transpose; see convert/nnOps.ts):
+// such a target is `transposed`, and its initializer is [out, in] although the MatMul reads [in, out] —
+// which a square q/k/v matrix cannot show by its shape. A Transpose of a 2-D weight is taken as perm
+// [1, 0] (the parsed graph carries no attributes; the only other permutation, [0, 1], no exporter writes).
 import type { OnnxInitializer, OnnxModelInfo, OnnxNode } from '../onnx/onnxProto';
 
 /** A weight a LoRA can patch. */
@@ -22,6 +27,8 @@ export interface WeightTarget {
   readonly modulePath: string;
   /** The initializer is named after the parameter (kept in torch's [out, in, ...] layout). */
   readonly named: boolean;
+  /** The weight reaches the node through a Transpose: the initializer holds the transpose of what the node reads. */
+  readonly transposed: boolean;
   readonly nodeName: string;
 }
 
@@ -110,7 +117,19 @@ function buildTargets(info: OnnxModelInfo): OnnxWeightTargets {
   const initializers = new Map(info.initializers.map((i) => [i.name, i]));
   const castOf = new Map<string, string>();
   for (const node of info.nodes) if (node.opType === 'Cast' && node.inputs.length === 1 && initializers.has(node.inputs[0])) castOf.set(node.outputs[0], node.inputs[0]);
-  const weightOf = (name: string): OnnxInitializer | undefined => initializers.get(name) ?? initializers.get(castOf.get(name) ?? '');
+  // Transpose of a 2-D weight (directly or behind its Cast): output → the Transpose's input.
+  const transposeOf = new Map<string, string>();
+  for (const node of info.nodes) {
+    if (node.opType !== 'Transpose' || node.domain !== '' || node.inputs.length !== 1) continue;
+    const init = initializers.get(node.inputs[0]) ?? initializers.get(castOf.get(node.inputs[0]) ?? '');
+    if (init?.dims.length === 2) transposeOf.set(node.outputs[0], node.inputs[0]);
+  }
+  /** The value a node input is, with any Transpose of a weight undone. */
+  const untransposed = (name: string): string => transposeOf.get(name) ?? name;
+  const weightOf = (name: string): OnnxInitializer | undefined => {
+    const value = untransposed(name);
+    return initializers.get(value) ?? initializers.get(castOf.get(value) ?? '');
+  };
 
   // Scope names with torch's `_N` repeat suffixes removed where the unsuffixed scope exists.
   const rawPrefixes = new Set<string>();
@@ -171,7 +190,8 @@ function buildTargets(info: OnnxModelInfo): OnnxWeightTargets {
       return init !== undefined && FLOAT_TYPES.has(init.dataType) && init.data.kind !== 'typed' && init.dims.length >= 2;
     });
     if (weightInput === undefined) continue;
-    const input = node.inputs[weightInput];
+    const transposed = transposeOf.has(node.inputs[weightInput]);
+    const input = untransposed(node.inputs[weightInput]);
     const initializer = weightOf(input)!;
     // A weight behind a Cast (float16 storage) is named by its initializer when the Cast's output is not.
     let path = paramModule(input) ?? (castOf.has(input) ? paramModule(castOf.get(input)!) : undefined);
@@ -185,7 +205,7 @@ function buildTargets(info: OnnxModelInfo): OnnxWeightTargets {
       path ??= scope.flatMap((s) => s.split('.'));
     }
     if (!path) continue;
-    targets.push({ initializer, opType: node.opType as WeightTarget['opType'], weightInput, modulePath: path.join('.'), named, nodeName: node.name });
+    targets.push({ initializer, opType: node.opType as WeightTarget['opType'], weightInput, modulePath: path.join('.'), named, transposed, nodeName: node.name });
   }
 
   // A path claimed by two different weights is not patchable by name.
@@ -202,8 +222,8 @@ function buildTargets(info: OnnxModelInfo): OnnxWeightTargets {
 
 /**
  * How a target's weight relates to a LoRA delta of [out, inner] (inner = in × kh × kw): 'out_in' when
- * stored like torch's parameter, 'in_out' when transposed (MatMul x @ W, or Gemm with transB = 0);
- * undefined when the shapes do not fit.
+ * stored like torch's parameter (also a MatMul x @ Transpose(W)), 'in_out' when transposed (MatMul
+ * x @ W, or Gemm with transB = 0); undefined when the shapes do not fit.
  */
 export function weightLayout(target: WeightTarget, out: number, inner: number): 'out_in' | 'in_out' | undefined {
   const dims = target.initializer.dims;
@@ -212,7 +232,12 @@ export function weightLayout(target: WeightTarget, out: number, inner: number): 
   if (dims.length !== 2) return undefined;
   const asParam = dims[0] === out && dims[1] === inner;
   const transposed = dims[0] === inner && dims[1] === out;
-  if (target.opType === 'MatMul') return target.weightInput === 1 ? (transposed ? 'in_out' : undefined) : asParam ? 'out_in' : undefined;
+  if (target.opType === 'MatMul') {
+    // The node reads the initializer's transpose when a Transpose sits between them.
+    const readsAsStored = !target.transposed;
+    if (target.weightInput === 1) return readsAsStored ? (transposed ? 'in_out' : undefined) : asParam ? 'out_in' : undefined;
+    return readsAsStored ? (asParam ? 'out_in' : undefined) : transposed ? 'in_out' : undefined;
+  }
   // Gemm: the graph parser does not expose transB; a parameter-named weight is torch's Linear (transB = 1).
   if (asParam && (target.named || !transposed)) return 'out_in';
   return transposed ? 'in_out' : undefined;

@@ -1,6 +1,10 @@
 // Merges LoRAs into a component's weights before its session is created: for every module that
 // resolves to a MatMul / Gemm / Conv weight, W += Σ (alpha / rank × weight) · up @ down, computed in
 // float32 (float64 sums per row) and written back in the weight's dtype, on copies of the buffers.
+// Never in the files themselves: a converted checkpoint's weights may be a hard link to the user's file.
+// A weight kept [out, in] behind a Transpose (a converted checkpoint's linear layer) is patched in that
+// layout (onnxTargets.ts weightLayout). Files far larger than what the graph reads from them (a hard link
+// to a whole checkpoint, shared by the components) are patched by range rather than read whole.
 import { InputError, throwIfAborted } from '../errors';
 import { bfloat16Bits, toFloat16Bits } from '../onnx/float16';
 import { initializerBytes, MAX_IN_MEMORY_FILE_BYTES, readExternalData, type OnnxModelFiles } from '../onnx/onnxModelFiles';
@@ -93,7 +97,8 @@ export function loraWeightPatch(component: LoraComponent, loras: readonly Hashed
     needsWeightsInMemory: false,
     apply: async (files, signal) => {
       const external = files.externalData.reduce((n, f) => n + f.size, 0);
-      if (external > limit) return applyLoras(files, component, active, signal, { byRange: true });
+      const referenced = files.info.initializers.reduce((n, i) => n + (i.data.kind === 'external' ? (i.data.length ?? 0) : 0), 0);
+      if (external > limit || external > 2 * referenced) return applyLoras(files, component, active, signal, { byRange: true });
       return applyLoras(await readExternalData(files), component, active, signal);
     },
   };

@@ -6,7 +6,8 @@
 // Graphs are read as outlines (onnx/onnxGraphOutline.ts): structure and shapes, never the weights.
 //
 // The rules, each tried in order (a "weight" is an initializer, looked up through Cast/Identity so
-// float16 exports count too):
+// float16 exports count too, and through a Transpose of a 2-D weight, read with its dims swapped: our
+// checkpoint converter keeps linear weights [out, in] behind one):
 // - UNet in/out channels: the fixed channel size of input `sample` / output `out_sample`; else the
 //   input channels of the Conv reading `sample` (conv_in) / the output channels of the Conv writing
 //   `out_sample` (conv_out). The conversion script marks `sample`'s channels dynamic, so the weights decide.
@@ -106,14 +107,21 @@ class Graph {
     return node && PASS_THROUGH.has(node.opType) && hops > 0 ? this.writer(node.inputs[0], hops - 1) : node;
   }
 
-  /** The initializer feeding a node's input `index` (directly or through Cast/Identity). */
+  /**
+   * The initializer feeding a node's input `index` (directly or through Cast/Identity), with the dims the
+   * node sees: a 2-D weight behind a Transpose (a converted checkpoint's [out, in] linear weight) reads
+   * swapped.
+   */
   weight(node: NodeOutline | undefined, index: number): InitializerOutline | undefined {
     let name = node?.inputs[index];
+    let swapped = false;
     for (let hops = 0; name !== undefined && hops <= MAX_HOPS; hops++) {
       const init = this.weights.get(name);
-      if (init) return init;
+      if (init) return swapped ? (init.dims.length === 2 ? { ...init, dims: [init.dims[1], init.dims[0]] } : undefined) : init;
       const writer = this.writerOf.get(name);
-      name = writer && PASS_THROUGH.has(writer.opType) ? writer.inputs[0] : undefined;
+      const transpose: boolean = writer?.opType === 'Transpose' && !swapped && (writer.ints.get('perm') ?? [1, 0]).join(',') === '1,0';
+      swapped ||= transpose;
+      name = writer && (PASS_THROUGH.has(writer.opType) || transpose) ? writer.inputs[0] : undefined;
     }
     return undefined;
   }

@@ -6,7 +6,9 @@
 // A Mul or Div by a scalar anywhere on the Q or K path or on the scores is folded into the operator's
 // scale attribute. Scalars computed at run time from shapes (diffusers' `head_dim ** -0.5`, torch's
 // SDPA export `sqrt(1 / sqrt(Shape(Q)[-1]))` on Q and Kᵀ, the VAE's `Shape(x)[1] ** -0.5`) are
-// evaluated from the Reshape constants, the projection weights' widths and Conv channel counts.
+// evaluated from the Reshape constants, the projection weights' widths and Conv channel counts. A
+// projection weight may be stored [out, in] behind Cast and Transpose (our checkpoint converter's linear
+// layers); its width is then its first dimension.
 // Masked attention (an Add before the Softmax, as in CLIP's causal mask) is left alone.
 import { CONTRIB_DOMAIN } from './onnxProto';
 import type { EditableModel, EditableNode, NewNode } from './onnxWriter';
@@ -224,11 +226,16 @@ export class AttentionGraph {
       }
       if (!p || p.domain !== '') return undefined;
       if (p.opType === 'MatMul') {
-        // A stored matrix, or one stored in another type and Cast on load (float16 weights, float32 compute).
-        const cast = this.op(p.inputs[1], 'Cast');
-        const w = this.model.initializers.get(cast ? cast.inputs[0] : p.inputs[1]);
+        // A stored matrix, or one stored in another type and Cast on load (float16 weights, float32 compute),
+        // possibly kept [out, in] behind a Transpose (perm [1, 0]; a converted checkpoint's linear weights).
+        const transpose = this.op(p.inputs[1], 'Transpose');
+        const perm = transpose?.attributes.get('perm')?.ints;
+        if (transpose && perm !== undefined && (perm.length !== 2 || perm[0] !== 1 || perm[1] !== 0)) return undefined;
+        const matrix = transpose ? transpose.inputs[0] : p.inputs[1];
+        const cast = this.op(matrix, 'Cast');
+        const w = this.model.initializers.get(cast ? cast.inputs[0] : matrix);
         if (!w || w.dims.length !== 2) return undefined;
-        return { dataType: cast ? (cast.attributes.get('to')?.i ?? 0) : w.dataType, columns: w.dims[1] };
+        return { dataType: cast ? (cast.attributes.get('to')?.i ?? 0) : w.dataType, columns: transpose ? w.dims[0] : w.dims[1] };
       }
       if (p.opType !== 'Add' && p.opType !== 'Mul') return undefined;
       const next = p.inputs.find((i) => this.producer.get(i)?.opType === 'MatMul' || this.producer.get(i)?.opType === 'Mul');

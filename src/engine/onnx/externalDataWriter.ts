@@ -6,11 +6,47 @@
 // Without it every append is written before it returns (what tests and small graphs use).
 // `appendRange` copies a byte range of another file (a checkpoint's tensor stored as the graph needs it)
 // through a few reused chunk buffers, so those bytes never become a JavaScript array at all.
-import { closeSync, openSync, read, readSync, write, writeSync } from 'node:fs';
+//
+// With `linkSources`, `appendRange` copies nothing: the source file gets a hard link in this file's folder
+// (`checkpoint.safetensors`; one per source file) and the graph's initializer points into it at the
+// range's own offset. Writing a converted fp16 checkpoint was the conversion's remaining cost (~1 s per
+// GB); the link costs one directory entry. onnxruntime refuses external data whose real path leaves the
+// model folder, and a hard link is a plain file inside it. It shares the user's file's inode, so nothing
+// may ever write into it (the engine opens model files read-only; patches go to memory or overlays
+// elsewhere), and a later in-place edit of the user's file shows through: `linkedSources` gives each
+// link's identity for the folder to record (checkpoint/convertedCheckpoints.ts checks it). Where the
+// link cannot be made (another filesystem, no permission, a filesystem without hard links) or the range
+// starts at an odd byte (float16 wants 2-byte alignment), the range is copied as before.
+import { closeSync, linkSync, openSync, read, readSync, realpathSync, statSync, write, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 export interface ExternalDataWriterOptions {
   /** Write appended tensors in the background; the caller must call `finish` (and keep each buffer unchanged until `whenWritten`). */
   readonly writeBehind?: boolean;
+  /** Reference ranges of other files through hard links beside this file instead of copying them. */
+  readonly linkSources?: boolean;
+  /** Makes a hard link (fs.linkSync by default; tests inject failures). */
+  readonly link?: LinkFunction;
+}
+
+export type LinkFunction = (existingPath: string, newPath: string) => void;
+
+/** A hard link this writer made to a source file, with the identity it had then. */
+export interface LinkedSource {
+  /** The link's name in the writer's folder (the `location` graphs record). */
+  readonly location: string;
+  /** The source's real path when it was linked. */
+  readonly source: string;
+  readonly ino: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+}
+
+/** Where appended bytes are: in this writer's file, or in a linked source file. */
+export interface AppendedBytes {
+  readonly location: string;
+  readonly offset: number;
+  readonly length: number;
 }
 
 /** A byte range of another file, copied on as it is. */
@@ -46,6 +82,10 @@ export class ExternalDataWriter {
   private readonly sources = new Map<string, number>();
   /** Chunk buffers of copiers that finished, for the next ones (a fresh 16 MiB per copy costs page faults and collections). */
   private readonly chunks: Uint8Array[] = [];
+  /** Each source path's link (null: linking failed, so its ranges are copied). */
+  private readonly links = new Map<string, LinkedSource | null>();
+  private readonly linkSources: boolean;
+  private readonly link: LinkFunction;
 
   constructor(
     readonly path: string,
@@ -55,6 +95,32 @@ export class ExternalDataWriter {
   ) {
     this.fd = openSync(path, 'w');
     this.writeBehind = options.writeBehind ?? false;
+    this.linkSources = options.linkSources ?? false;
+    this.link = options.link ?? linkSync;
+  }
+
+  /** The hard links made so far, with their identities at the time. */
+  linkedSources(): LinkedSource[] {
+    return [...this.links.values()].filter((l): l is LinkedSource => l !== null);
+  }
+
+  /** The link to `path` beside this file, made on first use; null where it cannot be made. */
+  private linkTo(path: string): LinkedSource | null {
+    let linked = this.links.get(path);
+    if (linked !== undefined) return linked;
+    const count = [...this.links.values()].filter((l) => l !== null).length;
+    const location = count === 0 ? 'checkpoint.safetensors' : `checkpoint-${count + 1}.safetensors`;
+    try {
+      const source = realpathSync(path);
+      const at = join(dirname(this.path), location);
+      this.link(source, at);
+      const s = statSync(at);
+      linked = { location, source, ino: s.ino, size: s.size, mtimeMs: s.mtimeMs };
+    } catch {
+      linked = null; // EXDEV, EPERM, ENOTSUP, EMLINK...: the ranges are copied instead
+    }
+    this.links.set(path, linked);
+    return linked;
   }
 
   /** Appends `bytes` (written now, or in the background with writeBehind); returns where they are. */
@@ -71,8 +137,17 @@ export class ExternalDataWriter {
   /**
    * Appends the bytes of `range` (another file's), copied now or, with writeBehind, in the background;
    * returns where they are. A source that ends before the range does fails the copy (naming the source).
+   * With linkSources, where the source can be linked and the range starts at an even byte, nothing is
+   * copied: the bytes are where they are, in the link.
    */
-  appendRange(range: FileRange): { offset: number; length: number } {
+  appendRange(range: FileRange): AppendedBytes {
+    if (this.closed) throw new Error(`internal: ${this.path} was already closed`);
+    const linked = this.linkSources && range.position % 2 === 0 ? this.linkTo(range.path) : null;
+    if (linked) return { location: linked.location, offset: range.position, length: range.length };
+    return { location: this.location, ...this.copyRange(range) };
+  }
+
+  private copyRange(range: FileRange): { offset: number; length: number } {
     const offset = this.reserve(range.length);
     const source = this.sourceFd(range.path);
     if (!this.writeBehind) {

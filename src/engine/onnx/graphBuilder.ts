@@ -127,14 +127,15 @@ export class GraphBuilder {
 
   /**
    * As weightFloat16, for float16 bits stored in another file exactly as the initializer needs them (a
-   * checkpoint's conv weight): the external-data writer copies the range on, never holding it as an array.
+   * checkpoint's conv or linear weight): the external-data writer copies the range on, never holding it
+   * as an array, or records it where it is, in a hard link to that file (ExternalDataWriter linkSources).
    */
   weightFloat16Range(name: string, range: FileRange, dims: readonly number[]): string {
     if (range.length !== dims.reduce((n, d) => n * d, 2)) throw new Error(`internal: ${range.length} bytes for float16 '${name}' of shape [${dims.join(', ')}]`);
     if (!this.external || range.length < 1024) return this.weightFloat16(name, readRange(range), dims);
     this.names.add(name);
-    const { offset, length } = this.external.appendRange(range);
-    this.initializers.push({ name, dataType: ONNX_FLOAT16, dims, location: this.external.location, offset, length });
+    const { location, offset, length } = this.external.appendRange(range);
+    this.initializers.push({ name, dataType: ONNX_FLOAT16, dims, location, offset, length });
     return this.node('Cast', [name], { to: ONNX_FLOAT });
   }
 

@@ -1,7 +1,9 @@
 // Reads one ONNX component (model.onnx and the external-data files its initializers name) into memory,
 // validating everything a user can get wrong before onnxruntime sees it: a missing folder or file, a
 // truncated or foreign model.onnx, external weights that are missing, outside the folder, or too short.
-// The bytes it returns are what a session is created from, and what a LoRA patch modifies.
+// The bytes it returns are what a session is created from, and what a LoRA patch modifies (in memory:
+// nothing here writes a model's files — a converted checkpoint's external data may be a hard link to the
+// user's own file, which is a plain file inside the folder and passes the checks like any other).
 import { constants as bufferConstants } from 'node:buffer';
 import { open, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, relative, sep } from 'node:path';
@@ -283,6 +285,20 @@ async function readExternalFile(file: ExternalDataFile, fs: ModelFileSystem): Pr
     throw new ModelError(`the external weights file changed while it was being read (${data.length} of ${file.size} bytes)`, file.path);
   }
   return { ...file, data };
+}
+
+/**
+ * The bytes of weights a session of `files` holds: model.onnx, and of each external-data file only what
+ * its initializers use — a converted checkpoint's components share one hard link to the whole checkpoint
+ * (checkpoint/convert/convertCheckpoint.ts), of which each reads its own part.
+ */
+export function usedWeightBytes(files: OnnxModelFiles): number {
+  const used = new Map<string, number>();
+  for (const init of files.info.initializers) {
+    const d = init.data;
+    if (d.kind === 'external') used.set(d.location, (used.get(d.location) ?? 0) + (d.length ?? expectedByteLength(init.dims, init.dataType) ?? 0));
+  }
+  return files.modelIdentity.size + files.externalData.reduce((n, f) => n + Math.min(f.size, used.get(f.location) ?? f.size), 0);
 }
 
 /** `files` with every external-data file read into memory (validated already by readOnnxModelFiles). */

@@ -10,7 +10,7 @@ import { CancelledError, ModelError, throwIfAborted } from '../errors';
 import { physicalCoreCount } from './cpuCores';
 import { float16ToFloat32, float32ToFloat16 } from './float16';
 import { missingKernelError } from './missingKernel';
-import type { OnnxModelFiles } from './onnxModelFiles';
+import { usedWeightBytes, type OnnxModelFiles } from './onnxModelFiles';
 import { OptimizedModelCache, optimizedModelKey } from './optimizedModelCache';
 import { elementCount, formatDims, type FloatTensor } from './tensor';
 import { currentProviderEnvironment, onnxruntimeBindingFolder, type ExecutionProviderName, type ProviderEnvironment } from './executionProviders';
@@ -228,7 +228,8 @@ export class OnnxSession {
     const cache = new OptimizedModelCache(resolved.optimizedCacheDir);
     const hit = await OnnxSession.openOptimized(cache, key, files.modelPath, resolved);
     if (hit) return hit;
-    const sourceBytes = files.modelIdentity.size + files.externalData.reduce((n, f) => n + f.size, 0);
+    // What the graph uses of its files (a converted checkpoint's link is shared by its components).
+    const sourceBytes = usedWeightBytes(files);
     const pending = await cache.reserve(key, sourceBytes);
     if (!pending) return OnnxSession.createFromSource(files, resolved, 'failed');
     let session: OnnxSession;

@@ -63,13 +63,15 @@ export function hardwareKey(): string {
 /**
  * The cache key (64 hex digits), or undefined when the session is not to be cached: no optimization to
  * save, weights mostly inline in a large model.onnx (MAX_INLINE_BYTES_TO_CACHE), or external weights held
- * in memory (possibly patched) without a transformKey naming them.
+ * in memory (possibly patched) or in a patch's overlay (lora/rangePatch.ts: a fresh temporary folder per
+ * patch, so its key would never be hit again and each load would only write an entry) without a
+ * transformKey naming them.
  */
 export function optimizedModelKey(parts: OptimizedModelKeyParts): string | undefined {
   const { files } = parts;
   if (parts.graphOptimizationLevel === 'disabled') return undefined;
   if (files.modelBytes.length > MAX_INLINE_BYTES_TO_CACHE) return undefined;
-  if (files.externalData.some((f) => f.data !== undefined) && parts.transformKey === undefined) return undefined;
+  if ((files.externalData.some((f) => f.data !== undefined) || files.externalDataFolder !== undefined) && parts.transformKey === undefined) return undefined;
   const identity = {
     format: FORMAT_VERSION,
     runtime: parts.runtimeVersion,

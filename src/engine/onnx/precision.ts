@@ -1,23 +1,29 @@
 // Weight-precision variants of a component, made when its session is created (a WeightPatch):
 //
-// - 'int8': every MatMul whose second input is a float32 weight matrix [K, N] becomes onnxruntime's
+// - 'int8': every MatMul whose second input is a weight matrix [K, N] becomes onnxruntime's
 //   com.microsoft.DynamicQuantizeMatMul: the weights are stored as int8 with one scale per output column
 //   (symmetric, round to nearest, 7-bit range ±63, see INT8_WEIGHT_MAX), the activations are quantized
 //   to uint8 per call by the kernel, and a following bias Add ([N] constant) moves into the operator. On
 //   CPUs with VNNI this runs the projections 2–3x faster (docs/benchmarks.md); the convolutions stay
-//   float32.
+//   float32. The weight is a float32 initializer, or a float16 one behind a Cast to float32 (a converted
+//   fp16 checkpoint or diffusers folder), possibly kept [N, K] behind a Transpose(perm [1, 0]) (our
+//   converter keeps linear weights in torch's layout, convert/nnOps.ts): widened, transposed to [K, N] and
+//   quantized alike; the Cast and Transpose nodes nothing reads any more are dropped with the weight.
 // - 'fp16' / 'bf16': every float32 weight is rounded to the nearest float16 / bfloat16 value and kept as
 //   float32. The arithmetic is exactly that of an export stored in that precision and widened at load,
 //   which is what onnxruntime's CPU provider does with such an export; it measures the quality cost of
 //   shipping weights at half size. It buys no speed on CPU (there are no half-precision GEMM kernels
-//   on x86 here).
+//   on x86 here). Float16 weights (behind a Cast) are float16 values already; 'bf16' rounds them to
+//   bfloat16 precision in place in their float16 bits (a bfloat16-rounded float16 value is a float16
+//   value again, except one at the very top of float16's range that rounds past 65504: a tensor holding
+//   such a value keeps its float16 values, unrounded), so the variant is that of a bf16 export here too.
 // - 'fp32': the weights as exported.
 //
 // The variant is deterministic (same bytes in, same bytes out), so renders with it stay reproducible bit
 // for bit; it is part of the recipe.
 import { ModelError } from '../errors';
 import { fromFloat16Bits, toFloat16Bits } from './float16';
-import { initializerBytes, readInitializerBytes, type OnnxModelFiles } from './onnxModelFiles';
+import { initializerBytes, readInitializerBytes, usedWeightBytes, type OnnxModelFiles } from './onnxModelFiles';
 import { CONTRIB_DOMAIN, OnnxProtoError, parseOnnxModel, type OnnxInitializer } from './onnxProto';
 import { parseEditableModel, writeEditedModel, type EditableNode, type NewInitializer, type NewNode } from './onnxWriter';
 import type { PrecisionName } from './precisionNames';
@@ -29,9 +35,10 @@ export type Precision = PrecisionName;
 /**
  * Version of the transforms below; part of the patch key, so a change re-creates cached graphs.
  * 2: int8 weights in ±63 instead of ±127. 3: fp16 / bf16 leave input-scaling constants (the sinusoidal
- * frequencies of timestep and time-id embeddings) in float32.
+ * frequencies of timestep and time-id embeddings) in float32. 4: int8 quantizes float16 weights behind a
+ * Cast (and Transpose); bf16 rounds float16 weights too.
  */
-export const PRECISION_TRANSFORM_VERSION = 3;
+export const PRECISION_TRANSFORM_VERSION = 4;
 
 /**
  * Largest |int8 weight|. onnxruntime's u8 × s8 GEMM on x86 CPUs without VNNI (AVX2, AVX-512 without
@@ -46,6 +53,7 @@ export const INT8_WEIGHT_MAX = 63;
 
 const FLOAT = 1;
 const INT8 = 3;
+const FLOAT16 = 10;
 /** Matrices smaller than this stay float32: quantizing them saves nothing measurable. */
 const MIN_QUANTIZED_ELEMENTS = 4096;
 /**
@@ -201,10 +209,54 @@ export function inputScaleConstants(info: OnnxModelFiles['info']): Set<string> {
   return kept;
 }
 
-/** Rounds every float32 weight to float16 or bfloat16 precision, in copies of the buffers that hold them. */
+/** For each float16 bit pattern, its value rounded to bfloat16 precision as float16 bits; 0xffffffff where that is no float16 value. */
+let bf16OfHalf: Uint32Array | undefined;
+function bfloat16OfFloat16Table(): Uint32Array {
+  if (!bf16OfHalf) {
+    bf16OfHalf = new Uint32Array(65536);
+    const word = new Uint32Array(1);
+    const value = new Float32Array(word.buffer);
+    for (let h = 0; h < 65536; h++) {
+      value[0] = fromFloat16Bits(h);
+      roundToBfloat16(word);
+      const back = toFloat16Bits(value[0]);
+      if (Number.isNaN(value[0])) bf16OfHalf[h] = h;
+      else bf16OfHalf[h] = Object.is(fromFloat16Bits(back), value[0]) ? back : 0xffffffff;
+    }
+  }
+  return bf16OfHalf;
+}
+
+/**
+ * Rounds float16 values (little-endian bits in `bytes`) in place to bfloat16 precision, kept as float16;
+ * leaves the tensor as it is when a value would round past float16's range. Returns how many changed.
+ */
+function roundFloat16ToBfloat16(bytes: Uint8Array): number {
+  const table = bfloat16OfFloat16Table();
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const count = bytes.byteLength >> 1;
+  for (let i = 0; i < count; i++) if (table[view.getUint16(i * 2, true)] === 0xffffffff) return 0;
+  let changed = 0;
+  for (let i = 0; i < count; i++) {
+    const h = view.getUint16(i * 2, true);
+    const r = table[h];
+    if (r !== h) {
+      view.setUint16(i * 2, r, true);
+      changed++;
+    }
+  }
+  return changed;
+}
+
+/**
+ * Rounds every float32 weight to float16 or bfloat16 precision, in copies of the buffers that hold them
+ * (or in place); for 'bf16' also the float16 weights. Only ever in memory: the files on disk (which may
+ * be hard links to the user's checkpoint) are never written.
+ */
 function roundWeights(files: OnnxModelFiles, precision: 'fp16' | 'bf16', inPlace: boolean): PrecisionResult {
   const kept = inputScaleConstants(files.info);
-  const targets = files.info.initializers.filter((i) => i.dataType === FLOAT && i.data.kind !== 'typed' && !kept.has(i.name));
+  const rounded = (i: OnnxInitializer) => i.dataType === FLOAT || (precision === 'bf16' && i.dataType === FLOAT16);
+  const targets = files.info.initializers.filter((i) => rounded(i) && i.data.kind !== 'typed' && !kept.has(i.name));
   const touchedExternal = new Set(targets.flatMap((i) => (i.data.kind === 'external' ? [i.data.location] : [])));
   const out: OnnxModelFiles = inPlace
     ? files
@@ -217,6 +269,10 @@ function roundWeights(files: OnnxModelFiles, precision: 'fp16' | 'bf16', inPlace
   const round = precision === 'fp16' ? roundToFloat16 : roundToBfloat16;
   for (const init of targets) {
     const bytes = initializerBytes(out, init)!;
+    if (init.dataType === FLOAT16) {
+      parameters += roundFloat16ToBfloat16(bytes);
+      continue;
+    }
     const { words, copied } = float32Words(bytes);
     parameters += round(words);
     if (copied) bytes.set(new Uint8Array(words.buffer));
@@ -224,9 +280,66 @@ function roundWeights(files: OnnxModelFiles, precision: 'fp16' | 'bf16', inPlace
   return { files: out, report: { precision, tensors: targets.length, biasesFolded: 0, parameters } };
 }
 
+/** A MatMul's weight: its initializer, whether the MatMul reads it transposed, and the nodes in between. */
+interface MatMulWeight {
+  readonly init: OnnxInitializer;
+  readonly transposed: boolean;
+  /** The Transpose and / or Cast between the initializer and the MatMul (MatMul side first). */
+  readonly chain: readonly EditableNode[];
+}
+
 /**
- * Rewrites float32 weight MatMuls into DynamicQuantizeMatMul with int8 weights. Reads each weight it
- * quantizes (from memory, or by range from its external-data file); the rest stay where they are.
+ * The weight matrix MatMul input `input` is: a float32 initializer, or a float16 one Cast to float32,
+ * either possibly behind a Transpose(perm [1, 0]); undefined for anything else.
+ */
+function matMulWeight(input: string, inits: ReadonlyMap<string, OnnxInitializer>, producer: ReadonlyMap<string, EditableNode>): MatMulWeight | undefined {
+  const chain: EditableNode[] = [];
+  let name = input;
+  let transposed = false;
+  const transpose = producer.get(name);
+  if (transpose && transpose.opType === 'Transpose' && transpose.domain === '' && transpose.inputs.length === 1) {
+    const perm = transpose.attributes.get('perm')?.ints;
+    if (perm !== undefined && (perm.length !== 2 || perm[0] !== 1 || perm[1] !== 0)) return undefined;
+    chain.push(transpose);
+    transposed = true;
+    name = transpose.inputs[0];
+  }
+  let cast = false;
+  const castNode = producer.get(name);
+  if (castNode && castNode.opType === 'Cast' && castNode.domain === '' && castNode.inputs.length === 1) {
+    if (castNode.attributes.get('to')?.i !== FLOAT) return undefined;
+    chain.push(castNode);
+    cast = true;
+    name = castNode.inputs[0];
+  }
+  const init = inits.get(name);
+  if (!init || init.dims.length !== 2 || init.data.kind === 'typed') return undefined;
+  if (init.dataType !== FLOAT && !(cast && init.dataType === FLOAT16)) return undefined;
+  return { init, transposed, chain };
+}
+
+/** A weight's values as float32 [K, N] for x @ W: widened from float16, transposed where the graph transposes it. */
+async function matMulWeightValues(files: OnnxModelFiles, weight: MatMulWeight): Promise<Float32Array> {
+  const bytes = (await readInitializerBytes(files, weight.init))!;
+  const [rows, cols] = weight.init.dims;
+  let values: Float32Array;
+  if (weight.init.dataType === FLOAT16) {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    values = new Float32Array(rows * cols);
+    for (let i = 0; i < values.length; i++) values[i] = fromFloat16Bits(view.getUint16(i * 2, true));
+  } else {
+    values = floatView(bytes);
+  }
+  if (!weight.transposed) return values;
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = values[r * cols + c];
+  return out;
+}
+
+/**
+ * Rewrites weight MatMuls (float32, or float16 behind a Cast, possibly transposed) into
+ * DynamicQuantizeMatMul with int8 weights. Reads each weight it quantizes (from memory, or by range from
+ * its external-data file); the rest stay where they are.
  */
 async function quantizeMatMuls(files: OnnxModelFiles, overlayMinExternalBytes = INT8_OVERLAY_MIN_EXTERNAL_BYTES): Promise<PrecisionResult> {
   let model;
@@ -237,21 +350,25 @@ async function quantizeMatMuls(files: OnnxModelFiles, overlayMinExternalBytes = 
   }
   const inits = new Map<string, OnnxInitializer>(files.info.initializers.map((i) => [i.name, i]));
   const readers = new Map<string, EditableNode[]>();
+  const producer = new Map<string, EditableNode>();
   for (const node of model.nodes) {
     for (const name of node.inputs) {
       const list = readers.get(name) ?? [];
       list.push(node);
       readers.set(name, list);
     }
+    for (const name of node.outputs) producer.set(name, node);
   }
   const outputs = new Set(model.graphOutputs);
   const replaced = new Map<number, NewNode>(); // node index → replacement
   const dropped = new Set<number>();
+  const chains = new Map<number, EditableNode>(); // Cast / Transpose nodes that may become unread
   const added: NewInitializer[] = [];
-  const quantized = new Map<string, { weights: string; scales: string }>();
+  const quantized = new Map<string, { weights: string; scales: string; init: string }>();
   // A large model's int8 weights (SDXL's UNet: ~2 GB) cannot be inline: the protobuf stops at 2 GiB. They
   // go to an overlay file as they are made, the rest of the weights staying where they are.
-  const externalBytes = files.externalData.reduce((n, f) => n + f.size, 0);
+  // (The bytes the graph reads: a converted folder links the whole checkpoint into each component.)
+  const externalBytes = files.externalData.length ? usedWeightBytes(files) - files.modelIdentity.size : 0;
   const overlay = externalBytes >= overlayMinExternalBytes && externalBytes > 0 && files.externalData.every((f) => f.data === undefined) ? new WeightOverlay() : undefined;
   const keep = (name: string, dataType: number, dims: number[], raw: Uint8Array): void => {
     if (overlay) overlay.append(name, dataType, dims, raw);
@@ -261,19 +378,23 @@ async function quantizeMatMuls(files: OnnxModelFiles, overlayMinExternalBytes = 
   let parameters = 0;
   for (const node of model.nodes) {
     if (node.opType !== 'MatMul' || node.domain !== '' || node.inputs.length !== 2) continue;
-    const init = inits.get(node.inputs[1]);
-    if (!init || init.dataType !== FLOAT || init.dims.length !== 2 || init.data.kind === 'typed') continue;
-    const [k, n] = init.dims;
-    if (k * n < MIN_QUANTIZED_ELEMENTS || model.subgraphReads.has(node.inputs[1])) continue;
-    let q = quantized.get(init.name);
+    const weight = matMulWeight(node.inputs[1], inits, producer);
+    if (!weight) continue;
+    const { init, transposed } = weight;
+    const [k, n] = transposed ? [init.dims[1], init.dims[0]] : init.dims;
+    if (k * n < MIN_QUANTIZED_ELEMENTS || [node.inputs[1], ...weight.chain.flatMap((c) => c.inputs)].some((t) => model.subgraphReads.has(t))) continue;
+    const key = `${init.name}${transposed ? '\u0000T' : ''}`;
+    let q = quantized.get(key);
     if (!q) {
-      const { values, scales } = quantizeColumnsInt8(floatView((await readInitializerBytes(files, init))!), k, n);
-      q = { weights: `${init.name}_int8`, scales: `${init.name}_int8_scale` };
+      const { values, scales } = quantizeColumnsInt8(await matMulWeightValues(files, weight), k, n);
+      const base = transposed ? `${init.name}_T` : init.name;
+      q = { weights: `${base}_int8`, scales: `${base}_int8_scale`, init: init.name };
       keep(q.weights, INT8, [k, n], new Uint8Array(values.buffer));
       keep(q.scales, FLOAT, [n], new Uint8Array(scales.buffer));
-      quantized.set(init.name, q);
+      quantized.set(key, q);
       parameters += k * n;
     }
+    for (const c of weight.chain) chains.set(c.index, c);
     // A bias Add that only this MatMul feeds: [N] float constant on either side.
     const out = node.outputs[0];
     const users = readers.get(out) ?? [];
@@ -303,16 +424,30 @@ async function quantizeMatMuls(files: OnnxModelFiles, overlayMinExternalBytes = 
     overlay?.close();
     return { files, report: { precision: 'int8', tensors: 0, biasesFolded: 0, parameters: 0 } };
   }
-  // Float weights nothing reads any more are dropped from the graph (their external bytes stay unread).
-  const stillRead = new Set<string>();
-  for (const node of model.nodes) {
-    if (replaced.has(node.index) || dropped.has(node.index)) continue;
-    for (const name of node.inputs) stillRead.add(name);
+  // The Casts and Transposes that fed only quantized MatMuls go (until none is left unread), then the
+  // float weights nothing reads any more (their external bytes stay unread).
+  const stillReadNames = (): Set<string> => {
+    const read = new Set<string>([...outputs, ...model.subgraphReads]);
+    for (const node of model.nodes) {
+      if (replaced.has(node.index) || dropped.has(node.index)) continue;
+      for (const name of node.inputs) read.add(name);
+    }
+    for (const r of replaced.values()) for (const name of r.inputs) read.add(name);
+    return read;
+  };
+  let stillRead = stillReadNames();
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const c of chains.values()) {
+      if (dropped.has(c.index) || c.outputs.some((o) => stillRead.has(o))) continue;
+      dropped.add(c.index);
+      changed = true;
+    }
+    if (changed) stillRead = stillReadNames();
   }
-  for (const r of replaced.values()) for (const name of r.inputs) stillRead.add(name);
-  const removed = new Set([...quantized.keys()].filter((name) => !stillRead.has(name) && !outputs.has(name) && !model.subgraphReads.has(name)));
+  const removed = new Set([...quantized.values()].map((q) => q.init).filter((name) => !stillRead.has(name)));
   const nodes = model.nodes.flatMap((node) => (dropped.has(node.index) ? [] : [replaced.get(node.index) ?? node]));
-  const removedTensors = new Set([...replaced.keys()].map((i) => model.nodes[i].outputs[0]));
+  const removedTensors = new Set([...[...replaced.keys()].map((i) => model.nodes[i].outputs[0]), ...[...chains.values()].filter((c) => dropped.has(c.index)).flatMap((c) => c.outputs)]);
   const edit = { nodes, addOpsets: [{ domain: CONTRIB_DOMAIN, version: 1 }], removedTensors, removedInitializers: removed, addedInitializers: added };
   const report = { precision: 'int8' as const, tensors: replaced.size, biasesFolded, parameters };
   if (overlay) return { files: overlay.apply(files, model, edit), report };

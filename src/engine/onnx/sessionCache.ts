@@ -1,5 +1,6 @@
 // Keeps onnxruntime sessions alive across renders: an LRU keyed by the component file, the session
-// options and a weight-patch key (LoRA sets), within a memory budget estimated from file sizes.
+// options and a weight-patch key (LoRA sets), within a memory budget estimated from the bytes of weights
+// each graph uses of its files (a converted checkpoint's components each use part of one shared link).
 // Sessions are handed out as leases; an entry evicted while leased is released when its last lease is
 // returned, so eviction never pulls a session from under a running render. A hit costs a stat() per file
 // (model.onnx and its external data), never a read: a file edited on disk is noticed and reloaded.
@@ -11,6 +12,7 @@ import {
   readExternalData,
   readOnnxModelFiles,
   statIdentities,
+  usedWeightBytes,
   type FileIdentity,
   type ModelFileSystem,
   type OnnxModelFiles,
@@ -114,7 +116,10 @@ interface Entry {
   ready: Promise<OnnxSession>;
   session: OnnxSession | undefined;
   files: readonly FileIdentity[];
+  /** The weights the session holds (usedWeightBytes). */
   bytes: number;
+  /** The model's files in full: what reading them into memory for a patch costs. */
+  fileBytes: number;
   leases: number;
   /** Removed from the cache; dispose when the last lease is returned. */
   evicted: boolean;
@@ -196,7 +201,7 @@ export class SessionCache {
   }
 
   private load(key: string, modelPath: string, options: ResolvedSessionOptions, patch: WeightPatch | undefined, signal?: AbortSignal): Entry {
-    const entry: Entry = { key, ready: Promise.resolve(undefined as never), session: undefined, files: [], bytes: 0, leases: 0, evicted: false };
+    const entry: Entry = { key, ready: Promise.resolve(undefined as never), session: undefined, files: [], bytes: 0, fileBytes: 0, leases: 0, evicted: false };
     entry.ready = this.createFor(entry, modelPath, options, patch, signal);
     entry.ready.catch(() => {
       if (this.entries.get(key) === entry) this.entries.delete(key);
@@ -215,7 +220,8 @@ export class SessionCache {
     // by these source files and the transforms asked for, so a hit skips reading, patching and fusing.
     let files = await readOnnxModelFiles(modelPath, { fs: this.fs });
     entry.files = [files.modelIdentity, ...files.externalData];
-    entry.bytes = entry.files.reduce((n, f) => n + f.size, 0);
+    entry.fileBytes = entry.files.reduce((n, f) => n + f.size, 0);
+    entry.bytes = usedWeightBytes(files);
     throwIfAborted(signal);
     let cacheKey: string | undefined;
     if (options.optimizedCacheDir !== undefined && (patch === undefined || patch.cacheable === true)) {
@@ -285,11 +291,12 @@ export class SessionCache {
   /**
    * Refuses a load that cannot fit in memory, with an error that says how much it needs and how much
    * there is, instead of letting the process be killed part way through. Idle sessions are evicted first
-   * if that makes room. The estimate: the weights once (onnxruntime's copy), twice when they are read
-   * into memory to be patched, plus an eighth for activations and the runtime (at least 256 MB).
+   * if that makes room. The estimate: the weights once (onnxruntime's copy; only what the graph uses of
+   * each file), plus the files whole when they are read into memory to be patched, plus an eighth for
+   * activations and the runtime (at least 256 MB).
    */
   private checkMemory(entry: Entry, modelPath: string, patched: boolean): void {
-    const need = entry.bytes * (patched ? 2 : 1) + Math.max(MIN_HEADROOM_BYTES, entry.bytes / 8);
+    const need = entry.bytes + (patched ? entry.fileBytes : 0) + Math.max(MIN_HEADROOM_BYTES, entry.bytes / 8);
     let available = this.availableMemory();
     if (need <= available) return;
     const idle = [...this.entries.values()].filter((e) => e !== entry && e.leases === 0 && e.session);
@@ -299,7 +306,7 @@ export class SessionCache {
     }
     available = Math.max(0, available);
     throw new ModelError(
-      `not enough memory to load this model: it needs about ${formatBytes(need)} (weights ${formatBytes(entry.bytes)}${patched ? ', held twice while they are patched' : ''}) and ${formatBytes(available)} is available; close other programs, render with fewer models loaded, or use a smaller model`,
+      `not enough memory to load this model: it needs about ${formatBytes(need)} (weights ${formatBytes(entry.bytes)}${patched ? `, and ${formatBytes(entry.fileBytes)} of files read to be patched` : ''}) and ${formatBytes(available)} is available; close other programs, render with fewer models loaded, or use a smaller model`,
       modelPath,
     );
   }

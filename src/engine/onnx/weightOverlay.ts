@@ -67,12 +67,11 @@ export class WeightOverlay {
   /**
    * `files` with `model` re-serialized by `edit`, the overlay's tensors added (replacing initializers of
    * the same names) and every other external initializer re-declared at its original bytes, all
-   * relative to the nearest folder holding both. The external files must not be held in memory: the
-   * result reads every weight from disk.
+   * relative to the nearest folder holding both. The result reads every weight from disk: copies of
+   * external files held in memory are dropped, so they must hold the files' bytes unchanged.
    */
   apply(files: OnnxModelFiles, model: EditableModel, edit: ModelEdit): OnnxModelFiles {
     this.close();
-    if (files.externalData.some((f) => f.data !== undefined)) throw new Error('internal: an overlay cannot be applied to weights held in memory');
     const base = commonFolder(realpathSync(dirname(files.modelPath)), realpathSync(dirname(this.path)));
     const originals = new Map(files.externalData.map((f) => [f.location, relative(base, realpathSync(f.path))]));
     const replaced = this.names;

@@ -1,10 +1,11 @@
 // The parts that make checkpoint conversion fast must not change a byte of its output: the tiled
 // transposes (float32, and float16 widened while transposed) against the plain definition on shapes
 // that are not multiples of the tile, the scratch buffers' reuse, and the write-behind external-data
-// writer against the synchronous one (same file, same offsets, buffers held until written, errors kept).
+// writer against the synchronous one (same file, same offsets, buffers held until written, errors kept),
+// and ranges referenced through a hard link instead of copied (or copied where no link can be made).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ScratchFloats, transposed, transposeFloat16Into, transposeInto, transposeUint16Into } from '../../../src/engine/checkpoint/convert/transposeMatrix';
@@ -89,8 +90,8 @@ test('a range copied from another file lands as appended bytes would: same file 
   const behind = new ExternalDataWriter(join(dir, 'range-behind.bin'), 'range-behind.bin', { writeBehind: true });
   for (const [k, r] of ranges.entries()) {
     const a = expected.append(bytes.subarray(r.position, r.position + r.length));
-    assert.deepEqual(sync.appendRange({ path: source, ...r }), a);
-    assert.deepEqual(behind.appendRange({ path: source, ...r }), a);
+    assert.deepEqual(sync.appendRange({ path: source, ...r }), { location: 'range-sync.bin', ...a });
+    assert.deepEqual(behind.appendRange({ path: source, ...r }), { location: 'range-behind.bin', ...a });
     // Interleaved with ordinary appends.
     const small = Uint8Array.of(k, k, k);
     assert.deepEqual(sync.append(small), expected.append(small));
@@ -110,4 +111,44 @@ test('a range copied from another file lands as appended bytes would: same file 
   const shortBehind = new ExternalDataWriter(join(dir, 'short-behind.bin'), 'short-behind.bin', { writeBehind: true });
   shortBehind.appendRange({ path: source, position: 1000, length: 10_000 });
   await assert.rejects(shortBehind.finish(), /writing .*short-behind\.bin failed: .*source\.bin ended/);
+});
+
+test('linkSources: ranges are referenced in a hard link to the source (same inode, nothing copied); odd positions and failed links are copied', async () => {
+  const source = join(dir, 'linked-source.safetensors');
+  const bytes = Uint8Array.from({ length: 3 * 1024 * 1024 + 17 }, (_v, i) => (i * 97 + (i >> 9)) & 0xff);
+  writeFileSync(source, bytes);
+  const out = join(dir, 'linked');
+  mkdirSync(out);
+  const w = new ExternalDataWriter(join(out, 'model.onnx_data'), 'model.onnx_data', { writeBehind: true, linkSources: true });
+  const a = w.appendRange({ path: source, position: 64, length: 2 * 1024 * 1024 });
+  const b = w.appendRange({ path: source, position: 2 * 1024 * 1024 + 100, length: 4096 });
+  assert.deepEqual(a, { location: 'checkpoint.safetensors', offset: 64, length: 2 * 1024 * 1024 });
+  assert.deepEqual(b, { location: 'checkpoint.safetensors', offset: 2 * 1024 * 1024 + 100, length: 4096 });
+  // An odd start (float16 wants 2-byte alignment) is copied into the writer's own file.
+  const odd = w.appendRange({ path: source, position: 101, length: 2000 });
+  assert.deepEqual(odd, { location: 'model.onnx_data', offset: 0, length: 2000 });
+  await w.finish();
+  const link = statSync(join(out, 'checkpoint.safetensors'));
+  assert.equal(link.ino, statSync(source).ino, 'the link is the source file itself');
+  assert.equal(link.nlink, 2);
+  assert.equal(statSync(join(out, 'model.onnx_data')).size, 2000, 'only the odd range was written');
+  assert.deepEqual(readFileSync(join(out, 'model.onnx_data')), Buffer.from(bytes.subarray(101, 2101)));
+  assert.deepEqual(w.linkedSources(), [{ location: 'checkpoint.safetensors', source, ino: link.ino, size: link.size, mtimeMs: link.mtimeMs }]);
+
+  // Linking fails (another filesystem): every range is copied, as without linkSources.
+  const failed = join(dir, 'unlinked');
+  mkdirSync(failed);
+  const tried: string[] = [];
+  const link2 = (_from: string, to: string) => {
+    tried.push(to);
+    throw Object.assign(new Error('EXDEV: cross-device link not permitted'), { code: 'EXDEV' });
+  };
+  const c = new ExternalDataWriter(join(failed, 'model.onnx_data'), 'model.onnx_data', { linkSources: true, link: link2 });
+  assert.deepEqual(c.appendRange({ path: source, position: 64, length: 4096 }), { location: 'model.onnx_data', offset: 0, length: 4096 });
+  assert.deepEqual(c.appendRange({ path: source, position: 8192, length: 100 }), { location: 'model.onnx_data', offset: 4096, length: 100 });
+  c.close();
+  assert.equal(tried.length, 1, 'a failed link is not tried again for every tensor');
+  assert.deepEqual(c.linkedSources(), []);
+  assert.ok(!existsSync(join(failed, 'checkpoint.safetensors')));
+  assert.deepEqual(readFileSync(join(failed, 'model.onnx_data')).subarray(0, 4096), Buffer.from(bytes.subarray(64, 64 + 4096)));
 });

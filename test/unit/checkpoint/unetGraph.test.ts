@@ -26,6 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ModelError } from '../../../src/engine/errors';
+import { parseOnnxModel } from '../../../src/engine/onnx/onnxProto';
 import { ExternalDataWriter } from '../../../src/engine/onnx/graphBuilder';
 import { fuseAttentionInModel } from '../../../src/engine/onnx/attentionFusion';
 import { readSafetensors } from '../../../src/engine/lora/safetensors';
@@ -180,6 +181,30 @@ test('UNet built from diffusers and LDM weights equals the torch export', { skip
       console.log(`unet from ${label}, timestep [${timestep}]: relative error ${error.toExponential(2)}, attention fused ${fusedError.toExponential(2)} (tolerance ${tolerance})`);
       assert.ok(error <= tolerance, `${label} [${timestep}]: relative error ${error} over ${tolerance}`);
       assert.ok(fusedError <= tolerance, `${label} [${timestep}], fused: relative error ${fusedError} over ${tolerance}`);
+    }
+    await Promise.all(sessions.map((s) => s.release()));
+  }
+});
+
+test('fp16 linear weights kept [out, in] behind Cast + Transpose (file ranges) compute bit for bit what transposed copies compute, fused or not', { skip, timeout: 600_000 }, async () => {
+  const ranged = await ldmWeights('sd15-random-toy-fp16.safetensors');
+  // The same source without file ranges: linear weights are read and stored transposed, [in, out], as before.
+  const { storedRange: _dropped, ...rest } = ranged;
+  const copied: WeightSource = rest;
+  const a = await build('ranged', config, ranged);
+  const b = await build('copied', config, copied);
+  const parsed = parseOnnxModel(a.bytes);
+  const toQ = parsed.initializers.find((i) => i.name === 'down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q.weight');
+  const toK = parsed.initializers.find((i) => i.name === 'down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k.weight');
+  assert.equal(toQ?.dataType, 10);
+  assert.deepEqual(toK?.dims, [...ranged.shape('down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k.weight')], 'kept in torch\'s [out, in] layout');
+  assert.ok(parsed.nodes.filter((n) => n.opType === 'Transpose').length > 0);
+  assert.ok(parseOnnxModel(b.bytes).initializers.find((i) => i.name === toK.name)?.dims[0] === toK.dims[1], 'the copied path stores [in, out]');
+  for (const [x, y] of [[a.path, b.path], [fused(a, ATTENTIONS), fused(b, ATTENTIONS)]]) {
+    const sessions = await Promise.all([open(x), open(y)]);
+    for (const timestep of TIMESTEPS) {
+      const [p, q] = await Promise.all(sessions.map(async (s) => (await s.run(toyFeeds(timestep))).out_sample.data as Float32Array));
+      assert.deepEqual(p, q, `${x}: timestep [${timestep}]`);
     }
     await Promise.all(sessions.map((s) => s.release()));
   }

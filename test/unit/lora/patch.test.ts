@@ -6,7 +6,9 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { InputError } from '../../../src/engine/errors';
-import { fromFloat16Bits } from '../../../src/engine/onnx/float16';
+import { fromFloat16Bits, toFloat16Bits } from '../../../src/engine/onnx/float16';
+import { GraphBuilder, ONNX_FLOAT } from '../../../src/engine/onnx/graphBuilder';
+import { parseOnnxModel } from '../../../src/engine/onnx/onnxProto';
 import { initializerBytes, readOnnxModelFiles, type OnnxModelFiles } from '../../../src/engine/onnx/onnxModelFiles';
 import type { OnnxInitializer, OnnxModelInfo, OnnxNode } from '../../../src/engine/onnx/onnxProto';
 import { OnnxSession } from '../../../src/engine/onnx/onnxSession';
@@ -377,5 +379,57 @@ describe('the tiny-shapes model', () => {
     assertPatched(weightsOf(files, q), weightsOf(patched, q), d, true, 1e-6, 'layers.1 q_proj');
     const fc1 = initializerOfNode(files.info, '/te/layers.0/mlp/fc1/MatMul');
     assertPatched(weightsOf(files, fc1), weightsOf(patched, fc1), delta(values(1024, 4, 0.1), values(256, 3, 0.1), 512, 2, 128, 1), true, 1e-6, 'layers.0 fc1');
+  });
+});
+
+describe('converted checkpoints: linear weights kept [out, in] behind Cast + Transpose', () => {
+  // x [1, D] → MatMul by blocks.0.attn.to_q.weight (square: its shape cannot tell the layout) → y. `layout`
+  // 'out_in': float16 [out, in] → Cast → Transpose, as the converter keeps a checkpoint's file range;
+  // 'in_out': float16 [in, out] → Cast, as it stores a transposed copy.
+  const D = 4;
+  const W = Array.from({ length: D * D }, (_v, i) => ((i * 7) % 11) / 8 - 0.5); // torch's [out, in]
+  function model(layout: 'out_in' | 'in_out'): OnnxModelFiles {
+    const g = new GraphBuilder('linear');
+    const x = g.input('x', ONNX_FLOAT, [1, D]);
+    const torch = Uint16Array.from(W, (v) => toFloat16Bits(v));
+    let w: string;
+    if (layout === 'out_in') w = g.node('Transpose', [g.weightFloat16('blocks.0.attn.to_q.weight', torch, [D, D])], { perm: [1, 0] });
+    else {
+      const t = new Uint16Array(D * D);
+      for (let o = 0; o < D; o++) for (let i = 0; i < D; i++) t[i * D + o] = torch[o * D + i];
+      w = g.weightFloat16('blocks.0.attn.to_q.weight', t, [D, D]);
+    }
+    g.alias(g.node('MatMul', [x, w]), 'y');
+    g.output('y', ONNX_FLOAT, [1, D]);
+    const bytes = g.build();
+    return { modelPath: join(dir, `linear-${layout}.onnx`), modelBytes: bytes, modelIdentity: { path: '', size: bytes.length, mtimeMs: 0 }, info: parseOnnxModel(bytes), externalData: [] };
+  }
+
+  test('the target is found through the Transpose, patched in [out, in], and computes what the [in, out] copy computes', async () => {
+    const path = writeSafetensors(dir, 'square.safetensors', [
+      { name: 'lora_unet_blocks_0_attn_to_q.lora_down.weight', dtype: 'F32', shape: [1, D], values: [1, 0, -1, 0.5] },
+      { name: 'lora_unet_blocks_0_attn_to_q.lora_up.weight', dtype: 'F32', shape: [D, 1], values: [0.25, -0.5, 1, 0] },
+    ]);
+    const lora = await loadLora(path);
+    const outIn = model('out_in');
+    const target = onnxWeightTargets(outIn.info).find('blocks_0_attn_to_q');
+    assert.equal(target?.transposed, true);
+    assert.equal(target?.initializer.name, 'blocks.0.attn.to_q.weight');
+    assert.equal(onnxWeightTargets(model('in_out').info).find('blocks_0_attn_to_q')?.transposed, false);
+    const d = delta([0.25, -0.5, 1, 0], [1, 0, -1, 0.5], D, 1, D, 1);
+    const patched = await applyLoras(outIn, 'unet', [{ lora, weight: 1 }]);
+    const init = outIn.info.initializers.find((i) => i.name === 'blocks.0.attn.to_q.weight')!;
+    assertPatched(weightsOf(outIn, init), weightsOf(patched, init), d, false, 2 ** -10, 'out_in');
+    const inOut = model('in_out');
+    const patchedCopy = await applyLoras(inOut, 'unet', [{ lora, weight: 1 }]);
+    const feeds = { x: { data: Float32Array.of(0.3, -1.2, 0.7, 2), dims: [1, D] } };
+    const outputs = [];
+    for (const files of [patched, patchedCopy, outIn]) {
+      const session = await OnnxSession.create(files, { intraOpNumThreads: 1 });
+      outputs.push((await session.run(feeds)).y.data);
+      await session.dispose();
+    }
+    assert.deepEqual(outputs[0], outputs[1], 'both layouts patched alike');
+    assert.notDeepEqual(outputs[0], outputs[2], 'the LoRA changes the output');
   });
 });

@@ -14,6 +14,7 @@ import { nodeModelFileSystem, readExternalData, readOnnxModelFiles, type OnnxMod
 import { parseOnnxModel } from '../../../src/engine/onnx/onnxProto';
 import { OnnxSession, type HostTensor } from '../../../src/engine/onnx/onnxSession';
 import { ProtoWriter } from '../../../src/engine/onnx/protobuf';
+import { GraphBuilder, ONNX_FLOAT } from '../../../src/engine/onnx/graphBuilder';
 import { applyPrecision, INT8_WEIGHT_MAX, inputScaleConstants, precisionPatch, quantizeColumnsInt8, roundHalfEven, roundToBfloat16, roundToFloat16 } from '../../../src/engine/onnx/precision';
 import { composePatches, SessionCache } from '../../../src/engine/onnx/sessionCache';
 import { mulberry32 } from '../prng';
@@ -375,4 +376,75 @@ test('tiny-shapes UNet: every variant stays close to float32, int8 runs reproduc
       assert.deepEqual(second.data, first.data, 'int8 is deterministic across sessions');
     }
   }
+});
+
+/**
+ * x [B, S, K] → MatMul by W1 → Add b1 → y, with W1 stored as `layout`: float32 [K, N]; float16 [K, N]
+ * behind a Cast; or float16 [N, K] (torch's layout) behind Cast and Transpose, as our checkpoint
+ * converter writes linear weights.
+ */
+function linearModel(layout: 'float32' | 'cast' | 'transposed'): Uint8Array {
+  const g = new GraphBuilder('linear');
+  const x = g.input('x', ONNX_FLOAT, [B, S, K]);
+  const halves = Uint16Array.from(W1, (v) => toFloat16Bits(v)); // [K, N]
+  const widened = Float32Array.from(halves, (h) => fromFloat16Bits(h));
+  let w: string;
+  if (layout === 'float32') w = g.weight('W1', widened, [K, N]);
+  else if (layout === 'cast') w = g.weightFloat16('W1', halves, [K, N]);
+  else {
+    const torch = new Uint16Array(K * N);
+    for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) torch[n * K + k] = halves[k * N + n];
+    w = g.node('Transpose', [g.weightFloat16('W1', torch, [N, K])], { perm: [1, 0] });
+  }
+  g.alias(g.node('Add', [g.node('MatMul', [x, w]), g.weight('b1', B1, [N])]), 'y');
+  g.output('y', ONNX_FLOAT, [B, S, N]);
+  return g.build();
+}
+
+test('int8 quantizes float16 weights behind a Cast, and [out, in] ones behind Cast + Transpose, as it quantizes their float32 values', async () => {
+  const feeds = { x: { data: values(12, B * S * K, 1.5), dims: [B, S, K] } };
+  const reference = await applyPrecision(filesFromBytes(linearModel('float32')), 'int8');
+  assert.equal(reference.report.tensors, 1);
+  const expected = await run(reference.files, feeds);
+  const int8Of = (files: OnnxModelFiles) => {
+    const init = files.info.initializers.find((i) => i.dataType === 3)!;
+    const d = init.data;
+    assert.equal(d.kind, 'raw');
+    return { dims: init.dims, values: d.kind === 'raw' ? files.modelBytes.slice(d.offset, d.offset + d.length) : undefined };
+  };
+  for (const layout of ['cast', 'transposed'] as const) {
+    const files = filesFromBytes(linearModel(layout));
+    const { files: q, report } = await applyPrecision(files, 'int8');
+    assert.deepEqual(report, { precision: 'int8', tensors: 1, biasesFolded: 1, parameters: K * N }, layout);
+    assert.deepEqual(q.info.nodes.map((n) => n.opType), ['DynamicQuantizeMatMul', 'Identity'], `${layout}: the Cast and Transpose that fed only the MatMul are gone`);
+    assert.ok(!q.info.initializers.some((i) => i.name === 'W1'), `${layout}: the float16 weight is dropped`);
+    assert.deepEqual(int8Of(q), int8Of(reference.files), `${layout}: the same int8 matrix [K, N]`);
+    assert.deepEqual((await run(q, feeds)).y.data, expected.y.data, `${layout}: the same output`);
+  }
+});
+
+test('bf16 rounds float16 weights to bfloat16 precision, kept float16; fp16 leaves them as they are', async () => {
+  const files = filesFromBytes(linearModel('transposed'));
+  const w = files.info.initializers.find((i) => i.name === 'W1')!;
+  const bitsOf = (f: OnnxModelFiles) => {
+    const d = f.info.initializers.find((i) => i.name === 'W1')!.data;
+    return d.kind === 'raw' ? new Uint16Array(f.modelBytes.slice(d.offset, d.offset + d.length).buffer) : new Uint16Array();
+  };
+  const before = bitsOf(files);
+  assert.equal(before.length, K * N);
+  const fp16 = await applyPrecision(files, 'fp16');
+  assert.deepEqual(bitsOf(fp16.files), before, 'float16 values are float16 already');
+  const bf16 = await applyPrecision(files, 'bf16');
+  const after = bitsOf(bf16.files);
+  assert.equal(bf16.report.tensors, 2, 'W1 and b1');
+  assert.ok(bf16.report.parameters > 0.8 * K * N);
+  const f = new Float32Array(1);
+  const u = new Uint32Array(f.buffer);
+  for (let i = 0; i < before.length; i++) {
+    f[0] = fromFloat16Bits(before[i]);
+    u[0] = (bfloat16Bits(u[0]) << 16) >>> 0;
+    assert.equal(fromFloat16Bits(after[i]), f[0], `W1[${i}] is its bfloat16 rounding`);
+  }
+  assert.equal(w.dataType, 10);
+  assert.deepEqual(bitsOf(files), before, 'the input is untouched');
 });

@@ -208,7 +208,7 @@ test('a load that does not fit in the available memory fails with an error sayin
   const patch: WeightPatch = { key: 'copy', apply: (files) => files };
   available = weights + headroom - 1;
   const decoder = fixture('vae_decoder').modelPath;
-  await assert.rejects(cache.acquire({ modelPath: f.modelPath, options: opts, patch }), /held twice while they are patched/);
+  await assert.rejects(cache.acquire({ modelPath: f.modelPath, options: opts, patch }), /of files read to be patched/);
   assert.equal(plain.session.isDisposed, false, 'the idle session alone would not make room, so it stays');
   // Room appears once the idle session goes: it is evicted and the load succeeds.
   available = statSync(decoder).size + headroom - weights;

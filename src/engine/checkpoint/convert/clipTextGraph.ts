@@ -26,14 +26,16 @@
 // - one Gather of the [vocab_size, hidden_size] token table by input_ids itself (textual inversion
 //   extends that table); the position table is read by Slice, not Gather;
 // - LayerNormalization nodes and residual Adds of (stream, branch) (clip skip walks them back);
-// - Linear weights stored transposed, [in, out], under their parameter names (`….q_proj.weight`) as the
-//   second input of MatMul, then Add of the bias: the LoRA target finder reads them as [in, out].
+// - Linear weights under their parameter names (`….q_proj.weight`) as the second input of MatMul, then
+//   Add of the bias: a float16 file range stays in torch's [out, in] layout behind Cast and
+//   Transpose(perm [1, 0]) (nothing copied; onnxruntime folds both at load, see nnOps.ts), other sources
+//   are stored transposed, [in, out]. The LoRA target finder follows the Transpose and knows which.
 // Weights are read one at a time, shape-checked, and appended to the external-data file at once, so the
 // memory held is one tensor (and its transposed copy) plus the graph.
 import { ModelError, throwIfAborted } from '../../errors';
 import { ONNX_FLOAT, ONNX_INT32, type ExternalDataWriter, GraphBuilder } from '../../onnx/graphBuilder';
 import { ScratchFloats, transposed, transposeInto, transposeUint16Into } from './transposeMatrix';
-import { checkedWeight, checkedWeightAsStored, type WeightSource } from './weightSource';
+import { checkedFloat16Range, checkedWeight, checkedWeightAsStored, type WeightSource } from './weightSource';
 
 /** The fields of transformers' CLIPTextConfig (text_encoder/config.json) the graph needs. */
 export interface ClipTextConfig {
@@ -157,8 +159,15 @@ class ClipWriter {
     throwIfAborted(this.options.signal);
     // Transposed into the scratch buffer that g.weight writes out before the next layer; a float16 source's
     // stays float16 behind a Cast (half the bytes to write; onnxruntime widens it exactly when it folds the Cast).
-    const stored = await checkedWeightAsStored(this.weights, `${prefix}.weight`, [cout, cin], this.options.signal, this.scratch.readBuffer(cout * cin));
+    const range = checkedFloat16Range(this.weights, `${prefix}.weight`, [cout, cin]);
     let w: string;
+    if (range) {
+      w = this.g.node('Transpose', [this.g.weightFloat16Range(`${prefix}.weight`, range, [cout, cin])], { perm: [1, 0] });
+      this.options.onWeight?.(++this.done, this.total);
+      const b = await this.param(`${prefix}.bias`, [cout]);
+      return this.g.node('Add', [this.g.node('MatMul', [x, w]), b]);
+    }
+    const stored = await checkedWeightAsStored(this.weights, `${prefix}.weight`, [cout, cin], this.options.signal, this.scratch.readBuffer(cout * cin));
     if (stored instanceof Uint16Array) {
       w = this.g.weightFloat16(`${prefix}.weight`, transposeUint16Into(stored, cout, cin, await this.scratch.takeHalves(stored.length, this.g)), [cin, cout]);
       this.options.onWeight?.(++this.done, this.total);

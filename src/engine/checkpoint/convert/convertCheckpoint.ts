@@ -4,6 +4,15 @@
 // streamed into external data (widened to float32), the scheduler SD 1.x publishes, and a CLIP
 // tokenizer (single files carry none). Written into a temporary folder beside the target and renamed
 // into place, so a failed or cancelled conversion leaves nothing half-made.
+//
+// Float16 tensors the graphs keep as they are stored (every conv and linear weight of an fp16 checkpoint)
+// are not copied: each component folder gets a hard link to the checkpoint (`checkpoint.safetensors`)
+// and the graph points into it at the tensors' own offsets (ExternalDataWriter linkSources), so
+// converting an fp16 SD 1.5 file writes a few hundred MB (biases, norms, embeddings) instead of 2.2 GB.
+// Each link's identity (inode, size, mtime) is recorded in LINKED_SOURCES_FILE: an in-place edit of the
+// user's file would change the folder's weights under it, and convertedCheckpoints.ts treats a folder
+// whose links no longer match as gone. Where a link cannot be made (another filesystem...) the tensors
+// are copied as before.
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, extname, join } from 'node:path';
@@ -11,6 +20,7 @@ import { InputError, ModelError, throwIfAborted } from '../../errors';
 import { readTextBounded } from '../../io/sceneFileSystem';
 import { readSafetensors } from '../../lora/safetensors';
 import { ExternalDataWriter } from '../../onnx/graphBuilder';
+import type { LinkedSource, LinkFunction } from '../../onnx/externalDataWriter';
 import { readCheckpointHeader } from '../checkpointHeader';
 import { CLIP_BPE_FILE, readClipBpeVocabulary, shippedClipBpePath } from '../../tokenizer/clipBpeVocabulary';
 import { checkpointSummary, describeCheckpoint, type CheckpointDescription } from '../detectCheckpoint';
@@ -41,6 +51,8 @@ export interface ConvertOptions {
   readonly env?: NodeJS.ProcessEnv;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: ConvertProgress) => void;
+  /** How hard links to the checkpoint are made (fs.linkSync; tests inject failures); false copies instead. */
+  readonly link?: LinkFunction | false;
 }
 
 export interface ConvertResult {
@@ -134,20 +146,35 @@ function writeJson(path: string, value: unknown): void {
   writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
-async function writeComponent(root: string, name: string, config: unknown, build: (external: ExternalDataWriter) => Promise<Uint8Array>): Promise<void> {
+/** The record of a converted folder's hard links: `{ "links": [{ path, ino, size, mtimeMs }] }`, paths relative to the folder. */
+export const LINKED_SOURCES_FILE = 'linked_sources.json';
+
+/** One recorded link: where it is in the folder and the identity the source had when it was linked. */
+export interface LinkRecord {
+  readonly path: string;
+  readonly ino: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+}
+
+/** Writes component `name` under `root`; returns the hard links its weights point into. */
+async function writeComponent(root: string, name: string, config: unknown, build: (external: ExternalDataWriter) => Promise<Uint8Array>, link: LinkFunction | false | undefined): Promise<LinkRecord[]> {
   const dir = join(root, name);
   mkdirSync(dir, { recursive: true });
   // Weights are written behind the reads (see pacedWeights); model.onnx only once they all are.
-  const external = new ExternalDataWriter(join(dir, 'model.onnx_data'), 'model.onnx_data', { writeBehind: true });
+  const external = new ExternalDataWriter(join(dir, 'model.onnx_data'), 'model.onnx_data', { writeBehind: true, linkSources: link !== false, ...(link ? { link } : {}) });
+  let linked: LinkedSource[];
   try {
     const graph = await build(external);
     await external.finish();
     writeFileSync(join(dir, 'model.onnx'), graph);
+    linked = external.linkedSources();
   } finally {
     await external.settle();
     external.close();
   }
   if (config !== undefined) writeJson(join(dir, 'config.json'), config);
+  return linked.map((l) => ({ path: `${name}/${l.location}`, ino: l.ino, size: l.size, mtimeMs: l.mtimeMs }));
 }
 
 /** The parts of a model folder to write: each component's config and weights (by diffusers names). */
@@ -174,6 +201,8 @@ export interface ModelFolderParts {
   readonly notes?: Readonly<Record<string, unknown>>;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: ConvertProgress) => void;
+  /** How hard links to the weight files are made (ConvertOptions.link). */
+  readonly link?: LinkFunction | false;
 }
 
 /**
@@ -200,11 +229,13 @@ export async function assembleModelFolder(out: string, parts: ModelFolderParts):
       ['vae_decoder', v.config, (x) => buildVaeDecoderGraph(v.config, paced(v.weights, x), x, { signal })],
       ['vae_encoder', v.config, (x) => buildVaeEncoderGraph(v.config, paced(v.weights, x), x, { signal })],
     ];
+    const links: LinkRecord[] = [];
     for (const [i, [name, config, build]] of steps.entries()) {
       throwIfAborted(signal);
       parts.onProgress?.({ component: name, done: i, total: steps.length });
-      await writeComponent(temp, name, config, build);
+      links.push(...(await writeComponent(temp, name, config, build, parts.link)));
     }
+    if (links.length > 0) writeJson(join(temp, LINKED_SOURCES_FILE), { links });
     parts.onProgress?.({ component: 'done', done: steps.length, total: steps.length });
     mkdirSync(join(temp, 'scheduler'));
     writeJson(join(temp, 'scheduler', 'scheduler_config.json'), parts.scheduler);
@@ -281,11 +312,11 @@ async function assembleFromCheckpoint(
   checkpoint: Awaited<ReturnType<typeof readSafetensors>>,
   file: string,
   options: ConvertOptions,
-  parts: Omit<ModelFolderParts, 'convertedFrom' | 'signal' | 'onProgress'>,
+  parts: Omit<ModelFolderParts, 'convertedFrom' | 'signal' | 'onProgress' | 'link'>,
 ): Promise<void> {
   const close = checkpoint.keepOpen();
   try {
-    await assembleModelFolder(options.out, { ...parts, convertedFrom: basename(file), signal: options.signal, onProgress: options.onProgress });
+    await assembleModelFolder(options.out, { ...parts, convertedFrom: basename(file), signal: options.signal, onProgress: options.onProgress, link: options.link });
   } finally {
     await close();
   }

@@ -2,12 +2,15 @@
 // unet/ vae/ text_encoder/ [text_encoder_2/] with their config.json and weights, tokenizer/ [tokenizer_2/],
 // scheduler/) into the
 // diffusers/optimum ONNX layout, through the same graph builders as single-file checkpoints: the weights
-// already carry the diffusers names the builders read, and the configs are the folder's own.
+// already carry the diffusers names the builders read, and the configs are the folder's own. Float16
+// weights are referenced through hard links to the folder's weight files, as for single files
+// (convertCheckpoint.ts), and copied where a link cannot be made.
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { InputError } from '../../errors';
 import { nodeFileSystem, readTextBounded, type SceneFileSystem } from '../../io/sceneFileSystem';
 import { readSafetensors } from '../../lora/safetensors';
+import type { LinkFunction } from '../../onnx/externalDataWriter';
 import type { ClipTextConfig } from './clipTextGraph';
 import { assembleModelFolder, type ConvertProgress } from './convertCheckpoint';
 import type { UNetConfig } from './unetGraph';
@@ -72,6 +75,8 @@ export interface ConvertDiffusersOptions {
   readonly out: string;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: ConvertProgress) => void;
+  /** How hard links to the weight files are made (fs.linkSync; tests inject failures); false copies instead. */
+  readonly link?: LinkFunction | false;
 }
 
 /** Converts the diffusers folder `dir` into an ONNX model folder at `options.out`. */
@@ -115,5 +120,6 @@ export async function convertDiffusersFolder(dir: string, options: ConvertDiffus
     convertedFrom: basename(dir),
     signal: options.signal,
     onProgress: options.onProgress,
+    link: options.link,
   });
 }

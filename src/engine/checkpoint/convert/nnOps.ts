@@ -7,9 +7,15 @@
 // - Conv weights stay in torch's layout [out, in, kh, kw] under their parameter names; a float16 source's
 //   stay float16, Cast to float32 in the graph (the converted folder is then ~30% smaller for an fp16
 //   checkpoint, and converting it writes that much less).
-// - Linear weights are stored transposed, [in, out], for MatMul(x, W) (then Add bias), under the
-//   parameter's name (`….to_q.weight`); the LoRA target finder reads a MatMul's second input as [in, out].
-//   A float16 source's stay float16 behind a Cast too (the converted UNet is then the checkpoint's size).
+// - Linear weights feed MatMul(x, W) (then Add bias) under the parameter's name (`….to_q.weight`). A
+//   float16 source that can say where the weight is (a safetensors range) keeps it in torch's own layout
+//   [out, in], float16, followed by Cast to float32 and Transpose(perm [1, 0]): the bytes are the file's
+//   as they are, so the converter copies nothing (or only references them through a hard link, see
+//   ExternalDataWriter), and onnxruntime folds Cast and Transpose into the [in, out] float32 matrix when
+//   it loads the graph (the optimized-graph cache keeps the folded result), so MatMul sees the same
+//   values as ever. Every reader of MatMul weights (LoRA targets, int8 quantization, attention fusion,
+//   config inference) follows Transpose and Cast back to the initializer and knows it is [out, in].
+//   Other sources (fp32, bf16, no ranges) are stored transposed, [in, out], float16 ones behind a Cast.
 // - GroupNorm (no GroupNormalization before opset 18): Reshape [N, G, -1] → InstanceNormalization
 //   (scale 1, bias 0, length G) → Reshape to the input's shape → Mul γ [C, 1, 1] → Add β [C, 1, 1].
 // - SiLU: x · Sigmoid(x).
@@ -99,13 +105,21 @@ export async function conv2d(ctx: NnContext, x: string, prefix: string, cin: num
 
 /** torch's Linear `prefix` (`prefix.weight` [cout, cin], `prefix.bias` [cout]) on x [..., cin]: MatMul(x, Wᵀ) + b. */
 export async function linear(ctx: NnContext, x: string, prefix: string, cin: number, cout: number, bias = true): Promise<string> {
-  // Transposed into the shared scratch buffer (g.weight writes it out, or copies it, before the next layer
-  // takes the buffer again); a float16 source's stays float16 behind a Cast, as conv weights do.
-  const w = await checkedWeightAsStored(ctx.weights, `${prefix}.weight`, [cout, cin], ctx.signal, ctx.scratch.readBuffer(cout * cin));
-  const wt =
-    w instanceof Uint16Array
-      ? ctx.g.weightFloat16(`${prefix}.weight`, transposeUint16Into(w, cout, cin, await ctx.scratch.takeHalves(w.length, ctx.g)), [cin, cout])
-      : ctx.g.weight(`${prefix}.weight`, transposeInto(w, cout, cin, await ctx.scratch.take(w.length, ctx.g)), [cin, cout]);
+  const name = `${prefix}.weight`;
+  const range = checkedFloat16Range(ctx.weights, name, [cout, cin]);
+  let wt: string;
+  if (range) {
+    // torch's layout as stored; onnxruntime folds the Cast and the Transpose at load.
+    wt = ctx.g.node('Transpose', [ctx.g.weightFloat16Range(name, range, [cout, cin])], { perm: [1, 0] });
+  } else {
+    // Transposed into the shared scratch buffer (g.weight writes it out, or copies it, before the next layer
+    // takes the buffer again); a float16 source's stays float16 behind a Cast, as conv weights do.
+    const w = await checkedWeightAsStored(ctx.weights, name, [cout, cin], ctx.signal, ctx.scratch.readBuffer(cout * cin));
+    wt =
+      w instanceof Uint16Array
+        ? ctx.g.weightFloat16(name, transposeUint16Into(w, cout, cin, await ctx.scratch.takeHalves(w.length, ctx.g)), [cin, cout])
+        : ctx.g.weight(name, transposeInto(w, cout, cin, await ctx.scratch.take(w.length, ctx.g)), [cin, cout]);
+  }
   const y = ctx.g.node('MatMul', [x, wt]);
   return bias ? ctx.g.node('Add', [y, await storedWeight(ctx, `${prefix}.bias`, [cout])]) : y;
 }
