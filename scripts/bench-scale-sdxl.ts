@@ -17,7 +17,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { acquireComponent, elementCount, floatTensor, OnnxSession, physicalCoreCount, precisionPatch, readOnnxModelFiles, SessionCache, UNet, type Precision, type PrecisionReport } from '../src/engine/index';
+import { acquireComponent, componentModelPath, elementCount, floatTensor, OnnxSession, physicalCoreCount, precisionPatch, readOnnxModelFiles, SessionCache, UNet, usedWeightBytes, type Precision, type PrecisionReport } from '../src/engine/index';
 import { repoRoot, unetFlops, type UNetShape } from '../test/scale/sd15Random';
 import { convertedSdxlRandomFull, ensureSdxlRandom } from '../test/scale/sdxlRandom';
 import { median, timeMs } from './benchStats';
@@ -69,8 +69,10 @@ export async function benchSdxl(): Promise<void> {
     row('model', `sdxl-random (${scale}), UNet ${made.parameters.unet.toLocaleString('en-US')} parameters, seed ${made.seed}`);
     if (generatedMs > 1000) row('generated (tools/sdxl_random/make_model.py)', fmtMs(generatedMs));
     if (converted) {
-      const weights = statSync(join(modelDir, 'unet', 'model.onnx_data')).size;
-      row('UNet source', `float16 single file ${(statSync(files.singleFile).size / 1e9).toFixed(2)} GB, converted (${(weights / 1e9).toFixed(2)} GB of UNet weights)${converted.convertMs > 1000 ? ` in ${fmtMs(converted.convertMs)}` : ''}`);
+      const unetFiles = await readOnnxModelFiles(await componentModelPath(join(modelDir, 'unet')));
+      const used = usedWeightBytes(unetFiles);
+      const written = statSync(join(modelDir, 'unet', 'model.onnx_data')).size;
+      row('UNet source', `float16 single file ${(statSync(files.singleFile).size / 1e9).toFixed(2)} GB, converted: the UNet uses ${(used / 1e9).toFixed(2)} GB of weights, ${((used - written) / 1e9).toFixed(2)} GB of them read in place from the linked checkpoint${converted.convertMs > 1000 ? ` (conversion ${fmtMs(converted.convertMs)})` : ''}`);
     }
     row('threads (onnxruntime and PyTorch)', String(threads));
     const unetDir = join(modelDir, 'unet');

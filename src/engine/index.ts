@@ -24,7 +24,7 @@ export { OnnxSession, ONNXRUNTIME_VERSION, resolveSessionOptions, type OnnxSessi
 export { SessionCache, composePatches, type SessionRequest, type SessionLease, type WeightPatch, type SessionCacheOptions, type SessionCacheStats } from './onnx/sessionCache';
 export { applyPrecision, precisionPatch, type Precision, type PrecisionReport, type PrecisionResult } from './onnx/precision';
 export { acquireComponent, type ComponentLease, type AcquireComponentOptions } from './model/componentLease';
-export { readOnnxModelFiles, componentModelPath, initializerBytes, type OnnxModelFiles, type ExternalDataFile, type ModelFileSystem, type FileIdentity } from './onnx/onnxModelFiles';
+export { readOnnxModelFiles, componentModelPath, initializerBytes, usedWeightBytes, type OnnxModelFiles, type ExternalDataFile, type ModelFileSystem, type FileIdentity } from './onnx/onnxModelFiles';
 export { parseOnnxModel, OnnxProtoError, type OnnxModelInfo, type OnnxInitializer, type OnnxNode, type InitializerData } from './onnx/onnxProto';
 export { CLIPTextEncoder, type TextEncoderOutput } from './model/clipTextEncoder';
 export { UNet, type UNetInput, type UNetResiduals } from './model/unet';

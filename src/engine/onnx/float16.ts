@@ -70,3 +70,95 @@ export function bfloat16Bits(u: number): number {
   if ((u & 0x7f800000) === 0x7f800000 && (u & 0x7fffff) !== 0) return ((u >>> 16) | 0x40) & 0xffff;
   return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
 }
+
+/** Nearest integer, ties to even (numpy's and onnxruntime's quantizers round this way). */
+export function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * Rounds float32 bit patterns in place to the nearest float16 value (ties to even, overflow to ±Infinity,
+ * float16 subnormals kept), as the widened float32. Returns how many changed.
+ */
+export function roundToFloat16(words: Uint32Array): number {
+  let changed = 0;
+  for (let i = 0; i < words.length; i++) {
+    const x = words[i];
+    const e = (x >>> 23) & 0xff;
+    let r: number;
+    if (e >= 113 && e <= 142) {
+      // Normal in float16: keep 10 mantissa bits; a carry moves into the exponent (at most to 2^16).
+      r = ((x + 0xfff + ((x >>> 13) & 1)) & 0xffffe000) >>> 0;
+      if (((r >>> 23) & 0xff) > 142) r = ((x & 0x80000000) | 0x7f800000) >>> 0;
+    } else {
+      f32[0] = fromFloat16Bits(toFloat16Bits(u32ToFloat(x)));
+      r = u32[0];
+    }
+    if (r !== x) {
+      words[i] = r;
+      changed++;
+    }
+  }
+  return changed;
+}
+
+/** Rounds float32 bit patterns in place to the nearest bfloat16 value (ties to even; NaN stays NaN). Returns how many changed. */
+export function roundToBfloat16(words: Uint32Array): number {
+  let changed = 0;
+  for (let i = 0; i < words.length; i++) {
+    const x = words[i];
+    // Inline form of bfloat16Bits (this loop runs over every weight of a model): NaN stays NaN.
+    const nan = (x & 0x7f800000) === 0x7f800000 && (x & 0x7fffff) !== 0;
+    const r = nan ? (((x >>> 16) | 0x40) << 16) >>> 0 : (((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) << 16) >>> 0;
+    if (r !== x) {
+      words[i] = r;
+      changed++;
+    }
+  }
+  return changed;
+}
+
+function u32ToFloat(bits: number): number {
+  u32[0] = bits;
+  return f32[0];
+}
+
+/** For each float16 bit pattern, its value rounded to bfloat16 precision as float16 bits; 0xffffffff where that is no float16 value. */
+let bf16OfHalf: Uint32Array | undefined;
+function bfloat16OfFloat16Table(): Uint32Array {
+  if (!bf16OfHalf) {
+    bf16OfHalf = new Uint32Array(65536);
+    const word = new Uint32Array(1);
+    const value = new Float32Array(word.buffer);
+    for (let h = 0; h < 65536; h++) {
+      value[0] = fromFloat16Bits(h);
+      roundToBfloat16(word);
+      const back = toFloat16Bits(value[0]);
+      if (Number.isNaN(value[0])) bf16OfHalf[h] = h;
+      else bf16OfHalf[h] = Object.is(fromFloat16Bits(back), value[0]) ? back : 0xffffffff;
+    }
+  }
+  return bf16OfHalf;
+}
+
+/**
+ * Rounds float16 values (little-endian bits in `bytes`) in place to bfloat16 precision, kept as float16;
+ * leaves the tensor as it is when a value would round past float16's range. Returns how many changed.
+ */
+export function roundFloat16ToBfloat16(bytes: Uint8Array): number {
+  const table = bfloat16OfFloat16Table();
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const count = bytes.byteLength >> 1;
+  for (let i = 0; i < count; i++) if (table[view.getUint16(i * 2, true)] === 0xffffffff) return 0;
+  let changed = 0;
+  for (let i = 0; i < count; i++) {
+    const h = view.getUint16(i * 2, true);
+    const r = table[h];
+    if (r !== h) {
+      view.setUint16(i * 2, r, true);
+      changed++;
+    }
+  }
+  return changed;
+}

@@ -82,11 +82,12 @@ export interface OnnxSessionOptions {
 
 /**
  * Components above this many parameters keep their weights mapped from the file instead of packed
- * copies. An SDXL UNet (2.57 B) in float32: packing copies 8.8 GB into the process at every load (23-29
- * s of a cached load here, and memory the page cache then lacks), while mapped weights load in 2.3 s and
- * the GEMM packs each panel as it runs (M = 8192 rows at 1024², so packing is a few per mille of the
- * work). SD 1.x/2.x UNets (~0.86 B) and every text encoder and VAE stay below it, and their renders stay
- * the bytes they were.
+ * copies. An SDXL UNet (2.57 B) in float32: packing copies 8.8 GB into the process at every load (21-29
+ * s of a cached load here) as memory that cannot be given back, while mapped weights load in 2.3-3.6 s
+ * and stay reclaimable page cache (a 16 GB machine renders without running out). The price, measured at
+ * 1024² on a quiet machine (docs/benchmarks.md): a mapped UNet call takes ~6 % longer (101 s against 95
+ * s), and the first call pages the weights in (+31 s, about what packing costs at load). SD 1.x/2.x UNets
+ * (~0.86 B) and every text encoder and VAE stay below it, and their renders stay the bytes they were.
  */
 export const PREPACK_MAX_PARAMETERS = 1.5e9;
 
