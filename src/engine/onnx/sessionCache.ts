@@ -19,6 +19,7 @@ import {
 } from './onnxModelFiles';
 import { ATTENTION_FUSION_KEY, fuseAttention } from './attentionFusion';
 import { optimizedModelKey } from './optimizedModelCache';
+import { widenFloat16Weights, type WidenResult } from './widenWeights';
 import { ENGINE_VERSION } from '../version';
 import { ONNXRUNTIME_VERSION, OnnxSession, prepackWeightsFor, resolveSessionOptions, sessionOptionsKey, type OnnxSessionOptions, type ResolvedSessionOptions } from './onnxSession';
 
@@ -101,6 +102,8 @@ export interface SessionCacheOptions {
   readonly memoryLimitBytes?: number;
   /** Session factory; tests substitute one that counts or fails. */
   readonly createSession?: (files: OnnxModelFiles, options: OnnxSessionOptions) => Promise<OnnxSession>;
+  /** Widened float32 bytes from which float16 weights are widened before onnxruntime loads the graph (widenWeights.ts; default WIDEN_MIN_BYTES). */
+  readonly widenMinBytes?: number;
 }
 
 export interface SessionCacheStats {
@@ -130,6 +133,7 @@ export class SessionCache {
   private readonly budgetBytes: number;
   private readonly fs: ModelFileSystem;
   private readonly createSession: (files: OnnxModelFiles, options: OnnxSessionOptions) => Promise<OnnxSession>;
+  private readonly widenMinBytes: number | undefined;
   private counters = { hits: 0, misses: 0, evictions: 0 };
   private readonly availableMemory: () => number;
 
@@ -146,6 +150,7 @@ export class SessionCache {
     };
     this.fs = options.fs ?? nodeModelFileSystem;
     this.createSession = options.createSession ?? ((files, o) => OnnxSession.create(files, o));
+    this.widenMinBytes = options.widenMinBytes;
   }
 
   get stats(): SessionCacheStats {
@@ -248,9 +253,23 @@ export class SessionCache {
         files = await patch.apply(files, signal);
         throwIfAborted(signal);
       }
-      // Without a cache key (a LoRA set), OnnxSession.create keys a patched model with inline weights by
-      // its patched graph bytes, and keeps one with external weights held in memory out of the cache.
-      session = await this.createFused(files, cacheKey === undefined ? options : { ...options, optimizedCacheKey: cacheKey });
+      // A large model's float16 weights are widened into a mapped file first: onnxruntime folding them
+      // in memory would hold them twice (19 GB for SDXL's UNet).
+      let widened: WidenResult | undefined;
+      try {
+        widened = await widenFloat16Weights(files, { minBytes: this.widenMinBytes, dir: options.optimizedCacheDir });
+      } catch (error) {
+        // No room for the overlay, say: onnxruntime folds them as it would anyway.
+        if (error instanceof ModelError) throw error;
+      }
+      throwIfAborted(signal);
+      try {
+        // Without a cache key (a LoRA set), OnnxSession.create keys a patched model with inline weights by
+        // its patched graph bytes, and keeps one with external weights held in memory out of the cache.
+        session = await this.createFused(widened?.files ?? files, cacheKey === undefined ? options : { ...options, optimizedCacheKey: cacheKey });
+      } finally {
+        widened?.dispose();
+      }
     }
     entry.session = session;
     if (entry.evicted && entry.leases === 0) await session.dispose();

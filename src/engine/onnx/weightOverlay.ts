@@ -21,13 +21,22 @@ const OVERLAY_FILE = 'patched.onnx_data';
 const ALIGN = 4096;
 let cleanupRegistered = false;
 
-function overlayDir(): string {
+/**
+ * Overlay folders made elsewhere (named .tmp-*, which the optimized-graph cache prunes if a crash leaves
+ * one); removed when the process exits.
+ */
+const elsewhere = new Set<string>();
+
+function overlayDir(parent?: string): string {
   if (!cleanupRegistered) {
     cleanupRegistered = true;
-    process.once('exit', () => rmSync(OVERLAY_ROOT, { recursive: true, force: true }));
+    process.once('exit', () => {
+      for (const dir of [OVERLAY_ROOT, ...elsewhere]) rmSync(dir, { recursive: true, force: true });
+    });
   }
-  const dir = join(OVERLAY_ROOT, randomUUID());
+  const dir = parent === undefined ? join(OVERLAY_ROOT, randomUUID()) : join(parent, `.tmp-overlay-${process.pid}-${randomUUID()}`);
   mkdirSync(dir, { recursive: true });
+  if (parent !== undefined) elsewhere.add(dir);
   return dir;
 }
 
@@ -39,8 +48,9 @@ export class WeightOverlay {
   private closed = false;
   private readonly added: NewInitializer[] = [];
 
-  constructor() {
-    this.path = join(overlayDir(), OVERLAY_FILE);
+  /** `dir`: the folder to make the overlay's own folder in (default: the system's temporary folder). */
+  constructor(dir?: string) {
+    this.path = join(overlayDir(dir), OVERLAY_FILE);
     this.fd = openSync(this.path, 'w');
   }
 
