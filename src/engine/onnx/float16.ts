@@ -59,9 +59,29 @@ export function float32ToFloat16(values: ArrayLike<number>): Uint16Array {
   return out;
 }
 
-export function float16ToFloat32(bits: ArrayLike<number>): Float32Array {
+export function float16ToFloat32(bits: Uint16Array): Float32Array {
+  const table = float16Table();
   const out = new Float32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) out[i] = fromFloat16Bits(bits[i]);
+  for (let i = 0; i < bits.length; i++) out[i] = table[bits[i]];
+  return out;
+}
+
+/** Little-endian float16 values stored in `bytes` (any alignment), widened. */
+export function float16BytesToFloat32(bytes: Uint8Array): Float32Array {
+  const aligned = bytes.byteOffset % 2 === 0 ? bytes : bytes.slice();
+  return float16ToFloat32(new Uint16Array(aligned.buffer, aligned.byteOffset, aligned.byteLength >> 1));
+}
+
+/** A row-major [rows, cols] matrix transposed to [cols, rows], in 64×64 blocks so reads and writes stay in cache. */
+export function transposeMatrix(values: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let r0 = 0; r0 < rows; r0 += 64) {
+    const r1 = Math.min(rows, r0 + 64);
+    for (let c0 = 0; c0 < cols; c0 += 64) {
+      const c1 = Math.min(cols, c0 + 64);
+      for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) out[c * rows + r] = values[r * cols + c];
+    }
+  }
   return out;
 }
 
@@ -69,12 +89,6 @@ export function float16ToFloat32(bits: ArrayLike<number>): Float32Array {
 export function bfloat16Bits(u: number): number {
   if ((u & 0x7f800000) === 0x7f800000 && (u & 0x7fffff) !== 0) return ((u >>> 16) | 0x40) & 0xffff;
   return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
-}
-
-/** Nearest integer, ties to even (numpy's and onnxruntime's quantizers round this way). */
-export function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 /**

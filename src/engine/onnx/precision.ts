@@ -22,7 +22,7 @@
 // The variant is deterministic (same bytes in, same bytes out), so renders with it stay reproducible bit
 // for bit; it is part of the recipe.
 import { ModelError } from '../errors';
-import { fromFloat16Bits, roundFloat16ToBfloat16, roundHalfEven, roundToBfloat16, roundToFloat16 } from './float16';
+import { float16BytesToFloat32, roundFloat16ToBfloat16, roundToBfloat16, roundToFloat16, transposeMatrix } from './float16';
 import { initializerBytes, readInitializerBytes, usedWeightBytes, type OnnxModelFiles } from './onnxModelFiles';
 import { CONTRIB_DOMAIN, OnnxProtoError, parseOnnxModel, type OnnxInitializer } from './onnxProto';
 import { parseEditableModel, writeEditedModel, type EditableNode, type NewInitializer, type NewNode } from './onnxWriter';
@@ -31,7 +31,6 @@ import type { WeightPatch } from './sessionCache';
 import { WeightOverlay } from './weightOverlay';
 
 export type Precision = PrecisionName;
-export { roundHalfEven, roundToBfloat16, roundToFloat16 };
 
 /**
  * Version of the transforms below; part of the patch key, so a change re-creates cached graphs.
@@ -101,6 +100,12 @@ export function quantizeColumnsInt8(weights: Float32Array, k: number, n: number)
     }
   }
   return { values, scales };
+}
+
+/** Nearest integer, ties to even (numpy's and onnxruntime's quantizers round this way). */
+export function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 /**
@@ -228,19 +233,8 @@ function matMulWeight(input: string, inits: ReadonlyMap<string, OnnxInitializer>
 /** A weight's values as float32 [K, N] for x @ W: widened from float16, transposed where the graph transposes it. */
 async function matMulWeightValues(files: OnnxModelFiles, weight: MatMulWeight): Promise<Float32Array> {
   const bytes = (await readInitializerBytes(files, weight.init))!;
-  const [rows, cols] = weight.init.dims;
-  let values: Float32Array;
-  if (weight.init.dataType === FLOAT16) {
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    values = new Float32Array(rows * cols);
-    for (let i = 0; i < values.length; i++) values[i] = fromFloat16Bits(view.getUint16(i * 2, true));
-  } else {
-    values = floatView(bytes);
-  }
-  if (!weight.transposed) return values;
-  const out = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = values[r * cols + c];
-  return out;
+  const values = weight.init.dataType === FLOAT16 ? float16BytesToFloat32(bytes) : floatView(bytes);
+  return weight.transposed ? transposeMatrix(values, weight.init.dims[0], weight.init.dims[1]) : values;
 }
 
 /**

@@ -67,6 +67,19 @@ export class WeightOverlay {
     return new Set(this.added.map((a) => a.name));
   }
 
+  /**
+   * Closes and removes the overlay (its own folder). A session made from it maps the file: on Linux and
+   * macOS the mapping outlives the name; where the OS refuses (Windows), it goes when the process exits.
+   */
+  discard(): void {
+    this.close();
+    try {
+      rmSync(dirname(this.path), { recursive: true, force: true });
+    } catch {
+      // Still mapped: removed at exit.
+    }
+  }
+
   /** Closes the file (idempotent); `apply` closes it too. */
   close(): void {
     if (this.closed) return;

@@ -10,10 +10,8 @@
 // nodes go and their outputs become initializers. Widening float16 and transposing are exact, so the
 // session computes what the folded graph computes, bit for bit (tested). Only models whose widened
 // weights reach WIDEN_MIN_BYTES are widened: below it folding in memory is cheaper than writing a file.
-import { rmSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { ModelError } from '../errors';
-import { float16Table } from './float16';
+import { float16BytesToFloat32, transposeMatrix } from './float16';
 import { readInitializerBytes, type OnnxModelFiles } from './onnxModelFiles';
 import { OnnxProtoError, type OnnxInitializer } from './onnxProto';
 import { parseEditableModel, type EditableNode } from './onnxWriter';
@@ -37,10 +35,7 @@ export interface WidenResult {
   /** Tensors widened, and their float32 bytes. */
   readonly tensors: number;
   readonly bytes: number;
-  /**
-   * Removes the overlay file. A session made from `files` maps it: on Linux and macOS the mapping
-   * outlives the name; where it cannot be removed yet it goes when the process exits.
-   */
+  /** Removes the overlay file (WeightOverlay.discard: a session made from `files` keeps its mapping). */
   dispose(): void;
 }
 
@@ -68,7 +63,13 @@ export async function widenFloat16Weights(files: OnnxModelFiles, options: WidenO
   }
   const inits = new Map(files.info.initializers.map((i) => [i.name, i]));
   const readers = new Map<string, EditableNode[]>();
-  for (const node of model.nodes) for (const name of node.inputs) readers.set(name, [...(readers.get(name) ?? []), node]);
+  for (const node of model.nodes) {
+    for (const name of node.inputs) {
+      const list = readers.get(name);
+      if (list) list.push(node);
+      else readers.set(name, [node]);
+    }
+  }
   const visible = new Set<string>([...model.graphOutputs, ...model.subgraphReads]);
   const targets: Target[] = [];
   let bytes = 0;
@@ -90,13 +91,13 @@ export async function widenFloat16Weights(files: OnnxModelFiles, options: WidenO
 
   const overlay = new WeightOverlay(options.dir);
   try {
-    for (const target of targets) {
-      const half = (await readInitializerBytes(files, target.init))!;
-      overlay.append(target.name, FLOAT, target.transposed ? [target.init.dims[1], target.init.dims[0]] : target.init.dims, widen(half, target));
+    for (const { init, name, transposed } of targets) {
+      const values = float16BytesToFloat32((await readInitializerBytes(files, init))!);
+      const [rows, cols] = init.dims;
+      overlay.append(name, FLOAT, transposed ? [cols, rows] : init.dims, new Uint8Array((transposed ? transposeMatrix(values, rows, cols) : values).buffer));
     }
   } catch (error) {
-    overlay.close();
-    rmSync(dirname(overlay.path), { recursive: true, force: true });
+    overlay.discard();
     throw error;
   }
   const dropped = new Set(targets.flatMap((t) => t.nodes.map((n) => n.index)));
@@ -105,38 +106,5 @@ export async function widenFloat16Weights(files: OnnxModelFiles, options: WidenO
   const removedInitializers = new Set(targets.map((t) => t.init.name).filter((name) => !stillRead.has(name)));
   const removedTensors = new Set(targets.flatMap((t) => t.nodes.flatMap((n) => n.outputs)));
   const widened = overlay.apply(files, model, { nodes, removedTensors, removedInitializers });
-  return {
-    files: widened,
-    tensors: targets.length,
-    bytes,
-    dispose: () => {
-      try {
-        rmSync(dirname(overlay.path), { recursive: true, force: true });
-      } catch {
-        // Still mapped where the OS forbids removing it (Windows): the overlay root goes at exit.
-      }
-    },
-  };
-}
-
-/** Little-endian float16 values as float32 bytes, transposed [cols, rows] when the graph transposes them. */
-function widen(half: Uint8Array, target: Target): Uint8Array {
-  const table = float16Table();
-  // Little-endian bits as 16-bit words (the bytes are copied to an aligned buffer if they are not aligned).
-  const bits = half.byteOffset % 2 === 0 ? new Uint16Array(half.buffer, half.byteOffset, half.byteLength >> 1) : new Uint16Array(half.slice().buffer);
-  const out = new Float32Array(bits.length);
-  if (!target.transposed) {
-    for (let i = 0; i < bits.length; i++) out[i] = table[bits[i]];
-  } else {
-    // In 64×64 blocks, so that reads and writes both stay in cache.
-    const [rows, cols] = target.init.dims;
-    for (let r0 = 0; r0 < rows; r0 += 64) {
-      const r1 = Math.min(rows, r0 + 64);
-      for (let c0 = 0; c0 < cols; c0 += 64) {
-        const c1 = Math.min(cols, c0 + 64);
-        for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) out[c * rows + r] = table[bits[r * cols + c]];
-      }
-    }
-  }
-  return new Uint8Array(out.buffer);
+  return { files: widened, tensors: targets.length, bytes, dispose: () => overlay.discard() };
 }
